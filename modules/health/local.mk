@@ -1,0 +1,4 @@
+# modules/health: GET /health
+pkglibexec_PROGRAMS += modules/health/smartimport-health
+modules_health_smartimport_health_SOURCES = modules/health/main.c modules/health/handler.c modules/health/handler.h
+modules_health_smartimport_health_LDADD = libsmartimport.la $(JANSSON_LIBS) $(PQ_LIBS)

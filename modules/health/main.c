@@ -1,0 +1,16 @@
+/* main.c: the health responder (GET /health, /.netlify/functions/health). */
+#include "handler.h"
+#include "si_server.h"
+
+static const struct si_function health_function = {
+    .name = "health",
+    .methods = "GET,HEAD",
+    .needs_db = true,
+    .needs_auth = false,
+    .handle = health_handle,
+};
+
+int main(int argc, char **argv)
+{
+    return si_server_main(&health_function, argc, argv);
+}

@@ -1,0 +1,77 @@
+/* si_config.c: environment -> struct si_config, with every value checked. */
+#include "si_config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *si_env_get(char *const *envp, const char *name)
+{
+    size_t n = strlen(name);
+    for (char *const *e = envp; e != NULL && *e != NULL; e++) {
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return *e + n + 1;
+    }
+    return NULL;
+}
+
+/* Parses an optional decimal integer within [lo, hi]; unset or empty keeps *out. */
+static int env_long(char *const *envp, const char *name, long long lo, long long hi,
+                    long long *out, struct si_error *err)
+{
+    const char *v = si_env_get(envp, name);
+    if (v == NULL || *v == '\0')
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0' || x < lo || x > hi)
+        return si_error_set(err, 500, "bad_config", "%s must be an integer in [%lld, %lld]",
+                            name, lo, hi);
+    *out = x;
+    return 0;
+}
+
+int si_config_load(struct si_config *cfg, char *const *envp, struct si_error *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+
+    const char *url = si_env_get(envp, "DATABASE_URL");
+    cfg->database_url = (url != NULL && *url != '\0') ? url : NULL;
+
+    const char *mode = si_env_get(envp, "SMARTIMPORT_AUTH");
+    if (mode == NULL || *mode == '\0' || strcmp(mode, "jwt") == 0)
+        cfg->auth_mode = SI_AUTH_JWT;
+    else if (strcmp(mode, "trust-body") == 0)
+        cfg->auth_mode = SI_AUTH_TRUST_BODY;
+    else
+        return si_error_set(err, 500, "bad_config", "SMARTIMPORT_AUTH must be 'jwt' or 'trust-body'");
+
+    const char *secret = si_env_get(envp, "SMARTIMPORT_JWT_SECRET");
+    if (secret != NULL && *secret != '\0') {
+        size_t n = strlen(secret);
+        if (n > sizeof cfg->jwt_secret)
+            return si_error_set(err, 500, "bad_config", "SMARTIMPORT_JWT_SECRET is longer than %d bytes",
+                                SI_MAX_JWT_SECRET);
+        memcpy(cfg->jwt_secret, secret, n);
+        cfg->jwt_secret_len = n;
+    }
+
+    long long threads = SI_THREADS_DEFAULT, max_body = (long long)SI_MAX_BODY_DEFAULT;
+    long long connect_ms = SI_DB_CONNECT_TIMEOUT_MS, query_ms = SI_DB_QUERY_TIMEOUT_MS;
+    if (env_long(envp, "SMARTIMPORT_THREADS", 1, SI_THREADS_MAX, &threads, err) != 0 ||
+        env_long(envp, "SMARTIMPORT_MAX_BODY", 1, (long long)SI_MAX_BODY_CEILING, &max_body, err) != 0 ||
+        env_long(envp, "SMARTIMPORT_DB_CONNECT_TIMEOUT_MS", 100, 60000, &connect_ms, err) != 0 ||
+        env_long(envp, "SMARTIMPORT_DB_QUERY_TIMEOUT_MS", 100, 3600000, &query_ms, err) != 0)
+        return -1;
+    cfg->threads = (int)threads;
+    cfg->max_body = (size_t)max_body;
+    cfg->db_connect_timeout_ms = (int)connect_ms;
+    cfg->db_query_timeout_ms = (int)query_ms;
+
+    const char *log_file = si_env_get(envp, "SMARTIMPORT_LOG_FILE");
+    cfg->log_file = (log_file != NULL && *log_file != '\0') ? log_file : NULL;
+    const char *listen = si_env_get(envp, "SMARTIMPORT_LISTEN");
+    cfg->listen_path = (listen != NULL && *listen != '\0') ? listen : NULL;
+    return 0;
+}

@@ -1,0 +1,40 @@
+/* si_config.h: a responder's configuration, read once from the environment.
+ *
+ * Loaded by the main thread before any worker starts and never written
+ * afterwards, so workers share it read-only without a lock.  The variables
+ * are documented in the top README ("Configuration"). */
+#ifndef SI_CONFIG_H
+#define SI_CONFIG_H
+
+#include <stddef.h>
+
+#include "si_error.h"
+#include "si_limits.h"
+
+enum si_auth_mode {
+    SI_AUTH_JWT,         /* verified Authorization: Bearer HS256 token (default) */
+    SI_AUTH_TRUST_BODY   /* dev only: the user id is taken from the request */
+};
+
+struct si_config {
+    const char *database_url;      /* DATABASE_URL; NULL when unset */
+    enum si_auth_mode auth_mode;   /* SMARTIMPORT_AUTH = jwt | trust-body */
+    unsigned char jwt_secret[SI_MAX_JWT_SECRET];
+    size_t jwt_secret_len;         /* SMARTIMPORT_JWT_SECRET; 0 when unset */
+    int threads;                   /* SMARTIMPORT_THREADS */
+    size_t max_body;               /* SMARTIMPORT_MAX_BODY, bytes */
+    int db_connect_timeout_ms;     /* SMARTIMPORT_DB_CONNECT_TIMEOUT_MS */
+    int db_query_timeout_ms;       /* SMARTIMPORT_DB_QUERY_TIMEOUT_MS */
+    const char *log_file;          /* SMARTIMPORT_LOG_FILE; NULL = stderr as is */
+    const char *listen_path;       /* SMARTIMPORT_LISTEN; NULL = socket on fd 0 */
+};
+
+/* Reads the configuration from envp (a NULL-terminated "NAME=value" array,
+ * e.g. environ).  String members point into envp.  Returns 0, or -1 with err
+ * naming the variable that is wrong. */
+int si_config_load(struct si_config *cfg, char *const *envp, struct si_error *err);
+
+/* The value of name in envp, or NULL. */
+const char *si_env_get(char *const *envp, const char *name);
+
+#endif

@@ -1,0 +1,323 @@
+/* si_db.c: connection with deadlines, transparent reconnect, statement
+ * execution with cancel on timeout (see si_db.h). */
+#include "si_db.h"
+#include "si_log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until fd is ready for events or the deadline passes: 1 ready,
+ * 0 deadline, -1 error. */
+static int wait_fd(int fd, short events, long long deadline)
+{
+    for (;;) {
+        long long left = deadline - now_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd p = { .fd = fd, .events = events, .revents = 0 };
+        int r = poll(&p, 1, (int)(left > 1000000 ? 1000000 : left));
+        if (r > 0)
+            return 1;
+        if (r == 0)
+            continue;
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+void si_db_init(struct si_db *db, const char *conninfo, const char *application_name,
+                int connect_timeout_ms, int query_timeout_ms)
+{
+    db->conn = NULL;
+    db->conninfo = conninfo;
+    db->application_name = application_name ? application_name : "smartimport";
+    db->connect_timeout_ms = connect_timeout_ms;
+    db->query_timeout_ms = query_timeout_ms;
+    db->reconnects = 0;
+    db->in_tx = false;
+    db->tx_lost = false;
+}
+
+static void drop(struct si_db *db)
+{
+    if (db->in_tx)
+        db->tx_lost = true;   /* the server rolled it back; say so until the caller ends it */
+    db->in_tx = false;
+    if (db->conn != NULL) {
+        PQfinish(db->conn);
+        db->conn = NULL;
+    }
+}
+
+void si_db_cleanup(struct si_db *db)
+{
+    drop(db);
+}
+
+static int unavailable(struct si_error *err, const char *why, const char *libpq_text)
+{
+    si_error_set(err, 503, "db_unavailable", "database unavailable");
+    si_error_detail(err, "%s: %s", why, libpq_text ? libpq_text : "");
+    /* libpq messages end with a newline; keep the log line tidy */
+    size_t n = strlen(err->detail);
+    while (n > 0 && (err->detail[n - 1] == '\n' || err->detail[n - 1] == ' '))
+        err->detail[--n] = '\0';
+    return -1;
+}
+
+static int open_connection(struct si_db *db, struct si_error *err)
+{
+    if (db->conninfo == NULL)
+        return si_error_set(err, 503, "db_unavailable", "database not configured (DATABASE_URL)");
+    const char *keys[] = { "dbname", "application_name", NULL };
+    const char *vals[] = { db->conninfo, db->application_name, NULL };
+    PGconn *c = PQconnectStartParams(keys, vals, 1);
+    if (c == NULL)
+        return unavailable(err, "connect", "out of memory");
+    long long deadline = now_ms() + db->connect_timeout_ms;
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    if (PQstatus(c) == CONNECTION_BAD)
+        st = PGRES_POLLING_FAILED;
+    while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+        int r = wait_fd(PQsocket(c), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
+        if (r <= 0) {
+            PQfinish(c);
+            return unavailable(err, "connect", r == 0 ? "timed out" : strerror(errno));
+        }
+        st = PQconnectPoll(c);
+    }
+    if (st == PGRES_POLLING_FAILED) {
+        unavailable(err, "connect", PQerrorMessage(c));
+        PQfinish(c);
+        return -1;
+    }
+    db->conn = c;
+    return 0;
+}
+
+/* An idle connection whose server went away has unread input (the server's
+ * goodbye) or EOF waiting; find that out before sending, not after. */
+static bool idle_connection_alive(PGconn *c)
+{
+    if (PQstatus(c) != CONNECTION_OK)
+        return false;
+    if (PQtransactionStatus(c) != PQTRANS_IDLE)
+        return true;
+    struct pollfd p = { .fd = PQsocket(c), .events = POLLIN, .revents = 0 };
+    if (poll(&p, 1, 0) > 0) {
+        if (!PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK)
+            return false;
+        PGnotify *n;
+        while ((n = PQnotifies(c)) != NULL)
+            PQfreemem(n);
+        /* A FATAL goodbye without EOF yet still means the backend is gone. */
+        if (p.revents & (POLLHUP | POLLERR))
+            return false;
+    }
+    return true;
+}
+
+int si_db_connect(struct si_db *db, struct si_error *err)
+{
+    if (db->conn != NULL && idle_connection_alive(db->conn))
+        return 0;
+    if (db->conn != NULL) {
+        drop(db);
+        db->reconnects++;
+        si_log(SI_LOG_WARN, "database connection lost, reconnecting", NULL);
+    }
+    return open_connection(db, err);
+}
+
+const char *si_db_sqlstate(const PGresult *res)
+{
+    const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return s ? s : "";
+}
+
+/* Cancels the running statement and waits briefly for it to end; if the
+ * server does not answer, the connection is dropped. */
+static void cancel_statement(struct si_db *db)
+{
+    char buf[256];
+    PGcancel *cancel = PQgetCancel(db->conn);
+    int sent = cancel != NULL && PQcancel(cancel, buf, sizeof buf);
+    PQfreeCancel(cancel);
+    long long deadline = now_ms() + 1000;
+    while (sent && PQisBusy(db->conn)) {
+        if (wait_fd(PQsocket(db->conn), POLLIN, deadline) <= 0 || !PQconsumeInput(db->conn)) {
+            sent = 0;
+            break;
+        }
+    }
+    if (sent) {
+        PGresult *r;
+        while ((r = PQgetResult(db->conn)) != NULL)
+            PQclear(r);
+    }
+    if (!sent || PQstatus(db->conn) != CONNECTION_OK)
+        drop(db);
+}
+
+static PGresult *fail_from_result(struct si_db *db, PGresult *res, struct si_error *err)
+{
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        unavailable(err, "query", PQerrorMessage(db->conn));
+        drop(db);
+        PQclear(res);
+        return NULL;
+    }
+    int status;
+    const char *code;
+    const char *state = si_db_sqlstate(res);
+    si_error_from_sqlstate(state, &status, &code);
+    const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    const char *constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+    if (status == 503)
+        si_error_set(err, status, code, "database unavailable");
+    else if (status == 504)
+        si_error_set(err, status, code, "database statement timed out");
+    else if (status == 409)
+        si_error_set(err, status, code, "conflicting data");
+    else if (status == 400)
+        si_error_set(err, status, code, "invalid data");
+    else
+        si_error_set(err, status, code, "database error");
+    if (err != NULL)
+        snprintf(err->sqlstate, sizeof err->sqlstate, "%s", state);
+    si_error_detail(err, "sqlstate %s: %s%s%s", state, primary ? primary : "",
+                    constraint ? " constraint " : "", constraint ? constraint : "");
+    PQclear(res);
+    return NULL;
+}
+
+PGresult *si_db_exec_timeout(struct si_db *db, const char *sql, int n_params,
+                             const char *const *params, int timeout_ms, struct si_error *err)
+{
+    if (db->tx_lost) {
+        unavailable(err, "query", "connection lost during the transaction");
+        return NULL;
+    }
+    if (!db->in_tx && si_db_connect(db, err) != 0)
+        return NULL;
+    long long deadline = now_ms() + timeout_ms;
+    if (!PQsendQueryParams(db->conn, sql, n_params, NULL, params, NULL, NULL, 0)) {
+        unavailable(err, "send", PQerrorMessage(db->conn));
+        drop(db);
+        return NULL;
+    }
+    PGresult *res = NULL;
+    for (;;) {
+        while (PQisBusy(db->conn)) {
+            int r = wait_fd(PQsocket(db->conn), POLLIN, deadline);
+            if (r == 0) {
+                cancel_statement(db);
+                PQclear(res);
+                si_error_set(err, 504, "db_timeout", "database statement timed out");
+                si_error_detail(err, "no answer within %d ms", timeout_ms);
+                return NULL;
+            }
+            if (r < 0 || !PQconsumeInput(db->conn)) {
+                PQclear(res);
+                unavailable(err, "receive", PQerrorMessage(db->conn));
+                drop(db);
+                return NULL;
+            }
+        }
+        PGresult *r = PQgetResult(db->conn);
+        if (r == NULL)
+            break;
+        if (res == NULL)
+            res = r;
+        else
+            PQclear(r);  /* one statement, one result; ignore any others */
+    }
+    if (res == NULL) {
+        unavailable(err, "query", PQerrorMessage(db->conn));
+        drop(db);
+        return NULL;
+    }
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return res;
+    return fail_from_result(db, res, err);
+}
+
+PGresult *si_db_exec(struct si_db *db, const char *sql, int n_params, const char *const *params,
+                     struct si_error *err)
+{
+    return si_db_exec_timeout(db, sql, n_params, params, db->query_timeout_ms, err);
+}
+
+int si_db_command(struct si_db *db, const char *sql, int n_params, const char *const *params,
+                  struct si_error *err)
+{
+    PGresult *res = si_db_exec(db, sql, n_params, params, err);
+    if (res == NULL)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+int si_db_begin(struct si_db *db, struct si_error *err)
+{
+    if (db->in_tx || db->tx_lost)
+        return si_error_set(err, 500, "internal", "transaction already open");
+    if (si_db_command(db, "BEGIN", 0, NULL, err) != 0)
+        return -1;
+    db->in_tx = true;
+    return 0;
+}
+
+int si_db_commit(struct si_db *db, struct si_error *err)
+{
+    if (db->tx_lost) {
+        db->tx_lost = false;
+        return unavailable(err, "commit", "connection lost during the transaction");
+    }
+    if (!db->in_tx)
+        return si_error_set(err, 500, "internal", "no transaction to commit");
+    PGresult *res = si_db_exec(db, "COMMIT", 0, NULL, err);
+    db->in_tx = false;
+    if (res == NULL) {
+        /* the outcome of a COMMIT whose answer was lost is unknown */
+        if (err != NULL && err->status == 503)
+            si_error_detail(err, " (commit outcome unknown)");
+        return -1;
+    }
+    /* COMMIT of a failed transaction answers ROLLBACK */
+    int ok = strcmp(PQcmdStatus(res), "COMMIT") == 0;
+    PQclear(res);
+    if (!ok)
+        return si_error_set(err, 500, "internal", "transaction was rolled back");
+    return 0;
+}
+
+void si_db_rollback(struct si_db *db)
+{
+    db->tx_lost = false;
+    if (!db->in_tx)
+        return;
+    struct si_error err;
+    PGresult *res = si_db_exec_timeout(db, "ROLLBACK", 0, NULL, 2000, &err);
+    db->in_tx = false;
+    if (res == NULL)
+        drop(db);
+    db->tx_lost = false;
+    PQclear(res);
+}
+
+bool si_db_in_transaction(const struct si_db *db)
+{
+    return db->in_tx || db->tx_lost;
+}

@@ -1,0 +1,65 @@
+/* si_db.h: one PostgreSQL connection per worker, that survives restarts.
+ *
+ * Each worker thread owns a struct si_db; nothing here is shared between
+ * threads.  Every call has a deadline: connecting is bounded by
+ * connect_timeout_ms and each statement by the query timeout (the statement is
+ * cancelled when it passes), so a stopped or hung server turns into a 503 or
+ * 504 JSON error instead of a hang.  Before each statement outside a
+ * transaction the connection is checked and, if the server went away (a
+ * restart), silently replaced; the responder is never restarted for it.
+ * Errors name the SQLSTATE and the server's primary message in the log-only
+ * detail, never the DETAIL line, which can quote row values. */
+#ifndef SI_DB_H
+#define SI_DB_H
+
+#include <stdbool.h>
+#include <libpq-fe.h>
+
+#include "si_error.h"
+
+struct si_db {
+    PGconn *conn;                 /* NULL until the first use */
+    const char *conninfo;         /* DATABASE_URL, borrowed */
+    const char *application_name; /* borrowed */
+    int connect_timeout_ms;
+    int query_timeout_ms;
+    unsigned long reconnects;     /* connections replaced after a failure */
+    bool in_tx;                   /* between si_db_begin and commit/rollback */
+    bool tx_lost;                 /* the connection died inside a transaction */
+};
+
+void si_db_init(struct si_db *db, const char *conninfo, const char *application_name,
+                int connect_timeout_ms, int query_timeout_ms);
+void si_db_cleanup(struct si_db *db);  /* safe to call twice */
+
+/* Makes sure there is a working connection.  0, or -1 with a 503 err. */
+int si_db_connect(struct si_db *db, struct si_error *err);
+
+/* Runs one parameterised statement (text parameters, NULL = SQL NULL).
+ * Returns a result with status COMMAND_OK or TUPLES_OK that the caller
+ * PQclear's, or NULL with err set (status from the SQLSTATE table). */
+PGresult *si_db_exec(struct si_db *db, const char *sql, int n_params, const char *const *params,
+                     struct si_error *err);
+/* The same with an explicit deadline in milliseconds. */
+PGresult *si_db_exec_timeout(struct si_db *db, const char *sql, int n_params,
+                             const char *const *params, int timeout_ms, struct si_error *err);
+/* si_db_exec for statements whose result is not needed. */
+int si_db_command(struct si_db *db, const char *sql, int n_params, const char *const *params,
+                  struct si_error *err);
+
+/* Transactions go through these three (not raw "BEGIN"), so a connection
+ * lost mid-transaction is reported (503) instead of silently continuing on a
+ * new connection outside any transaction. */
+int si_db_begin(struct si_db *db, struct si_error *err);
+int si_db_commit(struct si_db *db, struct si_error *err);
+/* Rolls back an open transaction; if that fails the connection is dropped,
+ * which rolls back on the server too.  Safe to call with none open. */
+void si_db_rollback(struct si_db *db);
+
+bool si_db_in_transaction(const struct si_db *db);
+
+/* The SQLSTATE of the last failed statement's result, for callers that
+ * treat some states specially. */
+const char *si_db_sqlstate(const PGresult *res);
+
+#endif

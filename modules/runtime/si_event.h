@@ -1,0 +1,40 @@
+/* si_event.h: durable import events, written with the change they describe.
+ *
+ * si_event_record() inserts into import_events inside the caller's open
+ * transaction: if the transaction rolls back, so does the event, and the
+ * NOTIFY raised by the table's trigger is only delivered on commit.  So an
+ * event never claims what did not happen.  Errors are the exception:
+ * si_event_record_error() ends (rolls back) any open transaction and writes
+ * the `*:error` event in a transaction of its own, so it survives.
+ *
+ * Names follow {domain}:{action}:{state} (import:commit:complete).
+ * Payloads hold ids, counts and timings only; si_event_payload_safe() is
+ * the check, applied to every payload before it is written: numbers,
+ * booleans, null, UUIDs and short codes ([a-z0-9_.:-], no run of 6+ digits,
+ * so nothing that looks like an account number) in objects and arrays. */
+#ifndef SI_EVENT_H
+#define SI_EVENT_H
+
+#include <stdbool.h>
+#include <jansson.h>
+
+#include "si_db.h"
+#include "si_error.h"
+
+/* import_id may be NULL (workflow events).  payload may be NULL ({}).
+ * out_id (may be NULL) receives the event's id. */
+int si_event_record(struct si_db *db, const char *user_id, const char *import_id,
+                    const char *event_type, const json_t *payload, long long *out_id,
+                    struct si_error *err);
+
+int si_event_record_error(struct si_db *db, const char *user_id, const char *import_id,
+                          const char *event_type, const json_t *payload, long long *out_id,
+                          struct si_error *err);
+
+/* True when type is domain:action[:state] in lower case. */
+bool si_event_type_valid(const char *type);
+
+/* True when payload holds only ids, counts, timings and short codes. */
+bool si_event_payload_safe(const json_t *payload);
+
+#endif

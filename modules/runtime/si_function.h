@@ -1,0 +1,41 @@
+/* si_function.h: what a responder is: a name, a handler and its needs.
+ *
+ * A responder's main.c fills one struct si_function and calls
+ * si_server_main().  The runtime answers what can be answered before the
+ * handler runs (405 for a method not in `methods`, 413 for a body over the
+ * limit) and gives the handler a context that belongs to its worker thread. */
+#ifndef SI_FUNCTION_H
+#define SI_FUNCTION_H
+
+#include <stdbool.h>
+
+#include "si_arena.h"
+#include "si_buf.h"
+#include "si_config.h"
+#include "si_db.h"
+#include "si_request.h"
+#include "si_response.h"
+
+struct si_function;
+
+/* Everything a handler may use; owned by one worker thread. */
+struct si_ctx {
+    const struct si_config *config;      /* shared, read-only */
+    const struct si_function *function;  /* shared, read-only */
+    struct si_db *db;                    /* this worker's connection; NULL if !needs_db */
+    struct si_arena *arena;              /* reset after every request */
+    struct si_buf *scratch;              /* e.g. the request body; reset per request */
+    int worker;                          /* 0..threads-1, for logs */
+};
+
+struct si_function {
+    const char *name;        /* "health"; also the log's fn and the socket name */
+    const char *methods;     /* allowed methods, comma-separated: "GET,HEAD" */
+    bool needs_db;
+    bool needs_auth;         /* refuse to start in jwt mode without a secret */
+    /* Fills resp; a return of -1 with resp still at 500 and no body becomes a
+     * generic internal error.  The handler may read the body through req. */
+    int (*handle)(struct si_ctx *ctx, struct si_request *req, struct si_response *resp);
+};
+
+#endif

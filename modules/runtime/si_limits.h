@@ -1,0 +1,42 @@
+/* si_limits.h: every limit the runtime enforces, named once.
+ *
+ * A buffer or parser is handed its limit from here; nothing else in the tree
+ * spells these numbers.  Values that operators may change at start-up have an
+ * environment variable (see si_config.c) and these are their defaults. */
+#ifndef SI_LIMITS_H
+#define SI_LIMITS_H
+
+/* Request body, bytes.  nginx's client_max_body_size is the same 64 MiB, so
+ * a body larger than this normally never reaches a responder. */
+#define SI_MAX_BODY_DEFAULT        (64UL * 1024 * 1024)
+#define SI_MAX_BODY_CEILING        (1024UL * 1024 * 1024)
+
+#define SI_MAX_PATH                2048   /* request path, bytes */
+#define SI_MAX_QUERY               8192   /* raw query string, bytes */
+#define SI_MAX_QUERY_PARAMS        64
+#define SI_MAX_HEADERS             96
+#define SI_MAX_HEADER_VALUE        8192
+#define SI_MAX_TOKEN               8192   /* a bearer token, bytes */
+#define SI_MAX_JWT_SECRET          512
+
+#define SI_MAX_RESPONSE            (32UL * 1024 * 1024)
+#define SI_MAX_EXTRA_HEADERS       1024   /* bytes of extra response headers */
+
+#define SI_ARENA_CHUNK             (16 * 1024)
+#define SI_ARENA_MAX               (1024 * 1024)  /* per request */
+
+#define SI_THREADS_DEFAULT         4
+#define SI_THREADS_MAX             64
+
+#define SI_DB_CONNECT_TIMEOUT_MS   1500
+#define SI_DB_QUERY_TIMEOUT_MS     30000
+#define SI_HEALTH_TIMEOUT_MS       1500
+
+#define SI_LOG_LINE_MAX            4096
+#define SI_ERROR_MESSAGE_MAX       256
+#define SI_ERROR_DETAIL_MAX        512
+
+#define SI_EVENT_PAYLOAD_MAX       4096   /* serialised bytes */
+#define SI_EVENT_STRING_MAX        64     /* a string inside an event payload */
+
+#endif

@@ -1,0 +1,292 @@
+/* si_server.c: the FastCGI accept loop shared by every responder.
+ *
+ * Concurrency: one process per function (started by spawn-fcgi on a unix
+ * socket) running SMARTIMPORT_THREADS worker threads that each call
+ * FCGX_Accept_r on the same listening socket.  Threads rather than prefork
+ * because (1) measured throughput is the same for trivial handlers and
+ * threads are slightly cheaper with a database connection each, (2) one
+ * process per function means one pid file, so scripts/down stops exactly what
+ * scripts/up started, and (3) configuration is loaded once and shared
+ * read-only.  Each thread owns its request arena, scratch buffer, response
+ * and PostgreSQL connection, so workers share no mutable state; the only
+ * shared variable is the `stopping` flag, which is atomic.
+ *
+ * Shutdown: signals are blocked in every thread and the main thread waits
+ * for SIGTERM/SIGINT with sigwait().  It then sets `stopping` and shuts the
+ * listening socket down, which wakes the threads blocked in accept(); a
+ * thread in the middle of a request finishes it, writes the response, and
+ * exits.  The main thread joins them all and exits 0. */
+#include "si_server.h"
+#include "si_limits.h"
+#include "si_log.h"
+
+#include <fcgiapp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+
+extern char **environ;
+
+struct worker {
+    pthread_t thread;
+    int id;
+    int listen_fd;
+    const struct si_function *fn;
+    const struct si_config *cfg;
+};
+
+/* Written by the main thread on SIGTERM, read by the workers. */
+static atomic_bool stopping;
+
+static long fcgx_body_read(void *src, char *buf, size_t n)
+{
+    int want = n > INT_MAX ? INT_MAX : (int)n;
+    int got = FCGX_GetStr(buf, want, src);
+    return got < 0 ? -1 : got;
+}
+
+static bool method_allowed(const char *methods, const char *method)
+{
+    size_t n = strlen(method);
+    for (const char *p = methods; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncmp(p, method, n) == 0)
+            return true;
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+void si_server_dispatch(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
+{
+    const struct si_function *fn = ctx->function;
+    if (!method_allowed(fn->methods, req->method)) {
+        si_response_error(resp, 405, "method_not_allowed", "method %s is not allowed here (allowed: %s)",
+                          req->method, fn->methods);
+        si_response_header(resp, "Allow", fn->methods);
+        return;
+    }
+    int rc = fn->handle(ctx, req, resp);
+    if (rc != 0 && resp->body.len == 0)
+        si_response_error(resp, 500, "internal", "internal error");
+    if (ctx->db != NULL && si_db_in_transaction(ctx->db)) {
+        si_log(SI_LOG_ERROR, "handler left a transaction open; rolled back", NULL);
+        si_db_rollback(ctx->db);
+    }
+}
+
+static void write_response(FCGX_Request *r, const char *method, const struct si_response *resp)
+{
+    char head[SI_MAX_EXTRA_HEADERS + 256];
+    int n = snprintf(head, sizeof head,
+                     "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "Cache-Control: no-store\r\n%s\r\n",
+                     resp->status, si_status_text(resp->status), resp->content_type,
+                     resp->body.len, resp->headers);
+    if (n < 0 || (size_t)n >= sizeof head)
+        return;
+    if (FCGX_PutStr(head, n, r->out) < 0)
+        return;
+    if (strcmp(method, "HEAD") != 0 && resp->body.len > 0)
+        FCGX_PutStr(resp->body.data, (int)resp->body.len, r->out);
+}
+
+static double elapsed_ms(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void log_request(const struct si_request *req, const struct si_response *resp, double ms,
+                        int worker)
+{
+    json_t *f = json_pack("{s:s, s:s, s:s, s:i, s:f, s:i}",
+                          "req", req->request_id ? req->request_id : "-",
+                          "method", req->method ? req->method : "-",
+                          "path", req->path ? req->path : "-",
+                          "status", resp->status, "ms", ms, "worker", worker);
+    if (f != NULL && resp->error_code != NULL)
+        json_object_set_new(f, "code", json_string(resp->error_code));
+    if (f != NULL && resp->log_detail[0] != '\0')
+        json_object_set_new(f, "detail", json_string(resp->log_detail));
+    si_log(resp->status >= 500 ? SI_LOG_ERROR : SI_LOG_INFO, "request", f);
+}
+
+static void serve_one(struct si_ctx *ctx, FCGX_Request *r, struct si_response *resp)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct si_request req;
+    struct si_error err;
+    si_error_clear(&err);
+    si_response_reset(resp);
+    if (si_request_from_env(&req, ctx->arena, r->envp, ctx->config->max_body, &err) != 0) {
+        si_response_from_error(resp, &err);
+    } else {
+        req.body_read = fcgx_body_read;
+        req.body_src = r->in;
+        si_server_dispatch(ctx, &req, resp);
+    }
+    write_response(r, req.method ? req.method : "GET", resp);
+    FCGX_Finish_r(r);
+    log_request(&req, resp, elapsed_ms(&t0), ctx->worker);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct si_arena arena;
+    struct si_buf scratch;
+    struct si_response resp;
+    struct si_db db;
+    FCGX_Request r;
+
+    si_arena_init(&arena, SI_ARENA_MAX);
+    si_buf_init(&scratch, w->cfg->max_body);
+    si_response_init(&resp);
+    char app_name[64];
+    snprintf(app_name, sizeof app_name, "smartimport-%s", w->fn->name);
+    si_db_init(&db, w->cfg->database_url, app_name, w->cfg->db_connect_timeout_ms,
+               w->cfg->db_query_timeout_ms);
+    struct si_ctx ctx = {
+        .config = w->cfg, .function = w->fn, .db = w->fn->needs_db ? &db : NULL,
+        .arena = &arena, .scratch = &scratch, .worker = w->id,
+    };
+    if (FCGX_InitRequest(&r, w->listen_fd, 0) != 0) {
+        si_logf(SI_LOG_ERROR, "worker %d: FCGX_InitRequest failed", w->id);
+        goto out;
+    }
+    while (!atomic_load(&stopping)) {
+        if (FCGX_Accept_r(&r) < 0) {
+            if (atomic_load(&stopping))
+                break;
+            si_logf(SI_LOG_ERROR, "worker %d: accept failed: %s", w->id, strerror(errno));
+            struct timespec pause = { 0, 100 * 1000 * 1000 };
+            nanosleep(&pause, NULL);
+            continue;
+        }
+        serve_one(&ctx, &r, &resp);
+        si_arena_reset(&arena);
+        if (scratch.cap > 4 * 1024 * 1024)  /* give a large body's memory back */
+            si_buf_cleanup(&scratch);
+        si_buf_reset(&scratch);
+    }
+    FCGX_Free(&r, 0);
+out:
+    si_db_cleanup(&db);
+    si_response_cleanup(&resp);
+    si_buf_cleanup(&scratch);
+    si_arena_cleanup(&arena);
+    return NULL;
+}
+
+static int redirect_log(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -1;
+    int rc = dup2(fd, STDERR_FILENO) < 0 ? -1 : 0;
+    close(fd);
+    return rc;
+}
+
+static int check_startup(const struct si_function *fn, const struct si_config *cfg)
+{
+    if (cfg->log_file != NULL && redirect_log(cfg->log_file) != 0) {
+        si_logf(SI_LOG_ERROR, "cannot open SMARTIMPORT_LOG_FILE: %s", strerror(errno));
+        return -1;
+    }
+    if (cfg->auth_mode == SI_AUTH_TRUST_BODY)
+        si_log(SI_LOG_WARN, "SMARTIMPORT_AUTH=trust-body: callers are NOT authenticated, the user id "
+                            "is taken from the request as sent. For local development only.", NULL);
+    if (fn->needs_auth && cfg->auth_mode == SI_AUTH_JWT && cfg->jwt_secret_len == 0) {
+        si_log(SI_LOG_ERROR, "SMARTIMPORT_JWT_SECRET is not set (or set SMARTIMPORT_AUTH=trust-body for development)", NULL);
+        return -1;
+    }
+    if (fn->needs_db && cfg->database_url == NULL) {
+        si_log(SI_LOG_ERROR, "DATABASE_URL is not set", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+int si_server_main(const struct si_function *fn, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    struct si_config cfg;
+    struct si_error err;
+    si_log_setup(fn->name);
+    if (si_config_load(&cfg, environ, &err) != 0) {
+        si_logf(SI_LOG_ERROR, "configuration: %s", err.message);
+        return 2;
+    }
+    if (check_startup(fn, &cfg) != 0)
+        return 2;
+    if (FCGX_Init() != 0) {
+        si_log(SI_LOG_ERROR, "FCGX_Init failed", NULL);
+        return 2;
+    }
+    int listen_fd = 0;
+    if (cfg.listen_path != NULL) {
+        listen_fd = FCGX_OpenSocket(cfg.listen_path, 1024);
+        if (listen_fd < 0) {
+            si_logf(SI_LOG_ERROR, "cannot listen on SMARTIMPORT_LISTEN: %s", strerror(errno));
+            return 2;
+        }
+    } else if (FCGX_IsCGI()) {
+        si_log(SI_LOG_ERROR, "standard input is not a FastCGI socket: start me with spawn-fcgi, "
+                             "or set SMARTIMPORT_LISTEN=/path/to.sock", NULL);
+        return 2;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    struct worker *workers = calloc((size_t)cfg.threads, sizeof *workers);
+    if (workers == NULL)
+        return 2;
+    int started = 0;
+    for (int i = 0; i < cfg.threads; i++) {
+        workers[i] = (struct worker){ .id = i, .listen_fd = listen_fd, .fn = fn, .cfg = &cfg };
+        if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
+            si_logf(SI_LOG_ERROR, "cannot start worker %d", i);
+            break;
+        }
+        started++;
+    }
+    si_log(SI_LOG_INFO, "started",
+           json_pack("{s:s, s:i, s:i, s:I, s:s}", "version", PACKAGE_VERSION, "pid", (int)getpid(),
+                     "threads", started, "max_body", (json_int_t)cfg.max_body,
+                     "auth", cfg.auth_mode == SI_AUTH_JWT ? "jwt" : "trust-body"));
+
+    int sig = 0;
+    if (started == cfg.threads)
+        sigwait(&set, &sig);
+    atomic_store(&stopping, true);
+    si_log(SI_LOG_INFO, "stopping: finishing requests in flight", json_pack("{s:i}", "signal", sig));
+    shutdown(listen_fd, SHUT_RDWR);
+    for (int i = 0; i < started; i++)
+        pthread_join(workers[i].thread, NULL);
+    free(workers);
+    si_log(SI_LOG_INFO, "stopped", NULL);
+    return started == cfg.threads ? 0 : 1;
+}

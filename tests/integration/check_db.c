@@ -1,0 +1,310 @@
+/* check_db.c: the runtime against a real PostgreSQL (DATABASE_URL, migrated):
+ * events commit and roll back with their transaction, NOTIFY only on
+ * commit, error events survive the rollback, connections come back after
+ * the server drops them, statements are cancelled at their deadline, and
+ * the health handler answers 200 or a quick 503.  Skipped (77) without
+ * DATABASE_URL. */
+#include <check.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../modules/health/handler.h"
+#include "si_event.h"
+#include "si_server.h"
+
+#define USER "11111111-2222-4333-8444-555555555555"
+#define IMPORT "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
+
+static const char *url;
+static struct si_db db;
+
+static void setup(void) { si_db_init(&db, url, "check_db", 1500, 5000); }
+static void teardown(void) { si_db_cleanup(&db); }
+
+static long long count_events(const char *type)
+{
+    struct si_db other;
+    struct si_error err;
+    si_db_init(&other, url, "check_db_count", 1500, 5000);
+    const char *params[] = { USER, type };
+    PGresult *res = si_db_exec(&other, "SELECT count(*) FROM import_events WHERE user_id = $1 AND event_type = $2",
+                               2, params, &err);
+    ck_assert_msg(res != NULL, "count failed: %s %s", err.message, err.detail);
+    long long n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    si_db_cleanup(&other);
+    return n;
+}
+
+/* A separate raw libpq connection that LISTENs. */
+static PGconn *listener(void)
+{
+    PGconn *c = PQconnectdb(url);
+    ck_assert_int_eq(PQstatus(c), CONNECTION_OK);
+    PQclear(PQexec(c, "LISTEN import_events"));
+    return c;
+}
+
+/* Waits up to ms for a notification; returns its payload (malloc'd) or NULL. */
+static char *wait_notify(PGconn *c, int ms)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        PQconsumeInput(c);
+        PGnotify *n = PQnotifies(c);
+        if (n != NULL) {
+            char *p = strdup(n->extra);
+            PQfreemem(n);
+            return p;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        long left = ms - ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+        if (left <= 0)
+            return NULL;
+        struct pollfd p = { .fd = PQsocket(c), .events = POLLIN };
+        poll(&p, 1, (int)left);
+    }
+}
+
+START_TEST(an_event_in_a_rolled_back_transaction_never_existed)
+{
+    struct si_error err;
+    PGconn *l = listener();
+    long long before = count_events("test:rollback:complete");
+    ck_assert_int_eq(si_db_begin(&db, &err), 0);
+    long long id = 0;
+    ck_assert_int_eq(si_event_record(&db, USER, IMPORT, "test:rollback:complete", NULL, &id, &err), 0);
+    ck_assert_int_gt(id, 0);
+    si_db_rollback(&db);
+    ck_assert_int_eq(count_events("test:rollback:complete"), before);
+    char *n = wait_notify(l, 300);
+    ck_assert_msg(n == NULL, "a rolled-back event was notified: %s", n);
+    PQfinish(l);
+}
+END_TEST
+
+START_TEST(a_committed_event_is_stored_and_notified_after_commit)
+{
+    struct si_error err;
+    PGconn *l = listener();
+    ck_assert_int_eq(si_db_begin(&db, &err), 0);
+    long long id = 0;
+    json_t *payload = json_pack("{s:s, s:i, s:f}", "importId", IMPORT, "committed", 42, "ms", 3.5);
+    ck_assert_int_eq(si_event_record(&db, USER, IMPORT, "test:commit:complete", payload, &id, &err), 0);
+    char *early = wait_notify(l, 200);
+    ck_assert_msg(early == NULL, "notified before commit: %s", early);
+    ck_assert_int_eq(si_db_commit(&db, &err), 0);
+    char *n = wait_notify(l, 2000);
+    ck_assert_ptr_nonnull(n);
+    char want[64];
+    snprintf(want, sizeof want, "\"id\" : %lld", id);
+    ck_assert_msg(strstr(n, want) != NULL, "notification %s lacks %s", n, want);
+    free(n);
+    json_decref(payload);
+    PQfinish(l);
+}
+END_TEST
+
+START_TEST(event_ids_increase_monotonically)
+{
+    struct si_error err;
+    long long prev = 0;
+    for (int i = 0; i < 5; i++) {
+        long long id = 0;
+        ck_assert_int_eq(si_db_begin(&db, &err), 0);
+        ck_assert_int_eq(si_event_record(&db, USER, NULL, "test:order:step", NULL, &id, &err), 0);
+        ck_assert_int_eq(si_db_commit(&db, &err), 0);
+        ck_assert_int_gt(id, prev);
+        prev = id;
+    }
+}
+END_TEST
+
+START_TEST(an_error_event_survives_the_rollback_of_the_failed_change)
+{
+    struct si_error err;
+    long long before = count_events("test:commit:error");
+    ck_assert_int_eq(si_db_begin(&db, &err), 0);
+    ck_assert_int_eq(si_event_record(&db, USER, IMPORT, "test:commit:start", NULL, NULL, &err), 0);
+    /* the change fails half-way */
+    ck_assert_int_eq(si_db_command(&db, "SELECT 1/0", 0, NULL, &err), -1);
+    ck_assert_int_eq(err.status, 400);
+    json_t *p = json_pack("{s:s, s:s}", "stage", "commit", "code", "invalid_input");
+    ck_assert_int_eq(si_event_record_error(&db, USER, IMPORT, "test:commit:error", p, NULL, &err), 0);
+    json_decref(p);
+    ck_assert(!si_db_in_transaction(&db));
+    ck_assert_int_eq(count_events("test:commit:error"), before + 1);
+}
+END_TEST
+
+START_TEST(events_outside_a_transaction_or_with_unsafe_payloads_are_refused)
+{
+    struct si_error err;
+    ck_assert_int_eq(si_event_record(&db, USER, IMPORT, "test:x:complete", NULL, NULL, &err), -1);
+    ck_assert_int_eq(si_db_begin(&db, &err), 0);
+    json_t *p = json_pack("{s:s}", "description", "ACME PAYROLL 12345678");
+    ck_assert_int_eq(si_event_record(&db, USER, IMPORT, "test:x:complete", p, NULL, &err), -1);
+    ck_assert_int_eq(si_event_record(&db, USER, IMPORT, "test:x:error", NULL, NULL, &err), -1);
+    ck_assert_int_eq(si_event_record(&db, "not-a-uuid", IMPORT, "test:x:complete", NULL, NULL, &err), -1);
+    si_db_rollback(&db);
+    json_decref(p);
+}
+END_TEST
+
+static int backend_pid(void)
+{
+    struct si_error err;
+    PGresult *res = si_db_exec(&db, "SELECT pg_backend_pid()", 0, NULL, &err);
+    ck_assert_ptr_nonnull(res);
+    int pid = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return pid;
+}
+
+static void terminate(int pid)
+{
+    PGconn *c = PQconnectdb(url);
+    char sql[64];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)", pid);
+    PQclear(PQexec(c, sql));
+    PQfinish(c);
+    struct timespec pause = { 0, 200 * 1000 * 1000 };
+    nanosleep(&pause, NULL);
+}
+
+START_TEST(a_connection_the_server_dropped_is_replaced_before_the_next_statement)
+{
+    int pid = backend_pid();
+    terminate(pid);
+    int pid2 = backend_pid();   /* must not fail */
+    ck_assert_int_ne(pid, pid2);
+    ck_assert_uint_eq(db.reconnects, 1);
+}
+END_TEST
+
+START_TEST(a_connection_lost_inside_a_transaction_is_a_503_not_a_silent_autocommit)
+{
+    struct si_error err;
+    int pid = backend_pid();
+    ck_assert_int_eq(si_db_begin(&db, &err), 0);
+    terminate(pid);
+    ck_assert_int_eq(si_db_command(&db, "SELECT 1", 0, NULL, &err), -1);
+    ck_assert_int_eq(err.status, 503);
+    ck_assert_int_eq(si_db_command(&db, "SELECT 1", 0, NULL, &err), -1);
+    ck_assert_int_eq(si_db_commit(&db, &err), -1);
+    ck_assert_int_eq(err.status, 503);
+    ck_assert_int_eq(si_db_command(&db, "SELECT 1", 0, NULL, &err), 0);
+}
+END_TEST
+
+START_TEST(a_statement_past_its_deadline_is_cancelled_with_504)
+{
+    struct si_error err;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    PGresult *res = si_db_exec_timeout(&db, "SELECT pg_sleep(5)", 0, NULL, 300, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_ptr_null(res);
+    ck_assert_int_eq(err.status, 504);
+    double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+    ck_assert_msg(ms < 2000, "cancel took %.0f ms", ms);
+    ck_assert_int_eq(si_db_command(&db, "SELECT 1", 0, NULL, &err), 0);
+}
+END_TEST
+
+static void run_health(struct si_db *hdb, struct si_response *resp)
+{
+    struct si_function fn = { .name = "health", .methods = "GET,HEAD", .needs_db = true, .handle = health_handle };
+    struct si_arena arena;
+    si_arena_init(&arena, SI_ARENA_MAX);
+    char *env[] = { "REQUEST_METHOD=GET", "DOCUMENT_URI=/health", NULL };
+    struct si_request req;
+    struct si_error err;
+    ck_assert_int_eq(si_request_from_env(&req, &arena, env, 100, &err), 0);
+    struct si_ctx ctx = { .function = &fn, .db = hdb, .arena = &arena };
+    si_server_dispatch(&ctx, &req, resp);
+    si_arena_cleanup(&arena);
+}
+
+START_TEST(health_reports_the_schema_level_when_the_database_is_up)
+{
+    struct si_response resp;
+    si_response_init(&resp);
+    run_health(&db, &resp);
+    ck_assert_int_eq(resp.status, 200);
+    json_t *j = json_loads(resp.body.data, 0, NULL);
+    ck_assert(json_is_true(json_object_get(j, "ok")));
+    ck_assert_int_ge(json_integer_value(json_object_get(j, "schema")), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "db")), "up");
+    json_decref(j);
+    si_response_cleanup(&resp);
+}
+END_TEST
+
+START_TEST(health_is_a_quick_503_when_the_database_cannot_be_reached)
+{
+    struct si_db down;
+    si_db_init(&down, "postgresql:///nowhere?host=/nonexistent-socket-dir", "check_db", 1500, 5000);
+    struct si_response resp;
+    si_response_init(&resp);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run_health(&down, &resp);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_int_eq(resp.status, 503);
+    json_t *j = json_loads(resp.body.data, 0, NULL);
+    ck_assert(json_is_false(json_object_get(j, "ok")));
+    ck_assert_str_eq(json_string_value(json_object_get(j, "code")), "db_unavailable");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "db")), "down");
+    json_decref(j);
+    ck_assert((t1.tv_sec - t0.tv_sec) < 2);
+    si_response_cleanup(&resp);
+    si_db_cleanup(&down);
+}
+END_TEST
+
+static Suite *db_suite(void)
+{
+    Suite *s = suite_create("db");
+    TCase *tc = tcase_create("events");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, an_event_in_a_rolled_back_transaction_never_existed);
+    tcase_add_test(tc, a_committed_event_is_stored_and_notified_after_commit);
+    tcase_add_test(tc, event_ids_increase_monotonically);
+    tcase_add_test(tc, an_error_event_survives_the_rollback_of_the_failed_change);
+    tcase_add_test(tc, events_outside_a_transaction_or_with_unsafe_payloads_are_refused);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("connection");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, a_connection_the_server_dropped_is_replaced_before_the_next_statement);
+    tcase_add_test(tc, a_connection_lost_inside_a_transaction_is_a_503_not_a_silent_autocommit);
+    tcase_add_test(tc, a_statement_past_its_deadline_is_cancelled_with_504);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("health");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, health_reports_the_schema_level_when_the_database_is_up);
+    tcase_add_test(tc, health_is_a_quick_503_when_the_database_cannot_be_reached);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    url = getenv("DATABASE_URL");
+    if (url == NULL || *url == '\0') {
+        printf("SKIP: DATABASE_URL is not set (scripts/test sets it)\n");
+        return 77;
+    }
+    SRunner *sr = srunner_create(db_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,14 @@
+# tests/integration: tests against a running stack (a real PostgreSQL,
+# nginx and the responders).  scripts/test starts a throwaway stack and sets
+# DATABASE_URL / SMARTIMPORT_TEST_URL; without them these tests skip (77).
+check_PROGRAMS += tests/integration/check_db
+tests_integration_check_db_SOURCES = tests/integration/check_db.c \
+	modules/health/handler.c modules/health/handler.h
+tests_integration_check_db_LDADD = libsmartimport.la $(CHECK_LIBS) $(JANSSON_LIBS) $(PQ_LIBS)
+tests_integration_check_db_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+INTEGRATION_SHELL_TESTS = tests/integration/t0001-health.sh tests/integration/t0002-nginx-errors.sh \
+	tests/integration/t0099-db-outage.sh
+dist_check_SCRIPTS = $(INTEGRATION_SHELL_TESTS)
+EXTRA_DIST += tests/integration/lib.sh
+# t0099 stops and restarts PostgreSQL, so it runs last (make check is serial in scripts/test).
+TESTS += tests/integration/check_db $(INTEGRATION_SHELL_TESTS)

@@ -1,0 +1,22 @@
+# tests/unit: Check unit tests of the runtime; no services needed.
+UNIT_TESTS = tests/unit/check_request tests/unit/check_jwt tests/unit/check_auth \
+	tests/unit/check_response tests/unit/check_basics
+check_PROGRAMS += $(UNIT_TESTS)
+TESTS += $(UNIT_TESTS)
+UNIT_LDADD = libsmartimport.la $(CHECK_LIBS) $(JANSSON_LIBS) $(PQ_LIBS) $(CRYPTO_LIBS)
+UNIT_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_check_request_SOURCES = tests/unit/check_request.c tests/unit/testutil.h
+tests_unit_check_request_LDADD = $(UNIT_LDADD)
+tests_unit_check_request_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_jwt_SOURCES = tests/unit/check_jwt.c
+tests_unit_check_jwt_LDADD = $(UNIT_LDADD)
+tests_unit_check_jwt_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_auth_SOURCES = tests/unit/check_auth.c
+tests_unit_check_auth_LDADD = $(UNIT_LDADD)
+tests_unit_check_auth_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_response_SOURCES = tests/unit/check_response.c tests/unit/testutil.h
+tests_unit_check_response_LDADD = $(UNIT_LDADD)
+tests_unit_check_response_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_basics_SOURCES = tests/unit/check_basics.c
+tests_unit_check_basics_LDADD = $(UNIT_LDADD)
+tests_unit_check_basics_CFLAGS = $(UNIT_CFLAGS)
