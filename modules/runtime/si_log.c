@@ -48,7 +48,7 @@ void si_log(enum si_log_level level, const char *msg, json_t *fields)
     json_decref(fields);
 
     char buf[SI_LOG_LINE_MAX];
-    size_t n = json_dumpb(line, buf, sizeof buf - 1, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    size_t n = json_dumpb(line, buf, sizeof buf - 1, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
     json_decref(line);
     if (n == 0 || n > sizeof buf - 1) {
         /* Too long for one line: say so rather than write half a line. */

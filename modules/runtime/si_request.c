@@ -162,8 +162,8 @@ static int collect_headers(struct si_request *req, struct si_arena *arena, char 
                                 SI_MAX_HEADER_VALUE);
         struct si_param *h = &req->headers[req->n_headers];
         h->name = header_name(arena, name, name_len);
-        h->value = eq + 1;
-        if (h->name == NULL)
+        h->value = si_arena_strdup(arena, eq + 1);
+        if (h->name == NULL || h->value == NULL)
             return si_error_set(err, 500, "internal", "request too large to parse");
         req->n_headers++;
     }
@@ -177,8 +177,10 @@ int si_request_from_env(struct si_request *req, struct si_arena *arena, char *co
     req->content_length = -1;
     req->max_body = max_body;
 
+    /* Every string is copied into the arena: FastCGI frees envp when the
+     * request is finished, before the request line is logged. */
     const char *method = si_env_get(envp, "REQUEST_METHOD");
-    req->method = (method && *method) ? method : "GET";
+    req->method = si_arena_strdup(arena, (method && *method) ? method : "GET");
 
     const char *path = si_env_get(envp, "DOCUMENT_URI");
     const char *uri = si_env_get(envp, "REQUEST_URI");
@@ -188,19 +190,23 @@ int si_request_from_env(struct si_request *req, struct si_arena *arena, char *co
             path = q ? si_arena_strndup(arena, uri, (size_t)(q - uri)) : uri;
         }
     }
-    req->path = path ? path : "/";
-    if (strlen(req->path) > SI_MAX_PATH)
+    if (path != NULL && strlen(path) > SI_MAX_PATH)
         return si_error_set(err, 400, "bad_request", "request path longer than %d bytes", SI_MAX_PATH);
+    req->path = si_arena_strdup(arena, path ? path : "/");
 
     const char *query = si_env_get(envp, "QUERY_STRING");
-    req->query = query ? query : "";
+    req->query = si_arena_strdup(arena, query ? query : "");
+    if (req->method == NULL || req->path == NULL || req->query == NULL)
+        return si_error_set(err, 500, "internal", "request too large to parse");
     if (si_query_parse(arena, req->query, &req->params, &req->n_params, err) != 0)
         return -1;
 
     const char *rid = si_env_get(envp, "REQUEST_ID");
-    req->request_id = (rid && *rid) ? rid : "-";
+    req->request_id = si_arena_strdup(arena, (rid && *rid) ? rid : "-");
     const char *ctype = si_env_get(envp, "CONTENT_TYPE");
-    req->content_type = (ctype && *ctype) ? ctype : NULL;
+    req->content_type = (ctype && *ctype) ? si_arena_strdup(arena, ctype) : NULL;
+    if (req->request_id == NULL)
+        return si_error_set(err, 500, "internal", "request too large to parse");
 
     const char *clen = si_env_get(envp, "CONTENT_LENGTH");
     if (clen != NULL && *clen != '\0') {
