@@ -1,0 +1,130 @@
+/* stmt_util.c: shared parser helpers (see stmt_util.h). */
+#include "stmt_util.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+int stmt_decimal_to_minor(const char *s, size_t n, char decimal, char thousands, int exponent,
+                          long long *out)
+{
+    size_t i = 0;
+    int neg = 0;
+    if (exponent < 0 || exponent > 4)
+        return -1;
+    if (i < n && (s[i] == '+' || s[i] == '-'))
+        neg = s[i++] == '-';
+    long long whole = 0;
+    int digits = 0, group = -1;   /* digits since the last thousands separator */
+    for (; i < n && s[i] != decimal; i++) {
+        char c = s[i];
+        if (c >= '0' && c <= '9') {
+            if (whole > (LLONG_MAX / 10 - 10) / 10000)
+                return -1;
+            whole = whole * 10 + (c - '0');
+            digits++;
+            if (group >= 0)
+                group++;
+        } else if (thousands != 0 && c == thousands) {
+            if (digits == 0 || (group >= 0 && group != 3) || (group < 0 && digits > 3))
+                return -1;
+            group = 0;
+        } else {
+            return -1;
+        }
+    }
+    if (group >= 0 && group != 3)
+        return -1;
+    long long frac = 0;
+    int frac_digits = 0;
+    if (i < n) {            /* at the decimal separator */
+        i++;
+        for (; i < n; i++) {
+            char c = s[i];
+            if (c < '0' || c > '9')
+                return -1;
+            if (frac_digits < exponent)
+                frac = frac * 10 + (c - '0');
+            else if (c != '0')
+                return -1;  /* would need rounding: refuse, money is exact */
+            frac_digits++;
+        }
+        if (frac_digits == 0 && digits == 0)
+            return -1;
+    }
+    if (digits == 0 && frac_digits == 0)
+        return -1;
+    for (int k = frac_digits < exponent ? frac_digits : exponent; k < exponent; k++)
+        frac *= 10;
+    long long scale = 1;
+    for (int k = 0; k < exponent; k++)
+        scale *= 10;
+    long long v = whole * scale + frac;
+    *out = neg ? -v : v;
+    return 0;
+}
+
+char *stmt_normalize_text(char *s)
+{
+    char *w = s;
+    int space = 1;  /* drop leading spaces */
+    for (unsigned char *r = (unsigned char *)s; *r; r++) {
+        unsigned char c = *r;
+        int is_space = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+        if (c == 0xC2 && r[1] == 0xA0) {   /* UTF-8 no-break space */
+            is_space = 1;
+            r++;
+        }
+        if (is_space) {
+            if (!space)
+                *w++ = ' ';
+            space = 1;
+        } else if (c < 0x20 || c == 0x7f) {
+            continue;
+        } else {
+            *w++ = (char)c;
+            space = 0;
+        }
+    }
+    if (w > s && w[-1] == ' ')
+        w--;
+    *w = '\0';
+    return s;
+}
+
+int stmt_currency_exponent(const char *code)
+{
+    static const char *zero[] = { "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG",
+                                  "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF" };
+    static const char *three[] = { "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND" };
+    if (code == NULL)
+        return 2;
+    for (size_t i = 0; i < sizeof zero / sizeof zero[0]; i++)
+        if (strcmp(code, zero[i]) == 0)
+            return 0;
+    for (size_t i = 0; i < sizeof three / sizeof three[0]; i++)
+        if (strcmp(code, three[i]) == 0)
+            return 3;
+    return 2;
+}
+
+bool stmt_currency_code_valid(const char *code)
+{
+    return code != NULL && strlen(code) == 3 && code[0] >= 'A' && code[0] <= 'Z' &&
+           code[1] >= 'A' && code[1] <= 'Z' && code[2] >= 'A' && code[2] <= 'Z';
+}
+
+int stmt_make_date(int year, int month, int day, char out[11])
+{
+    if (year >= 0 && year < 100)
+        year += year < 70 ? 2000 : 1900;
+    if (year < 1900 || year > 2199 || month < 1 || month > 12 || day < 1)
+        return -1;
+    static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    int max = mdays[month - 1] + (month == 2 && leap);
+    if (day > max)
+        return -1;
+    snprintf(out, 11, "%04d-%02d-%02d", year, month, day);
+    return 0;
+}

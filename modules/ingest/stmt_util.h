@@ -1,0 +1,33 @@
+/* stmt_util.h: small helpers every statement parser shares: decimal text to
+ * integer minor units, description clean-up, currency exponents, dates. */
+#ifndef STMT_UTIL_H
+#define STMT_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Converts a plain decimal number s[0..n) to minor units with `exponent`
+ * fraction digits: optional leading '+'/'-', digits with optional `thousands`
+ * separators (0 = none allowed; groups of 3 are checked), optional
+ * `decimal` separator and fraction digits.  Fractions longer than the exponent
+ * are accepted only when the extra digits are zeros (no rounding of money).
+ * Returns 0, or -1 for anything else (letters, empty, overflow). */
+int stmt_decimal_to_minor(const char *s, size_t n, char decimal, char thousands, int exponent,
+                          long long *out);
+
+/* Trims, collapses runs of whitespace (incl. tabs/newlines/NBSP) to one space,
+ * drops control characters; in place; returns s. */
+char *stmt_normalize_text(char *s);
+
+/* Minor-unit digits of an ISO 4217 code ("JPY" -> 0, "KWD" -> 3, else 2). */
+int stmt_currency_exponent(const char *code);
+
+/* True when code is three upper-case ASCII letters. */
+bool stmt_currency_code_valid(const char *code);
+
+/* Writes "YYYY-MM-DD" into out (>= 11 bytes) after checking the calendar
+ * (leap years included).  Two-digit years: 00-69 -> 20xx, 70-99 -> 19xx.
+ * Returns 0 or -1. */
+int stmt_make_date(int year, int month, int day, char out[11]);
+
+#endif
