@@ -125,6 +125,7 @@ int stmt_make_date(int year, int month, int day, char out[11])
     int max = mdays[month - 1] + (month == 2 && leap);
     if (day > max)
         return -1;
-    snprintf(out, 11, "%04d-%02d-%02d", year, month, day);
+    if (snprintf(out, 11, "%04d-%02d-%02d", year, month, day) != 10)
+        return -1;
     return 0;
 }

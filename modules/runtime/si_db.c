@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -320,4 +321,85 @@ void si_db_rollback(struct si_db *db)
 bool si_db_in_transaction(const struct si_db *db)
 {
     return db->in_tx || db->tx_lost;
+}
+
+int si_db_copy_start(struct si_db *db, const char *sql, int n_params, const char *const *params,
+                     struct si_error *err)
+{
+    if (!db->in_tx || db->tx_lost)
+        return si_error_set(err, 500, "internal", "COPY runs inside a transaction");
+    PGresult *res = PQexecParams(db->conn, sql, n_params, NULL, params, NULL, NULL, 0);
+    if (res == NULL || PQresultStatus(res) != PGRES_COPY_IN) {
+        if (res != NULL && PQresultStatus(res) == PGRES_FATAL_ERROR) {
+            fail_from_result(db, res, err);
+            return -1;
+        }
+        PQclear(res);
+        unavailable(err, "copy", PQerrorMessage(db->conn));
+        drop(db);
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+int si_db_copy_put(struct si_db *db, const char *data, size_t len, struct si_error *err)
+{
+    while (len > 0) {
+        int n = len > (1 << 30) ? (1 << 30) : (int)len;
+        if (PQputCopyData(db->conn, data, n) != 1) {
+            unavailable(err, "copy", PQerrorMessage(db->conn));
+            drop(db);
+            return -1;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Reads the result that ends a COPY; 0 when it succeeded. */
+static int copy_result(struct si_db *db, long long *out_rows, struct si_error *err)
+{
+    PGresult *res = NULL, *r;
+    while ((r = PQgetResult(db->conn)) != NULL) {
+        if (res == NULL)
+            res = r;
+        else
+            PQclear(r);
+    }
+    if (res == NULL) {
+        unavailable(err, "copy", PQerrorMessage(db->conn));
+        drop(db);
+        return -1;
+    }
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        fail_from_result(db, res, err);
+        return -1;
+    }
+    if (out_rows != NULL)
+        *out_rows = strtoll(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    return 0;
+}
+
+int si_db_copy_end(struct si_db *db, long long *out_rows, struct si_error *err)
+{
+    if (PQputCopyEnd(db->conn, NULL) != 1) {
+        unavailable(err, "copy", PQerrorMessage(db->conn));
+        drop(db);
+        return -1;
+    }
+    return copy_result(db, out_rows, err);
+}
+
+void si_db_copy_abort(struct si_db *db, const char *why)
+{
+    if (db->conn == NULL)
+        return;
+    struct si_error err;
+    if (PQputCopyEnd(db->conn, why ? why : "aborted") != 1)
+        drop(db);
+    else
+        copy_result(db, NULL, &err);  /* the expected error; the transaction is now failed */
 }

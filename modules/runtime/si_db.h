@@ -58,6 +58,16 @@ void si_db_rollback(struct si_db *db);
 
 bool si_db_in_transaction(const struct si_db *db);
 
+/* COPY ... FROM STDIN inside the current transaction: start, put data (any
+ * chunking), end.  si_db_copy_end returns the row count the server reports
+ * in *out_rows; si_db_copy_abort ends it with an error so nothing is kept.
+ * The connection is unusable for anything else in between. */
+int si_db_copy_start(struct si_db *db, const char *sql, int n_params, const char *const *params,
+                     struct si_error *err);
+int si_db_copy_put(struct si_db *db, const char *data, size_t len, struct si_error *err);
+int si_db_copy_end(struct si_db *db, long long *out_rows, struct si_error *err);
+void si_db_copy_abort(struct si_db *db, const char *why);
+
 /* The SQLSTATE of the last failed statement's result, for callers that
  * treat some states specially. */
 const char *si_db_sqlstate(const PGresult *res);

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# scripts/lib.sh: helpers shared by the scripts in this directory (source it, don't run it).
+# Sets ROOT (repo root) and SMARTIMPORT_VAR (runtime state; default $ROOT/var).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+# nginx, runuser live in sbin, which a normal user's PATH may lack.
+PATH="$PATH:/usr/sbin:/sbin"
+SMARTIMPORT_VAR="$(realpath -m "${SMARTIMPORT_VAR:-$ROOT/var}")"
+export SMARTIMPORT_VAR
+
+say()  { echo "==> $*"; }
+warn() { echo "==> WARNING: $*" >&2; }
+die()  { echo "==> ERROR: $*" >&2; exit 1; }
+
+# The var path ends up in nginx.conf, libpq URLs and socket paths: keep it plain.
+[[ $SMARTIMPORT_VAR =~ ^[A-Za-z0-9._/+-]+$ ]] ||
+  die "SMARTIMPORT_VAR='$SMARTIMPORT_VAR' has unusual characters; set SMARTIMPORT_VAR to a plain path"
+
+# Newest installed PostgreSQL server bin dir, e.g. /usr/lib/postgresql/15/bin.
+pg_bindir() {
+  local d
+  d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  [[ -n $d && -x $d/pg_ctl ]] || die "PostgreSQL server not found under /usr/lib/postgresql (run scripts/deps)"
+  echo "$d"
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on (nothing answers a connect).
+free_port() {
+  local port _
+  for _ in $(seq 1 200); do
+    port=$(( 20000 + RANDOM % 40000 ))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
+  done
+  die "no free port found on 127.0.0.1"
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND...: retry COMMAND every 0.2 s until it succeeds.
+wait_for() {
+  local timeout=$1 what=$2; shift 2
+  local deadline=$(( $(date +%s) + timeout ))
+  until "$@" >/dev/null 2>&1; do
+    if (( $(date +%s) >= deadline )); then
+      echo "==> timed out after ${timeout}s waiting for $what" >&2; return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# pid_alive PIDFILE [PATTERN]: the pid in PIDFILE is a live process (whose command line
+# contains PATTERN, so a stale pid file never makes us signal an unrelated process).
+pid_alive() {
+  local file=$1 pattern=${2:-} pid cmd
+  [[ -f $file ]] || return 1
+  pid="$(tr -dc '0-9' < "$file")"
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
+  cmd="$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null || true)"
+  [[ -z $pattern || $cmd == *"$pattern"* ]]
+}
+
+# Path of a function's binary (libtool wrapper) in a build dir.
+fn_binary() { echo "${SMARTIMPORT_BUILD:-$ROOT/build}/modules/$1/smartimport-$1"; }
+
+# Distinct function names listed in nginx/routes.
+route_functions() {
+  awk '!/^[[:space:]]*(#|$)/ { print $1 }' "$ROOT/nginx/routes" | awk '!seen[$0]++'
+}

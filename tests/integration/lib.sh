@@ -1,0 +1,51 @@
+# tests/integration/lib.sh: helpers for the shell integration tests (sourced, not a test).
+# shellcheck shell=bash
+# Tests run against a live stack at $SMARTIMPORT_TEST_URL (scripts/test starts one);
+# without it they are skipped (exit 77).
+set -euo pipefail
+
+if [[ -z ${SMARTIMPORT_TEST_URL:-} ]]; then
+  echo "SKIP: SMARTIMPORT_TEST_URL is not set (scripts/test sets it)"; exit 77
+fi
+if ! command -v curl >/dev/null || ! command -v jq >/dev/null; then
+  echo "not ok - curl and jq are installed"; exit 1
+fi
+
+BASE="${SMARTIMPORT_TEST_URL%/}"
+T="$(mktemp -d)"
+FAILS=0 EXIT_HOOKS=()
+at_exit() { EXIT_HOOKS+=("$1"); }
+_on_exit() {
+  local rc=$? hook
+  for hook in "${EXIT_HOOKS[@]}"; do "$hook" || true; done
+  rm -rf "$T"; exit "$rc"
+}
+trap _on_exit EXIT
+
+ok()     { echo "ok - $*"; }
+not_ok() {
+  echo "not ok - $*"; FAILS=$(( FAILS + 1 ))
+  if [[ -s $T/body ]]; then echo "#   last body: $(head -c 300 "$T/body" | tr -d '\0')"; fi
+}
+# check DESCRIPTION COMMAND...: ok/not ok line depending on COMMAND's status.
+check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+
+# request METHOD PATH [curl args...]: sets STATUS and TIME (seconds);
+# the body goes to $T/body, the headers to $T/headers. MAX_TIME (default 10) caps it.
+request() {
+  local method=$1 path=$2 out; shift 2
+  : > "$T/body"; : > "$T/headers"
+  out="$(curl -sS -X "$method" -o "$T/body" -D "$T/headers" --max-time "${MAX_TIME:-10}" \
+           -w '%{http_code} %{time_total}' "$@" "$BASE$path" 2>"$T/curl.err")" || true
+  STATUS="${out%% *}" TIME="${out##* }"
+}
+header()     { grep -i "^$1:" "$T/headers" | tail -n 1 | cut -d: -f2- | tr -d '\r' | sed 's/^ *//'; }
+is_json_ct() { [[ $(header content-type) == application/json* ]]; }
+body_jq()    { jq -e "$1" "$T/body" >/dev/null 2>&1; }
+not_html()   { ! grep -qi '<html' "$T/body"; }
+less_than()  { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
+
+finish() {
+  if (( FAILS > 0 )); then echo "# $FAILS check(s) failed"; exit 1; fi
+  echo "# all checks passed"; exit 0
+}
