@@ -1,2 +1,3 @@
-# sql: numbered migrations, applied in order by scripts/migrate.
-nobase_dist_pkgdata_DATA += sql/0001_foundation.sql
+# sql: numbered migrations, applied in order by scripts/migrate.  A shipped
+# migration is never edited: changes are new files.
+nobase_dist_pkgdata_DATA += sql/0001_foundation.sql sql/0002_imports.sql sql/0003_category_rules.sql

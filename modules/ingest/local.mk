@@ -1,10 +1,29 @@
-# modules/ingest: libstmt (statement parsers, no I/O beyond a FILE) and, later,
-# the ingest-statement responder.
-noinst_LTLIBRARIES += libstmt.la
+# modules/ingest: libstmt (the statement parsers: no I/O beyond a FILE),
+# libingest (uploads, encodings, staging, dedup, categories) and the
+# ingest-statement responder.
+noinst_LTLIBRARIES += libstmt.la libingest.la
 libstmt_la_SOURCES = modules/ingest/stmt.h modules/ingest/stmt_util.c modules/ingest/stmt_util.h \
 	$(STMT_CSV_SOURCES) $(STMT_FORMAT_SOURCES)
 libstmt_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/ingest
 libstmt_la_LIBADD = $(XML_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS)
+
+libingest_la_SOURCES = \
+	modules/ingest/categorize.c modules/ingest/categorize.h \
+	modules/ingest/dedup.c modules/ingest/dedup.h \
+	modules/ingest/encoding.c modules/ingest/encoding.h \
+	modules/ingest/multipart.c modules/ingest/multipart.h \
+	modules/ingest/preview.c modules/ingest/preview.h \
+	modules/ingest/stage.c modules/ingest/stage.h \
+	modules/ingest/upload.c modules/ingest/upload.h
+libingest_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/ingest
+libingest_la_LIBADD = libstmt.la libsmartimport.la $(JANSSON_LIBS) $(PQ_LIBS) $(CRYPTO_LIBS)
+
 # Unit tests of the parsers link libstmt.la and use these flags.
 STMT_TEST_LIBS = libstmt.la $(CHECK_LIBS) $(XML_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS)
 STMT_TEST_FLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -I$(top_srcdir)/modules/ingest
+
+check_PROGRAMS += tests/unit/check_ingest
+TESTS += tests/unit/check_ingest
+tests_unit_check_ingest_SOURCES = tests/unit/check_ingest.c tests/unit/testutil.h
+tests_unit_check_ingest_LDADD = libingest.la $(CHECK_LIBS) $(JANSSON_LIBS) $(PQ_LIBS)
+tests_unit_check_ingest_CFLAGS = $(STMT_TEST_FLAGS)

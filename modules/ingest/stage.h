@@ -1,0 +1,70 @@
+/* stage.h: parsed transactions -> COPY into transactions_staging.
+ *
+ * The stage is the parsers' sink.  For each row it settles the currency,
+ * categorises the description, computes the dedup hash (see dedup.h), writes
+ * one COPY text line into a buffer flushed every STAGE_FLUSH bytes, and keeps
+ * what the response needs: totals, date range, the first STAGE_PREVIEW rows
+ * and the first STAGE_MAX_WARNINGS warnings.  Memory is bounded by those and
+ * by the occurrence table (8-byte keys, sized to the row count). */
+#ifndef STAGE_H
+#define STAGE_H
+
+#include <jansson.h>
+
+#include "categorize.h"
+#include "dedup.h"
+#include "si_buf.h"
+#include "si_db.h"
+#include "stmt.h"
+
+#define STAGE_PREVIEW       20
+#define STAGE_MAX_WARNINGS  100
+#define STAGE_FLUSH         (256 * 1024)
+
+struct stage_preview_row {
+    char hash[DEDUP_HASH_LEN + 1];
+    int occurrence;
+    char date[11];
+    long long amount_minor;
+    char currency[4];
+};
+
+struct stage {
+    /* set by the caller */
+    struct si_db *db;
+    const char *import_id;
+    const char *user_id;
+    const char *fallback_currency;    /* when the file does not say */
+    const char *account;              /* the request's accountId, or NULL */
+    const struct categorizer *cat;
+    long long max_rows;
+    /* results */
+    long long rows;
+    long long debit_minor, credit_minor;
+    char date_from[11], date_to[11];
+    char currency[4];                 /* of the first row */
+    bool mixed_currency;
+    json_t *preview;                  /* array of the first rows */
+    struct stage_preview_row preview_keys[STAGE_PREVIEW];
+    json_t *warnings;                 /* [{"line","message"}] */
+    long long warnings_total;
+    struct si_error err;              /* why the sink stopped */
+    /* internal */
+    struct dedup_occurrences occ;
+    struct si_buf copy;
+    bool copying;
+};
+
+/* Starts COPY (inside the caller's transaction).  0 or -1 with err. */
+int stage_begin(struct stage *s, struct si_error *err);
+/* Flushes and ends COPY; checks the server's row count. */
+int stage_end(struct stage *s, struct si_error *err);
+/* Aborts a COPY in progress (the transaction is then failed). */
+void stage_abort(struct stage *s);
+void stage_cleanup(struct stage *s);
+
+/* The sink callbacks (ctx = struct stage *). */
+int stage_txn(void *ctx, const struct stmt_txn *t);
+void stage_warning(void *ctx, long line, const char *message);
+
+#endif

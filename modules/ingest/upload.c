@@ -1,0 +1,281 @@
+/* upload.c: JSON, multipart or raw uploads -> a spooled file plus fields
+ * (see upload.h). */
+#include "upload.h"
+#include "multipart.h"
+#include "si_json.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+struct spool {
+    FILE *f;
+    EVP_MD_CTX *md;
+    size_t size;
+    size_t max;
+};
+
+static int spool_open(struct spool *s, size_t max, struct si_error *err)
+{
+    s->size = 0;
+    s->max = max;
+    s->f = tmpfile();
+    s->md = EVP_MD_CTX_new();
+    if (s->f == NULL || s->md == NULL || EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1)
+        return si_error_set(err, 500, "internal", "cannot create a temporary file for the upload");
+    return 0;
+}
+
+static int spool_write(struct spool *s, const void *p, size_t n, struct si_error *err)
+{
+    if (n > s->max - s->size)
+        return si_error_set(err, 413, "payload_too_large", "the file is larger than the limit of %zu bytes", s->max);
+    if (fwrite(p, 1, n, s->f) != n || EVP_DigestUpdate(s->md, p, n) != 1)
+        return si_error_set(err, 500, "internal", "cannot write the upload to a temporary file");
+    s->size += n;
+    return 0;
+}
+
+/* Hands the spool to up (rewound, digest finished). */
+static int spool_finish(struct spool *s, struct upload *up, struct si_error *err)
+{
+    unsigned char digest[32];
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(s->md, digest, &len) != 1 || len != 32 || fflush(s->f) != 0)
+        return si_error_set(err, 500, "internal", "cannot finish the upload");
+    for (int i = 0; i < 32; i++)
+        snprintf(up->sha256 + 2 * i, 3, "%02x", digest[i]);
+    rewind(s->f);
+    up->spool = s->f;
+    up->size = s->size;
+    s->f = NULL;
+    return 0;
+}
+
+static void spool_cleanup(struct spool *s)
+{
+    if (s->f != NULL)
+        fclose(s->f);
+    s->f = NULL;
+    EVP_MD_CTX_free(s->md);
+    s->md = NULL;
+}
+
+/* Standard base64 (RFC 4648 section 4), whitespace ignored, padding optional. */
+static int base64_to_spool(const char *in, size_t n, struct spool *s, struct si_error *err)
+{
+    unsigned char out[3 * 1024];
+    size_t o = 0;
+    unsigned int acc = 0;
+    int bits = 0, pad = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        int v;
+        if (c >= 'A' && c <= 'Z') v = c - 'A';
+        else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+        else if (c >= '0' && c <= '9') v = c - '0' + 52;
+        else if (c == '+') v = 62;
+        else if (c == '/') v = 63;
+        else if (c == '=') { pad++; continue; }
+        else if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+        else return si_error_set(err, 400, "bad_base64", "contentBase64 is not valid base64");
+        if (pad)
+            return si_error_set(err, 400, "bad_base64", "contentBase64 has data after its padding");
+        acc = (acc << 6) | (unsigned int)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+            if (o == sizeof out) {
+                if (spool_write(s, out, o, err) != 0)
+                    return -1;
+                o = 0;
+            }
+        }
+    }
+    if (bits >= 6 || pad > 2)
+        return si_error_set(err, 400, "bad_base64", "contentBase64 is truncated");
+    return o > 0 ? spool_write(s, out, o, err) : 0;
+}
+
+static int read_json(struct si_ctx *ctx, struct si_request *req, struct upload *up, struct si_error *err)
+{
+    json_t *body = NULL;
+    struct spool s = { 0 };
+    int rc = -1;
+    if (si_json_read_body(req, ctx->scratch, &body, err) != 0)
+        goto out;
+    const json_t *content = json_object_get(body, "contentBase64");
+    if (!json_is_string(content)) {
+        si_error_set(err, 400, "missing_file", "contentBase64 (the file, base64-encoded) is required");
+        goto out;
+    }
+    if (spool_open(&s, ctx->config->max_body, err) != 0 ||
+        base64_to_spool(json_string_value(content), json_string_length(content), &s, err) != 0 ||
+        spool_finish(&s, up, err) != 0)
+        goto out;
+    json_object_del(body, "contentBase64");
+    up->fields = body;
+    body = NULL;
+    rc = 0;
+out:
+    spool_cleanup(&s);
+    json_decref(body);
+    return rc;
+}
+
+struct mp_ctx {
+    struct upload *up;
+    struct spool *spool;
+    struct si_error *err;
+    char field[UPLOAD_MAPPING_MAX + 1];
+    size_t field_len;
+    size_t field_max;
+    char name[128];
+    int in_file;
+    int have_file;
+};
+
+static int mp_begin(void *p, const struct multipart_part *part)
+{
+    struct mp_ctx *m = p;
+    m->in_file = strcmp(part->name, "file") == 0;
+    if (m->in_file) {
+        if (m->have_file)
+            return si_error_set(m->err, 400, "bad_multipart", "more than one file part");
+        m->have_file = 1;
+        if (part->filename[0] != '\0' && json_object_get(m->up->fields, "fileName") == NULL)
+            json_object_set_new(m->up->fields, "fileName", json_string(part->filename));
+        return spool_open(m->spool, m->spool->max, m->err);
+    }
+    snprintf(m->name, sizeof m->name, "%s", part->name);
+    m->field_len = 0;
+    m->field_max = strcmp(part->name, "mapping") == 0 ? UPLOAD_MAPPING_MAX : UPLOAD_FIELD_MAX;
+    return 0;
+}
+
+static int mp_data(void *p, const char *d, size_t n)
+{
+    struct mp_ctx *m = p;
+    if (m->in_file)
+        return spool_write(m->spool, d, n, m->err);
+    if (n > m->field_max - m->field_len)
+        return si_error_set(m->err, 400, "bad_field", "form field '%.64s' is too long", m->name);
+    memcpy(m->field + m->field_len, d, n);
+    m->field_len += n;
+    return 0;
+}
+
+static int mp_end(void *p)
+{
+    struct mp_ctx *m = p;
+    if (m->in_file)
+        return spool_finish(m->spool, m->up, m->err);
+    m->field[m->field_len] = '\0';
+    if (strlen(m->field) != m->field_len)
+        return si_error_set(m->err, 400, "bad_field", "form field '%.64s' contains a NUL byte", m->name);
+    if (strcmp(m->name, "mapping") == 0) {
+        json_t *mapping = json_loadb(m->field, m->field_len, 0, NULL);
+        if (!json_is_object(mapping)) {
+            json_decref(mapping);
+            return si_error_set(m->err, 400, "bad_field", "mapping must be a JSON object");
+        }
+        return json_object_set_new(m->up->fields, "mapping", mapping) == 0 ? 0 : -1;
+    }
+    json_t *v = json_stringn(m->field, m->field_len);
+    if (v == NULL)
+        return si_error_set(m->err, 400, "bad_field", "form field '%.64s' is not UTF-8", m->name);
+    return json_object_set_new(m->up->fields, m->name, v) == 0 ? 0 : -1;
+}
+
+static int read_multipart(struct si_ctx *ctx, struct si_request *req, struct upload *up, struct si_error *err)
+{
+    char boundary[72];
+    if (multipart_boundary(req->content_type, boundary) != 0)
+        return si_error_set(err, 400, "bad_multipart", "multipart/form-data without a valid boundary");
+    struct spool s = { .max = ctx->config->max_body };
+    struct mp_ctx *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return si_error_set(err, 500, "internal", "out of memory");
+    m->up = up;
+    m->spool = &s;
+    m->err = err;
+    up->fields = json_object();
+    struct multipart_handler h = { mp_begin, mp_data, mp_end, m };
+    int rc = up->fields ? multipart_parse(boundary, req->body_read, req->body_src, &h, err) : -1;
+    req->body_taken = 1;
+    if (rc == 0 && !m->have_file)
+        rc = si_error_set(err, 400, "missing_file", "the multipart body has no 'file' part");
+    spool_cleanup(&s);
+    free(m);
+    return rc;
+}
+
+/* The raw body is the file; fields come from the query string. */
+static int read_raw(struct si_ctx *ctx, struct si_request *req, struct upload *up, struct si_error *err)
+{
+    struct spool s = { 0 };
+    int rc = -1;
+    static const char *names[] = { "userId", "user_id", "fileName", "accountId", "currency" };
+    up->fields = json_object();
+    if (up->fields == NULL)
+        goto out;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *v = si_request_param(req, names[i]);
+        if (v != NULL && json_object_set_new(up->fields, names[i], json_string(v)) != 0) {
+            si_error_set(err, 400, "bad_field", "query parameter %s is not UTF-8", names[i]);
+            goto out;
+        }
+    }
+    if (req->content_length <= 0) {
+        si_error_set(err, 400, "missing_file", "the request has no file: send it as the body, "
+                     "as multipart/form-data, or as JSON contentBase64");
+        goto out;
+    }
+    if (spool_open(&s, ctx->config->max_body, err) != 0)
+        goto out;
+    req->body_taken = 1;
+    char buf[65536];
+    size_t want = (size_t)req->content_length, got_total = 0;
+    while (got_total < want) {
+        size_t n = want - got_total < sizeof buf ? want - got_total : sizeof buf;
+        long got = req->body_read(req->body_src, buf, n);
+        if (got <= 0) {
+            si_error_set(err, 400, "incomplete_body", "request body ended early");
+            goto out;
+        }
+        if (spool_write(&s, buf, (size_t)got, err) != 0)
+            goto out;
+        got_total += (size_t)got;
+    }
+    rc = spool_finish(&s, up, err);
+out:
+    spool_cleanup(&s);
+    return rc;
+}
+
+int upload_read(struct si_ctx *ctx, struct si_request *req, struct upload *up, struct si_error *err)
+{
+    memset(up, 0, sizeof *up);
+    const char *ct = req->content_type ? req->content_type : "";
+    if (strncasecmp(ct, "application/json", 16) == 0)
+        return read_json(ctx, req, up, err);
+    if (strncasecmp(ct, "multipart/form-data", 19) == 0)
+        return read_multipart(ctx, req, up, err);
+    if (strncasecmp(ct, "multipart/", 10) == 0 || strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0)
+        return si_error_set(err, 415, "unsupported_media_type",
+                            "send JSON, multipart/form-data, or the raw file as the body");
+    return read_raw(ctx, req, up, err);
+}
+
+void upload_cleanup(struct upload *up)
+{
+    json_decref(up->fields);
+    up->fields = NULL;
+    if (up->spool != NULL)
+        fclose(up->spool);
+    up->spool = NULL;
+}

@@ -1,0 +1,334 @@
+/* check_ingest.c: the ingest responder's own parts: multipart uploads,
+ * text encodings, dedup hashes and occurrence counting, categorisation. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "categorize.h"
+#include "dedup.h"
+#include "encoding.h"
+#include "multipart.h"
+#include "testutil.h"
+
+/* ---- multipart ---- */
+
+struct collected {
+    char names[8][128];
+    char data[8][256];
+    size_t len[8];
+    char filename[8][256];
+    int n;
+};
+
+static int c_begin(void *p, const struct multipart_part *part)
+{
+    struct collected *c = p;
+    ck_assert_int_lt(c->n, 8);
+    snprintf(c->names[c->n], sizeof c->names[0], "%s", part->name);
+    snprintf(c->filename[c->n], sizeof c->filename[0], "%s", part->filename);
+    c->len[c->n] = 0;
+    return 0;
+}
+
+static int c_data(void *p, const char *d, size_t n)
+{
+    struct collected *c = p;
+    ck_assert_uint_le(c->len[c->n] + n, 255);
+    memcpy(c->data[c->n] + c->len[c->n], d, n);
+    c->len[c->n] += n;
+    return 0;
+}
+
+static int c_end(void *p)
+{
+    struct collected *c = p;
+    c->data[c->n][c->len[c->n]] = '\0';
+    c->n++;
+    return 0;
+}
+
+static int parse_mp(const char *body, size_t step, struct collected *c, struct si_error *err)
+{
+    memset(c, 0, sizeof *c);
+    struct mem_body mb = { body, strlen(body), 0, step };
+    struct multipart_handler h = { c_begin, c_data, c_end, c };
+    return multipart_parse("XyZ", mem_body_read, &mb, &h, err);
+}
+
+static const char good_body[] =
+    "preamble to ignore\r\n"
+    "--XyZ\r\n"
+    "Content-Disposition: form-data; name=\"userId\"\r\n\r\n"
+    "550e8400-e29b-41d4-a716-446655440000\r\n"
+    "--XyZ\r\n"
+    "Content-Disposition: form-data; name=\"file\"; filename=\"stmt.csv\"\r\n"
+    "Content-Type: text/csv\r\n\r\n"
+    "Date,Amount\r\n2024-01-15,-12.50\r\n--XyZnot-a-boundary\r\n-\r\n"
+    "--XyZ--\r\n"
+    "epilogue";
+
+START_TEST(multipart_parts_arrive_whole_however_the_body_is_chunked)
+{
+    static const size_t steps[] = { 0, 1, 2, 3, 7, 64 };
+    struct collected c;
+    struct si_error err;
+    ck_assert_int_eq(parse_mp(good_body, steps[_i], &c, &err), 0);
+    ck_assert_int_eq(c.n, 2);
+    ck_assert_str_eq(c.names[0], "userId");
+    ck_assert_str_eq(c.data[0], "550e8400-e29b-41d4-a716-446655440000");
+    ck_assert_str_eq(c.names[1], "file");
+    ck_assert_str_eq(c.filename[1], "stmt.csv");
+    ck_assert_str_eq(c.data[1], "Date,Amount\r\n2024-01-15,-12.50\r\n--XyZnot-a-boundary\r\n-");
+}
+END_TEST
+
+static const char *bad_bodies[] = {
+    "no boundary at all",
+    "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nvalue without end",
+    "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\nno blank line",
+    "--XyZ\r\nContent-Type: text/plain\r\n\r\nno name\r\n--XyZ--",
+    "--XyZjunk\r\n",
+};
+
+START_TEST(malformed_multipart_bodies_are_400)
+{
+    struct collected c;
+    struct si_error err;
+    ck_assert_int_eq(parse_mp(bad_bodies[_i], 0, &c, &err), -1);
+    ck_assert_int_eq(err.status, 400);
+    ck_assert_str_eq(err.code, "bad_multipart");
+}
+END_TEST
+
+START_TEST(part_headers_over_the_limit_are_400)
+{
+    struct si_buf b;
+    si_buf_init(&b, 1 << 20);
+    si_buf_appends(&b, "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\nX-Pad: ");
+    for (int i = 0; i < MULTIPART_MAX_HEADER; i++)
+        si_buf_append(&b, "x", 1);
+    si_buf_appends(&b, "\r\n\r\nv\r\n--XyZ--\r\n");
+    struct collected c;
+    memset(&c, 0, sizeof c);
+    struct multipart_handler h = { c_begin, c_data, c_end, &c };
+    struct mem_body mb = { b.data, b.len, 0, 0 };
+    struct si_error err;
+    ck_assert_int_eq(multipart_parse("XyZ", mem_body_read, &mb, &h, &err), -1);
+    ck_assert_int_eq(err.status, 400);
+    si_buf_cleanup(&b);
+}
+END_TEST
+
+static int count_begin(void *p, const struct multipart_part *part) { (*(int *)p)++; return 0; }
+static int count_data(void *p, const char *d, size_t n) { return 0; }
+static int count_end(void *p) { return 0; }
+
+START_TEST(more_than_the_allowed_number_of_parts_is_400)
+{
+    struct si_buf b;
+    si_buf_init(&b, 1 << 20);
+    for (int i = 0; i <= MULTIPART_MAX_PARTS; i++)
+        si_buf_printf(&b, "--XyZ\r\nContent-Disposition: form-data; name=\"f%d\"\r\n\r\nv\r\n", i);
+    si_buf_appends(&b, "--XyZ--\r\n");
+    int parts = 0;
+    struct multipart_handler h = { count_begin, count_data, count_end, &parts };
+    struct mem_body mb = { b.data, b.len, 0, 0 };
+    struct si_error err;
+    ck_assert_int_eq(multipart_parse("XyZ", mem_body_read, &mb, &h, &err), -1);
+    ck_assert_int_eq(err.status, 400);
+    ck_assert_int_eq(parts, MULTIPART_MAX_PARTS);
+    si_buf_cleanup(&b);
+}
+END_TEST
+
+START_TEST(the_boundary_comes_from_the_content_type)
+{
+    char b[72];
+    ck_assert_int_eq(multipart_boundary("multipart/form-data; boundary=abc123", b), 0);
+    ck_assert_str_eq(b, "abc123");
+    ck_assert_int_eq(multipart_boundary("multipart/form-data; charset=utf-8; boundary=\"a b\"", b), 0);
+    ck_assert_str_eq(b, "a b");
+    ck_assert_int_eq(multipart_boundary("multipart/form-data", b), -1);
+    ck_assert_int_eq(multipart_boundary("text/plain; boundary=x", b), -1);
+    ck_assert_int_eq(multipart_boundary("multipart/form-data; boundary=", b), -1);
+    char longer[200] = "multipart/form-data; boundary=";
+    memset(longer + strlen(longer), 'x', 71);
+    ck_assert_int_eq(multipart_boundary(longer, b), -1);
+}
+END_TEST
+
+/* ---- encodings ---- */
+
+static char *to_utf8(const void *data, size_t n, const char **name, struct si_error *err, int *same)
+{
+    FILE *in = tmpfile();
+    fwrite(data, 1, n, in);
+    rewind(in);
+    FILE *out = NULL;
+    if (encoding_to_utf8(in, &out, name, err) != 0) {
+        fclose(in);
+        return NULL;
+    }
+    *same = out == in;
+    char *buf = calloc(1, 4096);
+    size_t got = fread(buf, 1, 4095, out);
+    buf[got] = '\0';
+    if (out != in)
+        fclose(out);
+    fclose(in);
+    return buf;
+}
+
+static const struct {
+    const char *bytes;
+    size_t n;
+    const char *utf8;
+    const char *name;
+} encodings[] = {
+    { "Caf\xc3\xa9,1", 7, "Caf\xc3\xa9,1", "utf-8" },
+    { "\xef\xbb\xbf" "a;b", 6, "a;b", "utf-8-bom" },
+    { "\xff\xfe" "a\0,\0\xe9\0", 8, "a,\xc3\xa9", "utf-16le" },
+    { "\xfe\xff" "\0a\0,\0\xe9", 8, "a,\xc3\xa9", "utf-16be" },
+    { "Caf\xe9 \x80 10,00", 12, "Caf\xc3\xa9 \xe2\x82\xac 10,00", "windows-1252" },
+    { "D\0a\0t\0e\0,\0A\0m\0t\0", 16, "Date,Amt", "utf-16le" },
+};
+
+START_TEST(text_in_any_common_encoding_becomes_utf8)
+{
+    const char *name = NULL;
+    struct si_error err;
+    int same = 0;
+    char *out = to_utf8(encodings[_i].bytes, encodings[_i].n, &name, &err, &same);
+    ck_assert_ptr_nonnull(out);
+    ck_assert_str_eq(out, encodings[_i].utf8);
+    ck_assert_str_eq(name, encodings[_i].name);
+    ck_assert_int_eq(same, strcmp(name, "utf-8") == 0);
+    free(out);
+}
+END_TEST
+
+START_TEST(binary_content_is_refused)
+{
+    const char *name = NULL;
+    struct si_error err;
+    int same;
+    ck_assert_ptr_null(to_utf8("PK\x03\x04\0\0binary", 12, &name, &err, &same));
+    ck_assert_int_eq(err.status, 400);
+    ck_assert_str_eq(err.code, "not_a_statement");
+}
+END_TEST
+
+/* ---- dedup ---- */
+
+START_TEST(identical_rows_of_one_file_get_successive_occurrences)
+{
+    struct dedup_occurrences o;
+    dedup_occurrences_init(&o);
+    char h1[DEDUP_HASH_LEN + 1], h2[DEDUP_HASH_LEN + 1], h3[DEDUP_HASH_LEN + 1];
+    int occ;
+    ck_assert_int_eq(dedup_hash(&o, "", NULL, "2024-01-15", -350, "EUR", "Coffee Shop", h1, &occ), 0);
+    ck_assert_int_eq(occ, 1);
+    ck_assert_int_eq(dedup_hash(&o, "", NULL, "2024-01-15", -350, "EUR", "COFFEE SHOP", h2, &occ), 0);
+    ck_assert_int_eq(occ, 2);
+    ck_assert_int_eq(strncmp(h1, h2, 64), 0);
+    ck_assert_str_ne(h1, h2);
+    ck_assert_int_eq(dedup_hash(&o, "", NULL, "2024-01-15", -351, "EUR", "Coffee Shop", h3, &occ), 0);
+    ck_assert_int_eq(occ, 1);
+    ck_assert_int_ne(strncmp(h1, h3, 64), 0);
+    dedup_occurrences_cleanup(&o);
+
+    /* a second import of the same file yields the same hashes */
+    dedup_occurrences_init(&o);
+    char again[DEDUP_HASH_LEN + 1];
+    ck_assert_int_eq(dedup_hash(&o, "", NULL, "2024-01-15", -350, "EUR", "coffee shop", again, &occ), 0);
+    ck_assert_str_eq(again, h1);
+    dedup_occurrences_cleanup(&o);
+}
+END_TEST
+
+START_TEST(a_bank_id_alone_identifies_the_transaction)
+{
+    struct dedup_occurrences o;
+    dedup_occurrences_init(&o);
+    char a[DEDUP_HASH_LEN + 1], b[DEDUP_HASH_LEN + 1], c[DEDUP_HASH_LEN + 1];
+    int occ;
+    ck_assert_int_eq(dedup_hash(&o, "ACC1", "FIT123", "2024-01-15", -350, "EUR", "x", a, &occ), 0);
+    ck_assert_int_eq(occ, 0);
+    ck_assert_int_eq(strlen(a), 64);
+    ck_assert_int_eq(dedup_hash(&o, "ACC1", "FIT123", "2024-01-16", -999, "EUR", "y", b, &occ), 0);
+    ck_assert_str_eq(a, b);
+    ck_assert_int_eq(dedup_hash(&o, "ACC2", "FIT123", "2024-01-15", -350, "EUR", "x", c, &occ), 0);
+    ck_assert_str_ne(a, c);
+    dedup_occurrences_cleanup(&o);
+}
+END_TEST
+
+START_TEST(the_occurrence_table_grows_without_losing_counts)
+{
+    struct dedup_occurrences o;
+    dedup_occurrences_init(&o);
+    for (uint64_t k = 1; k <= 100000; k++)
+        ck_assert_int_eq(dedup_occurrences_next(&o, k * 0x9E3779B97F4A7C15ULL), 1);
+    for (uint64_t k = 1; k <= 100000; k++)
+        ck_assert_int_eq(dedup_occurrences_next(&o, k * 0x9E3779B97F4A7C15ULL), 2);
+    ck_assert_uint_eq(o.used, 100000);
+    dedup_occurrences_cleanup(&o);
+}
+END_TEST
+
+/* ---- categories ---- */
+
+START_TEST(the_users_rule_wins_then_the_longest_keyword)
+{
+    const char *kw[] = { "tesco", "tesco express", "uber", "uber eats", "coffee" };
+    const char *cat[] = { "Groceries", "Convenience", "Transport", "Dining", "Treats" };
+    int user[] = { 0, 0, 0, 0, 1 };
+    struct categorizer *c = categorizer_new(kw, cat, user, 5);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_str_eq(categorizer_match(c, "TESCO STORES 3297"), "Groceries");
+    ck_assert_str_eq(categorizer_match(c, "Tesco Express London"), "Convenience");
+    ck_assert_str_eq(categorizer_match(c, "UBER *TRIP"), "Transport");
+    ck_assert_str_eq(categorizer_match(c, "Uber Eats order"), "Dining");
+    ck_assert_str_eq(categorizer_match(c, "Uber eats coffee"), "Treats");
+    ck_assert_str_eq(categorizer_match(c, "Rent January"), "Other");
+    ck_assert_str_eq(categorizer_match(c, ""), "Other");
+    ck_assert_str_eq(categorizer_match(c, "x"), "Other");
+    ck_assert_str_eq(categorizer_match(c, "end with tesco"), "Groceries");
+    categorizer_free(c);
+}
+END_TEST
+
+static Suite *ingest_suite(void)
+{
+    Suite *s = suite_create("ingest");
+    TCase *tc = tcase_create("multipart");
+    tcase_add_loop_test(tc, multipart_parts_arrive_whole_however_the_body_is_chunked, 0, 6);
+    tcase_add_loop_test(tc, malformed_multipart_bodies_are_400, 0, sizeof bad_bodies / sizeof bad_bodies[0]);
+    tcase_add_test(tc, part_headers_over_the_limit_are_400);
+    tcase_add_test(tc, more_than_the_allowed_number_of_parts_is_400);
+    tcase_add_test(tc, the_boundary_comes_from_the_content_type);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("encoding");
+    tcase_add_loop_test(tc, text_in_any_common_encoding_becomes_utf8, 0, sizeof encodings / sizeof encodings[0]);
+    tcase_add_test(tc, binary_content_is_refused);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("dedup");
+    tcase_add_test(tc, identical_rows_of_one_file_get_successive_occurrences);
+    tcase_add_test(tc, a_bank_id_alone_identifies_the_transaction);
+    tcase_add_test(tc, the_occurrence_table_grows_without_losing_counts);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("categorize");
+    tcase_add_test(tc, the_users_rule_wins_then_the_longest_keyword);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(ingest_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
