@@ -58,8 +58,16 @@ pid_alive() {
   [[ -z $pattern || $cmd == *"$pattern"* ]]
 }
 
-# Path of a function's binary (libtool wrapper) in a build dir.
-fn_binary() { echo "${SMARTIMPORT_BUILD:-$ROOT/build}/modules/$1/smartimport-$1"; }
+# Path of a function's binary (libtool wrapper) in a build dir: modules/<folder>/smartimport-<fn>,
+# where one folder may build several related functions (modules/commit/ builds commit-import
+# and revert-import).
+fn_binary() {
+  local build="${SMARTIMPORT_BUILD:-$ROOT/build}" f
+  for f in "$build"/modules/*/"smartimport-$1"; do
+    [[ -x $f ]] && { echo "$f"; return 0; }
+  done
+  echo "$build/modules/$1/smartimport-$1"
+}
 
 # Distinct function names listed in nginx/routes.
 route_functions() {

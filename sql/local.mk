@@ -1,3 +1,3 @@
 # sql: numbered migrations, applied in order by scripts/migrate.  A shipped
 # migration is never edited: changes are new files.
-nobase_dist_pkgdata_DATA += sql/0001_foundation.sql sql/0002_imports.sql sql/0003_category_rules.sql
+nobase_dist_pkgdata_DATA += sql/0001_foundation.sql sql/0002_imports.sql sql/0003_category_rules.sql sql/0004_commit.sql

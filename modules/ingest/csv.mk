@@ -1,2 +1,12 @@
 # modules/ingest/csv.mk: the CSV engine (sniffing, columns, amounts, dates).
-STMT_CSV_SOURCES =
+STMT_CSV_SOURCES = modules/ingest/csv.h modules/ingest/csv_reader.c modules/ingest/csv_text.c \
+	modules/ingest/csv_sniff.c modules/ingest/csv_columns.c modules/ingest/csv_amount.c \
+	modules/ingest/csv_date.c modules/ingest/csv_mapping.c modules/ingest/csv_parse.c
+
+check_PROGRAMS += tests/unit/check_csv
+TESTS += tests/unit/check_csv
+tests_unit_check_csv_SOURCES = tests/unit/check_csv.c
+tests_unit_check_csv_LDADD = $(STMT_TEST_LIBS)
+tests_unit_check_csv_CFLAGS = $(STMT_TEST_FLAGS)
+tests_unit_check_csv_CPPFLAGS = $(AM_CPPFLAGS) -DCSV_FIXTURES=\"$(top_srcdir)/tests/fixtures/csv\"
+EXTRA_DIST += tests/fixtures/csv tests/fuzz/fuzz_csv.c tests/fuzz/fuzz_csv.sources

@@ -18,10 +18,12 @@ struct utf8_check {
 
 static void utf8_feed(struct utf8_check *u, const unsigned char *p, size_t n)
 {
-    for (size_t i = 0; i < n && u->valid; i++) {
+    for (size_t i = 0; i < n; i++) {
         unsigned char c = p[i];
         if (c == 0)
             u->nul = true;
+        if (!u->valid)
+            continue;   /* keep looking for NUL bytes: binary is refused either way */
         if (u->need > 0) {
             if ((c & 0xC0) != 0x80)
                 u->valid = false;
@@ -143,7 +145,7 @@ int encoding_to_utf8(FILE *in, FILE **out, const char **out_name, struct si_erro
     struct utf8_check u = { 0, true, false };
     unsigned char buf[CHUNK];
     size_t got;
-    while ((got = fread(buf, 1, sizeof buf, in)) > 0 && u.valid && !u.nul)
+    while ((got = fread(buf, 1, sizeof buf, in)) > 0 && !u.nul)
         utf8_feed(&u, buf, got);
     rewind(in);
     if (u.nul)

@@ -27,3 +27,9 @@ TESTS += tests/unit/check_ingest
 tests_unit_check_ingest_SOURCES = tests/unit/check_ingest.c tests/unit/testutil.h
 tests_unit_check_ingest_LDADD = libingest.la $(CHECK_LIBS) $(JANSSON_LIBS) $(PQ_LIBS)
 tests_unit_check_ingest_CFLAGS = $(STMT_TEST_FLAGS)
+
+pkglibexec_PROGRAMS += modules/ingest/smartimport-ingest-statement
+modules_ingest_smartimport_ingest_statement_SOURCES = modules/ingest/main.c modules/ingest/handler.c \
+	modules/ingest/handler.h
+modules_ingest_smartimport_ingest_statement_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/ingest
+modules_ingest_smartimport_ingest_statement_LDADD = libingest.la $(JANSSON_LIBS) $(PQ_LIBS)

@@ -19,7 +19,8 @@ int stmt_decimal_to_minor(const char *s, size_t n, char decimal, char thousands,
     for (; i < n && s[i] != decimal; i++) {
         char c = s[i];
         if (c >= '0' && c <= '9') {
-            if (whole > (LLONG_MAX / 10 - 10) / 10000)
+            /* keeps whole * 10^exponent + fraction <= LLONG_MAX for exponent <= 4 */
+            if (whole > (LLONG_MAX / 10000 - 10) / 10)
                 return -1;
             whole = whole * 10 + (c - '0');
             digits++;

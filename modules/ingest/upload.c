@@ -230,7 +230,7 @@ static int read_raw(struct si_ctx *ctx, struct si_request *req, struct upload *u
             goto out;
         }
     }
-    if (req->content_length <= 0) {
+    if (req->content_length <= 0 && req->content_type == NULL) {
         si_error_set(err, 400, "missing_file", "the request has no file: send it as the body, "
                      "as multipart/form-data, or as JSON contentBase64");
         goto out;
@@ -239,7 +239,7 @@ static int read_raw(struct si_ctx *ctx, struct si_request *req, struct upload *u
         goto out;
     req->body_taken = 1;
     char buf[65536];
-    size_t want = (size_t)req->content_length, got_total = 0;
+    size_t want = req->content_length > 0 ? (size_t)req->content_length : 0, got_total = 0;
     while (got_total < want) {
         size_t n = want - got_total < sizeof buf ? want - got_total : sizeof buf;
         long got = req->body_read(req->body_src, buf, n);

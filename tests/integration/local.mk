@@ -7,8 +7,12 @@ tests_integration_check_db_SOURCES = tests/integration/check_db.c \
 tests_integration_check_db_LDADD = libsmartimport.la $(CHECK_LIBS) $(JANSSON_LIBS) $(PQ_LIBS)
 tests_integration_check_db_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 INTEGRATION_SHELL_TESTS = tests/integration/t0001-health.sh tests/integration/t0002-nginx-errors.sh \
+	tests/integration/t0010-ingest.sh tests/integration/t0020-commit.sh \
 	tests/integration/t0099-db-outage.sh
 dist_check_SCRIPTS = $(INTEGRATION_SHELL_TESTS)
 EXTRA_DIST += tests/integration/lib.sh
+EXTRA_DIST += tests/integration/data/basic.csv tests/integration/data/overlap.csv \
+	tests/integration/data/bank.ofx tests/integration/data/truncated.ofx \
+	tests/integration/data/header-only.csv tests/integration/data/image.png
 # t0099 stops and restarts PostgreSQL, so it runs last (make check is serial in scripts/test).
 TESTS += tests/integration/check_db $(INTEGRATION_SHELL_TESTS)

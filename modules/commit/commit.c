@@ -1,0 +1,156 @@
+/* commit.c: POST /.netlify/functions/commit-import {"userId","importId"}
+ *
+ * Moves an import's staged rows into transactions in ONE transaction: all
+ * rows land or none do.  Rows whose dedup hash the user already has are
+ * skipped by the unique index (ON CONFLICT DO NOTHING), so re-importing a
+ * statement or an overlapping one adds nothing twice.  The import row is
+ * locked first, so concurrent commits of one import queue up: the first
+ * inserts, the others find it committed and answer 200 with committed 0.
+ * If PostgreSQL goes away half-way the server rolls everything back and the
+ * client gets a 503; a retry then does the whole commit. */
+#include "commit.h"
+#include "import_lock.h"
+#include "si_auth.h"
+#include "si_event.h"
+#include "si_json.h"
+#include "si_log.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct commit_result {
+    long long committed;
+    long long duplicates;
+    bool already;
+};
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static int event(struct si_db *db, const char *user, const char *import_id, const char *type, json_t *payload,
+                 struct si_error *err)
+{
+    int rc = si_event_record(db, user, import_id, type, payload, NULL, err);
+    json_decref(payload);
+    return rc;
+}
+
+static int commit_import(struct si_db *db, const char *user, struct locked_import *imp,
+                         struct commit_result *out, struct si_error *err)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (si_db_begin(db, err) != 0 || import_lock(db, user, imp, err) != 0)
+        return -1;
+    if (strcmp(imp->status, "committed") == 0 || strcmp(imp->status, "analyzed") == 0) {
+        out->already = true;
+        si_db_rollback(db);   /* nothing to change */
+        return 0;
+    }
+    if (strcmp(imp->status, "parsed") != 0)
+        return si_error_set(err, 409, "import_not_parsed", "the import is %s, not parsed: nothing to commit",
+                            imp->status);
+    if (event(db, user, imp->id, "import:commit:start",
+              json_pack("{s:s, s:I}", "importId", imp->id, "rowCount", (json_int_t)imp->rows_total), err) != 0)
+        return -1;
+
+    const char *params[] = { imp->id, user };
+    PGresult *res = si_db_exec(db,
+        "INSERT INTO transactions (user_id, import_id, tx_date, amount_minor, currency, description, "
+        "  counterparty, bank_id, account, category, dedup_hash) "
+        "SELECT user_id, import_id, tx_date, amount_minor, currency, description, counterparty, bank_id, "
+        "  account, category, dedup_hash FROM transactions_staging WHERE import_id = $1 AND user_id = $2 "
+        "ON CONFLICT (user_id, dedup_hash) DO NOTHING", 2, params, err);
+    if (res == NULL)
+        return -1;
+    out->committed = strtoll(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    res = si_db_exec(db, "DELETE FROM transactions_staging WHERE import_id = $1 AND user_id = $2", 2, params, err);
+    if (res == NULL)
+        return -1;
+    long long staged = strtoll(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    out->duplicates = staged - out->committed;
+
+    char committed[32], duplicates[32];
+    snprintf(committed, sizeof committed, "%lld", out->committed);
+    snprintf(duplicates, sizeof duplicates, "%lld", out->duplicates);
+    const char *upd[] = { imp->id, user, committed, duplicates };
+    if (si_db_command(db,
+            "UPDATE imports SET status = 'committed', committed_count = $3, duplicate_count = $4, "
+            "committed_at = now(), updated_at = now() WHERE id = $1 AND user_id = $2", 4, upd, err) != 0)
+        return -1;
+    if (event(db, user, imp->id, "import:commit:complete",
+              json_pack("{s:s, s:I, s:I, s:f}", "importId", imp->id, "committed", (json_int_t)out->committed,
+                        "duplicates", (json_int_t)out->duplicates, "ms", ms_since(&t0)), err) != 0)
+        return -1;
+    return si_db_commit(db, err);
+}
+
+/* Records import:commit:error on its own (after the rollback), except for
+ * requests that never reached one of the caller's imports. */
+static void record_failure(struct si_db *db, const char *user, const char *import_id, const struct si_error *failure)
+{
+    if (user[0] == '\0' || failure->status == 400 || failure->status == 401 || failure->status == 403 ||
+        failure->status == 404)
+        return;
+    struct si_error err;
+    json_t *p = json_pack("{s:s, s:s, s:i}", "importId", import_id, "code", failure->code ? failure->code : "internal",
+                          "status", failure->status);
+    if (si_event_record_error(db, user, import_id, "import:commit:error", p, NULL, &err) != 0)
+        si_logf(SI_LOG_WARN, "could not record import:commit:error: %s", err.message);
+    json_decref(p);
+}
+
+int commit_run(struct si_db *db, const char *user, const char *import_id, json_t **out_body, struct si_error *err)
+{
+    struct locked_import imp;
+    struct commit_result result = { 0, 0, false };
+    memset(&imp, 0, sizeof imp);
+    snprintf(imp.id, sizeof imp.id, "%s", import_id);
+    *out_body = NULL;
+    if (commit_import(db, user, &imp, &result, err) != 0) {
+        si_db_rollback(db);
+        record_failure(db, user, imp.id, err);
+        return -1;
+    }
+    if (result.already)
+        *out_body = json_pack("{s:b, s:s, s:i, s:i, s:s, s:b, s:I, s:s}", "ok", 1, "importId", imp.id,
+                              "committed", 0, "duplicates", 0, "status", "committed", "alreadyCommitted", 1,
+                              "previouslyCommitted", (json_int_t)imp.committed_count,
+                              "message", "this import was already committed; nothing was added");
+    else
+        *out_body = json_pack("{s:b, s:s, s:I, s:I, s:s, s:b}", "ok", 1, "importId", imp.id,
+                              "committed", (json_int_t)result.committed, "duplicates", (json_int_t)result.duplicates,
+                              "status", "committed", "alreadyCommitted", 0);
+    if (*out_body == NULL)
+        return si_error_set(err, 500, "internal", "out of memory");
+    return 0;
+}
+
+int commit_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
+{
+    json_t *body = NULL, *out = NULL;
+    char user[SI_UUID_LEN + 1] = "";
+    struct locked_import imp;
+    struct si_error err;
+    si_error_clear(&err);
+    int rc = -1;
+    if (si_json_read_body(req, ctx->scratch, &body, &err) != 0 ||
+        si_auth_identify(ctx->config, req, body, (long long)time(NULL), user, &err) != 0 ||
+        import_id_from_body(body, &imp, &err) != 0 ||
+        commit_run(ctx->db, user, imp.id, &out, &err) != 0) {
+        si_response_from_error(resp, &err);
+        goto out;
+    }
+    rc = si_response_json(resp, 200, out);
+out:
+    json_decref(out);
+    json_decref(body);
+    return rc;
+}

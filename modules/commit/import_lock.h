@@ -1,0 +1,31 @@
+/* import_lock.h: find the caller's import and lock it for a state change.
+ *
+ * Commit and revert both start here: the importId is checked (400), the row
+ * is locked FOR UPDATE inside the caller's transaction so concurrent calls on
+ * the same import queue up instead of racing, and an import that does not
+ * exist or belongs to someone else is the same 404 (never reveal that
+ * another user's import exists). */
+#ifndef IMPORT_LOCK_H
+#define IMPORT_LOCK_H
+
+#include <jansson.h>
+
+#include "si_db.h"
+#include "si_uuid.h"
+
+struct locked_import {
+    char id[SI_UUID_LEN + 1];
+    char status[16];
+    long long rows_total;
+    long long committed_count;    /* -1 when never committed */
+    long long duplicate_count;
+};
+
+/* Reads importId from body into out->id (400 when missing or not a UUID). */
+int import_id_from_body(const json_t *body, struct locked_import *out, struct si_error *err);
+
+/* Locks the import inside an open transaction: 0, or -1 with err (404 when
+ * not the caller's). */
+int import_lock(struct si_db *db, const char *user_id, struct locked_import *imp, struct si_error *err);
+
+#endif

@@ -1,0 +1,585 @@
+/* csv_parse.c: the driver of the CSV engine (csv_parse).
+ *
+ * 1. csv_sniff: delimiter, header row, where the data starts (a sample).
+ * 2. The header names and the fingerprint; the override's column indexes.
+ * 3. Statistics pass over every data row, then csv_infer: the mapping.
+ * 4. Check pass: every row is read as it would be emitted; when more than
+ *    CSV_MAX_BAD_PERCENT of the data rows cannot be read the file is refused
+ *    before the sink sees anything.
+ * 5. Emit pass: transactions to the sink, skipped rows as warnings (with the
+ *    line, never the contents).
+ * Memory: one record, one description buffer and per-column counters. */
+#include "csv.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stmt_util.h"
+
+struct run {
+    struct csv_reader *r;
+    const struct stmt_sink *sink;
+    struct csv_layout lay;
+    struct csv_mapping m;
+    struct csv_stats st;
+    json_t *names;              /* ncols header names ("columnN" when unnamed) */
+    char default_currency[4];
+    char header_code[4];        /* a currency the money column's header names: "Betrag (EUR)" */
+    bool emit;                  /* check pass (false) or emit pass (true) */
+    bool ambiguous_dates;
+    long warnings;
+    long ok, bad, first_bad_line;
+    char first_bad[128];
+    long preamble_first, preamble_last;
+    bool preamble_reported;
+    char *text;                 /* description being built */
+    char *ref;                  /* reference being built */
+};
+
+static void warn(struct run *u, long line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void warn(struct run *u, long line, const char *fmt, ...)
+{
+    if (!u->emit || u->sink->warning == NULL)
+        return;
+    if (u->warnings < CSV_MAX_WARNINGS) {
+        char msg[200];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        u->sink->warning(u->sink->ctx, line, msg);
+    } else if (u->warnings == CSV_MAX_WARNINGS) {
+        u->sink->warning(u->sink->ctx, 0, "more rows were skipped; their warnings are not listed");
+    }
+    u->warnings++;
+}
+
+/* A data row that cannot be read: counted, and a warning when emitting. */
+static void bad_row(struct run *u, long line, const char *why)
+{
+    if (u->bad == 0) {
+        u->first_bad_line = line;
+        snprintf(u->first_bad, sizeof u->first_bad, "%s", why);
+    }
+    u->bad++;
+    warn(u, line, "line %ld: %s; row skipped", line, why);
+}
+
+static const char *cell(const struct csv_reader *r, int col, size_t *n)
+{
+    const char *s = csv_field(r, (size_t)col);
+    *n = csv_field_len(r, (size_t)col);
+    csv_trim(&s, n);
+    return s;
+}
+
+typedef int (*row_fn)(struct run *u, struct stmt_error *err);
+
+/* Calls fn for every record from the top of the file. */
+static int each_record(struct run *u, row_fn fn, struct stmt_error *err)
+{
+    if (csv_reader_rewind(u->r, u->lay.delimiter, err) != 0)
+        return -1;
+    for (;;) {
+        int rc = csv_reader_next(u->r, err);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            return 0;
+        if (fn(u, err) != 0)
+            return -1;
+    }
+}
+
+/* ---- Header ---------------------------------------------------------------- */
+
+static int read_header(struct run *u, struct stmt_error *err)
+{
+    struct csv_reader *r = u->r;
+    size_t ncols = u->lay.ncols;
+    int rc = -1;
+    const char **raw = NULL;
+    char *copy = NULL;
+    u->names = json_array();
+    if (u->names == NULL)
+        goto oom;
+    if (u->lay.header_ordinal >= 0) {
+        if (csv_reader_rewind(r, u->lay.delimiter, err) != 0)
+            goto out;
+        do {
+            int got = csv_reader_next(r, err);
+            if (got < 0)
+                goto out;
+            if (got == 0) {   /* not reached: the sniffer saw it */
+                csv_set_error(err, 0, "the header row disappeared");
+                goto out;
+            }
+        } while (r->ordinal < u->lay.header_ordinal);
+        size_t named = csv_trimmed_count(r);
+        raw = calloc(named + 1, sizeof *raw);
+        if (raw == NULL)
+            goto oom;
+        for (size_t i = 0; i < named; i++)
+            raw[i] = csv_field(r, i);
+        if (csv_fingerprint(raw, named, ncols, u->lay.delimiter, u->m.fingerprint) != 0)
+            goto hash;
+    } else if (csv_fingerprint(NULL, 0, ncols, u->lay.delimiter, u->m.fingerprint) != 0) {
+        goto hash;
+    }
+    for (size_t i = 0; i < ncols; i++) {
+        char gen[32];
+        free(copy);
+        copy = NULL;
+        if (u->lay.header_ordinal >= 0 && i < r->nfields) {
+            copy = strdup(csv_field(r, i));
+            if (copy == NULL)
+                goto oom;
+            stmt_normalize_text(copy);
+        }
+        if (copy == NULL || copy[0] == '\0')
+            snprintf(gen, sizeof gen, "column%zu", i + 1);
+        if (json_array_append_new(u->names, json_string(copy != NULL && copy[0] ? copy : gen)) != 0) {
+            /* json_string refuses invalid UTF-8: fall back to the generated name */
+            snprintf(gen, sizeof gen, "column%zu", i + 1);
+            if (json_array_append_new(u->names, json_string(gen)) != 0)
+                goto oom;
+        }
+    }
+    rc = 0;
+    goto out;
+oom:
+    csv_set_error(err, 0, "out of memory");
+    goto out;
+hash:
+    csv_set_error(err, 0, "could not compute the header fingerprint");
+out:
+    free(raw);
+    free(copy);
+    return rc;
+}
+
+/* A currency the header of a money column names: "Bedrag (EUR)", "Betrag in €". */
+static void header_currency(struct run *u)
+{
+    const int cols[] = { u->m.col[CSV_ROLE_AMOUNT], u->m.col[CSV_ROLE_DEBIT], u->m.col[CSV_ROLE_CREDIT] };
+    for (size_t k = 0; k < 3 && u->lay.header_ordinal >= 0; k++) {
+        const char *name = cols[k] >= 0 ? json_string_value(json_array_get(u->names, (size_t)cols[k])) : NULL;
+        if (name == NULL)
+            continue;
+        size_t n = strlen(name);
+        for (size_t i = 0; i + 3 <= n; i++) {
+            bool left = i == 0 || !((name[i - 1] >= 'A' && name[i - 1] <= 'Z') ||
+                                    (name[i - 1] >= 'a' && name[i - 1] <= 'z'));
+            bool right = i + 3 == n || !((name[i + 3] >= 'A' && name[i + 3] <= 'Z') ||
+                                         (name[i + 3] >= 'a' && name[i + 3] <= 'z'));
+            if (left && right && csv_is_common_currency(name + i, 3)) {
+                memcpy(u->header_code, name + i, 3);
+                u->header_code[3] = '\0';
+                return;
+            }
+        }
+        if (strstr(name, "\xE2\x82\xAC") != NULL)
+            snprintf(u->header_code, sizeof u->header_code, "EUR");
+        else if (strstr(name, "\xC2\xA3") != NULL)
+            snprintf(u->header_code, sizeof u->header_code, "GBP");
+        if (u->header_code[0] != '\0')
+            return;
+    }
+}
+
+/* ---- Passes ----------------------------------------------------------------- */
+
+static bool in_table(const struct run *u)
+{
+    return u->r->ordinal >= u->lay.data_ordinal;
+}
+
+static int stats_row(struct run *u, struct stmt_error *err)
+{
+    (void)err;
+    if (!in_table(u) || csv_nonempty_fields(u->r) < 2)
+        return 0;
+    if (u->st.rows == 0)
+        u->st.first_row_line = u->r->rec_line;
+    csv_stats_add(&u->st, u->r);
+    return 0;
+}
+
+static bool repeated_header(const struct run *u)
+{
+    if (u->lay.header_ordinal < 0)
+        return false;
+    for (size_t i = 0; i < u->lay.ncols; i++) {
+        size_t n;
+        const char *s = cell(u->r, (int)i, &n);
+        const char *name = json_string_value(json_array_get(u->names, i));
+        char buf[256];
+        if (name == NULL || n >= sizeof buf)
+            return false;
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+        stmt_normalize_text(buf);
+        if (strcmp(buf, name) != 0 && !(buf[0] == '\0' && strncmp(name, "column", 6) == 0))
+            return false;
+    }
+    return true;
+}
+
+/* The currency a cell or the currency column names into code (if not set). */
+static void set_code(char code[4], const char *from)
+{
+    if (code[0] == '\0' && from != NULL && from[0] != '\0')
+        snprintf(code, 4, "%s", from);
+}
+
+/* Reads one money cell; 0, or -1 with *why. */
+static int money(const struct run *u, const struct csv_amount *a, const char *code,
+                 long long *out, const char **why, const char *what_nan, const char *what_dec)
+{
+    int exp = stmt_currency_exponent(code[0] ? code : NULL);
+    long long v;
+    if (csv_amount_value(a, u->m.decimal, u->m.thousands, exp, out) == 0)
+        return 0;
+    if (exp < 4 && csv_amount_value(a, u->m.decimal, u->m.thousands, 4, &v) == 0)
+        *why = what_dec;
+    else
+        *why = what_nan;
+    return -1;
+}
+
+static long long magnitude(long long v)
+{
+    return v < 0 ? -v : v;
+}
+
+static int data_row(struct run *u, struct stmt_error *err)
+{
+    struct csv_reader *r = u->r;
+    const struct csv_mapping *m = &u->m;
+    long line = r->rec_line;
+    size_t nonempty = csv_nonempty_fields(r);
+    size_t n;
+    const char *s;
+
+    if (!in_table(u)) {
+        if (nonempty > 0 && r->ordinal != u->lay.header_ordinal) {
+            if (u->preamble_first == 0)
+                u->preamble_first = line;
+            u->preamble_last = line;
+        }
+        return 0;
+    }
+    if (!u->preamble_reported) {
+        u->preamble_reported = true;
+        if (u->preamble_first > 0 && u->preamble_first == u->preamble_last)
+            warn(u, u->preamble_first, "line %ld before the table was skipped", u->preamble_first);
+        else if (u->preamble_first > 0)
+            warn(u, u->preamble_first, "lines %ld to %ld before the table were skipped",
+                 u->preamble_first, u->preamble_last);
+    }
+    if (r->unterminated)
+        warn(u, line, "line %ld: a quoted field is not closed before the end of the file", line);
+    if (nonempty == 0)
+        return 0;
+    if (nonempty == 1) {
+        warn(u, line, "line %ld: not a transaction row (a single value); skipped", line);
+        return 0;
+    }
+    if (repeated_header(u)) {
+        warn(u, line, "line %ld: repeated header row skipped", line);
+        return 0;
+    }
+    bool total = false;
+    for (size_t i = 0; i < m->ncols; i++) {
+        if ((int)i == m->col[CSV_ROLE_AMOUNT] || (int)i == m->col[CSV_ROLE_BALANCE])
+            continue;
+        s = cell(r, (int)i, &n);
+        int kind = csv_summary_kind(s, n);
+        if (kind == CSV_SUMMARY_BALANCE) {
+            warn(u, line, "line %ld: balance row skipped", line);
+            return 0;
+        }
+        total |= kind == CSV_SUMMARY_TOTAL;
+    }
+    char why_buf[96];
+    for (size_t i = m->ncols; i < r->nfields; i++) {
+        s = cell(r, (int)i, &n);
+        if (n > 0) {
+            snprintf(why_buf, sizeof why_buf, "the row has %zu fields, the table %zu", r->nfields,
+                     m->ncols);
+            bad_row(u, line, why_buf);
+            return 0;
+        }
+    }
+
+    /* date */
+    struct stmt_txn t;
+    memset(&t, 0, sizeof t);
+    s = cell(r, m->col[CSV_ROLE_DATE], &n);
+    if (n == 0 || csv_date_parse(s, n, m->date_format, t.date) != 0) {
+        if (total) {
+            warn(u, line, "line %ld: total row skipped", line);
+            return 0;
+        }
+        if (n == 0) {
+            bad_row(u, line, "no date");
+        } else {
+            const char *fmt = csv_date_format_name(m->date_format);
+            snprintf(why_buf, sizeof why_buf, "the date is not in the format %s",
+                     fmt != NULL ? fmt : "of the date column");
+            bad_row(u, line, why_buf);
+        }
+        return 0;
+    }
+
+    /* currency: the currency column, else the amount cell, else the header */
+    char code[4] = "";
+    if (m->col[CSV_ROLE_CURRENCY] >= 0) {
+        s = cell(r, m->col[CSV_ROLE_CURRENCY], &n);
+        if (n == 3) {
+            char c3[4] = { s[0], s[1], s[2], 0 };
+            if (stmt_currency_code_valid(c3))
+                set_code(code, c3);
+        }
+    }
+
+    /* amount */
+    const char *why = NULL;
+    long long amount = 0;
+    if (m->col[CSV_ROLE_AMOUNT] >= 0) {
+        struct csv_amount a;
+        s = cell(r, m->col[CSV_ROLE_AMOUNT], &n);
+        if (n == 0) {
+            bad_row(u, line, "no amount");
+            return 0;
+        }
+        if (csv_amount_scan(s, n, &a) != 0) {
+            bad_row(u, line, "the amount is not a number");
+            return 0;
+        }
+        set_code(code, a.code);
+        set_code(code, u->header_code);
+        set_code(code, u->default_currency);
+        if (money(u, &a, code, &amount, &why, "the amount is not a number",
+                  "the amount has more decimals than its currency allows") != 0) {
+            bad_row(u, line, why);
+            return 0;
+        }
+        if (m->col[CSV_ROLE_INDICATOR] >= 0) {
+            s = cell(r, m->col[CSV_ROLE_INDICATOR], &n);
+            int sign = csv_indicator_sign(s, n);
+            if (sign == 0) {
+                bad_row(u, line, "the debit/credit marker is missing or not recognised");
+                return 0;
+            }
+            amount = sign < 0 ? -magnitude(amount) : magnitude(amount);
+        }
+    } else {
+        struct csv_amount a[2];
+        bool has[2] = { false, false };
+        const int cols[2] = { m->col[CSV_ROLE_DEBIT], m->col[CSV_ROLE_CREDIT] };
+        const char *names[2] = { "the debit is not a number", "the credit is not a number" };
+        for (int k = 0; k < 2; k++) {
+            if (cols[k] < 0)
+                continue;
+            s = cell(r, cols[k], &n);
+            if (n == 0)
+                continue;
+            if (csv_amount_scan(s, n, &a[k]) != 0) {
+                bad_row(u, line, names[k]);
+                return 0;
+            }
+            has[k] = true;
+            set_code(code, a[k].code);
+        }
+        if (!has[0] && !has[1]) {
+            bad_row(u, line, "no amount");
+            return 0;
+        }
+        set_code(code, u->header_code);
+        set_code(code, u->default_currency);
+        for (int k = 0; k < 2; k++) {
+            long long v;
+            if (!has[k])
+                continue;
+            if (money(u, &a[k], code, &v, &why, names[k],
+                      k == 0 ? "the debit has more decimals than its currency allows"
+                             : "the credit has more decimals than its currency allows") != 0) {
+                bad_row(u, line, why);
+                return 0;
+            }
+            amount += k == 0 ? -magnitude(v) : v;
+        }
+    }
+    if (m->negate)
+        amount = -amount;
+
+    u->ok++;
+    if (!u->emit)
+        return 0;
+
+    /* description: the description columns joined with " " */
+    size_t w = 0;
+    for (size_t k = 0; k < m->ndesc; k++) {
+        s = cell(r, m->desc[k], &n);
+        if (n == 0)
+            continue;
+        if (w > 0)
+            u->text[w++] = ' ';
+        memcpy(u->text + w, s, n);
+        w += n;
+    }
+    u->text[w] = '\0';
+    stmt_normalize_text(u->text);
+    t.bank_id = NULL;
+    if (m->col[CSV_ROLE_REFERENCE] >= 0) {
+        s = cell(r, m->col[CSV_ROLE_REFERENCE], &n);
+        memcpy(u->ref, s, n);
+        u->ref[n] = '\0';
+        stmt_normalize_text(u->ref);
+        if (u->ref[0] != '\0')
+            t.bank_id = u->ref;
+    }
+    t.amount_minor = amount;
+    snprintf(t.currency, sizeof t.currency, "%s", code);
+    t.exponent = stmt_currency_exponent(code[0] ? code : NULL);
+    t.description = u->text;
+    t.counterparty = NULL;
+    t.account = NULL;
+    t.line = line;
+    if (u->sink->txn(u->sink->ctx, &t) != 0) {
+        csv_set_error(err, line, "stopped");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- Entry point ------------------------------------------------------------- */
+
+int csv_parse(FILE *in, const json_t *override, const char *default_currency,
+              json_t **out_columns, const struct stmt_sink *sink, struct stmt_error *err)
+{
+    struct stmt_error scratch;
+    struct csv_override ov;
+    struct run *u = NULL;
+    bool layout = false, reader_open = false, stats = false;
+    int rc = -1;
+    if (err == NULL)
+        err = &scratch;
+    memset(err, 0, sizeof *err);
+    if (out_columns != NULL)
+        *out_columns = NULL;
+    if (in == NULL || sink == NULL || sink->txn == NULL) {
+        csv_set_error(err, 0, "no input or no sink");
+        return -1;
+    }
+    if (default_currency == NULL)
+        default_currency = "";
+    if (default_currency[0] != '\0' && !stmt_currency_code_valid(default_currency)) {
+        csv_set_error(err, 0, "the default currency is not an ISO 4217 code");
+        return -1;
+    }
+    if (csv_override_parse(override, &ov, err) != 0)
+        return -1;
+
+    u = calloc(1, sizeof *u);
+    if (u == NULL || (u->r = malloc(sizeof *u->r)) == NULL) {
+        csv_set_error(err, 0, "out of memory");
+        goto out;
+    }
+    u->sink = sink;
+    snprintf(u->default_currency, sizeof u->default_currency, "%s", default_currency);
+    for (int k = 0; k < CSV_ROLE_COUNT; k++)
+        u->m.col[k] = -1;
+    u->m.date_format = -1;
+    u->m.decimal = '.';
+    if (csv_reader_open(u->r, in, ',', err) != 0)
+        goto out;
+    reader_open = true;
+
+    if (csv_sniff(u->r, &ov, &u->lay, err) != 0)
+        goto out;
+    u->m.delimiter = u->lay.delimiter;
+    u->m.header_line = u->lay.header_ordinal >= 0 ? u->lay.header_line : 0;
+    u->m.ncols = u->lay.ncols;
+    if (read_header(u, err) != 0)
+        goto out;
+    layout = true;
+    if (csv_override_check_columns(&ov, u->lay.ncols, err) != 0)
+        goto out;
+
+    if (csv_stats_init(&u->st, u->lay.ncols) != 0) {
+        csv_set_error(err, 0, "out of memory");
+        goto out;
+    }
+    stats = true;
+    if (each_record(u, stats_row, err) != 0)
+        goto out;
+    if (u->st.rows == 0) {
+        if (u->lay.header_ordinal >= 0)
+            csv_set_error(err, u->lay.header_line, "line %ld: the file has a header row but no data rows",
+                          u->lay.header_line);
+        else
+            csv_set_error(err, 0, "no transaction rows were found");
+        goto out;
+    }
+    struct csv_infer_ctx ic = { .st = &u->st,
+                                .names = u->lay.header_ordinal >= 0 ? u->names : NULL,
+                                .ov = &ov,
+                                .ambiguous_dates = &u->ambiguous_dates };
+    if (csv_infer(&ic, &u->m, err) != 0)
+        goto out;
+    header_currency(u);
+
+    u->text = malloc(CSV_MAX_RECORD_BYTES + CSV_MAX_DESC_COLUMNS + 1);
+    u->ref = malloc(CSV_MAX_FIELD_BYTES + 1);
+    if (u->text == NULL || u->ref == NULL) {
+        csv_set_error(err, 0, "out of memory");
+        goto out;
+    }
+
+    /* check pass: refuse a file most of whose rows cannot be read */
+    u->emit = false;
+    if (each_record(u, data_row, err) != 0)
+        goto out;
+    long candidates = u->ok + u->bad;
+    if (u->ok == 0 && u->bad == 0) {
+        csv_set_error(err, 0, "no transaction rows were found");
+        goto out;
+    }
+    if (u->bad * 100 > (long)CSV_MAX_BAD_PERCENT * candidates || u->ok == 0) {
+        csv_set_error(err, u->first_bad_line,
+                      "%ld of %ld data rows could not be read (first at line %ld: %s); check the column mapping",
+                      u->bad, candidates, u->first_bad_line, u->first_bad);
+        goto out;
+    }
+
+    /* emit pass */
+    u->emit = true;
+    u->ok = u->bad = 0;
+    u->preamble_first = u->preamble_last = 0;
+    u->preamble_reported = false;
+    if (u->ambiguous_dates)
+        warn(u, 0, "the day/month order of the dates is ambiguous; assumed %s",
+             csv_date_format_name(u->m.date_format));
+    if (each_record(u, data_row, err) != 0)
+        goto out;
+    rc = 0;
+out:
+    if (layout && out_columns != NULL)
+        *out_columns = csv_mapping_json(&u->m, u->names);
+    if (u != NULL) {
+        if (stats)
+            csv_stats_free(&u->st);
+        if (reader_open)
+            csv_reader_close(u->r);
+        json_decref(u->names);
+        free(u->text);
+        free(u->ref);
+        free(u->r);
+        free(u);
+    }
+    return rc;
+}

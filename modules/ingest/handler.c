@@ -1,0 +1,438 @@
+/* handler.c: POST /.netlify/functions/ingest-statement
+ *
+ * upload (JSON / multipart / raw) -> who is the caller -> the same bytes
+ * already imported? (answer with that import) -> text to UTF-8 -> detect the
+ * format -> one transaction: imports row, upload event, parse straight into
+ * COPY, totals, parse event -> commit -> duplicate verdicts for the preview.
+ * Any failure rolls the whole transaction back (nothing staged) and records
+ * an import:*:error event on its own. */
+#include "handler.h"
+#include "csv.h"
+#include "encoding.h"
+#include "preview.h"
+#include "si_auth.h"
+#include "si_event.h"
+#include "si_log.h"
+#include "stage.h"
+#include "stmt_util.h"
+#include "upload.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Share of rows that may be skipped with a warning before the file is refused. */
+#define INGEST_MAX_BAD_PERCENT   50
+#define INGEST_MAX_ROWS_DEFAULT  2000000LL
+#define INGEST_FILE_NAME_MAX     255
+#define INGEST_ACCOUNT_MAX       128
+
+struct ingest {
+    char user[SI_UUID_LEN + 1];
+    char import_id[SI_UUID_LEN + 1];
+    const char *file_name;
+    const char *account;
+    char currency[4];                 /* the fallback currency for rows */
+    enum stmt_format format;
+    const json_t *mapping;            /* the request's CSV mapping, if any */
+    json_t *remembered;               /* the user's saved mapping for this layout */
+    json_t *columns;                  /* the CSV mapping used */
+    FILE *text;                       /* UTF-8 content */
+    struct timespec t0;
+};
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* Optional string field: NULL when absent; -1 when present but bad. */
+static int string_field(const json_t *fields, const char *name, size_t max, const char **out,
+                        struct si_error *err)
+{
+    const json_t *v = json_object_get(fields, name);
+    *out = NULL;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_string(v) || json_string_length(v) > max)
+        return si_error_set(err, 400, "bad_field", "%s must be a string of at most %zu characters", name, max);
+    *out = json_string_value(v);
+    return 0;
+}
+
+static int read_fields(struct ingest *in, const json_t *fields, struct si_error *err)
+{
+    const char *currency = NULL;
+    if (string_field(fields, "fileName", INGEST_FILE_NAME_MAX, &in->file_name, err) != 0 ||
+        string_field(fields, "accountId", INGEST_ACCOUNT_MAX, &in->account, err) != 0 ||
+        string_field(fields, "currency", 3, &currency, err) != 0)
+        return -1;
+    if (in->file_name == NULL || *in->file_name == '\0')
+        in->file_name = "statement";
+    if (currency != NULL) {
+        if (!stmt_currency_code_valid(currency))
+            return si_error_set(err, 400, "bad_field", "currency must be an ISO 4217 code such as EUR");
+        memcpy(in->currency, currency, 4);
+    }
+    in->mapping = json_object_get(fields, "mapping");
+    if (in->mapping != NULL && json_is_null(in->mapping))
+        in->mapping = NULL;
+    if (in->mapping != NULL && !json_is_object(in->mapping))
+        return si_error_set(err, 400, "bad_field", "mapping must be a JSON object");
+    return 0;
+}
+
+/* Fills in->currency from the user's settings when the request gave none. */
+static int default_currency(struct si_db *db, struct ingest *in, struct si_error *err)
+{
+    if (in->currency[0] != '\0')
+        return 0;
+    const char *params[] = { in->user };
+    PGresult *res = si_db_exec(db, "SELECT default_currency FROM user_settings WHERE user_id = $1", 1, params, err);
+    if (res == NULL)
+        return -1;
+    snprintf(in->currency, sizeof in->currency, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "USD");
+    PQclear(res);
+    return 0;
+}
+
+/* The summary of an import as the response shows it. */
+static json_t *import_summary(PGresult *res, int row)
+{
+    long long debit = strtoll(PQgetvalue(res, row, 5), NULL, 10);
+    long long credit = strtoll(PQgetvalue(res, row, 6), NULL, 10);
+    json_t *columns = PQgetisnull(res, row, 9) ? json_null() : json_loads(PQgetvalue(res, row, 9), 0, NULL);
+    json_t *warnings = json_loads(PQgetvalue(res, row, 10), 0, NULL);
+    return json_pack("{s:b, s:s, s:s, s:i, s:{s:i, s:I, s:I, s:I, s:s}, s:{s:s?, s:s?}, s:o, s:o, s:s}",
+        "ok", 1, "importId", PQgetvalue(res, row, 0), "format", PQgetvalue(res, row, 2),
+        "rowsTotal", atoi(PQgetvalue(res, row, 3)),
+        "totals", "count", atoi(PQgetvalue(res, row, 3)), "debitMinor", (json_int_t)debit,
+        "creditMinor", (json_int_t)credit, "netMinor", (json_int_t)(credit - debit),
+        "currency", PQgetvalue(res, row, 4),
+        "dateRange", "from", PQgetisnull(res, row, 7) ? NULL : PQgetvalue(res, row, 7),
+        "to", PQgetisnull(res, row, 8) ? NULL : PQgetvalue(res, row, 8),
+        "columns", columns ? columns : json_null(), "warnings", warnings ? warnings : json_array(),
+        "status", PQgetvalue(res, row, 1));
+}
+
+static const char summary_columns[] =
+    "id, status, format, rows_total, currency, debit_minor, credit_minor, date_from::text, "
+    "date_to::text, columns::text, warnings::text";
+
+/* Answers with the existing import of the same bytes, if there is one:
+ * 1 = answered, 0 = none, -1 = error. */
+static int answer_existing(struct si_db *db, const char *user, const char *sha, struct si_response *resp,
+                           struct si_error *err)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT %s FROM imports WHERE user_id = $1 AND file_sha256 = $2 "
+             "AND status NOT IN ('failed', 'reverted')", summary_columns);
+    const char *params[] = { user, sha };
+    PGresult *res = si_db_exec(db, sql, 2, params, err);
+    if (res == NULL)
+        return -1;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return 0;
+    }
+    json_t *body = import_summary(res, 0);
+    json_t *preview = NULL;
+    int rc = -1;
+    if (body == NULL) {
+        si_error_set(err, 500, "internal", "out of memory");
+        goto out;
+    }
+    if (preview_from_staging(db, user, PQgetvalue(res, 0, 0), &preview, err) != 0)
+        goto out;
+    json_object_set_new(body, "preview", preview);
+    json_object_set_new(body, "duplicateUpload", json_true());
+    si_response_json(resp, 200, body);
+    rc = 1;
+out:
+    json_decref(body);
+    PQclear(res);
+    return rc;
+}
+
+/* Reads the user's remembered mapping for this file's header layout (CSV
+ * only, and only when the request brought none): a first look at the file
+ * that stops at the first row gives the layout's fingerprint. */
+static int stop_at_first(void *ctx, const struct stmt_txn *t) { (void)ctx; (void)t; return 1; }
+static void ignore_warning(void *ctx, long line, const char *m) { (void)ctx; (void)line; (void)m; }
+
+static int remembered_mapping(struct si_db *db, struct ingest *in, struct si_error *err)
+{
+    if (in->format != STMT_FORMAT_CSV || in->mapping != NULL)
+        return 0;
+    const char *params[] = { in->user, NULL };
+    PGresult *res = si_db_exec(db, "SELECT 1 FROM csv_mappings WHERE user_id = $1 LIMIT 1", 1, params, err);
+    if (res == NULL)
+        return -1;
+    int any = PQntuples(res) > 0;
+    PQclear(res);
+    if (!any)
+        return 0;
+    json_t *columns = NULL;
+    struct stmt_sink probe = { stop_at_first, ignore_warning, NULL };
+    struct stmt_error perr;
+    csv_parse(in->text, NULL, in->currency, &columns, &probe, &perr);
+    rewind(in->text);
+    const char *fp = json_string_value(json_object_get(columns, "fingerprint"));
+    if (fp != NULL) {
+        params[1] = fp;
+        res = si_db_exec(db, "SELECT mapping::text FROM csv_mappings WHERE user_id = $1 AND fingerprint = $2",
+                         2, params, err);
+        if (res == NULL) {
+            json_decref(columns);
+            return -1;
+        }
+        if (PQntuples(res) > 0)
+            in->remembered = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+        PQclear(res);
+    }
+    json_decref(columns);
+    return 0;
+}
+
+static int parse(struct ingest *in, struct stage *st, struct stmt_error *perr)
+{
+    struct stmt_sink sink = { stage_txn, stage_warning, st };
+    switch (in->format) {
+    case STMT_FORMAT_CSV:
+        return csv_parse(in->text, in->mapping ? in->mapping : in->remembered, in->currency,
+                         &in->columns, &sink, perr);
+    case STMT_FORMAT_OFX:
+        return stmt_parse_ofx(in->text, &sink, perr);
+    case STMT_FORMAT_QIF:
+        return stmt_parse_qif(in->text, &sink, perr);
+    case STMT_FORMAT_CAMT053:
+        return stmt_parse_camt053(in->text, &sink, perr);
+    case STMT_FORMAT_MT940:
+        return stmt_parse_mt940(in->text, &sink, perr);
+    default:
+        snprintf(perr->message, sizeof perr->message, "unsupported format");
+        perr->line = 0;
+        return -1;
+    }
+}
+
+static int record_event(struct si_db *db, struct ingest *in, const char *type, json_t *payload,
+                        struct si_error *err)
+{
+    int rc = si_event_record(db, in->user, in->import_id, type, payload, NULL, err);
+    json_decref(payload);
+    return rc;
+}
+
+/* Parses into staging and records the import, all in one transaction. */
+static int stage_import(struct si_ctx *ctx, struct ingest *in, const struct upload *up, struct stage *st,
+                        struct si_error *err)
+{
+    struct si_db *db = ctx->db;
+    char size[32];
+    snprintf(size, sizeof size, "%zu", up->size);
+    const char *ins[] = { in->user, in->file_name, size, up->sha256, stmt_format_name(in->format),
+                          in->account, in->currency };
+    if (si_db_begin(db, err) != 0)
+        return -1;
+    PGresult *res = si_db_exec(db,
+        "INSERT INTO imports (user_id, file_name, file_size, file_sha256, format, account_id, currency, status) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, 'uploaded') RETURNING id", 7, ins, err);
+    if (res == NULL)
+        return -1;
+    snprintf(in->import_id, sizeof in->import_id, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (record_event(db, in, "import:upload:complete",
+                     json_pack("{s:s, s:I}", "importId", in->import_id, "bytes", (json_int_t)up->size), err) != 0 ||
+        record_event(db, in, "import:parse:start",
+                     json_pack("{s:s, s:s}", "importId", in->import_id, "format", stmt_format_name(in->format)), err) != 0)
+        return -1;
+
+    st->db = db;
+    st->import_id = in->import_id;
+    st->user_id = in->user;
+    st->fallback_currency = in->currency;
+    st->account = in->account;
+    if (stage_begin(st, err) != 0)
+        return -1;
+    struct stmt_error perr = { 0, "" };
+    int prc = parse(in, st, &perr);
+    if (prc != 0 || st->err.status != 0) {
+        stage_abort(st);
+        if (st->err.status != 0) {
+            *err = st->err;
+            return -1;
+        }
+        if (perr.line > 0)
+            return si_error_set(err, 400, "parse_error", "line %ld: %s", perr.line, perr.message);
+        return si_error_set(err, 400, "parse_error", "%s", perr.message);
+    }
+    if (st->rows == 0) {
+        stage_abort(st);
+        return si_error_set(err, 400, "no_transactions", "the file holds no transactions");
+    }
+    if (st->warnings_total * 100 > (st->rows + st->warnings_total) * INGEST_MAX_BAD_PERCENT) {
+        stage_abort(st);
+        return si_error_set(err, 400, "too_many_bad_rows",
+                            "%lld of %lld rows could not be read (see warnings)", st->warnings_total,
+                            st->rows + st->warnings_total);
+    }
+    if (stage_end(st, err) != 0)
+        return -1;
+    if (st->mixed_currency)
+        stage_warning(st, 0, "the file mixes currencies; totals add them up as they are");
+
+    char rows[32], debit[32], credit[32];
+    snprintf(rows, sizeof rows, "%lld", st->rows);
+    snprintf(debit, sizeof debit, "%lld", st->debit_minor);
+    snprintf(credit, sizeof credit, "%lld", st->credit_minor);
+    char *columns = in->columns ? json_dumps(in->columns, JSON_COMPACT) : NULL;
+    char *warnings = json_dumps(st->warnings, JSON_COMPACT);
+    const char *upd[] = { in->import_id, in->user, rows, debit, credit, st->date_from, st->date_to,
+                          st->currency, columns, warnings };
+    int rc = si_db_command(db,
+        "UPDATE imports SET status = 'parsed', rows_total = $3, debit_minor = $4, credit_minor = $5, "
+        "date_from = $6, date_to = $7, currency = $8, columns = $9::jsonb, warnings = $10::jsonb, "
+        "updated_at = now() WHERE id = $1 AND user_id = $2", 10, upd, err);
+    free(warnings);
+    if (rc == 0 && in->mapping != NULL && in->columns != NULL) {
+        const char *fp = json_string_value(json_object_get(in->columns, "fingerprint"));
+        const char *map[] = { in->user, fp, columns };
+        if (fp != NULL)
+            rc = si_db_command(db,
+                "INSERT INTO csv_mappings (user_id, fingerprint, mapping) VALUES ($1, $2, $3::jsonb) "
+                "ON CONFLICT (user_id, fingerprint) DO UPDATE SET mapping = excluded.mapping, updated_at = now()",
+                3, map, err);
+    }
+    free(columns);
+    if (rc != 0)
+        return -1;
+    if (record_event(db, in, "import:parse:complete",
+                     json_pack("{s:s, s:I, s:I, s:f}", "importId", in->import_id, "rowsTotal", (json_int_t)st->rows,
+                               "warnings", (json_int_t)st->warnings_total, "ms", ms_since(&in->t0)), err) != 0)
+        return -1;
+    return si_db_commit(db, err);
+}
+
+static int respond(struct ingest *in, struct stage *st, struct si_response *resp)
+{
+    json_t *body = json_pack("{s:b, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I, s:s}, s:{s:s, s:s}, s:O, s:O, s:O, s:I, s:s}",
+        "ok", 1, "importId", in->import_id, "format", stmt_format_name(in->format),
+        "rowsTotal", (json_int_t)st->rows,
+        "totals", "count", (json_int_t)st->rows, "debitMinor", (json_int_t)st->debit_minor,
+        "creditMinor", (json_int_t)st->credit_minor, "netMinor", (json_int_t)(st->credit_minor - st->debit_minor),
+        "currency", st->currency,
+        "dateRange", "from", st->date_from, "to", st->date_to,
+        "preview", st->preview, "columns", in->columns ? in->columns : json_null(),
+        "warnings", st->warnings, "warningsTotal", (json_int_t)st->warnings_total, "status", "parsed");
+    if (body == NULL)
+        return si_response_error(resp, 500, "internal", "out of memory");
+    int rc = si_response_json(resp, 200, body);
+    json_decref(body);
+    return rc;
+}
+
+static void record_failure(struct si_ctx *ctx, struct ingest *in, const char *stage, const struct si_error *failure)
+{
+    if (in->user[0] == '\0' || ctx->db == NULL)
+        return;
+    struct si_error err;
+    char type[40];
+    snprintf(type, sizeof type, "import:%s:error", stage);
+    json_t *payload = json_pack("{s:s, s:i}", "code", failure->code ? failure->code : "internal",
+                                "status", failure->status);
+    /* the import row was rolled back with everything else: the event has no import id */
+    if (si_event_record_error(ctx->db, in->user, NULL, type, payload, NULL, &err) != 0)
+        si_logf(SI_LOG_WARN, "could not record %s: %s", type, err.message);
+    json_decref(payload);
+}
+
+int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
+{
+    struct ingest in;
+    struct upload up;
+    struct stage st;
+    struct categorizer *cat = NULL;
+    struct si_error err;
+    const char *failed_stage = "upload";
+    memset(&in, 0, sizeof in);
+    memset(&st, 0, sizeof st);
+    si_error_clear(&err);
+    clock_gettime(CLOCK_MONOTONIC, &in.t0);
+    int rc = -1;
+
+    if (upload_read(ctx, req, &up, &err) != 0)
+        goto fail;
+    if (si_auth_identify(ctx->config, req, up.fields, (long long)time(NULL), in.user, &err) != 0) {
+        in.user[0] = '\0';
+        goto fail;
+    }
+    if (read_fields(&in, up.fields, &err) != 0)
+        goto fail;
+    if (up.size == 0) {
+        si_error_set(&err, 400, "empty_file", "the file is empty");
+        goto fail;
+    }
+    int existing = answer_existing(ctx->db, in.user, up.sha256, resp, &err);
+    if (existing != 0) {
+        rc = existing > 0 ? 0 : -1;
+        if (existing < 0)
+            goto fail;
+        goto out;
+    }
+    failed_stage = "parse";
+    const char *encoding = NULL;
+    if (encoding_to_utf8(up.spool, &in.text, &encoding, &err) != 0)
+        goto fail;
+    char head[4096];
+    size_t n = fread(head, 1, sizeof head, in.text);
+    rewind(in.text);
+    in.format = stmt_detect(head, n);
+    if (in.format == STMT_FORMAT_UNKNOWN) {
+        si_error_set(&err, 400, "unsupported_format",
+                     "the file is not a bank statement this service reads (CSV, OFX/QFX, QIF, CAMT.053, MT940)");
+        goto fail;
+    }
+    if (default_currency(ctx->db, &in, &err) != 0 || remembered_mapping(ctx->db, &in, &err) != 0)
+        goto fail;
+    cat = categorizer_load(ctx->db, in.user, &err);
+    if (cat == NULL)
+        goto fail;
+    st.cat = cat;
+    st.max_rows = INGEST_MAX_ROWS_DEFAULT;
+    if (stage_import(ctx, &in, &up, &st, &err) != 0) {
+        si_db_rollback(ctx->db);
+        if (err.status == 409) {    /* the same file raced us in: answer with that import */
+            int again = answer_existing(ctx->db, in.user, up.sha256, resp, &err);
+            if (again > 0) {
+                rc = 0;
+                goto out;
+            }
+        }
+        goto fail;
+    }
+    if (preview_verdicts(ctx->db, in.user, st.preview_keys, json_array_size(st.preview), st.preview, &err) != 0)
+        goto fail;
+    si_log(SI_LOG_INFO, "import staged",
+           json_pack("{s:s, s:s, s:s, s:I, s:I, s:f}", "importId", in.import_id, "format", stmt_format_name(in.format),
+                     "encoding", encoding, "rows", (json_int_t)st.rows, "bytes", (json_int_t)up.size,
+                     "ms", ms_since(&in.t0)));
+    rc = respond(&in, &st, resp);
+    goto out;
+fail:
+    si_db_rollback(ctx->db);
+    si_response_from_error(resp, &err);
+    record_failure(ctx, &in, failed_stage, &err);
+    rc = -1;
+out:
+    stage_cleanup(&st);
+    categorizer_free(cat);
+    json_decref(in.columns);
+    json_decref(in.remembered);
+    if (in.text != NULL && in.text != up.spool)
+        fclose(in.text);
+    upload_cleanup(&up);
+    return rc;
+}

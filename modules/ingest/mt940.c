@@ -1,0 +1,513 @@
+/* mt940.c: SWIFT MT940 customer statements (one or more per file).
+ *
+ * Read line by line with a bounded buffer.  A field starts with a tag line
+ * (":61:...") and goes on until the next tag or a message terminator ("-" or
+ * "-}"); SWIFT block headers ("{1:...}{2:...}{4:") and lines before the first
+ * field (some banks' "ABNANL2A" / "940" header lines) are skipped.
+ *
+ *   :20:  starts a statement          :25:  account
+ *   :60F: / :60M: opening balance, whose currency the entries use
+ *   :61:  statement line: value date YYMMDD, optional entry date MMDD, mark
+ *         C / D / RC / RD, optional funds code letter, amount with ',' as the
+ *         decimal separator, type code (N + 3), reference for the account
+ *         owner, "//" bank reference (bank_id), and an optional second line
+ *         of supplementary details
+ *   :86:  information to the account owner for the :61: before it.  German
+ *         structured form "GVC?00...?20...": ?20-?29 and ?60-?63 are the
+ *         remittance text (a SEPA "SVWZ+" part, when there is one, is the
+ *         remittance on its own; EREF+, MREF+... parts are left out), ?32/?33
+ *         the counterparty name, ?00 the posting text used when both are
+ *         empty.  Otherwise the raw text.
+ *   :62F: / :62M: closing balance; a statement without one gets a warning.
+ *
+ * The date is the entry date when given (its year taken from the value date,
+ * across a December/January turn), else the value date.  RC (reversal of a
+ * credit) is money out, RD money in.  Counterparty name pieces and remittance
+ * pieces are fixed-width cuts of one text, so they are joined without adding
+ * spaces (pieces of a remittance without SEPA keywords are joined with one). */
+#include "stmt.h"
+#include "stmt_util.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MT_LINE_MAX 2048
+#define MT_FIELD_MAX 8192
+#define MT_TEXT_MAX 1024
+
+struct line_reader {
+    FILE *in;
+    long line;
+    char buf[MT_LINE_MAX];
+};
+
+/* Drops a UTF-8 sequence cut short at the end of s[0..len). */
+static size_t utf8_trim_partial(const char *s, size_t len)
+{
+    size_t i = len, back = 0;
+    while (i > 0 && back < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) {
+        i--;
+        back++;
+    }
+    if (i == 0)
+        return len;
+    unsigned char lead = (unsigned char)s[i - 1];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (need > 1 && back + 1 < need)
+        return i - 1;
+    return len;
+}
+
+/* 1 = a line in r->buf (end of line removed, cut if too long), 0 = end of
+ * file, -1 = read error. */
+static int read_line(struct line_reader *r)
+{
+    size_t len = 0;
+    bool full = false, any = false;
+    int c;
+    while ((c = getc(r->in)) != EOF) {
+        any = true;
+        if (c == '\n')
+            break;
+        if (c == '\0')
+            continue;
+        if (len + 1 < sizeof r->buf)
+            r->buf[len++] = (char)c;
+        else
+            full = true;
+    }
+    if (c == EOF && ferror(r->in))
+        return -1;
+    if (!any)
+        return 0;
+    if (full)
+        len = utf8_trim_partial(r->buf, len);
+    while (len > 0 && (r->buf[len - 1] == '\r' || r->buf[len - 1] == ' ' || r->buf[len - 1] == '\t'))
+        len--;
+    r->buf[len] = '\0';
+    r->line++;
+    return 1;
+}
+
+/* Appends src[0..n) to dst (capacity cap), cut on a UTF-8 boundary. */
+static void append_n(char *dst, size_t cap, const char *src, size_t n)
+{
+    size_t len = strlen(dst);
+    if (len + 1 >= cap)
+        return;
+    if (n > cap - 1 - len) {
+        n = cap - 1 - len;
+        memcpy(dst + len, src, n);
+        n = utf8_trim_partial(dst, len + n) - len;
+    } else {
+        memcpy(dst + len, src, n);
+    }
+    dst[len + n] = '\0';
+}
+
+static void set_text(char *dst, size_t cap, const char *src)
+{
+    dst[0] = '\0';
+    append_n(dst, cap, src, strlen(src));
+}
+
+struct mt940 {
+    struct line_reader r;
+    const struct stmt_sink *sink;
+    struct stmt_error *err;
+    /* The field being read. */
+    bool have_field;
+    char tag[8];
+    long tag_line;
+    char content[MT_FIELD_MAX];
+    /* Statement. */
+    long statements;
+    bool in_stmt, closing_seen;
+    long stmt_line;
+    char account[256];
+    char currency[4];
+    /* The :61: waiting for its :86:. */
+    bool pending, has_info;
+    long txn_line;
+    char date[11];
+    long long amount;
+    char bank_id[128], supplementary[128];
+    char info[MT_FIELD_MAX];
+    /* Scratch for the description. */
+    char party[MT_TEXT_MAX], remittance[MT_TEXT_MAX], posting[MT_TEXT_MAX];
+    char desc[2 * MT_TEXT_MAX + 2];
+};
+
+static int fail(struct mt940 *m, long line, const char *message)
+{
+    m->err->line = line;
+    snprintf(m->err->message, sizeof m->err->message, "%s", message);
+    return -1;
+}
+
+static void warn(struct mt940 *m, long line, const char *message)
+{
+    if (m->sink->warning != NULL)
+        m->sink->warning(m->sink->ctx, line, message);
+}
+
+static bool digits(const char *s, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+static int two(const char *s)
+{
+    return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
+static bool is_upper(char c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+
+/* A SEPA keyword such as "SVWZ+" or "BIC+" at the start of s. */
+static size_t sepa_keyword(const char *s)
+{
+    size_t i = 0;
+    while (i < 4 && is_upper(s[i]))
+        i++;
+    return i >= 3 && s[i] == '+' ? i + 1 : 0;
+}
+
+/* Builds m->desc (and m->party) from the :86: text of the pending entry. */
+static void describe(struct mt940 *m)
+{
+    m->party[0] = m->remittance[0] = m->posting[0] = '\0';
+    char *info = m->info;
+    bool structured = m->has_info && ((digits(info, 3) && info[3] == '?' && digits(info + 4, 2)) ||
+                                      (info[0] == '?' && digits(info + 1, 2)));
+    if (!m->has_info) {
+        set_text(m->desc, sizeof m->desc, m->supplementary);
+        stmt_normalize_text(m->desc);
+        return;
+    }
+    if (!structured) {
+        set_text(m->desc, sizeof m->desc, info);
+        stmt_normalize_text(m->desc);
+        return;
+    }
+    /* Lines of a structured field are cuts of one text: join them as they are. */
+    size_t w = 0;
+    for (size_t r = 0; info[r]; r++)
+        if (info[r] != '\n' && info[r] != '\r')
+            info[w++] = info[r];
+    info[w] = '\0';
+
+    /* Walk the ?NN subfields.  The remittance: keyword parts ("SVWZ+...") are
+     * kept apart; with an SVWZ part only that one is used. */
+    char svwz[MT_TEXT_MAX] = "", all[MT_TEXT_MAX] = "";
+    bool any_keyword = false, in_svwz = false;
+    const char *p = strchr(info, '?');
+    while (p != NULL) {
+        if (!digits(p + 1, 2)) {
+            p = strchr(p + 1, '?');
+            continue;
+        }
+        int code = two(p + 1);
+        const char *v = p + 3;
+        const char *next = v;
+        while ((next = strchr(next, '?')) != NULL && !digits(next + 1, 2))
+            next++;
+        size_t n = next != NULL ? (size_t)(next - v) : strlen(v);
+        if (code == 0) {
+            append_n(m->posting, sizeof m->posting, v, n);
+        } else if (code == 32 || code == 33) {
+            append_n(m->party, sizeof m->party, v, n);
+        } else if ((code >= 20 && code <= 29) || (code >= 60 && code <= 63)) {
+            size_t k = n >= 4 ? sepa_keyword(v) : 0;
+            if (k > 0) {
+                any_keyword = true;
+                in_svwz = k == 5 && strncmp(v, "SVWZ+", 5) == 0;
+                if (all[0] != '\0')
+                    append_n(all, sizeof all, " ", 1);
+                append_n(all, sizeof all, v, n);
+                if (in_svwz)
+                    append_n(svwz, sizeof svwz, v + k, n - k);
+            } else {
+                if (all[0] != '\0' && !any_keyword)
+                    append_n(all, sizeof all, " ", 1);
+                append_n(all, sizeof all, v, n);
+                if (in_svwz)
+                    append_n(svwz, sizeof svwz, v, n);
+            }
+        }
+        p = next;
+    }
+    set_text(m->remittance, sizeof m->remittance, svwz[0] ? svwz : all);
+    stmt_normalize_text(m->party);
+    stmt_normalize_text(m->remittance);
+    stmt_normalize_text(m->posting);
+    if (m->party[0] && m->remittance[0])
+        snprintf(m->desc, sizeof m->desc, "%s %s", m->party, m->remittance);
+    else if (m->party[0] || m->remittance[0])
+        snprintf(m->desc, sizeof m->desc, "%s", m->party[0] ? m->party : m->remittance);
+    else
+        snprintf(m->desc, sizeof m->desc, "%s", m->posting);
+}
+
+static int flush(struct mt940 *m)
+{
+    if (!m->pending)
+        return 0;
+    m->pending = false;
+    describe(m);
+    struct stmt_txn t;
+    memset(&t, 0, sizeof t);
+    t.line = m->txn_line;
+    memcpy(t.date, m->date, sizeof t.date);
+    t.amount_minor = m->amount;
+    memcpy(t.currency, m->currency, sizeof t.currency);
+    t.exponent = stmt_currency_exponent(t.currency[0] ? t.currency : NULL);
+    t.description = m->desc;
+    t.counterparty = m->party[0] ? m->party : NULL;
+    t.bank_id = m->bank_id[0] ? m->bank_id : NULL;
+    t.account = m->account[0] ? m->account : NULL;
+    if (m->sink->txn(m->sink->ctx, &t) != 0)
+        return fail(m, t.line, "stopped");
+    return 0;
+}
+
+static void end_statement(struct mt940 *m, long line)
+{
+    if (m->in_stmt && !m->closing_seen)
+        warn(m, line, "statement has no closing balance (:62F:); it may be incomplete");
+    m->in_stmt = false;
+}
+
+/* :60F: / :62F: "C240115EUR1234,56": the currency. */
+static void balance_currency(struct mt940 *m, bool opening)
+{
+    const char *s = m->content;
+    char code[4] = "";
+    if ((s[0] == 'C' || s[0] == 'D') && digits(s + 1, 6) && is_upper(s[7]) && is_upper(s[8]) &&
+        is_upper(s[9])) {
+        memcpy(code, s + 7, 3);
+        code[3] = '\0';
+    }
+    if (!stmt_currency_code_valid(code)) {
+        warn(m, m->tag_line, opening ? "opening balance is malformed" : "closing balance is malformed");
+        return;
+    }
+    if (opening || m->currency[0] == '\0')
+        memcpy(m->currency, code, 4);
+}
+
+/* :61: into the pending entry; a malformed line is a warning. */
+static void statement_line(struct mt940 *m)
+{
+    const char *s = m->content;
+    long line = m->tag_line;
+    if (!m->in_stmt) {
+        warn(m, line, "statement line outside a statement (no :20:) skipped");
+        return;
+    }
+    if (!digits(s, 6)) {
+        warn(m, line, "statement line has no valid value date; skipped");
+        return;
+    }
+    int vy = two(s), vm = two(s + 2), vd = two(s + 4);
+    char value_date[11];
+    if (stmt_make_date(vy, vm, vd, value_date) != 0) {
+        warn(m, line, "statement line has no valid value date; skipped");
+        return;
+    }
+    size_t i = 6;
+    memcpy(m->date, value_date, sizeof m->date);
+    if (digits(s + i, 4)) {
+        int em = two(s + i), ed = two(s + i + 2);
+        int year = vy < 70 ? 2000 + vy : 1900 + vy;   /* as stmt_make_date */
+        if (em - vm > 6)
+            year--;
+        else if (vm - em > 6)
+            year++;
+        char entry_date[11];
+        if (stmt_make_date(year, em, ed, entry_date) == 0)
+            memcpy(m->date, entry_date, sizeof m->date);
+        else
+            warn(m, line, "statement line entry date is not valid; value date used");
+        i += 4;
+    }
+    int sign;
+    if (s[i] == 'R' && (s[i + 1] == 'C' || s[i + 1] == 'D')) {
+        sign = s[i + 1] == 'C' ? -1 : 1;
+        i += 2;
+    } else if (s[i] == 'C' || s[i] == 'D') {
+        sign = s[i] == 'C' ? 1 : -1;
+        i++;
+    } else {
+        warn(m, line, "statement line has no debit/credit mark; skipped");
+        return;
+    }
+    if (is_upper(s[i]))
+        i++;                    /* funds code */
+    size_t a = i;
+    while ((s[i] >= '0' && s[i] <= '9') || s[i] == ',')
+        i++;
+    long long amount;
+    if (i == a || i - a > 15 || stmt_decimal_to_minor(s + a, i - a, ',', 0,
+                                                      stmt_currency_exponent(m->currency[0] ? m->currency : NULL),
+                                                      &amount) != 0) {
+        warn(m, line, "statement line amount is not a number; skipped");
+        return;
+    }
+    if (!((s[i] == 'N' || s[i] == 'S' || s[i] == 'F') && s[i + 1] && s[i + 1] != '\n' && s[i + 2] &&
+          s[i + 2] != '\n' && s[i + 3] && s[i + 3] != '\n')) {
+        warn(m, line, "statement line has no transaction type code; skipped");
+        return;
+    }
+    i += 4;
+    /* Reference for the account owner, then "//" and the bank's reference. */
+    const char *eol = strchr(s + i, '\n');
+    size_t end = eol != NULL ? (size_t)(eol - s) : strlen(s);
+    m->bank_id[0] = m->supplementary[0] = '\0';
+    for (size_t k = i; k + 1 < end; k++) {
+        if (s[k] == '/' && s[k + 1] == '/') {
+            append_n(m->bank_id, sizeof m->bank_id, s + k + 2, end - k - 2);
+            stmt_normalize_text(m->bank_id);
+            break;
+        }
+    }
+    if (eol != NULL) {
+        const char *sup = eol + 1;
+        const char *sup_end = strchr(sup, '\n');
+        append_n(m->supplementary, sizeof m->supplementary, sup,
+                 sup_end != NULL ? (size_t)(sup_end - sup) : strlen(sup));
+    }
+    m->amount = sign * amount;
+    m->pending = true;
+    m->has_info = false;
+    m->info[0] = '\0';
+    m->txn_line = line;
+}
+
+static int finish_field(struct mt940 *m)
+{
+    if (!m->have_field)
+        return 0;
+    m->have_field = false;
+    const char *tag = m->tag;
+    if (strcmp(tag, "86") == 0) {
+        if (m->pending && !m->has_info) {
+            snprintf(m->info, sizeof m->info, "%s", m->content);
+            m->has_info = true;
+        }
+        return 0;
+    }
+    if (flush(m) != 0)
+        return -1;
+    if (strcmp(tag, "20") == 0) {
+        end_statement(m, m->tag_line);
+        m->in_stmt = true;
+        m->closing_seen = false;
+        m->statements++;
+        m->stmt_line = m->tag_line;
+        m->account[0] = m->currency[0] = '\0';
+    } else if (strcmp(tag, "25") == 0) {
+        set_text(m->account, sizeof m->account, m->content);
+        stmt_normalize_text(m->account);
+    } else if (strcmp(tag, "60F") == 0 || strcmp(tag, "60M") == 0) {
+        balance_currency(m, true);
+    } else if (strcmp(tag, "61") == 0) {
+        statement_line(m);
+    } else if (strcmp(tag, "62F") == 0 || strcmp(tag, "62M") == 0) {
+        balance_currency(m, false);
+        m->closing_seen = true;
+    }
+    return 0;
+}
+
+/* ":NN:" or ":NNA:" at the start of l: the tag's length including colons. */
+static size_t tag_length(const char *l)
+{
+    if (l[0] != ':' || !digits(l + 1, 2))
+        return 0;
+    if (l[3] == ':')
+        return 4;
+    if (is_upper(l[3]) && l[4] == ':')
+        return 5;
+    return 0;
+}
+
+static int handle_line(struct mt940 *m, const char *l)
+{
+    if (l[0] == '{') {
+        const char *b4 = strstr(l, "{4:");
+        if (b4 == NULL)
+            return finish_field(m);    /* {1:...}{2:...} alone, or a {5:...} trailer */
+        l = b4 + 3;
+        if (*l == '\0')
+            return 0;
+    }
+    if (l[0] == '-' && (l[1] == '\0' || l[1] == '}')) {
+        if (finish_field(m) != 0 || flush(m) != 0)
+            return -1;
+        end_statement(m, m->r.line);
+        return 0;
+    }
+    size_t k = tag_length(l);
+    if (k > 0) {
+        if (finish_field(m) != 0)
+            return -1;
+        memcpy(m->tag, l + 1, k - 2);
+        m->tag[k - 2] = '\0';
+        m->tag_line = m->r.line;
+        m->content[0] = '\0';
+        append_n(m->content, sizeof m->content, l + k, strlen(l + k));
+        m->have_field = true;
+        return 0;
+    }
+    if (m->have_field) {
+        append_n(m->content, sizeof m->content, "\n", 1);
+        append_n(m->content, sizeof m->content, l, strlen(l));
+    }
+    return 0;   /* else a header line before the first field */
+}
+
+int stmt_parse_mt940(FILE *in, const struct stmt_sink *sink, struct stmt_error *err)
+{
+    int rc = -1;
+    struct mt940 *m = calloc(1, sizeof *m);
+    if (m == NULL) {
+        err->line = 0;
+        snprintf(err->message, sizeof err->message, "out of memory");
+        return -1;
+    }
+    m->r.in = in;
+    m->sink = sink;
+    m->err = err;
+    for (;;) {
+        int got = read_line(&m->r);
+        if (got < 0) {
+            fail(m, m->r.line, "read error");
+            goto out;
+        }
+        if (got == 0)
+            break;
+        if (m->r.buf[0] == '\0')
+            continue;
+        if (handle_line(m, m->r.buf) != 0)
+            goto out;
+    }
+    if (finish_field(m) != 0 || flush(m) != 0)
+        goto out;
+    end_statement(m, m->r.line);
+    if (m->statements == 0) {
+        fail(m, 0, m->r.line == 0 ? "the file is empty" : "no MT940 statement (:20:) in the file");
+        goto out;
+    }
+    rc = 0;
+out:
+    free(m);
+    return rc;
+}

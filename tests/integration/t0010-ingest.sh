@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# t0010-ingest: POST /.netlify/functions/ingest-statement through nginx, as JSON,
+# multipart and raw uploads; the same file twice; preview verdicts; events; bad
+# input answered with a 4xx JSON error that changes nothing in the database.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+: "${DATABASE_URL:?DATABASE_URL is needed to look at the database}"
+D="$(cd "$(dirname "$0")" && pwd)/data"
+TOKEN_BIN="${SMARTIMPORT_BUILD:-.}/modules/token/smartimport-token"
+[[ -x $TOKEN_BIN ]] || TOKEN_BIN=./modules/token/smartimport-token
+FN=/.netlify/functions/ingest-statement
+USER_ID="$(cat /proc/sys/kernel/random/uuid)"
+OTHER_ID="$(cat /proc/sys/kernel/random/uuid)"
+TOKEN="$("$TOKEN_BIN" "$USER_ID")"
+AUTH=(-H "Authorization: Bearer $TOKEN")
+sql() { psql -X -q -t -A -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
+counts() { sql "SELECT (SELECT count(*) FROM imports WHERE user_id = '$USER_ID') || '/' || (SELECT count(*) FROM transactions_staging WHERE user_id = '$USER_ID')"; }
+json_upload() {  # json_upload FILE [extra jq object]
+  jq -n --arg u "$USER_ID" --arg n "$(basename "$1")" --arg c "$(base64 -w0 "$1")" \
+     "{userId: \$u, fileName: \$n, contentBase64: \$c} + (${2:-{\}})" > "$T/req.json"
+  request POST "$FN" "${AUTH[@]}" -H 'Content-Type: application/json' --data-binary @"$T/req.json"
+}
+
+# --- a CSV as JSON/base64 --------------------------------------------------
+json_upload "$D/basic.csv"
+check "a CSV statement as JSON is 200 (got $STATUS)" test "$STATUS" = 200
+check "it is recognised as csv with 5 rows" body_jq '.ok == true and .format == "csv" and .rowsTotal == 5 and .status == "parsed"'
+check "totals are exact integer minor units" body_jq \
+  '.totals == {"count":5,"debitMinor":6819,"creditMinor":250000,"netMinor":243181,"currency":"USD"}'
+check "the date range spans the file" body_jq '.dateRange == {"from":"2024-01-15","to":"2024-01-20"}'
+check "the first preview row is normalised and categorised" body_jq \
+  '.preview[0] | .date == "2024-01-15" and .description == "TESCO STORES 3297" and .amountMinor == -4520 and .currency == "USD" and .category == "Groceries" and .verdict == "new"'
+check "the second identical coffee is flagged but kept" body_jq \
+  '.preview[2].verdict == "possible_duplicate" and .preview[1].verdict == "new"'
+check "the salary is Income and Netflix a Subscription" body_jq \
+  '.preview[3].category == "Income" and .preview[4].category == "Subscriptions"'
+check "the inferred CSV mapping is returned" body_jq '.columns.amount == 2 and .columns.balance == 3 and (.columns.fingerprint | length) == 64'
+IMPORT="$(jq -r .importId "$T/body")"
+check "importId is a UUID" test "${#IMPORT}" = 36
+check "5 rows are staged for the import" test "$(sql "SELECT count(*) FROM transactions_staging WHERE import_id = '$IMPORT' AND user_id = '$USER_ID'")" = 5
+check "upload and parse events were recorded with the import" test \
+  "$(sql "SELECT string_agg(event_type, ',' ORDER BY id) FROM import_events WHERE import_id = '$IMPORT'")" = \
+  "import:upload:complete,import:parse:start,import:parse:complete"
+check "event payloads hold no descriptions" test \
+  "$(sql "SELECT count(*) FROM import_events WHERE import_id = '$IMPORT' AND payload::text ~* 'tesco|coffee|payroll'")" = 0
+
+# --- the same bytes again -----------------------------------------------------
+json_upload "$D/basic.csv"
+check "the same file again is 200 with the same importId" body_jq ".importId == \"$IMPORT\" and .duplicateUpload == true and .rowsTotal == 5"
+check "and stages nothing new" test "$(counts)" = "1/5"
+
+# --- multipart, raw, other formats ----------------------------------------------
+request POST "$FN" "${AUTH[@]}" -F "file=@$D/bank.ofx;type=application/x-ofx" -F "userId=$USER_ID"
+check "an OFX file as multipart is 200 (got $STATUS)" test "$STATUS" = 200
+check "it is OFX with 3 rows in USD" body_jq '.format == "ofx" and .rowsTotal == 3 and .totals.currency == "USD" and .totals.netMinor == 144784'
+check "the multipart file name is kept" test "$(sql "SELECT file_name FROM imports WHERE id = '$(jq -r .importId "$T/body")'")" = bank.ofx
+request POST "$FN?fileName=overlap.csv&currency=EUR" "${AUTH[@]}" -H 'Content-Type: text/csv' --data-binary @"$D/overlap.csv"
+check "a raw CSV body is 200 (got $STATUS)" test "$STATUS" = 200
+check "the request's currency applies when the file has none" body_jq '.totals.currency == "EUR" and .preview[0].currency == "EUR"'
+
+# --- verdicts against committed transactions --------------------------------------
+sql "INSERT INTO transactions (user_id, import_id, tx_date, amount_minor, currency, description, category, dedup_hash)
+     SELECT user_id, import_id, tx_date, amount_minor, currency, description, category, dedup_hash
+     FROM transactions_staging WHERE import_id = '$IMPORT' AND user_id = '$USER_ID' AND row_no = 5" >/dev/null
+printf 'Date,Description,Amount\n2024-01-20,NETFLIX.COM,-15.99\n2024-01-21,NETFLIX MONTHLY,-15.99\n2024-02-01,Bakery,-4.00\n' > "$T/verdicts.csv"
+request POST "$FN?fileName=v.csv" "${AUTH[@]}" -H 'Content-Type: text/csv' --data-binary @"$T/verdicts.csv"
+check "a row already committed is an exact duplicate" body_jq '.preview[0].verdict == "duplicate"'
+check "the same amount a day later with other text is a possible duplicate" body_jq \
+  '.preview[1].verdict == "possible_duplicate" and (.preview[1].reason | test("2024-01-20"))'
+check "an unrelated row is new" body_jq '.preview[2].verdict == "new"'
+
+# --- identity ---------------------------------------------------------------------
+before="$(counts)"
+request POST "$FN" -H 'Content-Type: text/csv' --data-binary @"$D/basic.csv"
+check "no token is 401 (got $STATUS)" test "$STATUS" = 401
+json_upload "$D/overlap.csv" "{userId: \"$OTHER_ID\"}"
+check "a body userId that is not the token's user is 403 (got $STATUS)" test "$STATUS" = 403
+request GET "$FN" "${AUTH[@]}"
+check "GET is 405 (got $STATUS)" test "$STATUS" = 405
+
+# --- bad input: 4xx JSON, nothing changes -------------------------------------------
+bad() {  # bad DESCRIPTION STATUS CODE curl-args...
+  local what=$1 want=$2 code=$3; shift 3
+  request POST "$FN${QUERY:-}" "${AUTH[@]}" "$@"
+  check "$what is $want (got $STATUS)" test "$STATUS" = "$want"
+  check "$what has the error shape with code $code" body_jq ".ok == false and .code == \"$code\" and (.error | type) == \"string\""
+}
+bad "an empty file" 400 empty_file -H 'Content-Type: text/csv' --data-binary ''
+: > "$T/empty"; bad "an empty multipart file" 400 empty_file -F "file=@$T/empty"
+bad "a PNG image" 400 not_a_statement -H 'Content-Type: application/octet-stream' --data-binary @"$D/image.png"
+bad "a header-only CSV" 400 parse_error -H 'Content-Type: text/csv' --data-binary @"$D/header-only.csv"
+bad "a truncated OFX" 400 parse_error -H 'Content-Type: application/x-ofx' --data-binary @"$D/truncated.ofx"
+check "the truncated OFX error names a line" body_jq '.error | test("line [0-9]+")'
+bad "invalid base64" 400 bad_base64 -H 'Content-Type: application/json' --data-binary "{\"userId\":\"$USER_ID\",\"contentBase64\":\"@@@\"}"
+bad "JSON without the file" 400 missing_file -H 'Content-Type: application/json' --data-binary "{\"userId\":\"$USER_ID\"}"
+bad "broken JSON" 400 invalid_json -H 'Content-Type: application/json' --data-binary '{"userId":'
+QUERY='?currency=euro' bad "a bad currency" 400 bad_field -H 'Content-Type: text/csv' --data-binary @"$D/basic.csv"
+bad "a multipart body without a file" 400 missing_file -F "userId=$USER_ID"
+bad "a truncated multipart body" 400 bad_multipart -H 'Content-Type: multipart/form-data; boundary=zz' --data-binary $'--zz\r\nContent-Disposition: form-data; name="file"\r\n\r\nabc'
+check "bad uploads changed no imports or staged rows" test "$(counts)" = "$before"
+check "the failures were recorded as error events without an import" test \
+  "$(sql "SELECT count(*) FROM import_events WHERE user_id = '$USER_ID' AND event_type IN ('import:upload:error','import:parse:error') AND import_id IS NULL")" -ge 5
+finish
