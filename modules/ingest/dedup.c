@@ -74,48 +74,82 @@ static void hex(const unsigned char *d, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-int dedup_hash(struct dedup_occurrences *o, const char *account, const char *bank_id,
+int dedup_hasher_init(struct dedup_hasher *h)
+{
+    h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    h->ctx = EVP_MD_CTX_new();
+    return h->md != NULL && h->ctx != NULL ? 0 : -1;
+}
+
+void dedup_hasher_cleanup(struct dedup_hasher *h)
+{
+    EVP_MD_free(h->md);
+    EVP_MD_CTX_free(h->ctx);
+    h->md = h->ctx = NULL;
+}
+
+/* Appends s to the key buffer, hashing and emptying it when full. */
+struct keybuf {
+    EVP_MD_CTX *ctx;
+    char buf[1024];
+    size_t len;
+    int ok;
+};
+
+static void key_add(struct keybuf *k, const char *s, size_t n, int lower)
+{
+    while (n > 0) {
+        if (k->len == sizeof k->buf) {
+            k->ok &= EVP_DigestUpdate(k->ctx, k->buf, k->len);
+            k->len = 0;
+        }
+        size_t take = sizeof k->buf - k->len < n ? sizeof k->buf - k->len : n;
+        if (lower) {
+            for (size_t i = 0; i < take; i++)
+                k->buf[k->len + i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
+        } else {
+            memcpy(k->buf + k->len, s, take);
+        }
+        k->len += take;
+        s += take;
+        n -= take;
+    }
+}
+
+int dedup_hash(struct dedup_hasher *h, struct dedup_occurrences *o, const char *account, const char *bank_id,
                const char *date, long long amount_minor, const char *currency,
                const char *description, char out[DEDUP_HASH_LEN + 1], int *out_occurrence)
 {
     unsigned char digest[32];
     unsigned int len = 0;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-        EVP_MD_CTX_free(md);
+    struct keybuf k = { h->ctx, "", 0, 1 };
+    if (EVP_DigestInit_ex2(h->ctx, h->md, NULL) != 1)
         return -1;
-    }
-    char num[32];
-    int ok = 1;
-    if (bank_id != NULL && *bank_id != '\0') {
-        ok &= EVP_DigestUpdate(md, "v1|b|", 5);
-        ok &= EVP_DigestUpdate(md, account, strlen(account));
-        ok &= EVP_DigestUpdate(md, "|", 1);
-        ok &= EVP_DigestUpdate(md, bank_id, strlen(bank_id));
+    int by_bank_id = bank_id != NULL && *bank_id != '\0';
+    if (by_bank_id) {
+        key_add(&k, "v1|b|", 5, 0);
+        key_add(&k, account, strlen(account), 0);
+        key_add(&k, "|", 1, 0);
+        key_add(&k, bank_id, strlen(bank_id), 0);
     } else {
+        char num[32];
         int n = snprintf(num, sizeof num, "|%lld|", amount_minor);
-        ok &= EVP_DigestUpdate(md, "v1|t|", 5);
-        ok &= EVP_DigestUpdate(md, account, strlen(account));
-        ok &= EVP_DigestUpdate(md, "|", 1);
-        ok &= EVP_DigestUpdate(md, date, strlen(date));
-        ok &= EVP_DigestUpdate(md, num, (size_t)n);
-        ok &= EVP_DigestUpdate(md, currency, strlen(currency));
-        ok &= EVP_DigestUpdate(md, "|", 1);
-        char lower[256];
-        for (const char *p = description; *p;) {
-            size_t k = 0;
-            for (; *p && k < sizeof lower; p++, k++)
-                lower[k] = (*p >= 'A' && *p <= 'Z') ? (char)(*p + 32) : *p;
-            ok &= EVP_DigestUpdate(md, lower, k);
-        }
+        key_add(&k, "v1|t|", 5, 0);
+        key_add(&k, account, strlen(account), 0);
+        key_add(&k, "|", 1, 0);
+        key_add(&k, date, strlen(date), 0);
+        key_add(&k, num, (size_t)n, 0);
+        key_add(&k, currency, strlen(currency), 0);
+        key_add(&k, "|", 1, 0);
+        key_add(&k, description, strlen(description), 1);
     }
-    ok &= EVP_DigestFinal_ex(md, digest, &len);
-    EVP_MD_CTX_free(md);
-    if (!ok || len != 32)
+    k.ok &= EVP_DigestUpdate(h->ctx, k.buf, k.len);
+    k.ok &= EVP_DigestFinal_ex(h->ctx, digest, &len);
+    if (!k.ok || len != 32)
         return -1;
     hex(digest, 32, out);
     *out_occurrence = 0;
-    if (bank_id == NULL || *bank_id == '\0') {
+    if (!by_bank_id) {
         uint64_t key;
         memcpy(&key, digest, sizeof key);
         long occ = dedup_occurrences_next(o, key);

@@ -16,6 +16,16 @@
 
 #define DEDUP_HASH_LEN 75     /* 64 hex + "-" + up to 10 digits */
 
+/* The SHA-256 implementation, fetched once per import (a per-row fetch
+ * takes OpenSSL's provider locks every time). */
+struct dedup_hasher {
+    void *md;       /* EVP_MD * */
+    void *ctx;      /* EVP_MD_CTX * */
+};
+
+int dedup_hasher_init(struct dedup_hasher *h);       /* 0 or -1 */
+void dedup_hasher_cleanup(struct dedup_hasher *h);   /* safe to call twice */
+
 /* Counts identical rows within one file: key -> times seen. */
 struct dedup_occurrences {
     uint64_t *keys;           /* 0 = empty slot */
@@ -31,7 +41,7 @@ void dedup_occurrences_cleanup(struct dedup_occurrences *o);
 
 /* Computes the hash text into out.  *out_occurrence is 0 for bank ids.
  * Returns 0, or -1 when out of memory. */
-int dedup_hash(struct dedup_occurrences *o, const char *account, const char *bank_id,
+int dedup_hash(struct dedup_hasher *h, struct dedup_occurrences *o, const char *account, const char *bank_id,
                const char *date, long long amount_minor, const char *currency,
                const char *description, char out[DEDUP_HASH_LEN + 1], int *out_occurrence);
 

@@ -51,6 +51,7 @@ struct stage {
     struct si_error err;              /* why the sink stopped */
     /* internal */
     struct dedup_occurrences occ;
+    struct dedup_hasher hasher;
     struct si_buf copy;
     bool copying;
 };

@@ -224,16 +224,18 @@ END_TEST
 START_TEST(identical_rows_of_one_file_get_successive_occurrences)
 {
     struct dedup_occurrences o;
+    struct dedup_hasher hs;
+    ck_assert_int_eq(dedup_hasher_init(&hs), 0);
     dedup_occurrences_init(&o);
     char h1[DEDUP_HASH_LEN + 1], h2[DEDUP_HASH_LEN + 1], h3[DEDUP_HASH_LEN + 1];
     int occ;
-    ck_assert_int_eq(dedup_hash(&o, "", NULL, "2024-01-15", -350, "EUR", "Coffee Shop", h1, &occ), 0);
+    ck_assert_int_eq(dedup_hash(&hs, &o, "", NULL, "2024-01-15", -350, "EUR", "Coffee Shop", h1, &occ), 0);
     ck_assert_int_eq(occ, 1);
-    ck_assert_int_eq(dedup_hash(&o, "", NULL, "2024-01-15", -350, "EUR", "COFFEE SHOP", h2, &occ), 0);
+    ck_assert_int_eq(dedup_hash(&hs, &o, "", NULL, "2024-01-15", -350, "EUR", "COFFEE SHOP", h2, &occ), 0);
     ck_assert_int_eq(occ, 2);
     ck_assert_int_eq(strncmp(h1, h2, 64), 0);
     ck_assert_str_ne(h1, h2);
-    ck_assert_int_eq(dedup_hash(&o, "", NULL, "2024-01-15", -351, "EUR", "Coffee Shop", h3, &occ), 0);
+    ck_assert_int_eq(dedup_hash(&hs, &o, "", NULL, "2024-01-15", -351, "EUR", "Coffee Shop", h3, &occ), 0);
     ck_assert_int_eq(occ, 1);
     ck_assert_int_ne(strncmp(h1, h3, 64), 0);
     dedup_occurrences_cleanup(&o);
@@ -241,26 +243,30 @@ START_TEST(identical_rows_of_one_file_get_successive_occurrences)
     /* a second import of the same file yields the same hashes */
     dedup_occurrences_init(&o);
     char again[DEDUP_HASH_LEN + 1];
-    ck_assert_int_eq(dedup_hash(&o, "", NULL, "2024-01-15", -350, "EUR", "coffee shop", again, &occ), 0);
+    ck_assert_int_eq(dedup_hash(&hs, &o, "", NULL, "2024-01-15", -350, "EUR", "coffee shop", again, &occ), 0);
     ck_assert_str_eq(again, h1);
     dedup_occurrences_cleanup(&o);
+    dedup_hasher_cleanup(&hs);
 }
 END_TEST
 
 START_TEST(a_bank_id_alone_identifies_the_transaction)
 {
     struct dedup_occurrences o;
+    struct dedup_hasher hs;
+    ck_assert_int_eq(dedup_hasher_init(&hs), 0);
     dedup_occurrences_init(&o);
     char a[DEDUP_HASH_LEN + 1], b[DEDUP_HASH_LEN + 1], c[DEDUP_HASH_LEN + 1];
     int occ;
-    ck_assert_int_eq(dedup_hash(&o, "ACC1", "FIT123", "2024-01-15", -350, "EUR", "x", a, &occ), 0);
+    ck_assert_int_eq(dedup_hash(&hs, &o, "ACC1", "FIT123", "2024-01-15", -350, "EUR", "x", a, &occ), 0);
     ck_assert_int_eq(occ, 0);
     ck_assert_int_eq(strlen(a), 64);
-    ck_assert_int_eq(dedup_hash(&o, "ACC1", "FIT123", "2024-01-16", -999, "EUR", "y", b, &occ), 0);
+    ck_assert_int_eq(dedup_hash(&hs, &o, "ACC1", "FIT123", "2024-01-16", -999, "EUR", "y", b, &occ), 0);
     ck_assert_str_eq(a, b);
-    ck_assert_int_eq(dedup_hash(&o, "ACC2", "FIT123", "2024-01-15", -350, "EUR", "x", c, &occ), 0);
+    ck_assert_int_eq(dedup_hash(&hs, &o, "ACC2", "FIT123", "2024-01-15", -350, "EUR", "x", c, &occ), 0);
     ck_assert_str_ne(a, c);
     dedup_occurrences_cleanup(&o);
+    dedup_hasher_cleanup(&hs);
 }
 END_TEST
 

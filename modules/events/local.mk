@@ -1,0 +1,1 @@
+# modules/events: the import-events stream responder (to be written).
