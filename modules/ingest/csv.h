@@ -57,7 +57,7 @@
  *    "date":0, "description":[1], "amount":2|null, "debit":null|i, "credit":null|i,
  *    "indicator":null|i, "currency":null|i, "balance":3|null, "reference":null|i,
  *    "dateFormat":"DD/MM/YYYY"|null, "decimal":"."|",", "thousands":","|"."|"'"|" "|"",
- *    "negate":false, "fingerprint":"<64 hex>"}
+ *    "negate":false, "fingerprint":"<64 hex>" (see csv_layout_fingerprint)}
  *
  * Returns 0, or -1 with err filled (line 0 when not tied to a line; the
  * message never quotes row contents).  Rows are emitted only after the whole
@@ -72,6 +72,15 @@ int csv_parse(FILE *in, const json_t *override, const char *default_currency,
  * Returns 0, or -1 if hashing failed. */
 int csv_fingerprint(const char *const *names, size_t nnames, size_t ncols, char delimiter,
                     char out[65]);
+
+/* The "fingerprint" csv_parse reports for this file, from the sniffing
+ * sample only (the first CSV_SNIFF_RECORDS records), so a remembered mapping
+ * can be looked up cheaply before parsing.  It is always the fingerprint of
+ * the layout detected WITHOUT an override (an override that moves the header
+ * or changes the delimiter does not change it), so a saved mapping is found
+ * again for the next file of that layout.  Leaves the file at the position
+ * it had.  0, or -1 with err (e.g. an empty file). */
+int csv_layout_fingerprint(FILE *in, char out[65], struct stmt_error *err);
 
 /* ---- Internals shared by csv_*.c (and tests/unit/check_csv.c) ------------- */
 

@@ -95,39 +95,79 @@ static int each_record(struct run *u, row_fn fn, struct stmt_error *err)
 
 /* ---- Header ---------------------------------------------------------------- */
 
-static int read_header(struct run *u, struct stmt_error *err)
+/* Moves r to the record with the given ordinal. */
+static int seek_record(struct csv_reader *r, char delim, long ordinal, struct stmt_error *err)
+{
+    if (csv_reader_rewind(r, delim, err) != 0)
+        return -1;
+    do {
+        int got = csv_reader_next(r, err);
+        if (got < 0)
+            return -1;
+        if (got == 0) {   /* not reached: the sniffer saw it */
+            csv_set_error(err, 0, "the header row disappeared");
+            return -1;
+        }
+    } while (r->ordinal < ordinal);
+    return 0;
+}
+
+/* The fingerprint of a sniffed layout: of its header, else of its shape. */
+static int layout_fingerprint(struct csv_reader *r, const struct csv_layout *lay, char out[65],
+                              struct stmt_error *err)
+{
+    int rc = -1;
+    const char **raw = NULL;
+    if (lay->header_ordinal < 0) {
+        rc = csv_fingerprint(NULL, 0, lay->ncols, lay->delimiter, out);
+    } else {
+        if (seek_record(r, lay->delimiter, lay->header_ordinal, err) != 0)
+            return -1;
+        size_t named = csv_trimmed_count(r);
+        raw = calloc(named + 1, sizeof *raw);
+        if (raw == NULL) {
+            csv_set_error(err, 0, "out of memory");
+            return -1;
+        }
+        for (size_t i = 0; i < named; i++)
+            raw[i] = csv_field(r, i);
+        rc = csv_fingerprint(raw, named, lay->ncols, lay->delimiter, out);
+    }
+    if (rc != 0)
+        csv_set_error(err, 0, "could not compute the header fingerprint");
+    free(raw);
+    return rc;
+}
+
+/* The fingerprint the file gets with no override, so that a mapping the
+ * user saved (even one that moved the header or changed the delimiter) is
+ * found again for the next file of the same layout. */
+static int auto_fingerprint(struct csv_reader *r, char out[65], struct stmt_error *err)
+{
+    struct csv_override none;
+    struct csv_layout lay;
+    if (csv_override_parse(NULL, &none, err) != 0 || csv_sniff(r, &none, &lay, err) != 0)
+        return -1;
+    return layout_fingerprint(r, &lay, out, err);
+}
+
+/* The column names ("columnN" when unnamed) and the fingerprint. */
+static int read_header(struct run *u, const struct csv_override *ov, struct stmt_error *err)
 {
     struct csv_reader *r = u->r;
     size_t ncols = u->lay.ncols;
     int rc = -1;
-    const char **raw = NULL;
     char *copy = NULL;
+    struct stmt_error ignored;
+    bool forced = ov->has_delimiter || ov->has_header_line;
+    if ((!forced || auto_fingerprint(r, u->m.fingerprint, &ignored) != 0) &&
+        layout_fingerprint(r, &u->lay, u->m.fingerprint, err) != 0)
+        return -1;
     u->names = json_array();
     if (u->names == NULL)
         goto oom;
-    if (u->lay.header_ordinal >= 0) {
-        if (csv_reader_rewind(r, u->lay.delimiter, err) != 0)
-            goto out;
-        do {
-            int got = csv_reader_next(r, err);
-            if (got < 0)
-                goto out;
-            if (got == 0) {   /* not reached: the sniffer saw it */
-                csv_set_error(err, 0, "the header row disappeared");
-                goto out;
-            }
-        } while (r->ordinal < u->lay.header_ordinal);
-        size_t named = csv_trimmed_count(r);
-        raw = calloc(named + 1, sizeof *raw);
-        if (raw == NULL)
-            goto oom;
-        for (size_t i = 0; i < named; i++)
-            raw[i] = csv_field(r, i);
-        if (csv_fingerprint(raw, named, ncols, u->lay.delimiter, u->m.fingerprint) != 0)
-            goto hash;
-    } else if (csv_fingerprint(NULL, 0, ncols, u->lay.delimiter, u->m.fingerprint) != 0) {
-        goto hash;
-    }
+    if (u->lay.header_ordinal >= 0 && seek_record(r, u->lay.delimiter, u->lay.header_ordinal, err) != 0)
+        goto out;
     for (size_t i = 0; i < ncols; i++) {
         char gen[32];
         free(copy);
@@ -138,25 +178,45 @@ static int read_header(struct run *u, struct stmt_error *err)
                 goto oom;
             stmt_normalize_text(copy);
         }
-        if (copy == NULL || copy[0] == '\0')
-            snprintf(gen, sizeof gen, "column%zu", i + 1);
-        if (json_array_append_new(u->names, json_string(copy != NULL && copy[0] ? copy : gen)) != 0) {
-            /* json_string refuses invalid UTF-8: fall back to the generated name */
-            snprintf(gen, sizeof gen, "column%zu", i + 1);
-            if (json_array_append_new(u->names, json_string(gen)) != 0)
-                goto oom;
-        }
+        snprintf(gen, sizeof gen, "column%zu", i + 1);
+        if (json_array_append_new(u->names, json_string(copy != NULL && copy[0] ? copy : gen)) != 0 &&
+            json_array_append_new(u->names, json_string(gen)) != 0)
+            goto oom;   /* json_string refuses invalid UTF-8: the generated name then */
     }
     rc = 0;
     goto out;
 oom:
     csv_set_error(err, 0, "out of memory");
-    goto out;
-hash:
-    csv_set_error(err, 0, "could not compute the header fingerprint");
 out:
-    free(raw);
     free(copy);
+    return rc;
+}
+
+int csv_layout_fingerprint(FILE *in, char out[65], struct stmt_error *err)
+{
+    struct stmt_error scratch;
+    struct csv_reader *r = malloc(sizeof *r);
+    int rc = -1;
+    if (err == NULL)
+        err = &scratch;
+    memset(err, 0, sizeof *err);
+    if (r == NULL) {
+        csv_set_error(err, 0, "out of memory");
+        return -1;
+    }
+    if (in == NULL || csv_reader_open(r, in, ',', err) != 0) {
+        if (in == NULL)
+            csv_set_error(err, 0, "no input");
+        free(r);
+        return -1;
+    }
+    rc = auto_fingerprint(r, out, err);
+    if (fseek(in, r->start, SEEK_SET) != 0 && rc == 0) {
+        csv_set_error(err, 0, "the input cannot be read twice (not seekable)");
+        rc = -1;
+    }
+    csv_reader_close(r);
+    free(r);
     return rc;
 }
 
@@ -504,7 +564,7 @@ int csv_parse(FILE *in, const json_t *override, const char *default_currency,
     u->m.delimiter = u->lay.delimiter;
     u->m.header_line = u->lay.header_ordinal >= 0 ? u->lay.header_line : 0;
     u->m.ncols = u->lay.ncols;
-    if (read_header(u, err) != 0)
+    if (read_header(u, &ov, err) != 0)
         goto out;
     layout = true;
     if (csv_override_check_columns(&ov, u->lay.ncols, err) != 0)

@@ -157,42 +157,24 @@ out:
 }
 
 /* Reads the user's remembered mapping for this file's header layout (CSV
- * only, and only when the request brought none): a first look at the file
- * that stops at the first row gives the layout's fingerprint. */
-static int stop_at_first(void *ctx, const struct stmt_txn *t) { (void)ctx; (void)t; return 1; }
-static void ignore_warning(void *ctx, long line, const char *m) { (void)ctx; (void)line; (void)m; }
-
+ * only, and only when the request brought none); the layout's fingerprint
+ * comes from the first records alone. */
 static int remembered_mapping(struct si_db *db, struct ingest *in, struct si_error *err)
 {
     if (in->format != STMT_FORMAT_CSV || in->mapping != NULL)
         return 0;
-    const char *params[] = { in->user, NULL };
-    PGresult *res = si_db_exec(db, "SELECT 1 FROM csv_mappings WHERE user_id = $1 LIMIT 1", 1, params, err);
+    char fp[65];
+    struct stmt_error perr;
+    if (csv_layout_fingerprint(in->text, fp, &perr) != 0)
+        return 0;   /* csv_parse will report what is wrong with the file */
+    const char *params[] = { in->user, fp };
+    PGresult *res = si_db_exec(db, "SELECT mapping::text FROM csv_mappings WHERE user_id = $1 AND fingerprint = $2",
+                               2, params, err);
     if (res == NULL)
         return -1;
-    int any = PQntuples(res) > 0;
+    if (PQntuples(res) > 0)
+        in->remembered = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
     PQclear(res);
-    if (!any)
-        return 0;
-    json_t *columns = NULL;
-    struct stmt_sink probe = { stop_at_first, ignore_warning, NULL };
-    struct stmt_error perr;
-    csv_parse(in->text, NULL, in->currency, &columns, &probe, &perr);
-    rewind(in->text);
-    const char *fp = json_string_value(json_object_get(columns, "fingerprint"));
-    if (fp != NULL) {
-        params[1] = fp;
-        res = si_db_exec(db, "SELECT mapping::text FROM csv_mappings WHERE user_id = $1 AND fingerprint = $2",
-                         2, params, err);
-        if (res == NULL) {
-            json_decref(columns);
-            return -1;
-        }
-        if (PQntuples(res) > 0)
-            in->remembered = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-        PQclear(res);
-    }
-    json_decref(columns);
     return 0;
 }
 

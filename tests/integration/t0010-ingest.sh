@@ -69,6 +69,16 @@ check "the same amount a day later with other text is a possible duplicate" body
   '.preview[1].verdict == "possible_duplicate" and (.preview[1].reason | test("2024-01-20"))'
 check "an unrelated row is new" body_jq '.preview[2].verdict == "new"'
 
+# --- a corrected mapping is remembered for the next file of that layout ------------
+printf 'Date,Description,Amount,Balance\n2024-05-01,CARD PURCHASE ONE,12.00,100.00\n' > "$T/card1.csv"
+printf 'Date,Description,Amount,Balance\n2024-06-01,CARD PURCHASE TWO,30.00,70.00\n' > "$T/card2.csv"
+json_upload "$T/card1.csv" '{mapping: {negate: true}}'
+check "a mapping in the request overrides what was inferred" body_jq '.columns.negate == true and .preview[0].amountMinor == -1200'
+json_upload "$T/card2.csv"
+check "the next file with the same header layout uses the remembered mapping" body_jq \
+  '.columns.negate == true and .preview[0].amountMinor == -3000'
+check "one mapping is stored for the user" test "$(sql "SELECT count(*) FROM csv_mappings WHERE user_id = '$USER_ID'")" = 1
+
 # --- identity ---------------------------------------------------------------------
 before="$(counts)"
 request POST "$FN" -H 'Content-Type: text/csv' --data-binary @"$D/basic.csv"

@@ -818,6 +818,48 @@ START_TEST(the_fingerprint_is_the_hash_of_the_normalised_header)
 }
 END_TEST
 
+START_TEST(the_layout_fingerprint_is_cheap_and_equals_what_the_parse_reports)
+{
+    const char *files[] = { "uk_comma_balance", "de_semicolon_preamble", "noheader_running_balance",
+                            "fr_tab_debit_credit" };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char *path = fmt("%s/%s.csv", CSV_FIXTURES, files[i]);
+        char *text = slurp(path);
+        FILE *f = fmemopen(text, strlen(text), "r");
+        ck_assert_ptr_nonnull(f);
+        char fp[65];
+        struct stmt_error err;
+        ck_assert_int_eq(csv_layout_fingerprint(f, fp, &err), 0);
+        ck_assert_int_eq(ftell(f), 0);
+        struct collect c = { 0 };
+        json_t *cols = NULL;
+        ck_assert_int_eq(parse_text(text, NULL, "", &c, &cols, &err), 0);
+        ck_assert_str_eq(fp, json_string_value(json_object_get(cols, "fingerprint")));
+        json_decref(cols);
+        collect_free(&c);
+        fclose(f);
+        free(text);
+        free(path);
+    }
+    /* an override that moves the header keeps the file's own fingerprint */
+    const char *text = "Account;1\nDate;Text;Amount\n2024-01-02;a;1,00\n2024-01-03;b;2,00\n";
+    FILE *f = fmemopen((void *)text, strlen(text), "r");
+    char fp[65];
+    struct stmt_error err;
+    ck_assert_int_eq(csv_layout_fingerprint(f, fp, &err), 0);
+    fclose(f);
+    struct collect c = { 0 };
+    json_t *cols = NULL;
+    ck_assert_int_eq(parse_text(text, "{\"headerLine\":0,\"delimiter\":\";\",\"date\":0,\"amount\":2}", "",
+                                &c, &cols, &err), 0);
+    ck_assert_uint_eq(c.nrows, 2);
+    ck_assert_str_eq(fp, json_string_value(json_object_get(cols, "fingerprint")));
+    json_decref(cols);
+    collect_free(&c);
+    ck_assert_int_eq(csv_layout_fingerprint(NULL, fp, &err), -1);
+}
+END_TEST
+
 /* ---- Errors and the sink ---------------------------------------------------------------------------------- */
 
 START_TEST(a_sink_that_stops_ends_the_parse_with_an_error)
@@ -991,6 +1033,7 @@ static Suite *csv_suite(void)
     tcase_add_loop_test(tc, the_users_mapping_overrides_inference_and_is_validated, 0, N(overrides));
     tcase_add_test(tc, the_mapping_is_reported_when_the_amount_column_is_missing);
     tcase_add_test(tc, the_fingerprint_is_the_hash_of_the_normalised_header);
+    tcase_add_test(tc, the_layout_fingerprint_is_cheap_and_equals_what_the_parse_reports);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");
