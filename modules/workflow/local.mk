@@ -1,0 +1,1 @@
+# modules/workflow: the workflow API responder and worker (to be written).
