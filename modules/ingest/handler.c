@@ -226,7 +226,9 @@ static int stage_import(struct si_ctx *ctx, struct ingest *in, const struct uplo
         return -1;
     snprintf(in->import_id, sizeof in->import_id, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
-    if (record_event(db, in, "import:upload:complete",
+    if (record_event(db, in, "import:upload:start",
+                     json_pack("{s:s, s:I}", "importId", in->import_id, "bytes", (json_int_t)up->size), err) != 0 ||
+        record_event(db, in, "import:upload:complete",
                      json_pack("{s:s, s:I}", "importId", in->import_id, "bytes", (json_int_t)up->size), err) != 0 ||
         record_event(db, in, "import:parse:start",
                      json_pack("{s:s, s:s}", "importId", in->import_id, "format", stmt_format_name(in->format)), err) != 0)

@@ -40,7 +40,7 @@ check "importId is a UUID" test "${#IMPORT}" = 36
 check "5 rows are staged for the import" test "$(sql "SELECT count(*) FROM transactions_staging WHERE import_id = '$IMPORT' AND user_id = '$USER_ID'")" = 5
 check "upload and parse events were recorded with the import" test \
   "$(sql "SELECT string_agg(event_type, ',' ORDER BY id) FROM import_events WHERE import_id = '$IMPORT'")" = \
-  "import:upload:complete,import:parse:start,import:parse:complete"
+  "import:upload:start,import:upload:complete,import:parse:start,import:parse:complete"
 check "event payloads hold no descriptions" test \
   "$(sql "SELECT count(*) FROM import_events WHERE import_id = '$IMPORT' AND payload::text ~* 'tesco|coffee|payroll'")" = 0
 
