@@ -34,11 +34,12 @@ bool csv_is_common_currency(const char *s, size_t n)
 
 static const struct {
     const char *sym;
+    size_t len;
     const char *code;   /* "" = says nothing (bare $) */
 } symbols[] = {
-    { "US$", "USD" }, { "A$", "AUD" }, { "C$", "CAD" }, { "NZ$", "NZD" }, { "R$", "BRL" },
-    { "\xE2\x82\xAC", "EUR" }, { "\xC2\xA3", "GBP" }, { "\xC2\xA5", "JPY" },
-    { "\xE2\x82\xB9", "INR" }, { "$", "" },
+    { "US$", 3, "USD" }, { "A$", 2, "AUD" }, { "C$", 2, "CAD" }, { "NZ$", 3, "NZD" },
+    { "R$", 2, "BRL" }, { "\xE2\x82\xAC", 3, "EUR" }, { "\xC2\xA3", 2, "GBP" },
+    { "\xC2\xA5", 2, "JPY" }, { "\xE2\x82\xB9", 3, "INR" }, { "$", 1, "" },
 };
 
 /* Length of a space (ASCII, NBSP, narrow/thin NBSP) at p, or 0. */
@@ -123,7 +124,7 @@ int csv_amount_scan(const char *s, size_t n, struct csv_amount *a)
         } else {
             size_t i = 0, len = 0;
             for (; !sym && i < sizeof symbols / sizeof symbols[0]; i++) {
-                len = strlen(symbols[i].sym);
+                len = symbols[i].len;
                 if ((size_t)(e - p) >= len && memcmp(p, symbols[i].sym, len) == 0)
                     break;
             }
@@ -160,7 +161,7 @@ int csv_amount_scan(const char *s, size_t n, struct csv_amount *a)
         } else {
             size_t i = 0, len = 0;
             for (; !sym && i < sizeof symbols / sizeof symbols[0]; i++) {
-                len = strlen(symbols[i].sym);
+                len = symbols[i].len;
                 if ((size_t)(e - p) >= len && memcmp(e - len, symbols[i].sym, len) == 0)
                     break;
             }
@@ -293,12 +294,21 @@ int csv_indicator_sign(const char *s, size_t n)
     char key[16];
     if (n == 0 || n > 12)
         return 0;
-    csv_norm_key(s, n, key, sizeof key);
+    /* every marker starts with a letter: refuse a key that would start with
+     * a digit, or be empty, without building it */
+    size_t i = 0;
+    while (i < n && !((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+                      (s[i] >= '0' && s[i] <= '9') || (unsigned char)s[i] == 0xC3))
+        i++;
+    if (i == n || (s[i] >= '0' && s[i] <= '9'))
+        return 0;
+    if (csv_norm_key(s, n, key, sizeof key) == 0)
+        return 0;
     for (size_t i = 0; i < sizeof debit / sizeof debit[0]; i++)
-        if (strcmp(key, debit[i]) == 0)
+        if (key[0] == debit[i][0] && strcmp(key, debit[i]) == 0)
             return -1;
     for (size_t i = 0; i < sizeof credit / sizeof credit[0]; i++)
-        if (strcmp(key, credit[i]) == 0)
+        if (key[0] == credit[i][0] && strcmp(key, credit[i]) == 0)
             return 1;
     return 0;
 }

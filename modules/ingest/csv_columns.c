@@ -259,18 +259,25 @@ int csv_summary_kind(const char *s, size_t n)
         "summe", "summen", "gesamt", "gesamtsumme", "summe soll", "summe haben", "totaal",
         "total general", "saldo",
     };
-    char key[64];
+    /* The key is cut at 24 characters: the longest prefix is 23 (followed by
+     * the end or a space) and the longest whole cell 13, so the verdict is
+     * the same as for the whole key. */
+    char key[25];
     csv_trim(&s, &n);
     if (n == 0 || !csv_has_letter(s, n))
         return CSV_SUMMARY_NONE;
     size_t kl = csv_norm_key(s, n < 200 ? n : 200, key, sizeof key);
+    if (kl == 0)
+        return CSV_SUMMARY_NONE;
     for (size_t i = 0; i < sizeof prefix / sizeof prefix[0]; i++) {
+        if (key[0] != prefix[i][0])
+            continue;
         size_t pl = strlen(prefix[i]);
-        if (kl >= pl && strncmp(key, prefix[i], pl) == 0 && (key[pl] == '\0' || key[pl] == ' '))
+        if (kl >= pl && memcmp(key, prefix[i], pl) == 0 && (key[pl] == '\0' || key[pl] == ' '))
             return CSV_SUMMARY_BALANCE;
     }
     for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++)
-        if (strcmp(key, whole[i]) == 0)
+        if (key[0] == whole[i][0] && strcmp(key, whole[i]) == 0)
             return CSV_SUMMARY_TOTAL;
     return CSV_SUMMARY_NONE;
 }

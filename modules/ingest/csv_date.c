@@ -6,7 +6,8 @@
  * of day after the date ("2024-01-15 10:30", "2024-01-15T10:30:00Z") is
  * allowed and ignored.  Month names and abbreviations are recognised in
  * English, German, French, Spanish and Dutch.  Calendar checks (leap years)
- * and two-digit years are stmt_make_date's. */
+ * and two-digit years are stmt_make_date's (mirrored by make_date here,
+ * which needs no snprintf). */
 #include "csv.h"
 
 #include <string.h>
@@ -66,46 +67,48 @@ int csv_date_format_swap(int fmt)
 /* Full month names (accents folded) in en, de, fr, es, nl: a word matches a
  * month when it is a prefix (3+ letters) of one of them and of no other
  * month's, or one of the extra abbreviations. */
-static const char *const month_names[12] = {
-    "january januar janner janvier enero januari",
-    "february februar fevrier febrero februari",
-    "march marz maerz mars marzo maart",
-    "april avril abril",
-    "may mai mayo mei",
-    "june juni juin junio",
-    "july juli juillet julio",
-    "august aout agosto augustus",
-    "september septembre septiembre",
-    "october oktober octobre octubre",
-    "november novembre noviembre",
-    "december dezember decembre diciembre",
-};
 static const struct {
     const char *abbr;
     int month;
 } month_abbr[] = { { "mrz", 3 }, { "mrt", 3 }, { "set", 9 }, { "sept", 9 } };
 
+/* The month names, en de fr es nl, with their lengths. */
+static const struct month_word {
+    const char *w;
+    size_t len;
+    int month;
+} month_words[] = {
+    { "january", 7, 1 }, { "januar", 6, 1 }, { "janner", 6, 1 }, { "janvier", 7, 1 },
+    { "enero", 5, 1 }, { "januari", 7, 1 }, { "february", 8, 2 }, { "februar", 7, 2 },
+    { "fevrier", 7, 2 }, { "febrero", 7, 2 }, { "februari", 8, 2 }, { "march", 5, 3 },
+    { "marz", 4, 3 }, { "maerz", 5, 3 }, { "mars", 4, 3 }, { "marzo", 5, 3 },
+    { "maart", 5, 3 }, { "april", 5, 4 }, { "avril", 5, 4 }, { "abril", 5, 4 },
+    { "may", 3, 5 }, { "mai", 3, 5 }, { "mayo", 4, 5 }, { "mei", 3, 5 },
+    { "june", 4, 6 }, { "juni", 4, 6 }, { "juin", 4, 6 }, { "junio", 5, 6 },
+    { "july", 4, 7 }, { "juli", 4, 7 }, { "juillet", 7, 7 }, { "julio", 5, 7 },
+    { "august", 6, 8 }, { "aout", 4, 8 }, { "agosto", 6, 8 }, { "augustus", 8, 8 },
+    { "september", 9, 9 }, { "septembre", 9, 9 }, { "septiembre", 10, 9 }, { "october", 7, 10 },
+    { "oktober", 7, 10 }, { "octobre", 7, 10 }, { "octubre", 7, 10 }, { "november", 8, 11 },
+    { "novembre", 8, 11 }, { "noviembre", 9, 11 }, { "december", 8, 12 }, { "dezember", 8, 12 },
+    { "decembre", 8, 12 }, { "diciembre", 9, 12 },
+};
+
 int csv_month_from_name(const char *s, size_t n)
 {
     char key[32];
     size_t k = csv_norm_key(s, n, key, sizeof key);
-    if (k < 3 || k > 12 || strchr(key, ' ') != NULL)
+    if (k < 3 || k > 12 || memchr(key, ' ', k) != NULL)
         return 0;
     for (size_t i = 0; i < sizeof month_abbr / sizeof month_abbr[0]; i++)
-        if (strcmp(key, month_abbr[i].abbr) == 0)
+        if (key[0] == month_abbr[i].abbr[0] && strcmp(key, month_abbr[i].abbr) == 0)
             return month_abbr[i].month;
     int found = 0;
-    for (int m = 0; m < 12; m++) {
-        for (const char *p = month_names[m]; *p;) {
-            size_t wl = strcspn(p, " ");
-            if (k <= wl && strncmp(p, key, k) == 0) {
-                if (found != 0 && found != m + 1)
-                    return 0;
-                found = m + 1;
-            }
-            p += wl;
-            while (*p == ' ')
-                p++;
+    for (size_t i = 0; i < sizeof month_words / sizeof month_words[0]; i++) {
+        const struct month_word *w = &month_words[i];
+        if (k <= w->len && w->w[0] == key[0] && memcmp(w->w, key, k) == 0) {
+            if (found != 0 && found != w->month)
+                return 0;
+            found = w->month;
         }
     }
     return found;
@@ -188,9 +191,12 @@ static bool rest_ok(const struct dshape *d, size_t from)
         return false;
     if (from + 1 >= d->n || d->s[from + 1] < '0' || d->s[from + 1] > '9')
         return false;
-    for (size_t i = from + 1; i < d->n; i++)
-        if (strchr("0123456789:.+-Z APMapm", d->s[i]) == NULL)
+    for (size_t i = from + 1; i < d->n; i++) {
+        char c = d->s[i];
+        if (!((c >= '0' && c <= '9') || c == ':' || c == '.' || c == '+' || c == '-' || c == 'Z' ||
+              c == ' ' || c == 'A' || c == 'P' || c == 'M' || c == 'a' || c == 'p' || c == 'm'))
             return false;
+    }
     return true;
 }
 
@@ -201,7 +207,9 @@ static bool num(const struct dtok *t, int lo, int hi)
 
 static bool seps_are(const struct dshape *d, const char *sep)
 {
-    return strcmp(d->sep[0], sep) == 0 && strcmp(d->sep[1], sep) == 0;
+    /* sep is always one character */
+    return d->sep[0][0] == sep[0] && d->sep[0][1] == '\0' && d->sep[1][0] == sep[0] &&
+           d->sep[1][1] == '\0';
 }
 
 /* Month-name formats: any of / - . space between the parts, but no comma
@@ -284,12 +292,41 @@ static int ymd_of(const struct dshape *d, int fmt, int *y, int *m, int *dd)
     }
 }
 
-static int date_of(const struct dshape *d, int fmt, char out[11])
+/* stmt_make_date's checks (two-digit years, 1900..2199, the calendar);
+ * writes YYYY-MM-DD when out is not NULL. */
+static int make_date(int year, int month, int day, char *out)
+{
+    if (year >= 0 && year < 100)
+        year += year < 70 ? 2000 : 1900;
+    if (year < 1900 || year > 2199 || month < 1 || month > 12 || day < 1)
+        return -1;
+    static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    int max = mdays[month - 1] + (month == 2 && leap);
+    if (day > max)
+        return -1;
+    if (out != NULL) {
+        out[0] = (char)('0' + year / 1000);
+        out[1] = (char)('0' + year / 100 % 10);
+        out[2] = (char)('0' + year / 10 % 10);
+        out[3] = (char)('0' + year % 10);
+        out[4] = '-';
+        out[5] = (char)('0' + month / 10);
+        out[6] = (char)('0' + month % 10);
+        out[7] = '-';
+        out[8] = (char)('0' + day / 10);
+        out[9] = (char)('0' + day % 10);
+        out[10] = '\0';
+    }
+    return 0;
+}
+
+static int date_of(const struct dshape *d, int fmt, char *out)
 {
     int y, m, dd;
     if (ymd_of(d, fmt, &y, &m, &dd) != 0)
         return -1;
-    return stmt_make_date(y, m, dd, out);
+    return make_date(y, m, dd, out);
 }
 
 int csv_date_parse(const char *s, size_t n, int fmt, char out[11])
@@ -304,13 +341,12 @@ int csv_date_parse(const char *s, size_t n, int fmt, char out[11])
 uint32_t csv_date_formats(const char *s, size_t n)
 {
     struct dshape d;
-    char out[11];
     uint32_t mask = 0;
     shape_of(s, n, &d);
     if (d.nt == 0)
         return 0;
     for (int f = 0; f < CSV_DATE_FORMAT_COUNT; f++)
-        if (date_of(&d, f, out) == 0)
+        if (date_of(&d, f, NULL) == 0)
             mask |= 1u << f;
     return mask;
 }

@@ -35,6 +35,8 @@ struct run {
     bool preamble_reported;
     char *text;                 /* description being built */
     char *ref;                  /* reference being built */
+    char exp_code[4];           /* exponent_of's memo: the last code and its exponent */
+    int exp_value;
 };
 
 static void warn(struct run *u, long line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -278,6 +280,19 @@ static bool repeated_header(const struct run *u)
         char buf[256];
         if (name == NULL || n >= sizeof buf)
             return false;
+        /* quick refusal: the first byte stmt_normalize_text would keep */
+        size_t k = 0;
+        while (k < n) {
+            unsigned char c = (unsigned char)s[k];
+            if (c == 0xC2 && k + 1 < n && (unsigned char)s[k + 1] == 0xA0)
+                k += 2;
+            else if (c < 0x20 || c == ' ' || c == 0x7f)
+                k++;
+            else
+                break;
+        }
+        if (k < n && s[k] != name[0])
+            return false;
         memcpy(buf, s, n);
         buf[n] = '\0';
         stmt_normalize_text(buf);
@@ -290,15 +305,32 @@ static bool repeated_header(const struct run *u)
 /* The currency a cell or the currency column names into code (if not set). */
 static void set_code(char code[4], const char *from)
 {
-    if (code[0] == '\0' && from != NULL && from[0] != '\0')
-        snprintf(code, 4, "%s", from);
+    if (code[0] == '\0' && from != NULL && from[0] != '\0') {
+        size_t i = 0;
+        for (; i < 3 && from[i] != '\0'; i++)
+            code[i] = from[i];
+        code[i] = '\0';
+    }
+}
+
+/* stmt_currency_exponent(code or NULL for ""), remembering the last answer:
+ * a file mostly has one currency. */
+static int exponent_of(struct run *u, const char code[4])
+{
+    if (code[0] == '\0')
+        return 2;
+    if (memcmp(code, u->exp_code, 4) != 0) {
+        memcpy(u->exp_code, code, 4);
+        u->exp_value = stmt_currency_exponent(code);
+    }
+    return u->exp_value;
 }
 
 /* Reads one money cell; 0, or -1 with *why. */
-static int money(const struct run *u, const struct csv_amount *a, const char *code,
+static int money(struct run *u, const struct csv_amount *a, const char *code,
                  long long *out, const char **why, const char *what_nan, const char *what_dec)
 {
-    int exp = stmt_currency_exponent(code[0] ? code : NULL);
+    int exp = exponent_of(u, code);
     long long v;
     if (csv_amount_value(a, u->m.decimal, u->m.thousands, exp, out) == 0)
         return 0;
@@ -503,8 +535,8 @@ static int data_row(struct run *u, struct stmt_error *err)
             t.bank_id = u->ref;
     }
     t.amount_minor = amount;
-    snprintf(t.currency, sizeof t.currency, "%s", code);
-    t.exponent = stmt_currency_exponent(code[0] ? code : NULL);
+    memcpy(t.currency, code, sizeof code);
+    t.exponent = exponent_of(u, code);
     t.description = u->text;
     t.counterparty = NULL;
     t.account = NULL;

@@ -34,7 +34,7 @@ int csv_reader_open(struct csv_reader *r, FILE *in, char delim, struct stmt_erro
         csv_set_error(err, 0, "the input cannot be read twice (not seekable)");
         return -1;
     }
-    r->buf_cap = 4096;
+    r->buf_cap = CSV_MAX_RECORD_BYTES + CSV_MAX_FIELDS + 1;   /* the most a record can need */
     r->buf = malloc(r->buf_cap);
     if (r->buf == NULL) {
         csv_set_error(err, 0, "out of memory");
@@ -183,6 +183,52 @@ static void rd_newline(struct csv_reader *r, int c)
 
 enum { ST_START, ST_PLAIN, ST_QUOTED, ST_QUOTE };
 
+/* Whether c ends a run of ordinary bytes outside quotes / inside quotes. */
+static inline bool rd_special_plain(unsigned char c, unsigned char delim)
+{
+    return c == delim || c == '\n' || c == '\r' || c == '"' || c == '\0';
+}
+static inline bool rd_special_quoted(unsigned char c)
+{
+    return c == '\n' || c == '\r' || c == '"' || c == '\0';
+}
+
+/* Copies the run of ordinary bytes at the read position into the current
+ * field (as many rd_put calls would), leaving the read position on the first
+ * special byte or at the end of the read buffer.  0, or -1 on a limit (with
+ * the error rd_put reports). */
+static int rd_run(struct csv_reader *r, bool quoted, struct stmt_error *err)
+{
+    const unsigned char *p = r->io + r->io_pos, *e = r->io + r->io_len, *q = p;
+    unsigned char d = (unsigned char)r->delim;
+    if (quoted) {
+        while (q < e && !rd_special_quoted(*q))
+            q++;
+    } else {
+        while (q < e && !rd_special_plain(*q, d))
+            q++;
+    }
+    size_t k = (size_t)(q - p);
+    if (k == 0)
+        return 0;
+    size_t used_field = r->buf_len - r->fstart[r->nfields];
+    size_t used_rec = r->buf_len - r->nfields;
+    size_t room_field = used_field < CSV_MAX_FIELD_BYTES ? CSV_MAX_FIELD_BYTES - used_field : 0;
+    size_t room_rec = used_rec < CSV_MAX_RECORD_BYTES ? CSV_MAX_RECORD_BYTES - used_rec : 0;
+    size_t room = room_field < room_rec ? room_field : room_rec;
+    if (k > room) {
+        memcpy(r->buf + r->buf_len, p, room);
+        r->buf_len += room;
+        r->io_pos += room;
+        return rd_put(r, (char)p[room], err);   /* reports the limit */
+    }
+    memcpy(r->buf + r->buf_len, p, k);
+    r->buf_len += k;
+    r->io_pos += k;
+    return 0;
+}
+
+
 int csv_reader_next(struct csv_reader *r, struct stmt_error *err)
 {
     r->buf_len = 0;
@@ -203,6 +249,27 @@ int csv_reader_next(struct csv_reader *r, struct stmt_error *err)
         return -1;
     for (;; c = rd_get(r)) {
         bool end_record = false, end_field = false;
+        if (c >= 0 && (st == ST_QUOTED ? !rd_special_quoted((unsigned char)c)
+                                       : !rd_special_plain((unsigned char)c, (unsigned char)r->delim))) {
+            /* an ordinary byte: it and the ordinary bytes after it */
+            if (rd_put(r, (char)c, err) != 0)
+                return -1;
+            if (st != ST_QUOTED)
+                st = ST_PLAIN;
+            if (rd_run(r, st == ST_QUOTED, err) != 0)
+                return -1;
+            /* delimiter then an ordinary byte (the common case): next field */
+            while (st == ST_PLAIN && r->io_pos + 1 < r->io_len &&
+                   r->io[r->io_pos] == (unsigned char)r->delim &&
+                   !rd_special_plain(r->io[r->io_pos + 1], (unsigned char)r->delim)) {
+                if (rd_end_field(r, err) != 0 || rd_start_field(r, err) != 0)
+                    return -1;
+                r->io_pos++;
+                if (rd_put(r, (char)r->io[r->io_pos++], err) != 0 || rd_run(r, false, err) != 0)
+                    return -1;
+            }
+            continue;
+        }
         if (c < 0) {
             if (r->io_error) {
                 csv_set_error(err, r->line, "line %ld: read error", r->line);

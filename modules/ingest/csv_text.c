@@ -34,6 +34,11 @@ void csv_trim(const char **s, size_t *n)
 {
     const unsigned char *p = (const unsigned char *)*s;
     size_t len = *n, k;
+    /* the common case: nothing to trim (no space byte, no NBSP lead byte at either end) */
+    if (len == 0 || ((p[0] > ' ' && p[0] != 0xC2 && p[0] != 0xE2) &&
+                     (p[len - 1] > ' ' && p[len - 1] != 0xA0 && p[len - 1] != 0xAF &&
+                      p[len - 1] != 0x89)))
+        return;
     while (len > 0 && (k = space_len(p, len)) > 0) {
         p += k;
         len -= k;
