@@ -304,11 +304,11 @@ int csv_indicator_sign(const char *s, size_t n)
         return 0;
     if (csv_norm_key(s, n, key, sizeof key) == 0)
         return 0;
-    for (size_t i = 0; i < sizeof debit / sizeof debit[0]; i++)
-        if (key[0] == debit[i][0] && strcmp(key, debit[i]) == 0)
+    for (size_t k = 0; k < sizeof debit / sizeof debit[0]; k++)
+        if (key[0] == debit[k][0] && strcmp(key, debit[k]) == 0)
             return -1;
-    for (size_t i = 0; i < sizeof credit / sizeof credit[0]; i++)
-        if (key[0] == credit[i][0] && strcmp(key, credit[i]) == 0)
+    for (size_t k = 0; k < sizeof credit / sizeof credit[0]; k++)
+        if (key[0] == credit[k][0] && strcmp(key, credit[k]) == 0)
             return 1;
     return 0;
 }
