@@ -1,1 +1,39 @@
-# modules/advice: prime-handoff, crystal-analyze-import and approve-import (to be written).
+# modules/advice: prime-handoff, crystal-analyze-import and approve-import
+# (libadvice: the steps, the analytics, the rules template and the model client),
+# their unit test, and the stand-in model server the integration tests talk to.
+noinst_LTLIBRARIES += libadvice.la
+libadvice_la_SOURCES = modules/advice/advice.h \
+	modules/advice/analytics.c modules/advice/approve.c modules/advice/crystal.c \
+	modules/advice/llm.c modules/advice/prime.c modules/advice/text.c
+ADVICE_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/advice -I$(top_srcdir)/modules/commit \
+	-I$(top_srcdir)/modules/ingest
+libadvice_la_CPPFLAGS = $(ADVICE_CPPFLAGS)
+libadvice_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
+libadvice_la_LIBADD = libcommit.la libstmt.la libsmartimport.la $(CURL_LIBS) $(JANSSON_LIBS) $(PQ_LIBS)
+ADVICE_LDADD = libadvice.la $(CURL_LIBS) $(JANSSON_LIBS) $(PQ_LIBS)
+
+pkglibexec_PROGRAMS += modules/advice/smartimport-prime-handoff \
+	modules/advice/smartimport-crystal-analyze-import modules/advice/smartimport-approve-import
+modules_advice_smartimport_prime_handoff_SOURCES = modules/advice/main_prime.c
+modules_advice_smartimport_prime_handoff_CPPFLAGS = $(ADVICE_CPPFLAGS)
+modules_advice_smartimport_prime_handoff_LDADD = $(ADVICE_LDADD)
+modules_advice_smartimport_crystal_analyze_import_SOURCES = modules/advice/main_crystal.c
+modules_advice_smartimport_crystal_analyze_import_CPPFLAGS = $(ADVICE_CPPFLAGS)
+modules_advice_smartimport_crystal_analyze_import_LDADD = $(ADVICE_LDADD)
+modules_advice_smartimport_approve_import_SOURCES = modules/advice/main_approve.c
+modules_advice_smartimport_approve_import_CPPFLAGS = $(ADVICE_CPPFLAGS)
+modules_advice_smartimport_approve_import_LDADD = $(ADVICE_LDADD)
+
+check_PROGRAMS += tests/unit/check_advice
+TESTS += tests/unit/check_advice
+tests_unit_check_advice_SOURCES = tests/unit/check_advice.c
+tests_unit_check_advice_CPPFLAGS = $(ADVICE_CPPFLAGS)
+tests_unit_check_advice_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_check_advice_LDADD = $(ADVICE_LDADD) $(CHECK_LIBS)
+
+# The stand-in model server for tests/integration/t0030-advice.sh (started by scripts/test).
+check_PROGRAMS += tests/fake-llm/fake_llm
+tests_fake_llm_fake_llm_SOURCES = tests/fake-llm/fake_llm.c
+tests_fake_llm_fake_llm_LDADD = $(PTHREAD_LIBS)
+EXTRA_DIST += tests/fake-llm/replies/good.json tests/fake-llm/replies/wrong-keys.json \
+	tests/fake-llm/replies/garbage.txt tests/fake-llm/README.md modules/advice/README.md

@@ -1,1 +1,20 @@
-# modules/events: the import-events stream responder (to be written).
+# modules/events: the import-events responder (Server-Sent Events).  Not an
+# si_server responder: its own single-threaded epoll loop speaking FastCGI
+# (see modules/events/events.h for why and how).
+EVENTS_SOURCES = modules/events/events.h modules/events/events_limits.h \
+	modules/events/fcgi_proto.c modules/events/fcgi_proto.h \
+	modules/events/events_format.c
+pkglibexec_PROGRAMS += modules/events/smartimport-import-events
+modules_events_smartimport_import_events_SOURCES = $(EVENTS_SOURCES) \
+	modules/events/events_main.c modules/events/events_loop.c \
+	modules/events/events_request.c modules/events/events_bus.c
+modules_events_smartimport_import_events_LDADD = libsmartimport.la $(JANSSON_LIBS) $(PQ_LIBS)
+EXTRA_DIST += modules/events/README.md tests/bench/sse_bench.c
+
+# The FastCGI record layer and the SSE framing, without sockets or a database.
+check_PROGRAMS += tests/unit/check_fcgi_proto
+TESTS += tests/unit/check_fcgi_proto
+tests_unit_check_fcgi_proto_SOURCES = tests/unit/check_fcgi_proto.c $(EVENTS_SOURCES)
+tests_unit_check_fcgi_proto_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/events
+tests_unit_check_fcgi_proto_LDADD = libsmartimport.la $(CHECK_LIBS) $(JANSSON_LIBS) $(PQ_LIBS)
+tests_unit_check_fcgi_proto_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)

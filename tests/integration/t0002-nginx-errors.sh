@@ -17,9 +17,9 @@ expect_json_error() {
 request GET /.netlify/functions/nope
 expect_json_error 404 "unknown function /.netlify/functions/nope"
 
-# No workflow function exists yet; update this when one is added to nginx/routes.
-request GET /api/v1/workflow/phase/1
-expect_json_error 404 "/api/v1/workflow/phase/1 without a workflow function"
+# An unknown path under /api/v1/ (no route for it) is nginx's JSON 404.
+request GET /api/v1/no-such-api/1
+expect_json_error 404 "/api/v1/no-such-api/1 (no route)"
 
 request GET /x
 expect_json_error 404 "unknown path /x"

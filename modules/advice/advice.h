@@ -1,0 +1,202 @@
+/* advice.h: Prime's handoff, Crystal's analysis and the approve orchestration.
+ *
+ *   prime.c      POST prime-handoff            {"userId","importId"}
+ *   crystal.c    POST crystal-analyze-import   {"userId","handoffId","force"?}
+ *   approve.c    POST approve-import           {"userId","importId"}: commit -> prime -> crystal
+ *   analytics.c  the spending analytics (SQL over the user's transactions)
+ *   text.c       pure helpers: masking, money, the rules template, the prompt, reply validation
+ *   llm.c        an OpenAI-compatible chat-completions client on libcurl
+ *
+ * The *_run functions do the work for one caller on the worker's connection
+ * and are what approve-import calls directly (no HTTP between the steps). */
+#ifndef ADVICE_H
+#define ADVICE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "si_function.h"
+
+/* ---- configuration (read once from the environment, then read-only) ------ */
+
+#define ADVICE_DEFAULT_BASE_URL   "https://api.openai.com/v1"
+#define ADVICE_DEFAULT_MODEL      "gpt-4o-mini"
+#define ADVICE_DEFAULT_TIMEOUT_MS 8000
+#define ADVICE_MAX_TIMEOUT_MS     120000
+#define ADVICE_MAX_REPLY_BYTES    (256 * 1024)   /* the model's HTTP response body */
+#define ADVICE_MAX_URL            512
+#define ADVICE_MAX_KEY            512
+#define ADVICE_MAX_MODEL          128
+
+struct advice_config {
+    char base_url[ADVICE_MAX_URL];   /* OPENAI_BASE_URL, without a trailing slash */
+    char api_key[ADVICE_MAX_KEY];    /* OPENAI_API_KEY; "" = no model, Crystal uses rules */
+    char model[ADVICE_MAX_MODEL];    /* OPENAI_MODEL */
+    int timeout_ms;                  /* OPENAI_TIMEOUT_MS: the whole exchange, retry included */
+};
+
+/* Fills cfg from envp (NULL-terminated "NAME=value").  0, or -1 with err. */
+int advice_config_load(struct advice_config *cfg, char *const *envp, struct si_error *err);
+
+/* For each responder's main(), before si_server_main(): loads the
+ * configuration into the module's read-only copy and initialises libcurl
+ * (curl_global_init is not thread-safe, so it happens here, before any
+ * worker thread exists).  Returns 0 or an exit status. */
+int advice_startup(const char *function_name, char *const *envp);
+void advice_shutdown(void);
+
+/* The configuration loaded by advice_startup (read-only; workers share it). */
+const struct advice_config *advice_config(void);
+
+/* ---- the analytics ------------------------------------------------------- */
+
+#define ADVICE_NAME_MAX        64    /* bytes of a category or merchant name we keep */
+#define ADVICE_MAX_CATEGORIES  12    /* the rest is folded into "Other" */
+#define ADVICE_MAX_MERCHANTS   8
+#define ADVICE_MAX_DRIVERS     3
+#define ADVICE_TOP_CATEGORIES  5
+#define ADVICE_HISTORY_MONTHS  3
+
+struct advice_category {
+    char name[ADVICE_NAME_MAX];
+    long long spend;        /* spend in the period (minor units, positive) */
+    long long count;        /* spending transactions in the period */
+    long long history;      /* spend in the earlier months (sum) */
+    long long budget;       /* monthly budget, -1 when none */
+    /* derived by advice_derive(): */
+    long long monthly;      /* the period's spend as a monthly run-rate */
+    long long baseline;     /* average monthly spend in the earlier months, -1 when no history */
+    long long share_tenths; /* tenths of a percent of the period's spend */
+    bool has_mom;
+    long long mom_tenths;   /* tenths of a percent, monthly vs baseline */
+};
+
+struct advice_merchant {
+    char name[ADVICE_NAME_MAX];   /* already masked */
+    long long spend;
+    long long count;
+};
+
+struct advice_analytics {
+    char currency[4];
+    int from_y, from_m, from_d, to_y, to_m, to_d;   /* the import's period */
+    int period_days;
+    int month_days;        /* days in the month of the period's end (run-rate) */
+    int next_month_days;   /* days in the month after the period's end (projection) */
+    int history_months;    /* earlier months (up to 3) in which the user has transactions */
+    long long tx_count;    /* transactions in the period, this currency */
+    long long other_currency_count;   /* left out: in the period but in another currency */
+    long long income;      /* positive amounts in the period */
+    size_t n_categories;
+    struct advice_category categories[ADVICE_MAX_CATEGORIES];
+    size_t n_merchants;
+    struct advice_merchant merchants[ADVICE_MAX_MERCHANTS];
+    /* derived by advice_derive(): */
+    long long spend;           /* total spend in the period */
+    long long monthly;         /* total as a monthly run-rate */
+    long long baseline;        /* average monthly total in the earlier months, -1 when none */
+    long long projection;      /* next month: average daily spend x next_month_days */
+    bool has_budgets;
+    size_t n_drivers;
+    size_t drivers[ADVICE_MAX_DRIVERS];   /* indexes into categories, largest change first */
+};
+
+/* Runs the analytics queries for user over [date_from, date_to] (YYYY-MM-DD)
+ * in currency.  0, or -1 with err. */
+int advice_analytics_load(struct si_db *db, const char *user_id, const char *date_from, const char *date_to,
+                          const char *currency, struct advice_analytics *a, struct si_error *err);
+
+/* Adds a category row (folding rows past ADVICE_MAX_CATEGORIES into
+ * "Other"); used by the loader and the tests. */
+void advice_add_category(struct advice_analytics *a, const char *name, long long spend, long long count,
+                         long long history, long long budget);
+/* Computes the derived fields (run-rates, shares, month-over-month, drivers,
+ * projection) from the loaded ones. */
+void advice_derive(struct advice_analytics *a);
+
+/* ---- text: pure functions (tests/unit/check_advice.c) -------------------- */
+
+#define ADVICE_TEXT_MAX 1000   /* bytes of one advice field */
+
+struct advice_text {
+    char summary[ADVICE_TEXT_MAX + 1];
+    char budget_impact[ADVICE_TEXT_MAX + 1];
+    char forecast_delta[ADVICE_TEXT_MAX + 1];
+};
+
+/* Copies in to out (size n) with every digit of a run of 6 or more digits,
+ * except the run's last 4, replaced by '*'.  A run may contain single spaces
+ * or hyphens between digits ("1234 5678 9012", "DE89-3704-0044"), so grouped
+ * account and card numbers are masked too.  Output has the input's length;
+ * it is truncated (at a UTF-8 boundary) when n is too small.  Returns out. */
+char *advice_mask_digits(const char *in, char *out, size_t n);
+/* True when s holds a run of 6+ digits (with the same separators). */
+bool advice_has_digit_run(const char *s);
+
+/* Copies at most n-1 bytes of src, cut at a UTF-8 character boundary. */
+void advice_copy_utf8(char *dst, size_t n, const char *src);
+
+/* Currency exponent (2, or 0 for JPY and other zero-decimal currencies, 3 for BHD...). */
+int advice_currency_exponent(const char *currency);
+/* Formats minor units: "$1,234.56", "€1,234.56", "£0.05", "¥1,235",
+ * "1,234.56 CHF", "-$3.50".  Integer arithmetic only. */
+void advice_format_money(long long minor, const char *currency, char *out, size_t n);
+/* Rounded num/den (half away from zero); den > 0. */
+long long advice_div_round(long long num, long long den);
+/* Tenths of a percent of num/den, rounded; false when den <= 0. */
+bool advice_pct_tenths(long long num, long long den, long long *out);
+/* "12.5%", or with sign "+12.5%" / "-3.0%". */
+void advice_format_pct(long long tenths, bool with_sign, char *out, size_t n);
+
+/* The rules answer: deterministic text over the analytics. */
+void advice_template(const struct advice_analytics *a, struct advice_text *out);
+
+/* The chat-completions request body as JSON text (model, messages,
+ * response_format), to free().  Everything user-derived in it has been
+ * masked, and the user message is checked to hold no digit run (the model
+ * name is configuration and may hold a date).  NULL on failure. */
+char *advice_prompt(const struct advice_analytics *a, const char *model);
+
+/* Validates the model's content: a JSON object with exactly summary,
+ * budgetImpact and forecastDelta, non-empty strings of at most
+ * ADVICE_TEXT_MAX bytes.  0, or -1 with *reason a code. */
+int advice_parse_reply(const char *content, size_t len, struct advice_text *out, const char **reason);
+/* Validates a chat.completion response body and then its content. */
+int advice_parse_completion(const char *body, size_t len, struct advice_text *out, const char **reason);
+
+/* ---- the model ------------------------------------------------------------- */
+
+struct llm_result {
+    int attempts;
+    long http_status;     /* of the last attempt, 0 when none */
+    double ms;
+};
+
+/* Sends request_body to cfg's chat-completions endpoint: one retry on 429 and
+ * 5xx, everything within cfg->timeout_ms, response capped at
+ * ADVICE_MAX_REPLY_BYTES.  0 with out filled, or -1 with *reason a code
+ * ("no_key", "timeout", "http_500", "bad_json", "wrong_keys", ...). */
+int llm_advise(const struct advice_config *cfg, const char *request_body, struct advice_text *out,
+               struct llm_result *res, const char **reason);
+
+/* ---- the steps --------------------------------------------------------------- */
+
+/* prime-handoff for user's import: *out is the 200 body. 404/409/5xx in err. */
+int prime_run(struct si_db *db, const char *user_id, const char *import_id, json_t **out, struct si_error *err);
+/* crystal-analyze-import for user's handoff: *out is the 200 body. */
+int crystal_run(struct si_db *db, const char *user_id, const char *handoff_id, bool force, json_t **out,
+                struct si_error *err);
+
+int prime_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp);
+int crystal_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp);
+int approve_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp);
+
+/* si_response_json with reals written to 12 significant digits (12.3, not
+ * 12.300000000000001).  0, or -1 with a 500 error in resp. */
+int advice_respond(struct si_response *resp, int status, const json_t *obj);
+
+/* Milliseconds since t0 (CLOCK_MONOTONIC). */
+double advice_ms_since(const struct timespec *t0);
+
+#endif

@@ -1,0 +1,145 @@
+/* analytics.c: Crystal's figures, computed in PostgreSQL over ALL of the
+ * user's transactions (not only the import's rows), in integer minor units.
+ *
+ * Definitions (the derived ones are in text.c, advice_derive):
+ *   period       the import's date_from..date_to, inclusive
+ *   currency     the import's currency; rows in other currencies are counted
+ *                and left out (amounts in different currencies do not add up)
+ *   spend        -amount_minor of the negative rows, by category
+ *   earlier      the (up to) 3 calendar months before the month the period
+ *                starts in; their spend by category divided by the number of
+ *                those months in which the user has any transaction (so a
+ *                user with one earlier month is not averaged over three)
+ *   budgets      the user's monthly budgets in this currency, when any
+ *   merchants    counterparty, else description, by spend (masked: a
+ *                merchant name is user text and goes into the model prompt)
+ * Every statement is parameterised and filters by user_id; the calendar
+ * arithmetic (period length, month lengths, where the earlier months start)
+ * is done here in C so that the statements are plain index scans. */
+#include "advice.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The period's counts and the number of earlier months with transactions.
+ * $1 user, $2 currency, $3 from, $4 to, $5 first day of the earlier months,
+ * $6 first day of the period's month.  Simple scans of the (user_id,
+ * tx_date) index with FILTERs: cheap to plan and to run. */
+static const char facts_sql[] =
+    "SELECT count(*) FILTER (WHERE currency = $2 AND tx_date >= $3::date), "
+    "  coalesce(sum(amount_minor) FILTER (WHERE currency = $2 AND amount_minor > 0 AND tx_date >= $3::date), 0)::bigint, "
+    "  count(*) FILTER (WHERE currency <> $2 AND tx_date >= $3::date), "
+    "  count(DISTINCT date_trunc('month', tx_date::timestamp)) "
+    "    FILTER (WHERE currency = $2 AND tx_date >= $5::date AND tx_date < $6::date) "
+    "FROM transactions WHERE user_id = $1 AND tx_date >= $5::date AND tx_date <= $4::date";
+
+/* Spend by category in the period and in the earlier months, then the
+ * user's budgets in this currency (spend 0, budget set). */
+static const char categories_sql[] =
+    "(SELECT category, coalesce(sum(-amount_minor) FILTER (WHERE tx_date >= $3::date), 0)::bigint AS spend, "
+    "   count(*) FILTER (WHERE tx_date >= $3::date), "
+    "   coalesce(sum(-amount_minor) FILTER (WHERE tx_date >= $5::date AND tx_date < $6::date), 0)::bigint AS history, "
+    "   -1::bigint "
+    " FROM transactions WHERE user_id = $1 AND currency = $2 AND amount_minor < 0 "
+    "   AND tx_date >= $5::date AND tx_date <= $4::date "
+    " GROUP BY category ORDER BY 2 DESC, 4 DESC, 1 LIMIT 500) "
+    "UNION ALL "
+    "(SELECT category, 0, 0, 0, amount_minor FROM budgets WHERE user_id = $1 AND currency = $2 "
+    " ORDER BY amount_minor DESC, category LIMIT 100)";
+
+static const char merchants_sql[] =
+    "SELECT coalesce(nullif(btrim(counterparty), ''), description) AS m, sum(-amount_minor)::bigint, count(*) "
+    "FROM transactions WHERE user_id = $1 AND currency = $2 AND amount_minor < 0 "
+    "  AND tx_date >= $3::date AND tx_date <= $4::date "
+    "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 8";
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
+static long days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    long era = (y >= 0 ? y : y - 399) / 400;
+    long yoe = y - era * 400;
+    long doy = (153L * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
+static long long col_ll(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+static int parse_date(const char *s, int *y, int *m, int *d)
+{
+    return sscanf(s, "%4d-%2d-%2d", y, m, d) == 3 ? 0 : -1;
+}
+
+int advice_analytics_load(struct si_db *db, const char *user_id, const char *date_from, const char *date_to,
+                          const char *currency, struct advice_analytics *a, struct si_error *err)
+{
+    memset(a, 0, sizeof *a);
+    snprintf(a->currency, sizeof a->currency, "%s", currency);
+    if (parse_date(date_from, &a->from_y, &a->from_m, &a->from_d) != 0 ||
+        parse_date(date_to, &a->to_y, &a->to_m, &a->to_d) != 0)
+        return si_error_set(err, 500, "internal", "the import has no valid period");
+
+    if (a->from_m < 1 || a->from_m > 12 || a->to_m < 1 || a->to_m > 12)
+        return si_error_set(err, 500, "internal", "the import has no valid period");
+    /* Calendar arithmetic in C, so the statements stay simple. */
+    a->period_days = (int)(days_from_civil(a->to_y, a->to_m, a->to_d) - days_from_civil(a->from_y, a->from_m, a->from_d)) + 1;
+    if (a->period_days < 1)
+        a->period_days = 1;
+    a->month_days = days_in_month(a->to_y, a->to_m);
+    a->next_month_days = a->to_m == 12 ? days_in_month(a->to_y + 1, 1) : days_in_month(a->to_y, a->to_m + 1);
+    int hy = a->from_y, hm = a->from_m - ADVICE_HISTORY_MONTHS;
+    while (hm < 1) {
+        hm += 12;
+        hy--;
+    }
+    char h0[16], h1[16];
+    snprintf(h0, sizeof h0, "%04d-%02d-01", hy, hm);
+    snprintf(h1, sizeof h1, "%04d-%02d-01", a->from_y, a->from_m);
+
+    const char *params[] = { user_id, currency, date_from, date_to, h0, h1 };
+    PGresult *res = si_db_exec(db, facts_sql, 6, params, err);
+    if (res == NULL)
+        return -1;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return si_error_set(err, 500, "internal", "analytics: no facts row");
+    }
+    a->tx_count = col_ll(res, 0, 0);
+    a->income = col_ll(res, 0, 1);
+    a->other_currency_count = col_ll(res, 0, 2);
+    a->history_months = (int)col_ll(res, 0, 3);
+    PQclear(res);
+
+    res = si_db_exec(db, categories_sql, 6, params, err);
+    if (res == NULL)
+        return -1;
+    for (int i = 0; i < PQntuples(res); i++)
+        advice_add_category(a, PQgetvalue(res, i, 0), col_ll(res, i, 1), col_ll(res, i, 2), col_ll(res, i, 3),
+                            col_ll(res, i, 4));
+    PQclear(res);
+
+    res = si_db_exec(db, merchants_sql, 4, params, err);
+    if (res == NULL)
+        return -1;
+    for (int i = 0; i < PQntuples(res) && a->n_merchants < ADVICE_MAX_MERCHANTS; i++) {
+        struct advice_merchant *m = &a->merchants[a->n_merchants++];
+        advice_mask_digits(PQgetvalue(res, i, 0), m->name, sizeof m->name);
+        m->spend = col_ll(res, i, 1);
+        m->count = col_ll(res, i, 2);
+    }
+    PQclear(res);
+    advice_derive(a);
+    return 0;
+}

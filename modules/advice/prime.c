@@ -1,0 +1,227 @@
+/* prime.c: POST /.netlify/functions/prime-handoff {"userId","importId"}
+ *   200 {"ok":true,"handoffId","importId","primeMessage","transactionCount","importedAt","status"}
+ *
+ * Prime ("prime-boss") acknowledges a committed import and hands it to
+ * Crystal ("crystal-analytics"): in ONE transaction it locks the import,
+ * creates the handoffs row (status pending), stores Prime's acknowledgement
+ * in chat_messages and records prime:handoff:initiated and prime:message.
+ * One handoff per import: the import row lock serialises concurrent calls and
+ * a second call answers the existing handoff and message (unchanged, no new
+ * events).  transactionCount is the number of the user's transactions this
+ * import added (duplicates of older imports are not counted); importedAt is
+ * when it was committed.
+ *
+ * Errors: 400 missing/invalid importId, 404 import_not_found (unknown and
+ * other users' imports alike: never reveal that one exists), 409
+ * import_not_committed (only committed or analyzed imports are handed off),
+ * 503/504 from the database.  A 5xx is recorded as prime:handoff:error
+ * (after the rollback, ids and codes only). */
+#include "advice.h"
+#include "import_lock.h"
+#include "si_auth.h"
+#include "si_event.h"
+#include "si_json.h"
+#include "si_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PRIME_AGENT   "prime-boss"
+#define PRIME_MESSAGE_MAX 1024
+
+struct import_facts {
+    char status[16];
+    char file_name[ADVICE_NAME_MAX];   /* masked */
+    char committed_at[40];
+    char date_from[11], date_to[11];
+    long long transactions;
+    bool has_handoff;                  /* the import's existing handoff, if any: */
+    char handoff_id[SI_UUID_LEN + 1];
+    char handoff_status[16];
+    long long handoff_count;
+    char *message;                     /* Prime's stored message (malloc'd), NULL if none */
+};
+
+/* Locks the import (FOR UPDATE, so concurrent calls queue up) and reads it
+ * with its handoff, in one statement.  The
+ * import's transactions are its committed_count: commit-import set it to the
+ * rows it inserted, and only a revert (refused before this) removes them. */
+static int load_facts(struct si_db *db, const char *user, const char *import_id, struct import_facts *f,
+                      struct si_error *err)
+{
+    const char *params[] = { import_id, user };
+    PGresult *res = si_db_exec(db,
+        "SELECT i.file_name, "
+        "  to_char(coalesce(i.committed_at, i.updated_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+        "  coalesce(i.date_from, i.created_at::date)::text, coalesce(i.date_to, i.created_at::date)::text, "
+        "  coalesce(i.committed_count, 0), h.id, h.status, h.transaction_count, "
+        "  (SELECT m.content FROM chat_messages m WHERE m.user_id = h.user_id AND m.handoff_id = h.id "
+        "     ORDER BY m.id LIMIT 1), i.status "
+        "FROM imports i LEFT JOIN handoffs h ON h.user_id = i.user_id AND h.import_id = i.id "
+        "WHERE i.id = $1 AND i.user_id = $2 FOR UPDATE OF i", 2, params, err);
+    if (res == NULL)
+        return -1;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return si_error_set(err, 404, "import_not_found", "import not found");
+    }
+    snprintf(f->status, sizeof f->status, "%s", PQgetvalue(res, 0, 9));
+    advice_mask_digits(PQgetvalue(res, 0, 0), f->file_name, sizeof f->file_name);
+    snprintf(f->committed_at, sizeof f->committed_at, "%s", PQgetvalue(res, 0, 1));
+    snprintf(f->date_from, sizeof f->date_from, "%s", PQgetvalue(res, 0, 2));
+    snprintf(f->date_to, sizeof f->date_to, "%s", PQgetvalue(res, 0, 3));
+    f->transactions = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+    f->has_handoff = !PQgetisnull(res, 0, 5);
+    if (f->has_handoff) {
+        snprintf(f->handoff_id, sizeof f->handoff_id, "%s", PQgetvalue(res, 0, 5));
+        snprintf(f->handoff_status, sizeof f->handoff_status, "%s", PQgetvalue(res, 0, 6));
+        f->handoff_count = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
+        if (!PQgetisnull(res, 0, 8) && (f->message = strdup(PQgetvalue(res, 0, 8))) == NULL) {
+            PQclear(res);
+            return si_error_set(err, 500, "internal", "out of memory");
+        }
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* Prime's acknowledgement.  The file name is masked like everything else
+ * that is user text (it may carry an account number). */
+static void prime_message(const struct import_facts *f, char *out, size_t n)
+{
+    if (f->transactions == 0)
+        snprintf(out, n,
+                 "I've checked %s: every transaction in it was already in your history, so nothing new was added. "
+                 "I've still asked Crystal to refresh your analysis for %s to %s.",
+                 f->file_name, f->date_from, f->date_to);
+    else
+        snprintf(out, n,
+                 "I've added %lld transaction%s from %s (%s to %s) to your history and handed them to Crystal, "
+                 "who is preparing your spending summary, budget impact and forecast.",
+                 f->transactions, f->transactions == 1 ? "" : "s", f->file_name, f->date_from, f->date_to);
+}
+
+static json_t *answer(const char *handoff_id, const char *import_id, const char *message, long long count,
+                      const char *imported_at, const char *status)
+{
+    return json_pack("{s:b, s:s, s:s, s:s, s:I, s:s, s:s}", "ok", 1, "handoffId", handoff_id, "importId", import_id,
+                     "primeMessage", message, "transactionCount", (json_int_t)count, "importedAt", imported_at,
+                     "status", status);
+}
+
+static int event(struct si_db *db, const char *user, const char *import_id, const char *type, json_t *payload,
+                 struct si_error *err)
+{
+    if (payload == NULL)
+        return si_error_set(err, 500, "internal", "out of memory");
+    int rc = si_event_record(db, user, import_id, type, payload, NULL, err);
+    json_decref(payload);
+    return rc;
+}
+
+static int handoff(struct si_db *db, const char *user, struct locked_import *imp, json_t **out, struct si_error *err)
+{
+    struct timespec t0;
+    struct import_facts f;
+    memset(&f, 0, sizeof f);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (si_db_begin(db, err) != 0 || load_facts(db, user, imp->id, &f, err) != 0)
+        goto fail;
+    if (strcmp(f.status, "committed") != 0 && strcmp(f.status, "analyzed") != 0) {
+        si_error_set(err, 409, "import_not_committed",
+                     "the import is %s: only a committed import can be handed to Prime", f.status);
+        goto fail;
+    }
+    if (f.has_handoff) {   /* one handoff per import: answer the one there is */
+        char fallback[PRIME_MESSAGE_MAX];
+        if (f.message == NULL)
+            prime_message(&f, fallback, sizeof fallback);
+        si_db_rollback(db);   /* nothing changed */
+        *out = answer(f.handoff_id, imp->id, f.message != NULL ? f.message : fallback, f.handoff_count,
+                      f.committed_at, f.handoff_status);
+        free(f.message);
+        return *out != NULL ? 0 : si_error_set(err, 500, "internal", "out of memory");
+    }
+    free(f.message);   /* none without a handoff; keeps every path simple */
+    f.message = NULL;
+
+    char count[32], message[PRIME_MESSAGE_MAX], handoff_id[SI_UUID_LEN + 1];
+    snprintf(count, sizeof count, "%lld", f.transactions);
+    prime_message(&f, message, sizeof message);
+    const char *hp[] = { user, imp->id, count };
+    PGresult *res = si_db_exec(db,
+        "INSERT INTO handoffs (user_id, import_id, from_agent, to_agent, status, transaction_count) "
+        "VALUES ($1, $2, 'prime-boss', 'crystal-analytics', 'pending', $3) RETURNING id", 3, hp, err);
+    if (res == NULL)
+        return -1;
+    snprintf(handoff_id, sizeof handoff_id, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    const char *mp[] = { user, handoff_id, imp->id, message };
+    res = si_db_exec(db,
+        "INSERT INTO chat_messages (user_id, handoff_id, import_id, agent, role, content) "
+        "VALUES ($1, $2, $3, '" PRIME_AGENT "', 'assistant', $4) RETURNING id", 4, mp, err);
+    if (res == NULL)
+        return -1;
+    long long message_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    if (event(db, user, imp->id, "prime:handoff:initiated",
+              json_pack("{s:s, s:s, s:I}", "importId", imp->id, "handoffId", handoff_id, "transactionCount",
+                        (json_int_t)f.transactions), err) != 0 ||
+        event(db, user, imp->id, "prime:message",
+              json_pack("{s:s, s:s, s:I, s:f}", "importId", imp->id, "handoffId", handoff_id, "messageId",
+                        (json_int_t)message_id, "ms", advice_ms_since(&t0)), err) != 0)
+        return -1;
+    if (si_db_commit(db, err) != 0)
+        return -1;
+    *out = answer(handoff_id, imp->id, message, f.transactions, f.committed_at, "pending");
+    return *out != NULL ? 0 : si_error_set(err, 500, "internal", "out of memory");
+fail:
+    free(f.message);
+    return -1;
+}
+
+int prime_run(struct si_db *db, const char *user, const char *import_id, json_t **out, struct si_error *err)
+{
+    struct locked_import imp;
+    memset(&imp, 0, sizeof imp);
+    snprintf(imp.id, sizeof imp.id, "%s", import_id);
+    *out = NULL;
+    if (handoff(db, user, &imp, out, err) == 0)
+        return 0;
+    si_db_rollback(db);
+    json_decref(*out);
+    *out = NULL;
+    if (err->status >= 500) {
+        struct si_error e2;
+        json_t *p = json_pack("{s:s, s:s, s:i}", "importId", imp.id, "code", err->code ? err->code : "internal",
+                              "status", err->status);
+        if (p == NULL || si_event_record_error(db, user, imp.id, "prime:handoff:error", p, NULL, &e2) != 0)
+            si_log(SI_LOG_WARN, "could not record prime:handoff:error", NULL);
+        json_decref(p);
+    }
+    return -1;
+}
+
+int prime_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
+{
+    json_t *body = NULL, *out = NULL;
+    char user[SI_UUID_LEN + 1] = "";
+    struct locked_import imp;
+    struct si_error err;
+    si_error_clear(&err);
+    int rc = -1;
+    if (si_json_read_body(req, ctx->scratch, &body, &err) != 0 ||
+        si_auth_identify(ctx->config, req, body, (long long)time(NULL), user, &err) != 0 ||
+        import_id_from_body(body, &imp, &err) != 0 ||
+        prime_run(ctx->db, user, imp.id, &out, &err) != 0) {
+        si_response_from_error(resp, &err);
+        goto out;
+    }
+    rc = si_response_json(resp, 200, out);
+out:
+    json_decref(out);
+    json_decref(body);
+    return rc;
+}

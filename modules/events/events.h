@@ -1,0 +1,261 @@
+/* events.h: the import-events responder (GET /.netlify/functions/import-events).
+ *
+ * Why it is not an si_server responder.  libfcgi pins one thread to every open
+ * request, so a threaded responder can hold as many Server-Sent Event streams
+ * as it has threads, and an idle stream starves everything else (the
+ * fastcgi_keep_conn lesson in the baselines).  This responder is one thread
+ * running an epoll loop that speaks FastCGI itself (fcgi_proto.c) on the
+ * socket spawn-fcgi hands it as fd 0 (or SMARTIMPORT_LISTEN).  nginx opens one
+ * FastCGI connection per request (fastcgi_keep_conn off); an open stream is
+ * that connection, a small struct and an output buffer: a few KiB and one file
+ * descriptor, no thread.  The other functions keep their own responders and
+ * never wait for this one.
+ *
+ * The pieces:
+ *   events_loop.c     accept, read, write, timers, signals; FastCGI in and out
+ *   events_request.c  one complete request -> an error, a JSON page, or a stream
+ *   events_bus.c      LISTEN/NOTIFY fan-out, replay pages, fences, catch-up
+ *   events_format.c   event rows -> JSON objects and SSE frames
+ *   fcgi_proto.c      the FastCGI wire format
+ *
+ * Two PostgreSQL connections.  The query connection (struct si_db, short
+ * deadlines) runs every SELECT: import ownership checks, JSON pages, replay
+ * pages and the delivery query; the loop blocks on it for the length of one
+ * indexed statement at most.  The LISTEN connection is only read: its socket
+ * is in the epoll set, so a commit that inserted import_events wakes the loop
+ * (no polling).
+ *
+ * Delivery.  All notifications read in one wakeup form a batch; the rows are
+ * fetched with ONE statement, `WHERE id = ANY(<notified ids>) AND user_id =
+ * ANY(<their users>)`, and each row is framed once and appended to every
+ * subscriber whose user (and import filter) matches.  Fetching exactly the
+ * notified ids, rather than the range (last delivered, highest notified],
+ * matters because identity ids are handed out at INSERT but become visible
+ * at COMMIT: with two writers, id 11 can commit before id 10, and a range
+ * query run after 11's notification would skip 10 for good.
+ *
+ * Replay -> live without duplicates or gaps.  A stream is added to the
+ * fan-out before its replay query runs (the loop is single-threaded, so
+ * every notification read after that reaches it).  A replayed row may still
+ * have its notification on its way; to recognise those, the stream keeps the
+ * ids of its last replay page ("recent") and the loop then commits a fence,
+ * `SELECT pg_notify('import_events_fence', '<pid>:<seq>')`.  PostgreSQL
+ * queues notifications in commit order, so every row the replay saw has its
+ * notification ahead of the fence: until the fence arrives a live row that is
+ * in "recent" is skipped, after it nothing can be a duplicate and "recent" is
+ * dropped.  A long replay goes page by page (one page per fence, and only
+ * while the client keeps up); live rows beyond the replayed range are left to
+ * the next page.  Each stream keeps `cursor`, the highest id it has sent,
+ * which is the `id:` of every frame: the resume point for Last-Event-ID.
+ *
+ * Failure.  When the LISTEN connection drops (a PostgreSQL restart) it is
+ * reconnected with backoff; once it listens again every stream catches up
+ * with replay pages from its cursor, so what was committed meanwhile is
+ * delivered.  A failed delivery query is handled the same way (reconnect +
+ * catch-up).  Streams stay open meanwhile, with heartbeats.
+ *
+ * Limits.  Bounded per stream output; a client that does not read is cut off
+ * at EV_OUT_MAX and resumes with Last-Event-ID; bounded FastCGI input; a cap
+ * on open streams (503).  See events_limits.h.
+ *
+ * Known limit: the resume cursor is an id, so an event whose transaction
+ * commits after a higher id was already sent *and* after its client went
+ * away is not replayed on resume (a live stream does get it).  Closing that
+ * needs a commit-ordered sequence in the schema. */
+#ifndef EVENTS_H
+#define EVENTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <libpq-fe.h>
+
+#include "events_limits.h"
+#include "fcgi_proto.h"
+#include "si_arena.h"
+#include "si_buf.h"
+#include "si_config.h"
+#include "si_db.h"
+#include "si_response.h"
+#include "si_uuid.h"
+
+/* Settings of this responder on top of struct si_config. */
+struct ev_settings {
+    int max_streams;          /* SMARTIMPORT_EVENTS_MAX_STREAMS */
+    size_t out_max;           /* SMARTIMPORT_EVENTS_OUT_MAX */
+    int heartbeat_ms;         /* SMARTIMPORT_EVENTS_HEARTBEAT_MS */
+    int query_timeout_ms;     /* SMARTIMPORT_EVENTS_QUERY_TIMEOUT_MS */
+};
+
+/* What an epoll entry points at: the first member of each watched thing. */
+enum ev_watch_kind { EV_WATCH_ACCEPT, EV_WATCH_SIGNAL, EV_WATCH_LISTEN_DB, EV_WATCH_CONN };
+struct ev_watch {
+    enum ev_watch_kind kind;
+};
+
+enum ev_conn_state {
+    EV_CONN_READING,    /* reading the FastCGI request */
+    EV_CONN_STREAM,     /* an open event stream */
+    EV_CONN_FLUSHING    /* the response is complete: write it out, then close */
+};
+
+struct ev_sub;
+
+/* One FastCGI connection from nginx (= one HTTP request). */
+struct ev_conn {
+    struct ev_watch watch;        /* EV_WATCH_CONN; must stay first */
+    int fd;
+    enum ev_conn_state state;
+    struct fcgi_conn proto;
+    struct si_buf in;             /* bytes read, not yet a complete record */
+    struct si_buf out;            /* records not yet written; [out_off, len) pending */
+    size_t out_off;
+    uint32_t epoll_mask;
+    long long opened_ms;
+    bool dirty;                   /* on the loop's dirty list */
+    bool doomed;                  /* on the loop's doomed list: closed at the end of the turn */
+    const char *close_reason;
+    struct ev_conn *prev, *next;  /* every connection */
+    struct ev_conn *dirty_next, *doomed_next;
+    struct ev_sub *sub;           /* set while it is a stream */
+};
+
+/* One open stream: what it wants and how far it got. */
+struct ev_sub {
+    struct ev_conn *conn;
+    char user[SI_UUID_LEN + 1];
+    char import_id[SI_UUID_LEN + 1];   /* "" = every event of the user */
+    char request_id[EV_REQUEST_ID_MAX];
+    long long cursor;                  /* highest id sent: the resume point */
+    long long page_cursor;             /* replay pages have covered ids up to here */
+    bool replaying;                    /* more replay pages to fetch */
+    unsigned long long await_fence;    /* 0, or the fence that ends `recent` */
+    long long *recent;                 /* ids the last replay page sent, ascending */
+    size_t n_recent, cap_recent;
+    long long events_sent;
+    long long opened_ms;
+    struct ev_sub *hnext, *hprev;      /* the user's hash chain */
+};
+
+/* A notification of the current wakeup batch. */
+struct ev_note {
+    long long id;
+    unsigned long long fence_before;   /* the highest fence read before it */
+    char user[SI_UUID_LEN + 1];
+};
+
+#define EV_USER_BUCKETS 1024
+
+struct ev_bus {
+    struct si_db listen;               /* the LISTEN connection */
+    int listen_fd;                     /* its socket in the epoll set; -1 when down */
+    bool up;
+    long long retry_at_ms;
+    int retry_ms;
+    unsigned long long fence_next;     /* the seq the next fence will carry */
+    unsigned long long fence_seen;     /* the highest of ours that arrived */
+    bool fence_wanted;
+    bool ever_up;
+    bool relisten;                     /* a delivery failed: reconnect and catch up */
+    long long db_retry_at_ms;          /* no pages or fences before this, after a failure */
+    size_t n_replaying;                /* streams with replay pages to fetch */
+    size_t n_awaiting;                 /* streams waiting for a fence */
+    struct ev_sub *buckets[EV_USER_BUCKETS];
+    struct ev_note *notes;
+    size_t n_notes, cap_notes;
+};
+
+struct ev_stats {
+    unsigned long long streams_opened, streams_closed, requests, notifications, batches, delivered,
+        listen_reconnects, overflows, fences;
+};
+
+struct ev_loop {
+    const struct si_config *cfg;
+    struct ev_settings set;
+    int epfd;
+    int accept_fd;                     /* the listening socket; -1 once closed */
+    int signal_fd;
+    struct ev_watch accept_watch, signal_watch, listen_db_watch;
+    bool stopping;
+    long long stop_deadline_ms;
+    long long accept_paused_until_ms;  /* after EMFILE */
+    bool accept_registered;
+    struct ev_conn *conns;
+    size_t n_conns, n_streams, n_reading;
+    struct ev_conn *dirty, *doomed;
+    struct si_arena arena;             /* per request; reset after each */
+    struct si_response resp;           /* per request; reset before each */
+    struct si_buf frame;               /* scratch: one SSE frame or event */
+    unsigned char *readbuf;            /* EV_READ_CHUNK bytes */
+    long long next_heartbeat_ms;
+    struct si_db db;                   /* the query connection */
+    struct ev_bus bus;
+    struct ev_stats stats;
+};
+
+/* events_loop.c */
+long long ev_now_ms(void);
+int ev_loop_init(struct ev_loop *L, const struct si_config *cfg, const struct ev_settings *set,
+                 int accept_fd);
+int ev_loop_run(struct ev_loop *L);
+void ev_loop_cleanup(struct ev_loop *L);
+/* Appends data as FCGI_STDOUT records of c's request.  A stream whose queue
+ * would pass its limit is doomed ("overflow"); returns -1 then. */
+int ev_conn_send(struct ev_loop *L, struct ev_conn *c, const void *data, size_t n);
+/* Bytes queued for c that the peer has not taken yet. */
+size_t ev_conn_pending(const struct ev_conn *c);
+/* Moves c to another state, keeping the loop's counts right. */
+void ev_conn_set_state(struct ev_loop *L, struct ev_conn *c, enum ev_conn_state state);
+/* Ends c's request: empty STDOUT, END_REQUEST, then close once written. */
+void ev_conn_finish(struct ev_loop *L, struct ev_conn *c);
+/* Closes c at the end of this loop turn.  Its stream stays subscribed (and
+ * is skipped) until then, so a doom never frees what a caller is walking. */
+void ev_conn_doom(struct ev_loop *L, struct ev_conn *c, const char *reason);
+/* Ends an open stream cleanly (END_REQUEST) and logs its close line. */
+void ev_stream_end(struct ev_loop *L, struct ev_conn *c, const char *reason);
+
+/* events_request.c: c's request is complete (c->proto holds its params). */
+void ev_request_handle(struct ev_loop *L, struct ev_conn *c);
+
+/* events_bus.c */
+void ev_bus_init(struct ev_bus *bus, const struct si_config *cfg);
+void ev_bus_cleanup(struct ev_loop *L);
+/* Registers sub for live rows (before its first replay page runs). */
+void ev_bus_subscribe(struct ev_loop *L, struct ev_sub *sub);
+/* Removes sub from the fan-out, logs the stream's close line, frees it. */
+void ev_bus_unsubscribe(struct ev_loop *L, struct ev_sub *sub, const char *reason);
+/* Runs sub's next replay page and appends its frames.  0, or -1 with err. */
+int ev_bus_replay_page(struct ev_loop *L, struct ev_sub *sub, struct si_error *err);
+/* The LISTEN socket is readable. */
+void ev_bus_on_input(struct ev_loop *L);
+/* Once per loop turn: reconnect LISTEN when due, run due replay pages, send a fence. */
+void ev_bus_tick(struct ev_loop *L, long long now);
+/* Milliseconds until the bus needs a tick, or -1 when it does not. */
+int ev_bus_timeout(const struct ev_loop *L, long long now);
+
+/* events_format.c: event rows as read by EV_ROW_COLUMNS. */
+#define EV_ROW_COLUMNS \
+    "id, user_id, import_id, event_type, payload::text, " \
+    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+struct ev_row {
+    long long id;
+    const char *user_id;
+    const char *import_id;   /* NULL for events of no import */
+    const char *type;
+    const char *payload;     /* JSON text of a jsonb object */
+    const char *created_at;
+};
+
+/* Reads row i of a result with EV_ROW_COLUMNS; -1 when a field is not what
+ * the schema promises (such a row is skipped, never sent half-checked). */
+int ev_row_read(const PGresult *res, int i, struct ev_row *out);
+/* {"id","importId","type","payload","createdAt"} appended to out. */
+int ev_event_json(struct si_buf *out, const struct ev_row *row);
+/* "id: <id_line>\nevent: <type>\ndata: <json>\n\n" appended to out. */
+int ev_sse_frame(struct si_buf *out, long long id_line, const struct ev_row *row);
+/* A cursor (after / lastEventId / Last-Event-ID): decimal digits, 0..2^63-1. */
+int ev_parse_cursor(const char *s, long long *out);
+
+#endif

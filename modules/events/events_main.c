@@ -1,0 +1,156 @@
+/* events_main.c: smartimport-import-events, the import-events stream responder.
+ *
+ * Reads the runtime's configuration (the same variables as every responder)
+ * plus its own, opens the listening socket (fd 0 from spawn-fcgi, or
+ * SMARTIMPORT_LISTEN) and runs the event loop until SIGTERM.  The design is
+ * in events.h. */
+#include "events.h"
+#include "si_log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* An optional integer variable within [lo, hi]; unset keeps *out. */
+static int env_int(const char *name, long long lo, long long hi, long long *out)
+{
+    const char *v = si_env_get(environ, name);
+    if (v == NULL || *v == '\0')
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0' || x < lo || x > hi) {
+        si_logf(SI_LOG_ERROR, "%s must be an integer in [%lld, %lld]", name, lo, hi);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static int load_settings(struct ev_settings *set)
+{
+    long long streams = EV_MAX_STREAMS_DEFAULT, out = EV_OUT_MAX_DEFAULT;
+    long long hb = EV_HEARTBEAT_MS_DEFAULT, query = EV_QUERY_TIMEOUT_MS_DEFAULT;
+    if (env_int("SMARTIMPORT_EVENTS_MAX_STREAMS", 1, EV_MAX_STREAMS_CEILING, &streams) != 0 ||
+        env_int("SMARTIMPORT_EVENTS_OUT_MAX", EV_OUT_MAX_MIN, EV_OUT_MAX_CEILING, &out) != 0 ||
+        env_int("SMARTIMPORT_EVENTS_HEARTBEAT_MS", EV_HEARTBEAT_MS_MIN, EV_HEARTBEAT_MS_CEILING, &hb) != 0 ||
+        env_int("SMARTIMPORT_EVENTS_QUERY_TIMEOUT_MS", 100, 60000, &query) != 0)
+        return -1;
+    set->max_streams = (int)streams;
+    set->out_max = (size_t)out;
+    set->heartbeat_ms = (int)hb;
+    set->query_timeout_ms = (int)query;
+    return 0;
+}
+
+static int redirect_log(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -1;
+    int rc = dup2(fd, STDERR_FILENO) < 0 ? -1 : 0;
+    close(fd);
+    return rc;
+}
+
+/* Every stream is a descriptor: make sure the soft limit allows them all. */
+static void raise_fd_limit(const struct ev_settings *set)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)set->max_streams + EV_MAX_PENDING_CONNS + 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+        si_log(SI_LOG_WARN, "the open-file limit is below what max streams need",
+               json_pack("{s:I, s:I}", "limit", (json_int_t)rl.rlim_cur, "want", (json_int_t)want));
+}
+
+static int open_listen_socket(const struct si_config *cfg)
+{
+    if (cfg->listen_path == NULL) {
+        int accepting = 0;
+        socklen_t len = sizeof accepting;
+        if (getsockopt(STDIN_FILENO, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) != 0 || !accepting) {
+            si_log(SI_LOG_ERROR, "standard input is not a FastCGI socket: start me with spawn-fcgi, "
+                                 "or set SMARTIMPORT_LISTEN=/path/to.sock", NULL);
+            return -1;
+        }
+        return STDIN_FILENO;
+    }
+    struct sockaddr_un addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    if (strlen(cfg->listen_path) >= sizeof addr.sun_path) {
+        si_log(SI_LOG_ERROR, "SMARTIMPORT_LISTEN is too long for a unix socket path", NULL);
+        return -1;
+    }
+    memcpy(addr.sun_path, cfg->listen_path, strlen(cfg->listen_path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    struct stat st;
+    if (lstat(cfg->listen_path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(cfg->listen_path);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, 1024) != 0)
+        goto fail;
+    return fd;
+fail:
+    si_logf(SI_LOG_ERROR, "cannot listen on SMARTIMPORT_LISTEN: %s", strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+int main(void)
+{
+    struct si_config cfg;
+    struct si_error err;
+    struct ev_settings set;
+    struct ev_loop loop;
+    si_log_setup("import-events");
+    if (si_config_load(&cfg, environ, &err) != 0) {
+        si_logf(SI_LOG_ERROR, "configuration: %s", err.message);
+        return 2;
+    }
+    if (cfg.log_file != NULL && redirect_log(cfg.log_file) != 0) {
+        si_logf(SI_LOG_ERROR, "cannot open SMARTIMPORT_LOG_FILE: %s", strerror(errno));
+        return 2;
+    }
+    if (cfg.auth_mode == SI_AUTH_TRUST_BODY)
+        si_log(SI_LOG_WARN, "SMARTIMPORT_AUTH=trust-body: callers are NOT authenticated, the user id "
+                            "is taken from the request as sent. For local development only.", NULL);
+    if (cfg.auth_mode == SI_AUTH_JWT && cfg.jwt_secret_len == 0) {
+        si_log(SI_LOG_ERROR, "SMARTIMPORT_JWT_SECRET is not set (or set SMARTIMPORT_AUTH=trust-body for development)", NULL);
+        return 2;
+    }
+    if (cfg.database_url == NULL) {
+        si_log(SI_LOG_ERROR, "DATABASE_URL is not set", NULL);
+        return 2;
+    }
+    if (load_settings(&set) != 0)
+        return 2;
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit(&set);
+    int fd = open_listen_socket(&cfg);
+    if (fd < 0)
+        return 2;
+    int rc = 2;
+    if (ev_loop_init(&loop, &cfg, &set, fd) != 0)
+        si_logf(SI_LOG_ERROR, "cannot start the event loop: %s", strerror(errno));
+    else
+        rc = ev_loop_run(&loop) == 0 ? 0 : 1;
+    ev_loop_cleanup(&loop);
+    si_log(SI_LOG_INFO, "stopped", NULL);
+    return rc;
+}

@@ -1,0 +1,332 @@
+/* api.c: the workflow responder (smartimport-workflow), behind nginx's
+ * ^~/api/v1/workflow/ route.
+ *
+ *   POST /api/v1/workflow/phase/:n   n = 1..7 (anything else 400 invalid_phase)
+ *        {"user_id", "sync_id"?, "seller_id"?, ...phase fields}
+ *        -> 202 {"ok":true,"job_id","phase","status","existing"}
+ *        The job, its audit row (null -> queued), the workflow:phase:queued event and a
+ *        NOTIFY on channel 'workflow_jobs' are written in one transaction.  The same
+ *        (user_id, phase, sync_id) again returns the existing job (existing: true,
+ *        status: whatever it is now) and writes nothing.
+ *   GET  /api/v1/workflow/jobs/:id   the caller's job; anyone else's is 404 job_not_found
+ *   GET  /api/v1/workflow/stats      the caller's jobs: counts by phase and status, the
+ *        age of the oldest queued job, jobs finished in the last minute
+ *
+ * Identity: si_auth_identify with the body (POST) or the query (GET); in jwt mode a
+ * body user_id that differs from the token's sub is a 403.  Every query filters by
+ * the caller's user_id. */
+#include "workflow.h"
+#include "si_auth.h"
+#include "si_event.h"
+#include "si_json.h"
+#include "si_log.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define PREFIX "/api/v1/workflow/"
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+static const char *const STATUSES[] = { "queued", "running", "completed", "failed", "dead" };
+
+static int max_attempts_setting(void)
+{
+    const char *v = si_env_get(environ, "WORKFLOW_MAX_ATTEMPTS");
+    char *end = NULL;
+    long n = v != NULL ? strtol(v, &end, 10) : 0;
+    if (v == NULL || *v == '\0' || *end != '\0' || n < 1 || n > 100)
+        return 5;
+    return (int)n;
+}
+
+/* Inserts the job unless (user, phase, sync_id) exists; fills the job's id/status. */
+static int enqueue(struct si_db *db, const char *user, int phase, const char *sync_id, const json_t *body,
+                   long long *out_id, char *out_status, size_t status_len, bool *out_existing,
+                   struct si_error *err)
+{
+    int rc = -1;
+    PGresult *res = NULL;
+    char *payload = NULL, phase_s[12], max_s[12];
+    snprintf(phase_s, sizeof phase_s, "%d", phase);
+    snprintf(max_s, sizeof max_s, "%d", max_attempts_setting());
+    payload = json_dumps(body, JSON_COMPACT);
+    if (payload == NULL) {
+        si_error_set(err, 500, "internal", "out of memory");
+        goto out;
+    }
+    if (si_db_begin(db, err) != 0)
+        goto out;
+    const char *p[] = { user, phase_s, sync_id, payload, max_s };
+    res = si_db_exec(db,
+        "WITH ins AS (INSERT INTO workflow_jobs (user_id, phase, sync_id, payload, max_attempts) "
+        "    VALUES ($1, $2::smallint, $3, $4::jsonb, $5::int) "
+        "    ON CONFLICT (user_id, phase, sync_id) DO NOTHING RETURNING id, user_id, phase), "
+        "  audit AS (INSERT INTO workflow_audit (job_id, user_id, phase, from_status, to_status, attempt) "
+        "    SELECT id, user_id, phase, NULL, 'queued', 0 FROM ins), "
+        "  notify AS (SELECT pg_notify('workflow_jobs', id::text) FROM ins) "
+        "SELECT id, (SELECT count(*) FROM notify) FROM ins", 5, p, err);
+    if (res == NULL)
+        goto out;
+    if (PQntuples(res) == 1) {
+        *out_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        *out_existing = false;
+        snprintf(out_status, status_len, "queued");
+        json_t *ev = json_pack("{s:I, s:i}", "jobId", (json_int_t)*out_id, "phase", phase);
+        int erc = ev != NULL ? si_event_record(db, user, NULL, "workflow:phase:queued", ev, NULL, err)
+                             : si_error_set(err, 500, "internal", "out of memory");
+        json_decref(ev);
+        if (erc != 0)
+            goto out;
+    } else {
+        /* Someone enqueued it before (possibly concurrently: ON CONFLICT waited for them). */
+        PQclear(res);
+        const char *q[] = { user, phase_s, sync_id };
+        res = si_db_exec(db, "SELECT id, status FROM workflow_jobs WHERE user_id = $1 AND phase = $2::smallint "
+                             "AND sync_id = $3", 3, q, err);
+        if (res == NULL)
+            goto out;
+        if (PQntuples(res) != 1) {
+            si_error_set(err, 503, "retry", "the job changed while it was enqueued; try again");
+            goto out;
+        }
+        *out_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        *out_existing = true;
+        snprintf(out_status, status_len, "%s", PQgetvalue(res, 0, 1));
+    }
+    if (si_db_commit(db, err) != 0)
+        goto out;
+    rc = 0;
+out:
+    if (rc != 0)
+        si_db_rollback(db);
+    PQclear(res);
+    free(payload);
+    return rc;
+}
+
+static int post_phase(struct si_ctx *ctx, struct si_request *req, struct si_response *resp, const char *rest)
+{
+    json_t *body = NULL, *out = NULL;
+    char user[SI_UUID_LEN + 1] = "", status[16] = "";
+    struct si_error err;
+    si_error_clear(&err);
+    int rc = -1;
+    int phase = wf_parse_phase(rest);
+    if (phase < 0) {
+        rc = si_response_error(resp, 400, "invalid_phase", "the phase must be an integer from 1 to 7");
+        goto out;
+    }
+    if (si_json_read_body(req, ctx->scratch, &body, &err) != 0)
+        goto fail;
+    if (ctx->scratch->len > WF_MAX_PAYLOAD) {
+        si_error_set(&err, 413, "payload_too_large", "a workflow request body is limited to %d bytes", WF_MAX_PAYLOAD);
+        goto fail;
+    }
+    const json_t *uid = json_object_get(body, "user_id");
+    if (uid == NULL || json_is_null(uid)) {
+        si_error_set(&err, 400, "missing_field", "user_id is required");
+        goto fail;
+    }
+    if (!json_is_string(uid) || !si_uuid_valid(json_string_value(uid))) {
+        si_error_set(&err, 400, "invalid_field", "user_id must be a UUID");
+        goto fail;
+    }
+    if (si_auth_identify(ctx->config, req, body, (long long)time(NULL), user, &err) != 0)
+        goto fail;
+    const json_t *sid = json_object_get(body, "sync_id");
+    const char *sync_id = NULL;
+    if (sid != NULL && !json_is_null(sid)) {
+        sync_id = json_string_value(sid);
+        if (sync_id == NULL || json_string_length(sid) == 0 || json_string_length(sid) > WF_SYNC_ID_MAX ||
+            strlen(sync_id) != json_string_length(sid)) {
+            si_error_set(&err, 400, "invalid_field", "sync_id must be a string of 1..%d bytes", WF_SYNC_ID_MAX);
+            goto fail;
+        }
+    }
+    if (wf_validate_phase_fields(phase, body, &err) != 0)
+        goto fail;
+    long long id = 0;
+    bool existing = false;
+    if (enqueue(ctx->db, user, phase, sync_id, body, &id, status, sizeof status, &existing, &err) != 0)
+        goto fail;
+    out = json_pack("{s:b, s:I, s:i, s:s, s:b}", "ok", 1, "job_id", (json_int_t)id, "phase", phase,
+                    "status", status, "existing", existing);
+    if (out == NULL) {
+        si_error_set(&err, 500, "internal", "out of memory");
+        goto fail;
+    }
+    rc = si_response_json(resp, 202, out);
+    goto out;
+fail:
+    rc = si_response_from_error(resp, &err);
+out:
+    json_decref(out);
+    json_decref(body);
+    return rc;
+}
+
+static json_t *text_or_null(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? json_null() : json_string(PQgetvalue(res, row, col));
+}
+
+static int get_job(struct si_ctx *ctx, struct si_request *req, struct si_response *resp, const char *rest)
+{
+    char user[SI_UUID_LEN + 1] = "";
+    struct si_error err;
+    si_error_clear(&err);
+    PGresult *res = NULL;
+    json_t *out = NULL, *result = NULL;
+    int rc = -1;
+    size_t n = strspn(rest, "0123456789");
+    if (n == 0 || n > 18 || rest[n] != '\0') {
+        rc = si_response_error(resp, 400, "invalid_job_id", "a job id is a positive integer");
+        goto out;
+    }
+    if (si_auth_identify(ctx->config, req, NULL, (long long)time(NULL), user, &err) != 0)
+        goto fail;
+    const char *p[] = { rest, user };
+    res = si_db_exec(ctx->db,
+        "SELECT id, phase, status, attempts, max_attempts, result::text, error, sync_id, "
+        TS("created_at") ", " TS("started_at") ", " TS("finished_at") " "
+        "FROM workflow_jobs WHERE id = $1::bigint AND user_id = $2", 2, p, &err);
+    if (res == NULL)
+        goto fail;
+    if (PQntuples(res) != 1) {
+        si_error_set(&err, 404, "job_not_found", "no such job");
+        goto fail;
+    }
+    if (!PQgetisnull(res, 0, 5)) {
+        json_error_t jerr;
+        result = json_loads(PQgetvalue(res, 0, 5), 0, &jerr);
+        if (result == NULL) {
+            si_error_set(&err, 500, "internal", "a stored job result is not JSON");
+            goto fail;
+        }
+    }
+    out = json_pack("{s:b, s:I, s:i, s:s, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:o}", "ok", 1,
+                    "job_id", (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10),
+                    "phase", atoi(PQgetvalue(res, 0, 1)), "status", PQgetvalue(res, 0, 2),
+                    "attempts", atoi(PQgetvalue(res, 0, 3)), "max_attempts", atoi(PQgetvalue(res, 0, 4)),
+                    "result", result != NULL ? json_incref(result) : json_null(),
+                    "error", text_or_null(res, 0, 6), "sync_id", text_or_null(res, 0, 7),
+                    "created_at", text_or_null(res, 0, 8), "started_at", text_or_null(res, 0, 9),
+                    "finished_at", text_or_null(res, 0, 10));
+    if (out == NULL) {
+        si_error_set(&err, 500, "internal", "out of memory");
+        goto fail;
+    }
+    rc = si_response_json(resp, 200, out);
+    goto out;
+fail:
+    rc = si_response_from_error(resp, &err);
+out:
+    json_decref(result);
+    json_decref(out);
+    PQclear(res);
+    return rc;
+}
+
+static int get_stats(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
+{
+    char user[SI_UUID_LEN + 1] = "";
+    struct si_error err;
+    si_error_clear(&err);
+    PGresult *res = NULL, *res2 = NULL;
+    json_t *out = NULL, *phases = NULL, *totals = NULL;
+    int rc = -1;
+    if (si_auth_identify(ctx->config, req, NULL, (long long)time(NULL), user, &err) != 0)
+        goto fail;
+    const char *p[] = { user };
+    res = si_db_exec(ctx->db, "SELECT phase, status, count(*) FROM workflow_jobs WHERE user_id = $1 "
+                              "GROUP BY phase, status", 1, p, &err);
+    if (res == NULL)
+        goto fail;
+    res2 = si_db_exec(ctx->db,
+        "SELECT (SELECT extract(epoch FROM now() - min(created_at)) * 1000 FROM workflow_jobs "
+        "          WHERE user_id = $1 AND status = 'queued'), "
+        "       (SELECT count(*) FROM workflow_jobs WHERE user_id = $1 AND finished_at > now() - interval '1 minute'), "
+        "       (SELECT count(*) FROM workflow_jobs WHERE user_id = $1 AND status = 'completed' "
+        "          AND finished_at > now() - interval '1 minute')", 1, p, &err);
+    if (res2 == NULL)
+        goto fail;
+    phases = json_object();
+    totals = json_object();
+    if (phases == NULL || totals == NULL)
+        goto oom;
+    for (size_t s = 0; s < sizeof STATUSES / sizeof *STATUSES; s++)
+        if (json_object_set_new(totals, STATUSES[s], json_integer(0)) != 0)
+            goto oom;
+    for (int ph = WF_PHASE_MIN; ph <= WF_PHASE_MAX; ph++) {
+        json_t *o = json_object();
+        char key[4];
+        snprintf(key, sizeof key, "%d", ph);
+        if (o == NULL || json_object_set_new(phases, key, o) != 0)
+            goto oom;
+        for (size_t s = 0; s < sizeof STATUSES / sizeof *STATUSES; s++)
+            if (json_object_set_new(o, STATUSES[s], json_integer(0)) != 0)
+                goto oom;
+    }
+    for (int r = 0; r < PQntuples(res); r++) {
+        json_t *o = json_object_get(phases, PQgetvalue(res, r, 0));
+        const char *st = PQgetvalue(res, r, 1);
+        long long c = strtoll(PQgetvalue(res, r, 2), NULL, 10);
+        json_t *t = json_object_get(totals, st);
+        if (o == NULL || t == NULL)
+            continue;
+        if (json_object_set_new(o, st, json_integer(c)) != 0 ||
+            json_integer_set(t, json_integer_value(t) + c) != 0)
+            goto oom;
+    }
+    out = json_pack("{s:b, s:O, s:O, s:o, s:I, s:I}", "ok", 1, "phases", phases, "totals", totals,
+                    "oldest_queued_age_ms",
+                    PQgetisnull(res2, 0, 0) ? json_null() : json_integer((json_int_t)atof(PQgetvalue(res2, 0, 0))),
+                    "finished_last_minute", (json_int_t)strtoll(PQgetvalue(res2, 0, 1), NULL, 10),
+                    "completed_last_minute", (json_int_t)strtoll(PQgetvalue(res2, 0, 2), NULL, 10));
+    if (out == NULL)
+        goto oom;
+    rc = si_response_json(resp, 200, out);
+    goto out;
+oom:
+    si_error_set(&err, 500, "internal", "out of memory");
+fail:
+    rc = si_response_from_error(resp, &err);
+out:
+    json_decref(out);
+    json_decref(phases);
+    json_decref(totals);
+    PQclear(res);
+    PQclear(res2);
+    return rc;
+}
+
+int workflow_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
+{
+    const char *path = req->path;
+    bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
+    if (strncmp(path, PREFIX, strlen(PREFIX)) != 0)
+        return si_response_error(resp, 404, "not_found", "no such workflow endpoint");
+    const char *tail = path + strlen(PREFIX);
+    if (strncmp(tail, "phase/", 6) == 0) {
+        if (!post)
+            return si_response_error(resp, 405, "method_not_allowed", "use POST for %s", "/api/v1/workflow/phase/:n");
+        return post_phase(ctx, req, resp, tail + 6);
+    }
+    if (strcmp(tail, "phase") == 0)
+        return si_response_error(resp, 400, "invalid_phase", "the phase must be an integer from 1 to 7");
+    if (strncmp(tail, "jobs/", 5) == 0) {
+        if (!get)
+            return si_response_error(resp, 405, "method_not_allowed", "use GET for %s", "/api/v1/workflow/jobs/:id");
+        return get_job(ctx, req, resp, tail + 5);
+    }
+    if (strcmp(tail, "stats") == 0) {
+        if (!get)
+            return si_response_error(resp, 405, "method_not_allowed", "use GET for %s", "/api/v1/workflow/stats");
+        return get_stats(ctx, req, resp);
+    }
+    return si_response_error(resp, 404, "not_found", "no such workflow endpoint");
+}
