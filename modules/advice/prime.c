@@ -52,7 +52,16 @@ static int load_facts(struct si_db *db, const char *user, const char *import_id,
                       struct si_error *err)
 {
     const char *params[] = { import_id, user };
-    PGresult *res = si_db_exec(db,
+    /* Lock first, read second: in READ COMMITTED a statement that waited for
+     * the row lock re-reads only the locked row, so a handoff committed by the
+     * call we waited for would be invisible to a joined read in the same
+     * statement (and the INSERT below would hit the unique index). */
+    PGresult *res = si_db_exec(db, "SELECT 1 FROM imports WHERE id = $1 AND user_id = $2 FOR UPDATE",
+                               2, params, err);
+    if (res == NULL)
+        return -1;
+    PQclear(res);
+    res = si_db_exec(db,
         "SELECT i.file_name, "
         "  to_char(coalesce(i.committed_at, i.updated_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
         "  coalesce(i.date_from, i.created_at::date)::text, coalesce(i.date_to, i.created_at::date)::text, "
