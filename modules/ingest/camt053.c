@@ -144,23 +144,6 @@ static int read_cb(void *ctx, char *buf, int len)
     return (int)n;
 }
 
-/* Drops a UTF-8 sequence cut short at the end of s[0..len). */
-static size_t utf8_trim_partial(const char *s, size_t len)
-{
-    size_t i = len, back = 0;
-    while (i > 0 && back < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) {
-        i--;
-        back++;
-    }
-    if (i == 0)
-        return len;
-    unsigned char lead = (unsigned char)s[i - 1];
-    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-    if (need > 1 && back + 1 < need)
-        return i - 1;
-    return len;
-}
-
 /* Appends src to dst (capacity cap), cutting on a UTF-8 boundary. */
 static void append(char *dst, size_t cap, const char *src)
 {
@@ -170,7 +153,7 @@ static void append(char *dst, size_t cap, const char *src)
     if (n > cap - 1 - len) {
         n = cap - 1 - len;
         memcpy(dst + len, src, n);
-        n = utf8_trim_partial(dst, len + n) - len;
+        n = stmt_utf8_trim_partial(dst, len + n) - len;
     } else {
         memcpy(dst + len, src, n);
     }

@@ -78,23 +78,6 @@ static void lx_ungetc(struct lexer *lx, int c)
     ungetc(c, lx->in);
 }
 
-/* Drops a UTF-8 sequence cut short at the end of s[0..len). */
-static size_t utf8_trim_partial(const char *s, size_t len)
-{
-    size_t i = len, back = 0;
-    while (i > 0 && back < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) {
-        i--;
-        back++;
-    }
-    if (i == 0)
-        return len;
-    unsigned char lead = (unsigned char)s[i - 1];
-    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-    if (need > 1 && back + 1 < need)
-        return i - 1;
-    return len;
-}
-
 /* Skips until the two-character terminator ("?>", "->"...) or EOF. */
 static int skip_until(struct lexer *lx, const char *term)
 {
@@ -154,7 +137,7 @@ static void value_put(struct lexer *lx, struct value *v, int c)
 static enum tok value_end(struct lexer *lx, struct value *v)
 {
     if (v->full)
-        v->len = utf8_trim_partial(lx->text, v->len);
+        v->len = stmt_utf8_trim_partial(lx->text, v->len);
     lx->text[v->len] = '\0';
     return v->started ? TOK_TEXT : TOK_EOF;   /* TOK_EOF here means "nothing": the caller goes on */
 }
@@ -414,7 +397,7 @@ static void copy_field(char *dst, size_t cap, const char *src)
 {
     size_t n = strlen(src);
     if (n >= cap)
-        n = utf8_trim_partial(src, cap - 1);
+        n = stmt_utf8_trim_partial(src, cap - 1);
     memcpy(dst, src, n);
     dst[n] = '\0';
 }

@@ -33,23 +33,6 @@ struct line_reader {
     char buf[QIF_LINE_MAX];
 };
 
-/* Drops a UTF-8 sequence cut short at the end of s[0..len). */
-static size_t utf8_trim_partial(const char *s, size_t len)
-{
-    size_t i = len, back = 0;
-    while (i > 0 && back < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) {
-        i--;
-        back++;
-    }
-    if (i == 0)
-        return len;
-    unsigned char lead = (unsigned char)s[i - 1];
-    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-    if (need > 1 && back + 1 < need)
-        return i - 1;
-    return len;
-}
-
 /* Reads the next line into r->buf without its end of line (CR LF, LF or a
  * lone CR at the end); a longer line is cut.  1 = a line, 0 = end of file,
  * -1 = read error. */
@@ -74,7 +57,7 @@ static int read_line(struct line_reader *r)
     if (!any)
         return 0;
     if (full)
-        len = utf8_trim_partial(r->buf, len);
+        len = stmt_utf8_trim_partial(r->buf, len);
     while (len > 0 && r->buf[len - 1] == '\r')
         len--;
     r->buf[len] = '\0';

@@ -130,3 +130,19 @@ int stmt_make_date(int year, int month, int day, char out[11])
         return -1;
     return 0;
 }
+
+size_t stmt_utf8_trim_partial(const char *s, size_t len)
+{
+    size_t i = len, back = 0;
+    while (i > 0 && back < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) {
+        i--;
+        back++;
+    }
+    if (i == 0)
+        return len;
+    unsigned char lead = (unsigned char)s[i - 1];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (need > 1 && back + 1 < need)
+        return i - 1;
+    return len;
+}

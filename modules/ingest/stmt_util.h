@@ -30,4 +30,8 @@ bool stmt_currency_code_valid(const char *code);
  * Returns 0 or -1. */
 int stmt_make_date(int year, int month, int day, char out[11]);
 
+/* Length of s[0..len) without a UTF-8 sequence cut short at its end (for
+ * text truncated at a byte limit); len when nothing is cut. */
+size_t stmt_utf8_trim_partial(const char *s, size_t len);
+
 #endif

@@ -150,6 +150,27 @@ START_TEST(currencies_have_their_iso_exponents)
 }
 END_TEST
 
+static const struct {
+    const char *s;
+    size_t len, want;
+} cuts[] = {
+    { "abc", 3, 3 },                       /* nothing cut */
+    { "", 0, 0 },
+    { "caf\xc3\xa9", 5, 5 },               /* whole 2-byte sequence */
+    { "caf\xc3\xa9", 4, 3 },               /* lead byte alone */
+    { "\xe2\x82\xac", 3, 3 },              /* whole euro sign */
+    { "x\xe2\x82\xac", 3, 1 },             /* euro sign cut after two bytes */
+    { "x\xe2\x82\xac", 2, 1 },             /* cut after one byte */
+    { "\xf0\x9f\x92\xb6", 3, 0 },          /* 4-byte sequence cut */
+    { "\x80\x80", 2, 2 },                   /* stray continuation bytes: left alone */
+};
+
+START_TEST(a_utf8_sequence_cut_at_the_end_is_dropped)
+{
+    ck_assert_uint_eq(stmt_utf8_trim_partial(cuts[_i].s, cuts[_i].len), cuts[_i].want);
+}
+END_TEST
+
 static Suite *stmt_util_suite(void)
 {
     Suite *s = suite_create("stmt_util");
@@ -159,6 +180,7 @@ static Suite *stmt_util_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("text");
     tcase_add_loop_test(tc, text_is_trimmed_and_its_whitespace_collapsed, 0, sizeof texts / sizeof texts[0]);
+    tcase_add_loop_test(tc, a_utf8_sequence_cut_at_the_end_is_dropped, 0, sizeof cuts / sizeof cuts[0]);
     suite_add_tcase(s, tc);
     tc = tcase_create("dates and currencies");
     tcase_add_loop_test(tc, dates_are_checked_against_the_calendar, 0, sizeof dates / sizeof dates[0]);
