@@ -60,9 +60,9 @@
  *    "negate":false, "fingerprint":"<64 hex>" (see csv_layout_fingerprint)}
  *
  * Returns 0, or -1 with err filled (line 0 when not tied to a line; the
- * message never quotes row contents).  Rows are emitted only after the whole
- * file was checked, but a read error or a sink that stops can still end the
- * parse part-way: on -1, discard what the sink received. */
+ * message never quotes row contents).  Rows are emitted as they are read, so
+ * on -1 (too many unreadable rows, found at the end; a read error; a sink
+ * that stops) the sink may have received rows: discard them. */
 int csv_parse(FILE *in, const json_t *override, const char *default_currency,
               json_t **out_columns, const struct stmt_sink *sink, struct stmt_error *err);
 

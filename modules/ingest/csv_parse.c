@@ -3,11 +3,11 @@
  * 1. csv_sniff: delimiter, header row, where the data starts (a sample).
  * 2. The header names and the fingerprint; the override's column indexes.
  * 3. Statistics pass over every data row, then csv_infer: the mapping.
- * 4. Check pass: every row is read as it would be emitted; when more than
- *    CSV_MAX_BAD_PERCENT of the data rows cannot be read the file is refused
- *    before the sink sees anything.
- * 5. Emit pass: transactions to the sink, skipped rows as warnings (with the
- *    line, never the contents).
+ * 4. Emit pass: transactions to the sink, skipped rows as warnings (with the
+ *    line, never the contents).  When more than CSV_MAX_BAD_PERCENT of the
+ *    data rows could not be read the file is refused at the end: the sink
+ *    has then seen rows, and the caller discards them (the stage rolls its
+ *    transaction back).
  * Memory: one record, one description buffer and per-column counters. */
 #include "csv.h"
 
@@ -26,7 +26,7 @@ struct run {
     json_t *names;              /* ncols header names ("columnN" when unnamed) */
     char default_currency[4];
     char header_code[4];        /* a currency the money column's header names: "Betrag (EUR)" */
-    bool emit;                  /* check pass (false) or emit pass (true) */
+    bool emit;                  /* statistics pass (false) or emit pass (true) */
     bool ambiguous_dates;
     long warnings;
     long ok, bad, first_bad_line;
@@ -632,12 +632,17 @@ int csv_parse(FILE *in, const json_t *override, const char *default_currency,
         goto out;
     }
 
-    /* check pass: refuse a file most of whose rows cannot be read */
-    u->emit = false;
+    /* emit pass; a file most of whose rows cannot be read is refused at its
+     * end (the caller discards what the sink received) */
+    u->emit = true;
+    u->ok = u->bad = 0;
+    if (u->ambiguous_dates)
+        warn(u, 0, "the day/month order of the dates is ambiguous; assumed %s",
+             csv_date_format_name(u->m.date_format));
     if (each_record(u, data_row, err) != 0)
         goto out;
     long candidates = u->ok + u->bad;
-    if (u->ok == 0 && u->bad == 0) {
+    if (candidates == 0) {
         csv_set_error(err, 0, "no transaction rows were found");
         goto out;
     }
@@ -647,17 +652,6 @@ int csv_parse(FILE *in, const json_t *override, const char *default_currency,
                       u->bad, candidates, u->first_bad_line, u->first_bad);
         goto out;
     }
-
-    /* emit pass */
-    u->emit = true;
-    u->ok = u->bad = 0;
-    u->preamble_first = u->preamble_last = 0;
-    u->preamble_reported = false;
-    if (u->ambiguous_dates)
-        warn(u, 0, "the day/month order of the dates is ambiguous; assumed %s",
-             csv_date_format_name(u->m.date_format));
-    if (each_record(u, data_row, err) != 0)
-        goto out;
     rc = 0;
 out:
     if (layout && out_columns != NULL)

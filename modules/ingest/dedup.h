@@ -26,10 +26,16 @@ struct dedup_hasher {
 int dedup_hasher_init(struct dedup_hasher *h);       /* 0 or -1 */
 void dedup_hasher_cleanup(struct dedup_hasher *h);   /* safe to call twice */
 
-/* Counts identical rows within one file: key -> times seen. */
+/* Counts identical rows within one file: key -> times seen.  Open
+ * addressing over one array of 12-byte slots, so that a lookup in a table
+ * far larger than the cache costs one miss, not two. */
+struct dedup_slot {
+    uint64_t key;             /* 0 = empty slot */
+    uint32_t count;
+} __attribute__((packed));
+
 struct dedup_occurrences {
-    uint64_t *keys;           /* 0 = empty slot */
-    uint32_t *counts;
+    struct dedup_slot *slots;
     size_t cap;               /* power of two */
     size_t used;
 };

@@ -349,6 +349,7 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
 
     if (upload_read(ctx, req, &up, &err) != 0)
         goto fail;
+    double upload_ms = ms_since(&in.t0), stage_ms = 0;
     if (si_auth_identify(ctx->config, req, up.fields, (long long)time(NULL), in.user, &err) != 0) {
         in.user[0] = '\0';
         goto fail;
@@ -386,6 +387,7 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
         goto fail;
     st.cat = cat;
     st.max_rows = INGEST_MAX_ROWS_DEFAULT;
+    stage_ms = ms_since(&in.t0);
     if (stage_import(ctx, &in, &up, &st, &err) != 0) {
         si_db_rollback(ctx->db);
         if (err.status == 409) {    /* the same file raced us in: answer with that import */
@@ -397,11 +399,13 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
         }
         goto fail;
     }
+    stage_ms = ms_since(&in.t0) - stage_ms;
     if (preview_verdicts(ctx->db, in.user, st.preview_keys, json_array_size(st.preview), st.preview, &err) != 0)
         goto fail;
     si_log(SI_LOG_INFO, "import staged",
-           json_pack("{s:s, s:s, s:s, s:I, s:I, s:f}", "importId", in.import_id, "format", stmt_format_name(in.format),
-                     "encoding", encoding, "rows", (json_int_t)st.rows, "bytes", (json_int_t)up.size,
+           json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:f, s:f}", "importId", in.import_id,
+                     "format", stmt_format_name(in.format), "encoding", encoding, "rows", (json_int_t)st.rows,
+                     "bytes", (json_int_t)up.size, "uploadMs", upload_ms, "stageMs", stage_ms,
                      "ms", ms_since(&in.t0)));
     rc = respond(&in, &st, resp);
     goto out;

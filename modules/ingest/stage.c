@@ -3,12 +3,41 @@
 #include "stage.h"
 #include "stmt_util.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+/* Binary COPY: the server skips the text input functions (uuid_in, date_in,
+ * int8in ...), which halves its share of the work for a million rows. */
 static const char copy_sql[] =
     "COPY transactions_staging (import_id, user_id, row_no, line, tx_date, amount_minor, currency, "
-    "description, counterparty, bank_id, account, category, dedup_hash) FROM STDIN";
+    "description, counterparty, bank_id, account, category, dedup_hash) FROM STDIN (FORMAT binary)";
+#define STAGE_COLUMNS 13
+
+/* The binary COPY header: signature, flags, header extension length. */
+static const char copy_header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+
+static int hex_value(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* "xxxxxxxx-xxxx-..." -> 16 bytes; -1 when it is not a UUID. */
+static int uuid_bytes(const char *text, unsigned char out[16])
+{
+    size_t k = 0;
+    for (const char *p = text; *p != '\0'; p++) {
+        if (*p == '-')
+            continue;
+        int hi = hex_value(p[0]), lo = p[1] ? hex_value(p[1]) : -1;
+        if (k == 16 || hi < 0 || lo < 0)
+            return -1;
+        out[k++] = (unsigned char)(hi << 4 | lo);
+        p++;
+    }
+    return k == 16 ? 0 : -1;
+}
 
 int stage_begin(struct stage *s, struct si_error *err)
 {
@@ -24,49 +53,78 @@ int stage_begin(struct stage *s, struct si_error *err)
     si_buf_init(&s->copy, STAGE_FLUSH + 64 * 1024);
     if (s->preview == NULL || s->warnings == NULL || dedup_hasher_init(&s->hasher) != 0)
         return si_error_set(err, 500, "internal", "out of memory");
+    if (uuid_bytes(s->import_id, s->import_uuid) != 0 || uuid_bytes(s->user_id, s->user_uuid) != 0)
+        return si_error_set(err, 500, "internal", "the import or user id is not a UUID");
+    if (si_buf_append(&s->copy, copy_header, sizeof copy_header) != 0)
+        return si_error_set(err, 500, "internal", "out of memory");
     if (si_db_copy_start(s->db, copy_sql, 0, NULL, err) != 0)
         return -1;
     s->copying = true;
     return 0;
 }
 
-/* Appends a COPY text field: \N for NULL, backslash escapes for the rest. */
-static int put_field(struct si_buf *b, const char *v, char end)
+/* Network byte order integers. */
+static int put_u16(struct si_buf *b, unsigned v)
 {
-    int rc = 0;
-    if (v == NULL) {
-        rc |= si_buf_append(b, "\\N", 2);
-    } else {
-        for (;;) {
-            size_t run = strcspn(v, "\\\t\n\r");
-            rc |= si_buf_append(b, v, run);
-            v += run;
-            if (*v == '\0')
-                break;
-            char esc[2] = { '\\', *v == '\t' ? 't' : *v == '\n' ? 'n' : *v == '\r' ? 'r' : '\\' };
-            rc |= si_buf_append(b, esc, 2);
-            v++;
-        }
-    }
-    rc |= si_buf_append(b, &end, 1);
-    return rc;
+    unsigned char x[2] = { (unsigned char)(v >> 8), (unsigned char)v };
+    return si_buf_append(b, x, 2);
 }
 
-/* Appends v in decimal followed by end (snprintf is a large share of the
- * per-row cost at a million rows). */
-static int put_int(struct si_buf *b, long long v, char end)
+static int put_u32(struct si_buf *b, uint32_t v)
 {
-    char tmp[24];
-    size_t n = sizeof tmp;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    tmp[--n] = end;
-    do {
-        tmp[--n] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
-    if (v < 0)
-        tmp[--n] = '-';
-    return si_buf_append(b, tmp + n, sizeof tmp - n);
+    unsigned char x[4] = { (unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
+                           (unsigned char)v };
+    return si_buf_append(b, x, 4);
+}
+
+/* A field: its length, then its bytes; NULL is length -1. */
+static int put_bytes(struct si_buf *b, const void *v, size_t n)
+{
+    if (n > INT32_MAX)
+        return -1;
+    return put_u32(b, (uint32_t)n) | si_buf_append(b, v, n);
+}
+
+static int put_text(struct si_buf *b, const char *v)
+{
+    return v == NULL ? put_u32(b, UINT32_MAX) : put_bytes(b, v, strlen(v));
+}
+
+static int put_int4(struct si_buf *b, int32_t v)
+{
+    return put_u32(b, 4) | put_u32(b, (uint32_t)v);
+}
+
+static int put_int8(struct si_buf *b, int64_t v)
+{
+    uint64_t u = (uint64_t)v;
+    return put_u32(b, 8) | put_u32(b, (uint32_t)(u >> 32)) | put_u32(b, (uint32_t)u);
+}
+
+/* "YYYY-MM-DD" -> days since 2000-01-01 (PostgreSQL's date epoch); -1 when
+ * the text is not such a date. */
+static int date_days(const char *d, int32_t *out)
+{
+    for (int i = 0; i < 10; i++)
+        if (i == 4 || i == 7 ? d[i] != '-' : (d[i] < '0' || d[i] > '9'))
+            return -1;
+    if (d[10] != '\0')
+        return -1;
+    int y = (d[0] - '0') * 1000 + (d[1] - '0') * 100 + (d[2] - '0') * 10 + (d[3] - '0');
+    int m = (d[5] - '0') * 10 + (d[6] - '0');
+    int day = (d[8] - '0') * 10 + (d[9] - '0');
+    static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1000 || m < 1 || m > 12 || day < 1 || day > mdays[m - 1] || (m == 2 && day == 29 && !leap))
+        return -1;
+    /* days from the civil date (proleptic Gregorian), shifted to 2000-01-01 */
+    y -= m <= 2;
+    int era = y / 400;
+    int yoe = y - era * 400;
+    int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    *out = (int32_t)(era * 146097 + doe - 730425);
+    return 0;
 }
 
 static int flush(struct stage *s, struct si_error *err)
@@ -105,13 +163,15 @@ int stage_txn(void *ctx, const struct stmt_txn *t)
                    t->description, hash, &occurrence) != 0)
         return stop(s, 500, "internal", "out of memory hashing transactions");
 
-    int rc = put_field(&s->copy, s->import_id, '\t') | put_field(&s->copy, s->user_id, '\t') |
-             put_int(&s->copy, s->rows + 1, '\t') | put_int(&s->copy, t->line, '\t') |
-             put_field(&s->copy, t->date, '\t') | put_int(&s->copy, t->amount_minor, '\t') |
-             put_field(&s->copy, currency, '\t') |
-             put_field(&s->copy, t->description, '\t') | put_field(&s->copy, t->counterparty, '\t') |
-             put_field(&s->copy, t->bank_id, '\t') | put_field(&s->copy, t->account ? t->account : s->account, '\t') |
-             put_field(&s->copy, category, '\t') | put_field(&s->copy, hash, '\n');
+    int32_t days;
+    if (date_days(t->date, &days) != 0)
+        return stop(s, 500, "internal", "a parser produced a date that is not YYYY-MM-DD");
+    struct si_buf *b = &s->copy;
+    int rc = put_u16(b, STAGE_COLUMNS) | put_bytes(b, s->import_uuid, 16) | put_bytes(b, s->user_uuid, 16) |
+             put_int4(b, (int32_t)(s->rows + 1)) | put_int4(b, (int32_t)t->line) | put_int4(b, days) |
+             put_int8(b, t->amount_minor) | put_text(b, currency) | put_text(b, t->description) |
+             put_text(b, t->counterparty) | put_text(b, t->bank_id) |
+             put_text(b, t->account ? t->account : s->account) | put_text(b, category) | put_text(b, hash);
     if (rc != 0)
         return stop(s, 400, "row_too_large", "a transaction row is too large");
     if (s->copy.len >= STAGE_FLUSH && flush(s, &s->err) != 0)
@@ -154,6 +214,8 @@ void stage_warning(void *ctx, long line, const char *message)
 int stage_end(struct stage *s, struct si_error *err)
 {
     long long copied = 0;
+    if (put_u16(&s->copy, 0xFFFF) != 0)     /* the binary COPY trailer */
+        return si_error_set(err, 500, "internal", "out of memory");
     if (flush(s, err) != 0)
         return -1;
     s->copying = false;

@@ -2,7 +2,7 @@
  *
  * The stage is the parsers' sink.  For each row it settles the currency,
  * categorises the description, computes the dedup hash (see dedup.h), writes
- * one COPY text line into a buffer flushed every STAGE_FLUSH bytes, and keeps
+ * one binary COPY tuple into a buffer flushed every STAGE_FLUSH bytes, and keeps
  * what the response needs: totals, date range, the first STAGE_PREVIEW rows
  * and the first STAGE_MAX_WARNINGS warnings.  Memory is bounded by those and
  * by the occurrence table (8-byte keys, sized to the row count). */
@@ -19,7 +19,7 @@
 
 #define STAGE_PREVIEW       20
 #define STAGE_MAX_WARNINGS  100
-#define STAGE_FLUSH         (256 * 1024)
+#define STAGE_FLUSH         (64 * 1024)
 
 struct stage_preview_row {
     char hash[DEDUP_HASH_LEN + 1];
@@ -53,6 +53,7 @@ struct stage {
     struct dedup_occurrences occ;
     struct dedup_hasher hasher;
     struct si_buf copy;
+    unsigned char import_uuid[16], user_uuid[16];
     bool copying;
 };
 

@@ -110,4 +110,16 @@ bad "a truncated multipart body" 400 bad_multipart -H 'Content-Type: multipart/f
 check "bad uploads changed no imports or staged rows" test "$(counts)" = "$before"
 check "the failures were recorded as error events without an import" test \
   "$(sql "SELECT count(*) FROM import_events WHERE user_id = '$USER_ID' AND event_type IN ('import:upload:error','import:parse:error') AND import_id IS NULL")" -ge 5
+# --- staged rows hold exactly what was parsed (binary COPY round trip) ---------
+printf 'Date,Description,Amount,Reference\n1999-12-31,Caf\xc3\xa9 "M\xc3\xbcller"\tund S\xc3\xb6hne,-1234567.89,\n2000-01-01,Back\\slash,0.01,REF-1\n2024-02-29,LEAP DAY,-0.50,\n2100-03-01,FUTURE,42.00,REF-2\n' > "$T/edges.csv"
+request POST "$FN?fileName=edges.csv&currency=EUR" "${AUTH[@]}" -H 'Content-Type: text/csv' --data-binary @"$T/edges.csv"
+check "a CSV with edge dates is 200 (got $STATUS)" test "$STATUS" = 200
+EDGES="$(jq -r .importId "$T/body")"
+check "its staged rows read back exactly (dates, amounts, text, NULLs, line numbers)" test \
+  "$(sql "SELECT string_agg(concat_ws('|', row_no, line, tx_date, amount_minor, currency, description,
+                 coalesce(bank_id, 'NULL'), coalesce(counterparty, 'NULL'), length(dedup_hash)), ';' ORDER BY row_no)
+          FROM transactions_staging WHERE import_id = '$EDGES' AND user_id = '$USER_ID'")" = \
+  "1|2|1999-12-31|-123456789|EUR|Café \"Müller\" und Söhne|NULL|NULL|66;2|3|2000-01-01|1|EUR|Back\\slash|REF-1|NULL|64;3|4|2024-02-29|-50|EUR|LEAP DAY|NULL|NULL|66;4|5|2100-03-01|4200|EUR|FUTURE|REF-2|NULL|64"
+check "the staged rows carry the import's user and the hash the preview used" test \
+  "$(sql "SELECT count(*) FROM transactions_staging WHERE import_id = '$EDGES' AND user_id = '$USER_ID' AND dedup_hash ~ '^[0-9a-f]{64}(-[0-9]+)?$'")" = 4
 finish
