@@ -75,6 +75,9 @@ static int commit_import(struct si_db *db, const char *user, struct locked_impor
         return -1;
     long long staged = strtoll(PQcmdTuples(res), NULL, 10);
     PQclear(res);
+    if (staged != imp->rows_total)   /* the unlogged staging table was reset (see sql/0007) */
+        return si_error_set(err, 409, "staging_lost",
+                            "the staged rows of this import were lost (database restart): upload the file again");
     out->duplicates = staged - out->committed;
 
     char committed[32], duplicates[32];
@@ -90,6 +93,17 @@ static int commit_import(struct si_db *db, const char *user, struct locked_impor
                         "duplicates", (json_int_t)out->duplicates, "ms", ms_since(&t0)), err) != 0)
         return -1;
     return si_db_commit(db, err);
+}
+
+/* Marks an import whose staged rows are gone as failed (on its own, after
+ * the rollback), which also frees its file for a new upload. */
+static void mark_staging_lost(struct si_db *db, const char *user, const char *import_id)
+{
+    struct si_error err;
+    const char *params[] = { import_id, user };
+    if (si_db_command(db, "UPDATE imports SET status = 'failed', failure_reason = 'staging_lost', updated_at = now() "
+                          "WHERE id = $1 AND user_id = $2 AND status = 'parsed'", 2, params, &err) != 0)
+        si_logf(SI_LOG_WARN, "could not mark import %s failed: %s", import_id, err.message);
 }
 
 /* Records import:commit:error on its own (after the rollback), except for
@@ -116,6 +130,8 @@ int commit_run(struct si_db *db, const char *user, const char *import_id, json_t
     *out_body = NULL;
     if (commit_import(db, user, &imp, &result, err) != 0) {
         si_db_rollback(db);
+        if (err->code != NULL && strcmp(err->code, "staging_lost") == 0)
+            mark_staging_lost(db, user, imp.id);
         record_failure(db, user, imp.id, err);
         return -1;
     }

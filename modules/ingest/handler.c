@@ -146,6 +146,16 @@ static int answer_existing(struct si_db *db, const char *user, const char *sha, 
     }
     if (preview_from_staging(db, user, PQgetvalue(res, 0, 0), &preview, err) != 0)
         goto out;
+    if (json_array_size(preview) == 0 && strcmp(PQgetvalue(res, 0, 1), "parsed") == 0 &&
+        atoi(PQgetvalue(res, 0, 3)) > 0) {
+        /* its staged rows were lost (the unlogged staging table is reset by a
+         * database crash): fail that import and stage the file anew */
+        const char *lost[] = { PQgetvalue(res, 0, 0), user };
+        rc = si_db_command(db, "UPDATE imports SET status = 'failed', failure_reason = 'staging_lost', "
+                               "updated_at = now() WHERE id = $1 AND user_id = $2 AND status = 'parsed'",
+                           2, lost, err) != 0 ? -1 : 0;
+        goto out;
+    }
     json_object_set_new(body, "preview", preview);
     json_object_set_new(body, "duplicateUpload", json_true());
     si_response_json(resp, 200, body);
