@@ -232,6 +232,7 @@ struct csv_colstat {
     long indicator;                 /* DR/CR-style markers */
     long code_common, code_valid;   /* common ISO currency codes; any three capitals */
 };
+struct csv_cellmemo;
 struct csv_pairstat {
     /* per decimal separator ('.', ','): consecutive row pairs compared, and
      * how often the second column moved by this row's first-column value
@@ -248,6 +249,7 @@ struct csv_stats {
     long long *cur, *prev;          /* npair * 2 values of this and the previous row */
     unsigned char *cur_ok, *prev_ok;
     bool have_prev;
+    struct csv_cellmemo *memo;      /* ncols: each column's last cell and its class */
 };
 int csv_stats_init(struct csv_stats *st, size_t ncols);
 void csv_stats_add(struct csv_stats *st, const struct csv_reader *r);

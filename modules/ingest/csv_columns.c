@@ -284,6 +284,27 @@ int csv_summary_kind(const char *s, size_t n)
 
 /* ---- Statistics ---------------------------------------------------------- */
 
+/* What one non-empty cell contributes to its column's statistics. */
+struct cell_class {
+    uint32_t dates;                 /* csv_date_formats */
+    bool scanned;                   /* csv_amount_scan accepted it */
+    bool negative;
+    struct csv_number_info ni;
+    bool text, indicator, code_valid, code_common;
+    unsigned char ok;               /* NONEMPTY | OK_DOT | OK_COMMA (pair columns) */
+    long long value[2];             /* with '.' and ',' as the decimal separator (pair columns) */
+};
+
+/* The last cell of a column and its class: statements repeat cells from row
+ * to row (the booking date, the currency, DR/CR), and a repeat is counted
+ * without classifying it again. */
+#define MEMO_BYTES 32
+struct csv_cellmemo {
+    size_t n;                       /* 0 = nothing remembered */
+    char text[MEMO_BYTES];
+    struct cell_class c;
+};
+
 int csv_stats_init(struct csv_stats *st, size_t ncols)
 {
     memset(st, 0, sizeof *st);
@@ -296,7 +317,8 @@ int csv_stats_init(struct csv_stats *st, size_t ncols)
     st->prev = calloc(np * 2 + 1, sizeof *st->prev);
     st->cur_ok = calloc(np + 1, 1);
     st->prev_ok = calloc(np + 1, 1);
-    if (st->col == NULL || st->pair == NULL || st->cur == NULL || st->prev == NULL ||
+    st->memo = calloc(ncols ? ncols : 1, sizeof *st->memo);
+    if (st->memo == NULL || st->col == NULL || st->pair == NULL || st->cur == NULL || st->prev == NULL ||
         st->cur_ok == NULL || st->prev_ok == NULL) {
         csv_stats_free(st);
         return -1;
@@ -312,6 +334,7 @@ void csv_stats_free(struct csv_stats *st)
     free(st->prev);
     free(st->cur_ok);
     free(st->prev_ok);
+    free(st->memo);
     memset(st, 0, sizeof *st);
 }
 
@@ -334,73 +357,95 @@ static long long llabs_(long long v)
 enum { OK_DOT = 1, OK_COMMA = 2, NONEMPTY = 4 };
 #define PAIR_MAX 1000000000000000000LL   /* 10^18 */
 
+static void classify(const char *s, size_t n, bool pair, struct cell_class *c)
+{
+    memset(c, 0, sizeof *c);
+    c->ok = NONEMPTY;
+    c->dates = csv_date_formats(s, n);
+    struct csv_amount a;
+    if (csv_amount_scan(s, n, &a) == 0) {
+        c->scanned = true;
+        c->negative = a.negative;
+        csv_amount_classify(&a, &c->ni);
+        /* bounded so that differences cannot overflow */
+        if (pair && c->ni.ok_dot && csv_amount_value(&a, '.', c->ni.th_dot, 4, &c->value[0]) == 0 &&
+            llabs_(c->value[0]) <= PAIR_MAX)
+            c->ok |= OK_DOT;
+        if (pair && c->ni.ok_comma && csv_amount_value(&a, ',', c->ni.th_comma, 4, &c->value[1]) == 0 &&
+            llabs_(c->value[1]) <= PAIR_MAX)
+            c->ok |= OK_COMMA;
+    }
+    c->text = c->dates == 0 && !c->ni.ok_dot && !c->ni.ok_comma && csv_has_letter(s, n);
+    c->indicator = csv_indicator_sign(s, n) != 0;
+    if (n == 3 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' && s[2] >= 'A' && s[2] <= 'Z') {
+        c->code_valid = true;
+        c->code_common = csv_is_common_currency(s, n);
+    }
+}
+
+static void count(struct csv_colstat *cs, const struct cell_class *c, size_t n)
+{
+    cs->nonempty++;
+    for (int f = 0; f < CSV_DATE_FORMAT_COUNT; f++)
+        if (c->dates & (1u << f))
+            cs->date_ok[f]++;
+    if (c->scanned) {
+        const struct csv_number_info *ni = &c->ni;
+        if (ni->ok_dot) {
+            cs->num_dot++;
+            if (th_index(ni->th_dot) >= 0)
+                cs->th_dot[th_index(ni->th_dot)]++;
+        }
+        if (ni->ok_comma) {
+            cs->num_comma++;
+            if (th_index(ni->th_comma) >= 0)
+                cs->th_comma[th_index(ni->th_comma)]++;
+        }
+        cs->ev_dot += ni->evidence == CSV_EVIDENCE_DOT;
+        cs->ev_comma += ni->evidence == CSV_EVIDENCE_COMMA;
+        cs->hint_dot += ni->hint == CSV_EVIDENCE_DOT;
+        cs->hint_comma += ni->hint == CSV_EVIDENCE_COMMA;
+        if (ni->ok_dot || ni->ok_comma) {
+            cs->frac += ni->frac;
+            cs->neg += c->negative;
+            cs->id_like += ni->id_like;
+        }
+    }
+    if (c->text) {
+        cs->text++;
+        cs->text_bytes += (long)n;
+    }
+    cs->indicator += c->indicator;
+    cs->code_valid += c->code_valid;
+    cs->code_common += c->code_common;
+}
+
 void csv_stats_add(struct csv_stats *st, const struct csv_reader *r)
 {
     st->rows++;
     for (size_t i = 0; i < st->ncols; i++) {
-        struct csv_colstat *cs = &st->col[i];
         const char *s = csv_field(r, i);
         size_t n = csv_field_len(r, i);
-        unsigned char ok = 0;
+        bool pair = i < st->npair;
         csv_trim(&s, &n);
         if (n == 0) {
-            if (i < st->npair)
+            if (pair)
                 st->cur_ok[i] = 0;
             continue;
         }
-        ok |= NONEMPTY;
-        cs->nonempty++;
-        uint32_t dates = csv_date_formats(s, n);
-        for (int f = 0; f < CSV_DATE_FORMAT_COUNT; f++)
-            if (dates & (1u << f))
-                cs->date_ok[f]++;
-        struct csv_amount a;
-        struct csv_number_info ni = { 0 };
-        if (csv_amount_scan(s, n, &a) == 0) {
-            csv_amount_classify(&a, &ni);
-            if (ni.ok_dot) {
-                cs->num_dot++;
-                if (th_index(ni.th_dot) >= 0)
-                    cs->th_dot[th_index(ni.th_dot)]++;
-            }
-            if (ni.ok_comma) {
-                cs->num_comma++;
-                if (th_index(ni.th_comma) >= 0)
-                    cs->th_comma[th_index(ni.th_comma)]++;
-            }
-            cs->ev_dot += ni.evidence == CSV_EVIDENCE_DOT;
-            cs->ev_comma += ni.evidence == CSV_EVIDENCE_COMMA;
-            cs->hint_dot += ni.hint == CSV_EVIDENCE_DOT;
-            cs->hint_comma += ni.hint == CSV_EVIDENCE_COMMA;
-            if (ni.ok_dot || ni.ok_comma) {
-                cs->frac += ni.frac;
-                cs->neg += a.negative;
-                cs->id_like += ni.id_like;
-            }
-            if (i < st->npair) {
-                /* bounded so that differences cannot overflow */
-                if (ni.ok_dot && csv_amount_value(&a, '.', ni.th_dot, 4, &st->cur[i * 2]) == 0 &&
-                    llabs_(st->cur[i * 2]) <= PAIR_MAX)
-                    ok |= OK_DOT;
-                if (ni.ok_comma &&
-                    csv_amount_value(&a, ',', ni.th_comma, 4, &st->cur[i * 2 + 1]) == 0 &&
-                    llabs_(st->cur[i * 2 + 1]) <= PAIR_MAX)
-                    ok |= OK_COMMA;
-            }
+        struct csv_cellmemo *m = &st->memo[i];
+        if (m->n != n || memcmp(m->text, s, n) != 0) {
+            classify(s, n, pair, &m->c);
+            m->n = n <= MEMO_BYTES ? n : 0;
+            if (m->n != 0)
+                memcpy(m->text, s, n);
         }
-        if (dates == 0 && !ni.ok_dot && !ni.ok_comma && csv_has_letter(s, n)) {
-            cs->text++;
-            cs->text_bytes += (long)n;
+        count(&st->col[i], &m->c, n);
+        if (pair) {
+            st->cur_ok[i] = m->c.ok;
+            st->cur[i * 2] = m->c.value[0];
+            st->cur[i * 2 + 1] = m->c.value[1];
         }
-        if (csv_indicator_sign(s, n) != 0)
-            cs->indicator++;
-        if (n == 3 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' && s[2] >= 'A' &&
-            s[2] <= 'Z') {
-            cs->code_valid++;
-            cs->code_common += csv_is_common_currency(s, n);
-        }
-        if (i < st->npair)
-            st->cur_ok[i] = ok;
     }
     for (size_t a = 0; a < st->npair; a++) {
         for (size_t b = 0; b < st->npair; b++) {

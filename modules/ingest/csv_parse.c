@@ -37,6 +37,9 @@ struct run {
     char *ref;                  /* reference being built */
     char exp_code[4];           /* exponent_of's memo: the last code and its exponent */
     int exp_value;
+    char date_text[32];         /* the last date cell parsed (statements repeat dates) ... */
+    size_t date_n;
+    char date_iso[11];          /* ... and its ISO date */
 };
 
 static void warn(struct run *u, long line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -410,7 +413,9 @@ static int data_row(struct run *u, struct stmt_error *err)
     struct stmt_txn t;
     memset(&t, 0, sizeof t);
     s = cell(r, m->col[CSV_ROLE_DATE], &n);
-    if (n == 0 || csv_date_parse(s, n, m->date_format, t.date) != 0) {
+    if (n > 0 && n == u->date_n && memcmp(s, u->date_text, n) == 0) {
+        memcpy(t.date, u->date_iso, sizeof t.date);
+    } else if (n == 0 || csv_date_parse(s, n, m->date_format, t.date) != 0) {
         if (total) {
             warn(u, line, "line %ld: total row skipped", line);
             return 0;
@@ -424,6 +429,10 @@ static int data_row(struct run *u, struct stmt_error *err)
             bad_row(u, line, why_buf);
         }
         return 0;
+    } else if (n <= sizeof u->date_text) {
+        memcpy(u->date_text, s, n);
+        u->date_n = n;
+        memcpy(u->date_iso, t.date, sizeof u->date_iso);
     }
 
     /* currency: the currency column, else the amount cell, else the header */
