@@ -1,4 +1,5 @@
 # sql: numbered migrations, applied in order by scripts/migrate.  A shipped
 # migration is never edited: changes are new files.
 nobase_dist_pkgdata_DATA += sql/0001_foundation.sql sql/0002_imports.sql sql/0003_category_rules.sql sql/0004_commit.sql \
-	sql/0005_advice.sql sql/0006_workflow.sql sql/0007_unlogged_staging.sql
+	sql/0005_advice.sql sql/0006_workflow.sql sql/0007_unlogged_staging.sql \
+	sql/0008_workflow_announce.sql

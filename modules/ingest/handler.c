@@ -154,6 +154,7 @@ static int answer_existing(struct si_db *db, const char *user, const char *sha, 
         rc = si_db_command(db, "UPDATE imports SET status = 'failed', failure_reason = 'staging_lost', "
                                "updated_at = now() WHERE id = $1 AND user_id = $2 AND status = 'parsed'",
                            2, lost, err) != 0 ? -1 : 0;
+        json_decref(preview);
         goto out;
     }
     json_object_set_new(body, "preview", preview);

@@ -42,11 +42,21 @@ void si_db_init(struct si_db *db, const char *conninfo, const char *application_
     db->conn = NULL;
     db->conninfo = conninfo;
     db->application_name = application_name ? application_name : "smartimport";
+    db->options = NULL;
+    db->nprepared = 0;
     db->connect_timeout_ms = connect_timeout_ms;
     db->query_timeout_ms = query_timeout_ms;
     db->reconnects = 0;
     db->in_tx = false;
     db->tx_lost = false;
+}
+
+/* Prepared statements belong to a connection: forget them with it. */
+static void forget_prepared(struct si_db *db)
+{
+    for (int i = 0; i < db->nprepared; i++)
+        free(db->prepared[i]);
+    db->nprepared = 0;
 }
 
 static void drop(struct si_db *db)
@@ -58,6 +68,7 @@ static void drop(struct si_db *db)
         PQfinish(db->conn);
         db->conn = NULL;
     }
+    forget_prepared(db);
 }
 
 void si_db_cleanup(struct si_db *db)
@@ -80,8 +91,8 @@ static int open_connection(struct si_db *db, struct si_error *err)
 {
     if (db->conninfo == NULL)
         return si_error_set(err, 503, "db_unavailable", "database not configured (DATABASE_URL)");
-    const char *keys[] = { "dbname", "application_name", NULL };
-    const char *vals[] = { db->conninfo, db->application_name, NULL };
+    const char *keys[] = { "dbname", "application_name", db->options ? "options" : NULL, NULL };
+    const char *vals[] = { db->conninfo, db->application_name, db->options, NULL };
     PGconn *c = PQconnectStartParams(keys, vals, 1);
     if (c == NULL)
         return unavailable(err, "connect", "out of memory");
@@ -202,21 +213,11 @@ static PGresult *fail_from_result(struct si_db *db, PGresult *res, struct si_err
     return NULL;
 }
 
-PGresult *si_db_exec_timeout(struct si_db *db, const char *sql, int n_params,
-                             const char *const *params, int timeout_ms, struct si_error *err)
+/* Reads the result of the statement just sent, waiting until the deadline
+ * (then the statement is cancelled: 504).  Any status is returned; NULL with
+ * err when the connection failed or the deadline passed. */
+static PGresult *collect(struct si_db *db, long long deadline, int timeout_ms, struct si_error *err)
 {
-    if (db->tx_lost) {
-        unavailable(err, "query", "connection lost during the transaction");
-        return NULL;
-    }
-    if (!db->in_tx && si_db_connect(db, err) != 0)
-        return NULL;
-    long long deadline = now_ms() + timeout_ms;
-    if (!PQsendQueryParams(db->conn, sql, n_params, NULL, params, NULL, NULL, 0)) {
-        unavailable(err, "send", PQerrorMessage(db->conn));
-        drop(db);
-        return NULL;
-    }
     PGresult *res = NULL;
     for (;;) {
         while (PQisBusy(db->conn)) {
@@ -246,8 +247,77 @@ PGresult *si_db_exec_timeout(struct si_db *db, const char *sql, int n_params,
     if (res == NULL) {
         unavailable(err, "query", PQerrorMessage(db->conn));
         drop(db);
+    }
+    return res;
+}
+
+/* The name under which sql is prepared on this connection, preparing it the
+ * first time (one extra round trip, once per connection and statement).
+ * Statements with parameters only, at most SI_DB_PREPARED_MAX of them; *name
+ * is "" when the statement runs unnamed.  -1 with err when preparing failed
+ * (a syntax error, an aborted transaction, a lost connection). */
+static int prepared_name(struct si_db *db, const char *sql, int n_params, long long deadline, int timeout_ms,
+                         char name[16], struct si_error *err)
+{
+    name[0] = '\0';
+    if (n_params == 0)
+        return 0;
+    for (int i = 0; i < db->nprepared; i++) {
+        if (strcmp(db->prepared[i], sql) == 0) {
+            snprintf(name, 16, "si%d", i);
+            return 0;
+        }
+    }
+    if (db->nprepared == SI_DB_PREPARED_MAX)
+        return 0;
+    char *copy = strdup(sql);
+    if (copy == NULL)
+        return 0;   /* unnamed then */
+    snprintf(name, 16, "si%d", db->nprepared);
+    if (!PQsendPrepare(db->conn, name, sql, n_params, NULL)) {
+        free(copy);
+        unavailable(err, "send", PQerrorMessage(db->conn));
+        drop(db);
+        return -1;
+    }
+    PGresult *res = collect(db, deadline, timeout_ms, err);
+    if (res == NULL) {
+        free(copy);
+        return -1;
+    }
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        free(copy);
+        fail_from_result(db, res, err);
+        return -1;
+    }
+    PQclear(res);
+    db->prepared[db->nprepared++] = copy;
+    return 0;
+}
+
+PGresult *si_db_exec_timeout(struct si_db *db, const char *sql, int n_params,
+                             const char *const *params, int timeout_ms, struct si_error *err)
+{
+    if (db->tx_lost) {
+        unavailable(err, "query", "connection lost during the transaction");
         return NULL;
     }
+    if (!db->in_tx && si_db_connect(db, err) != 0)
+        return NULL;
+    long long deadline = now_ms() + timeout_ms;
+    char name[16];
+    if (prepared_name(db, sql, n_params, deadline, timeout_ms, name, err) != 0)
+        return NULL;
+    int sent = name[0] != '\0' ? PQsendQueryPrepared(db->conn, name, n_params, params, NULL, NULL, 0)
+                               : PQsendQueryParams(db->conn, sql, n_params, NULL, params, NULL, NULL, 0);
+    if (!sent) {
+        unavailable(err, "send", PQerrorMessage(db->conn));
+        drop(db);
+        return NULL;
+    }
+    PGresult *res = collect(db, deadline, timeout_ms, err);
+    if (res == NULL)
+        return NULL;
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return res;

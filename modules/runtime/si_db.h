@@ -17,13 +17,23 @@
 
 #include "si_error.h"
 
+/* Statements with parameters are prepared on their connection the first
+ * time they run and executed by name after that (no parse and plan per
+ * call); up to this many per connection, the rest run unnamed. */
+#define SI_DB_PREPARED_MAX 64
+
 struct si_db {
     PGconn *conn;                 /* NULL until the first use */
     const char *conninfo;         /* DATABASE_URL, borrowed */
     const char *application_name; /* borrowed */
+    const char *options;          /* libpq "options" for every connection (e.g.
+                                   * "-c synchronous_commit=off"), or NULL; set after
+                                   * si_db_init; overrides options in DATABASE_URL */
     int connect_timeout_ms;
     int query_timeout_ms;
     unsigned long reconnects;     /* connections replaced after a failure */
+    char *prepared[SI_DB_PREPARED_MAX]; /* SQL prepared on conn as "si<index>" */
+    int nprepared;
     bool in_tx;                   /* between si_db_begin and commit/rollback */
     bool tx_lost;                 /* the connection died inside a transaction */
 };

@@ -261,7 +261,7 @@ int si_server_main(const struct si_function *fn, int argc, char **argv)
      * worker threads' arenas, each of which then stays at its high-water
      * mark (seen: 50 MB per worker after one 1M-row import). */
     if (mallopt(M_MMAP_THRESHOLD, 1 << 20) != 1)
-        si_log(SI_LOG_WARN, "mallopt(M_MMAP_THRESHOLD) failed; large blocks may stay resident", NULL);
+        si_log(SI_LOG_INFO, "mallopt(M_MMAP_THRESHOLD) not supported by this allocator", NULL);
     signal(SIGPIPE, SIG_IGN);
     sigset_t set;
     sigemptyset(&set);

@@ -4,8 +4,9 @@
  *   POST /api/v1/workflow/phase/:n   n = 1..7 (anything else 400 invalid_phase)
  *        {"user_id", "sync_id"?, "seller_id"?, ...phase fields}
  *        -> 202 {"ok":true,"job_id","phase","status","existing"}
- *        The job, its audit row (null -> queued), the workflow:phase:queued event and a
- *        NOTIFY on channel 'workflow_jobs' are written in one transaction.  The same
+ *        The job and its audit row (null -> queued) are committed first; then the
+ *        workflow:phase:queued event and a NOTIFY on channel 'workflow_jobs' (see
+ *        announce() for why that is a second transaction).  The same
  *        (user_id, phase, sync_id) again returns the existing job (existing: true,
  *        status: whatever it is now) and writes nothing.
  *   GET  /api/v1/workflow/jobs/:id   the caller's job; anyone else's is 404 job_not_found
@@ -43,6 +44,35 @@ static int max_attempts_setting(void)
     return (int)n;
 }
 
+/* After the job's own transaction committed: the workflow:phase:queued event
+ * and the worker wake-up, in a second transaction that commits asynchronously.
+ *
+ * Why two.  A transaction that NOTIFYs (every event insert does, through the
+ * import_events trigger) holds a database-wide lock from its pre-commit until
+ * its commit record is flushed, so enqueues that notified inside their own
+ * durable commit took turns on one fsync each and capped the queue near 450
+ * jobs/s with the worker waiting on the same lock.  Now the job and its audit
+ * row are flushed by an ordinary commit (many enqueues share one fsync), and
+ * the notifying transaction holds the lock for microseconds.  The job is
+ * durable before the 202; the announcement is not: if it is lost (a crash in
+ * the next few hundred milliseconds, or an error, which is logged) the stream
+ * misses one "queued" event and the worker finds the job on its next poll
+ * (WORKFLOW_POLL_MS).  Each is one statement, one round trip (the SQL
+ * function workflow_announce, sql/0008). */
+static void announce(struct si_db *db, const char *user, long long job_id, int phase)
+{
+    struct si_error err;
+    si_error_clear(&err);
+    char id[24], phase_s[12];
+    snprintf(id, sizeof id, "%lld", job_id);
+    snprintf(phase_s, sizeof phase_s, "%d", phase);
+    const char *p[] = { user, id, phase_s };
+    if (si_db_command(db, "SELECT workflow_announce($1::uuid, $2::bigint, $3::smallint)", 3, p, &err) != 0)
+        si_log(SI_LOG_WARN, "could not announce a queued job (the worker's poll will find it)",
+               json_pack("{s:I, s:s, s:s}", "job", (json_int_t)job_id, "code", err.code ? err.code : "internal",
+                         "detail", err.detail));
+}
+
 /* Inserts the job unless (user, phase, sync_id) exists; fills the job's id/status. */
 static int enqueue(struct si_db *db, const char *user, int phase, const char *sync_id, const json_t *body,
                    long long *out_id, char *out_status, size_t status_len, bool *out_existing,
@@ -58,29 +88,20 @@ static int enqueue(struct si_db *db, const char *user, int phase, const char *sy
         si_error_set(err, 500, "internal", "out of memory");
         goto out;
     }
-    if (si_db_begin(db, err) != 0)
-        goto out;
     const char *p[] = { user, phase_s, sync_id, payload, max_s };
     res = si_db_exec(db,
         "WITH ins AS (INSERT INTO workflow_jobs (user_id, phase, sync_id, payload, max_attempts) "
         "    VALUES ($1, $2::smallint, $3, $4::jsonb, $5::int) "
         "    ON CONFLICT (user_id, phase, sync_id) DO NOTHING RETURNING id, user_id, phase), "
         "  audit AS (INSERT INTO workflow_audit (job_id, user_id, phase, from_status, to_status, attempt) "
-        "    SELECT id, user_id, phase, NULL, 'queued', 0 FROM ins), "
-        "  notify AS (SELECT pg_notify('workflow_jobs', id::text) FROM ins) "
-        "SELECT id, (SELECT count(*) FROM notify) FROM ins", 5, p, err);
+        "    SELECT id, user_id, phase, NULL, 'queued', 0 FROM ins) "
+        "SELECT id FROM ins", 5, p, err);
     if (res == NULL)
         goto out;
     if (PQntuples(res) == 1) {
         *out_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         *out_existing = false;
         snprintf(out_status, status_len, "queued");
-        json_t *ev = json_pack("{s:I, s:i}", "jobId", (json_int_t)*out_id, "phase", phase);
-        int erc = ev != NULL ? si_event_record(db, user, NULL, "workflow:phase:queued", ev, NULL, err)
-                             : si_error_set(err, 500, "internal", "out of memory");
-        json_decref(ev);
-        if (erc != 0)
-            goto out;
     } else {
         /* Someone enqueued it before (possibly concurrently: ON CONFLICT waited for them). */
         PQclear(res);
@@ -97,12 +118,10 @@ static int enqueue(struct si_db *db, const char *user, int phase, const char *sy
         *out_existing = true;
         snprintf(out_status, status_len, "%s", PQgetvalue(res, 0, 1));
     }
-    if (si_db_commit(db, err) != 0)
-        goto out;
     rc = 0;
+    if (!*out_existing)
+        announce(db, user, *out_id, phase);
 out:
-    if (rc != 0)
-        si_db_rollback(db);
     PQclear(res);
     free(payload);
     return rc;

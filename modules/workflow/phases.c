@@ -58,7 +58,7 @@ int wf_settings_load(struct wf_settings *s, char *const *envp, struct si_error *
 {
     long long threads, attempts;
     memset(s, 0, sizeof *s);
-    if (env_ll(envp, "WORKFLOW_WORKER_THREADS", 4, 1, 64, &threads, err) != 0 ||
+    if (env_ll(envp, "WORKFLOW_WORKER_THREADS", 8, 1, 64, &threads, err) != 0 ||
         env_ll(envp, "WORKFLOW_LEASE_MS", 30000, 200, 86400000, &s->lease_ms, err) != 0 ||
         env_ll(envp, "WORKFLOW_MAX_ATTEMPTS", 5, 1, 100, &attempts, err) != 0 ||
         env_ll(envp, "WORKFLOW_BACKOFF_MS", 1000, 0, 3600000, &s->backoff_ms, err) != 0 ||

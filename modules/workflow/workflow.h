@@ -60,7 +60,7 @@ int workflow_handle(struct si_ctx *ctx, struct si_request *req, struct si_respon
 /* ---- the worker side (phases.c) ---- */
 
 struct wf_settings {
-    int threads;                 /* WORKFLOW_WORKER_THREADS (4) */
+    int threads;                 /* WORKFLOW_WORKER_THREADS (8: a job is mostly round trips) */
     long long lease_ms;          /* WORKFLOW_LEASE_MS (30000) */
     int max_attempts;            /* WORKFLOW_MAX_ATTEMPTS (5), for jobs enqueued without one */
     long long backoff_ms;        /* WORKFLOW_BACKOFF_MS (1000) */

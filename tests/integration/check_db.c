@@ -2,7 +2,8 @@
  * events commit and roll back with their transaction, NOTIFY only on
  * commit, error events survive the rollback, connections come back after
  * the server drops them, statements are cancelled at their deadline, and
- * the health handler answers 200 or a quick 503.  Skipped (77) without
+ * the health handler answers 200 or a quick 503; statements with parameters
+ * are prepared once per connection.  Skipped (77) without
  * DATABASE_URL. */
 #include <check.h>
 #include <poll.h>
@@ -216,6 +217,84 @@ START_TEST(a_statement_past_its_deadline_is_cancelled_with_504)
 }
 END_TEST
 
+/* How many statements this connection has prepared (as the server sees it). */
+static long prepared_on_server(void)
+{
+    struct si_error err;
+    PGresult *res = si_db_exec(&db, "SELECT count(*) FROM pg_prepared_statements", 0, NULL, &err);
+    ck_assert_ptr_nonnull(res);
+    long n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return n;
+}
+
+START_TEST(a_statement_with_parameters_is_prepared_once_and_run_by_name)
+{
+    struct si_error err;
+    const char *sql = "SELECT $1::int + 1";
+    for (int i = 0; i < 3; i++) {
+        char v[8];
+        snprintf(v, sizeof v, "%d", i * 10);
+        const char *params[] = { v };
+        PGresult *res = si_db_exec(&db, sql, 1, params, &err);
+        ck_assert_ptr_nonnull(res);
+        ck_assert_int_eq(atoi(PQgetvalue(res, 0, 0)), i * 10 + 1);   /* each run binds its own value */
+        PQclear(res);
+    }
+    ck_assert_int_eq(db.nprepared, 1);
+    ck_assert_int_eq(prepared_on_server(), 1);
+    /* the same text in another buffer is the same statement */
+    char copy[32];
+    snprintf(copy, sizeof copy, "%s", sql);
+    const char *one[] = { "1" };
+    PGresult *res = si_db_exec(&db, copy, 1, one, &err);
+    ck_assert_ptr_nonnull(res);
+    PQclear(res);
+    ck_assert_int_eq(db.nprepared, 1);
+    /* statements without parameters are not prepared */
+    ck_assert_int_eq(si_db_command(&db, "SELECT 1", 0, NULL, &err), 0);
+    ck_assert_int_eq(db.nprepared, 1);
+}
+END_TEST
+
+START_TEST(a_statement_that_fails_to_prepare_is_an_error_and_not_remembered)
+{
+    struct si_error err;
+    const char *params[] = { "1" };
+    ck_assert_ptr_null(si_db_exec(&db, "SELEC $1::int", 1, params, &err));
+    ck_assert_int_ge(err.status, 400);
+    ck_assert_int_eq(db.nprepared, 0);
+    /* inside a failed transaction the prepare fails like the statement would */
+    ck_assert_int_eq(si_db_begin(&db, &err), 0);
+    ck_assert_ptr_null(si_db_exec(&db, "SELECT 1/0 = $1::int", 1, params, &err));
+    ck_assert_ptr_null(si_db_exec(&db, "SELECT $1::int", 1, params, &err));
+    ck_assert_int_eq(db.nprepared, 1);   /* only the first, which prepared before it failed */
+    si_db_rollback(&db);
+    PGresult *res = si_db_exec(&db, "SELECT $1::int", 1, params, &err);
+    ck_assert_ptr_nonnull(res);
+    PQclear(res);
+    ck_assert_int_eq(db.nprepared, 2);
+}
+END_TEST
+
+START_TEST(prepared_statements_are_forgotten_with_a_lost_connection)
+{
+    struct si_error err;
+    const char *params[] = { "41" };
+    PGresult *res = si_db_exec(&db, "SELECT $1::int + 1", 1, params, &err);
+    ck_assert_ptr_nonnull(res);
+    PQclear(res);
+    ck_assert_int_eq(db.nprepared, 1);
+    terminate(backend_pid());
+    res = si_db_exec(&db, "SELECT $1::int + 1", 1, params, &err);   /* prepared again on the new connection */
+    ck_assert_msg(res != NULL, "%s %s", err.message, err.detail);
+    ck_assert_int_eq(atoi(PQgetvalue(res, 0, 0)), 42);
+    PQclear(res);
+    ck_assert_int_eq(db.nprepared, 1);
+    ck_assert_int_eq(prepared_on_server(), 1);
+}
+END_TEST
+
 static void run_health(struct si_db *hdb, struct si_response *resp)
 {
     struct si_function fn = { .name = "health", .methods = "GET,HEAD", .needs_db = true, .handle = health_handle };
@@ -285,6 +364,9 @@ static Suite *db_suite(void)
     tcase_add_test(tc, a_connection_the_server_dropped_is_replaced_before_the_next_statement);
     tcase_add_test(tc, a_connection_lost_inside_a_transaction_is_a_503_not_a_silent_autocommit);
     tcase_add_test(tc, a_statement_past_its_deadline_is_cancelled_with_504);
+    tcase_add_test(tc, a_statement_with_parameters_is_prepared_once_and_run_by_name);
+    tcase_add_test(tc, a_statement_that_fails_to_prepare_is_an_error_and_not_remembered);
+    tcase_add_test(tc, prepared_statements_are_forgotten_with_a_lost_connection);
     suite_add_tcase(s, tc);
     tc = tcase_create("health");
     tcase_add_checked_fixture(tc, setup, teardown);

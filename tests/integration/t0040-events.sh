@@ -234,9 +234,12 @@ fi
 
 # --- payloads hold ids, counts and timings only ---------------------------------------------
 sql "SELECT payload::text FROM import_events WHERE id > $START_ID" > "$T/payloads"
+# timings ("ms": 8.0868190000000002) are measurements, not file contents: their
+# digits may spell anything, so the content check below looks at the rest
+jq -c 'del(.. | objects | .ms?)' "$T/payloads" > "$T/payloads-no-timings"
 check "events were written during the test ($(wc -l < "$T/payloads"))" test "$(wc -l < "$T/payloads")" -gt 10
 check "no payload holds a description or an amount from the uploaded files" bash -c \
-  "! grep -i -E 'tesco|coffee|acme|payroll|netflix|uber|streams shop|-45\\.20|-3\\.50|-15\\.99|-12\\.40|2500\\.00|954\\.80|3431\\.81|3447\\.80|6819|243181' '$T/payloads'"
+  "! grep -i -E 'tesco|coffee|acme|payroll|netflix|uber|streams shop|-45\\.20|-3\\.50|-15\\.99|-12\\.40|2500\\.00|954\\.80|3431\\.81|3447\\.80|6819|243181' '$T/payloads-no-timings'"
 check "every payload string is a UUID or a short code" jqf -s \
   'all(.[]; [.. | strings] | all(test("^[0-9a-f-]{36}$") or test("^[A-Za-z0-9_.:-]{0,64}$")))' "$T/payloads"
 finish
