@@ -66,6 +66,10 @@
 int csv_parse(FILE *in, const json_t *override, const char *default_currency,
               json_t **out_columns, const struct stmt_sink *sink, struct stmt_error *err);
 
+/* How many statistics passes so far counted a large file in two halves, on
+ * two threads (see stats_pass in csv_parse.c); for tests and benchmarks. */
+long csv_stats_halves_joined(void);
+
 /* The fingerprint stored with a user's mapping: lower-case hex SHA-256 of the
  * header names (each trimmed, inner whitespace collapsed, ASCII lower-cased)
  * joined by "\x1f"; with no header (names == NULL) of "<ncols>\x1f<delimiter>".
@@ -93,6 +97,8 @@ struct csv_reader {
     char delim;
     unsigned char io[65536];
     size_t io_len, io_pos;
+    long io_base;               /* file offset of io[0] */
+    long rec_start;             /* file offset where the current record starts */
     bool io_eof, io_error;
     char *buf;                  /* record bytes */
     size_t buf_len, buf_cap;
@@ -249,11 +255,17 @@ struct csv_stats {
     long long *cur, *prev;          /* npair * 2 values of this and the previous row */
     unsigned char *cur_ok, *prev_ok;
     bool have_prev;
+    long long *first;               /* npair * 2 values of the first row counted ... */
+    unsigned char *first_ok;        /* ... kept so that csv_stats_merge can join two halves */
     struct csv_cellmemo *memo;      /* ncols: each column's last cell and its class */
 };
 int csv_stats_init(struct csv_stats *st, size_t ncols);
 void csv_stats_add(struct csv_stats *st, const struct csv_reader *r);
 void csv_stats_free(struct csv_stats *st);
+/* Adds to st the statistics of `later`, counted over the rows that follow
+ * st's last row in the file: the result is what one pass over both would
+ * have counted. */
+void csv_stats_merge(struct csv_stats *st, const struct csv_stats *later);
 
 /* The mapping (csv_mapping.c holds JSON in and out). */
 struct csv_mapping {

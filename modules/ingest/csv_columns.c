@@ -318,7 +318,9 @@ int csv_stats_init(struct csv_stats *st, size_t ncols)
     st->cur_ok = calloc(np + 1, 1);
     st->prev_ok = calloc(np + 1, 1);
     st->memo = calloc(ncols ? ncols : 1, sizeof *st->memo);
-    if (st->memo == NULL || st->col == NULL || st->pair == NULL || st->cur == NULL || st->prev == NULL ||
+    st->first = calloc(np * 2 + 1, sizeof *st->first);
+    st->first_ok = calloc(np + 1, 1);
+    if (st->memo == NULL || st->first == NULL || st->first_ok == NULL || st->col == NULL || st->pair == NULL || st->cur == NULL || st->prev == NULL ||
         st->cur_ok == NULL || st->prev_ok == NULL) {
         csv_stats_free(st);
         return -1;
@@ -335,6 +337,8 @@ void csv_stats_free(struct csv_stats *st)
     free(st->cur_ok);
     free(st->prev_ok);
     free(st->memo);
+    free(st->first);
+    free(st->first_ok);
     memset(st, 0, sizeof *st);
 }
 
@@ -420,6 +424,59 @@ static void count(struct csv_colstat *cs, const struct cell_class *c, size_t n)
     cs->code_common += c->code_common;
 }
 
+/* Running-balance evidence from two consecutive rows: for each pair of
+ * columns (a, b) and decimal separator, whether b moved by a's value of this
+ * row (oldest first) or of the previous row (newest first). */
+static void pair_moves(struct csv_stats *st, const long long *prev, const unsigned char *prev_ok,
+                       const long long *cur, const unsigned char *cur_ok)
+{
+    for (size_t a = 0; a < st->npair; a++) {
+        for (size_t b = 0; b < st->npair; b++) {
+            if (a == b)
+                continue;
+            struct csv_pairstat *ps = &st->pair[a * st->npair + b];
+            for (int d = 0; d < 2; d++) {
+                unsigned char bit = d ? OK_COMMA : OK_DOT;
+                if (!(cur_ok[a] & bit) || !(cur_ok[b] & bit) || !(prev_ok[a] & bit) || !(prev_ok[b] & bit))
+                    continue;
+                long long amount = cur[a * 2 + d], prev_amount = prev[a * 2 + d];
+                long long moved = llabs_(cur[b * 2 + d] - prev[b * 2 + d]);
+                ps->pairs[d]++;
+                ps->fwd[d] += moved == llabs_(amount);
+                ps->rev[d] += moved == llabs_(prev_amount);
+            }
+        }
+    }
+}
+
+/* Both counter structs are all longs, added field by field in csv_stats_merge. */
+_Static_assert(sizeof(struct csv_colstat) % sizeof(long) == 0, "csv_colstat holds longs only");
+_Static_assert(sizeof(struct csv_pairstat) % sizeof(long) == 0, "csv_pairstat holds longs only");
+
+static void add_longs(void *dst, const void *src, size_t bytes)
+{
+    long *d = dst;
+    const long *s = src;
+    for (size_t i = 0; i < bytes / sizeof(long); i++)
+        d[i] += s[i];
+}
+
+void csv_stats_merge(struct csv_stats *st, const struct csv_stats *later)
+{
+    if (later->rows == 0)
+        return;
+    add_longs(st->col, later->col, st->ncols * sizeof *st->col);
+    add_longs(st->pair, later->pair, st->npair * st->npair * sizeof *st->pair);
+    if (st->have_prev)   /* the pair across the seam */
+        pair_moves(st, st->prev, st->prev_ok, later->first, later->first_ok);
+    else
+        st->first_row_line = later->first_row_line;
+    st->rows += later->rows;
+    memcpy(st->prev, later->prev, st->npair * 2 * sizeof *st->prev);
+    memcpy(st->prev_ok, later->prev_ok, st->npair);
+    st->have_prev = true;
+}
+
 void csv_stats_add(struct csv_stats *st, const struct csv_reader *r)
 {
     st->rows++;
@@ -447,27 +504,15 @@ void csv_stats_add(struct csv_stats *st, const struct csv_reader *r)
             st->cur[i * 2 + 1] = m->c.value[1];
         }
     }
-    for (size_t a = 0; a < st->npair; a++) {
-        for (size_t b = 0; b < st->npair; b++) {
-            if (a == b)
-                continue;
-            struct csv_pairstat *ps = &st->pair[a * st->npair + b];
-            if ((st->cur_ok[a] & NONEMPTY) && (st->cur_ok[b] & NONEMPTY))
-                ps->both++;
-            if (!st->have_prev)
-                continue;
-            for (int d = 0; d < 2; d++) {
-                unsigned char bit = d ? OK_COMMA : OK_DOT;
-                if (!(st->cur_ok[a] & bit) || !(st->cur_ok[b] & bit) || !(st->prev_ok[a] & bit) ||
-                    !(st->prev_ok[b] & bit))
-                    continue;
-                long long amount = st->cur[a * 2 + d], prev_amount = st->prev[a * 2 + d];
-                long long moved = llabs_(st->cur[b * 2 + d] - st->prev[b * 2 + d]);
-                ps->pairs[d]++;
-                ps->fwd[d] += moved == llabs_(amount);
-                ps->rev[d] += moved == llabs_(prev_amount);
-            }
-        }
+    for (size_t a = 0; a < st->npair; a++)
+        for (size_t b = 0; b < st->npair; b++)
+            if (a != b && (st->cur_ok[a] & NONEMPTY) && (st->cur_ok[b] & NONEMPTY))
+                st->pair[a * st->npair + b].both++;
+    if (st->have_prev) {
+        pair_moves(st, st->prev, st->prev_ok, st->cur, st->cur_ok);
+    } else {
+        memcpy(st->first, st->cur, st->npair * 2 * sizeof *st->cur);
+        memcpy(st->first_ok, st->cur_ok, st->npair);
     }
     memcpy(st->prev, st->cur, st->npair * 2 * sizeof *st->cur);
     memcpy(st->prev_ok, st->cur_ok, st->npair);

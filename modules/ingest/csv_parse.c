@@ -3,6 +3,8 @@
  * 1. csv_sniff: delimiter, header row, where the data starts (a sample).
  * 2. The header names and the fingerprint; the override's column indexes.
  * 3. Statistics pass over every data row, then csv_infer: the mapping.
+ *    A large file's second half is counted by a second thread meanwhile
+ *    (see stats_pass).
  * 4. Emit pass: transactions to the sink, skipped rows as warnings (with the
  *    line, never the contents).  When more than CSV_MAX_BAD_PERCENT of the
  *    data rows could not be read the file is refused at the end: the sink
@@ -11,9 +13,13 @@
  * Memory: one record, one description buffer and per-column counters. */
 #include "csv.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "stmt_util.h"
 
@@ -270,6 +276,144 @@ static int stats_row(struct run *u, struct stmt_error *err)
         u->st.first_row_line = u->r->rec_line;
     csv_stats_add(&u->st, u->r);
     return 0;
+}
+
+/* ---- The statistics pass, in two halves for large files ----------------------
+ *
+ * The statistics are sums over rows (plus one pair of consecutive rows at
+ * the seam, see csv_stats_merge), so a second thread can count the rows of
+ * the file's second half while this one counts the first: the second half
+ * starts after the first newline past the middle.  That newline may be
+ * inside a quoted field; the first thread finds out when it gets there: the
+ * halves are joined only when a record of the first thread starts exactly
+ * where the second half started, and otherwise (or when the second thread
+ * met an error: its line numbers would be wrong) the first thread simply
+ * goes on to the end.  The outcome is the same statistics either way.
+ * SMARTIMPORT_CSV_SERIAL_STATS=1 turns the second thread off. */
+#define CSV_PARALLEL_STATS_MIN (8L << 20)   /* bytes of content */
+
+static atomic_long halves_joined;   /* how often two halves were joined (tests read it) */
+
+long csv_stats_halves_joined(void)
+{
+    return atomic_load(&halves_joined);
+}
+
+struct half {
+    const struct run *u;
+    FILE *in;
+    struct csv_reader r;
+    struct csv_stats st;
+    long start;                 /* file offset of its first record */
+    pthread_t thread;
+    bool running;
+    bool ok;                    /* read to the end without an error */
+    atomic_bool stop;           /* the first thread no longer needs it */
+};
+
+static void *half_main(void *arg)
+{
+    struct half *h = arg;
+    struct stmt_error err;
+    long n = 0;
+    for (;;) {
+        if ((++n & 4095) == 0 && atomic_load(&h->stop))
+            return NULL;
+        int rc = csv_reader_next(&h->r, &err);
+        if (rc <= 0) {
+            h->ok = rc == 0;
+            return NULL;
+        }
+        if (csv_nonempty_fields(&h->r) >= 2)   /* stats_row, every record being in the table */
+            csv_stats_add(&h->st, &h->r);
+    }
+}
+
+static void half_cleanup(struct half *h)
+{
+    if (h->running) {
+        atomic_store(&h->stop, true);
+        pthread_join(h->thread, NULL);
+        h->running = false;
+    }
+    csv_stats_free(&h->st);
+    csv_reader_close(&h->r);
+    if (h->in != NULL)
+        fclose(h->in);
+    h->in = NULL;
+}
+
+/* Starts the second thread on the second half; false when the file is small,
+ * cannot be opened a second time, or has no newline past its middle. */
+static bool half_start(struct run *u, struct half *h)
+{
+    memset(h, 0, sizeof *h);
+    h->u = u;
+    const char *serial = getenv("SMARTIMPORT_CSV_SERIAL_STATS");
+    struct stat sb;
+    int fd = fileno(u->r->in);
+    if ((serial != NULL && strcmp(serial, "1") == 0) || fd < 0 || fstat(fd, &sb) != 0 ||
+        sb.st_size - u->r->start < CSV_PARALLEL_STATS_MIN)
+        return false;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);   /* an offset of its own */
+    h->in = fopen(path, "rb");
+    if (h->in == NULL || fseek(h->in, u->r->start + (sb.st_size - u->r->start) / 2, SEEK_SET) != 0)
+        goto no;
+    int c;
+    long scanned = 0;
+    while ((c = getc(h->in)) != EOF && c != '\n')
+        if (++scanned > CSV_MAX_RECORD_BYTES)
+            goto no;
+    if (c == EOF)
+        goto no;
+    struct stmt_error err;
+    if (csv_reader_open(&h->r, h->in, u->lay.delimiter, &err) != 0)
+        goto no;
+    h->start = h->r.start;
+    if (csv_stats_init(&h->st, u->lay.ncols) != 0 || pthread_create(&h->thread, NULL, half_main, h) != 0)
+        goto no;
+    h->running = true;
+    return true;
+no:
+    half_cleanup(h);
+    return false;
+}
+
+static int stats_pass(struct run *u, struct stmt_error *err)
+{
+    struct half h;
+    bool split = half_start(u, &h);
+    int rc = -1;
+    if (csv_reader_rewind(u->r, u->lay.delimiter, err) != 0)
+        goto out;
+    for (;;) {
+        int got = csv_reader_next(u->r, err);
+        if (got < 0)
+            goto out;
+        if (got == 0)
+            break;
+        if (split && u->r->rec_start >= h.start) {
+            split = false;   /* decided here, one way or the other */
+            bool seam = u->r->rec_start == h.start && u->r->ordinal >= u->lay.data_ordinal && u->st.rows > 0;
+            if (seam) {
+                pthread_join(h.thread, NULL);
+                h.running = false;
+                if (h.ok) {
+                    csv_stats_merge(&u->st, &h.st);
+                    atomic_fetch_add(&halves_joined, 1);
+                    break;
+                }
+            }
+        }
+        if (stats_row(u, err) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    if (h.in != NULL || h.running)
+        half_cleanup(&h);
+    return rc;
 }
 
 static bool repeated_header(const struct run *u)
@@ -616,7 +760,7 @@ int csv_parse(FILE *in, const json_t *override, const char *default_currency,
         goto out;
     }
     stats = true;
-    if (each_record(u, stats_row, err) != 0)
+    if (stats_pass(u, err) != 0)
         goto out;
     if (u->st.rows == 0) {
         if (u->lay.header_ordinal >= 0)

@@ -40,6 +40,7 @@ int csv_reader_open(struct csv_reader *r, FILE *in, char delim, struct stmt_erro
         csv_set_error(err, 0, "out of memory");
         return -1;
     }
+    r->io_base = r->start;
     r->line = 1;
     r->ordinal = -1;
     return 0;
@@ -54,6 +55,7 @@ int csv_reader_rewind(struct csv_reader *r, char delim, struct stmt_error *err)
     clearerr(r->in);
     r->delim = delim;
     r->io_len = r->io_pos = 0;
+    r->io_base = r->start;
     r->io_eof = r->io_error = false;
     r->buf_len = 0;
     r->nfields = 0;
@@ -77,6 +79,7 @@ static int rd_get(struct csv_reader *r)
     if (r->io_pos == r->io_len) {
         if (r->io_eof)
             return -1;
+        r->io_base += (long)r->io_len;
         r->io_len = fread(r->io, 1, sizeof r->io, r->in);
         r->io_pos = 0;
         if (r->io_len < sizeof r->io) {
@@ -235,6 +238,7 @@ int csv_reader_next(struct csv_reader *r, struct stmt_error *err)
     r->nfields = 0;
     r->unterminated = false;
     r->rec_line = r->line;
+    r->rec_start = r->io_base + (long)r->io_pos;
     int c = rd_get(r);
     if (c < 0) {
         if (r->io_error) {

@@ -5,7 +5,7 @@ noinst_LTLIBRARIES += libstmt.la libingest.la
 libstmt_la_SOURCES = modules/ingest/stmt.h modules/ingest/stmt_util.c modules/ingest/stmt_util.h \
 	$(STMT_CSV_SOURCES) $(STMT_FORMAT_SOURCES)
 libstmt_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/ingest
-libstmt_la_LIBADD = $(XML_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS)
+libstmt_la_LIBADD = $(XML_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS) $(PTHREAD_LIBS)
 
 libingest_la_SOURCES = \
 	modules/ingest/categorize.c modules/ingest/categorize.h \

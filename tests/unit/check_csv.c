@@ -994,6 +994,76 @@ START_TEST(a_million_rows_parse_in_bounded_memory)
 }
 END_TEST
 
+/* A ~10 MB statement whose day/month order only its second half settles (a
+ * day > 12 first appears there), with a running balance; `multiline` puts
+ * newlines inside quoted descriptions, so the middle of the file may fall
+ * inside a field.  Returns the file (rewound). */
+static FILE *halves_file(bool multiline, long n)
+{
+    FILE *f = tmpfile();
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "Date,Description,Amount,Balance\n");
+    long long bal = 100000;
+    for (long i = 0; i < n; i++) {
+        long cents = (i % 5 == 0 ? 1 : -1) * (i % 9000 + 1);
+        bal += cents;
+        int day = i < n * 3 / 4 ? (int)(i % 12) + 1 : (int)(i % 28) + 1;
+        long mag = cents < 0 ? -cents : cents;
+        long long bmag = bal < 0 ? -bal : bal;
+        if (multiline)
+            fprintf(f, "%02d/%02ld/2024,\"SHOP %ld\nBRANCH\n%ld\",%s%ld.%02ld,%s%lld.%02lld\n", day, i % 12 + 1, i, i % 97,
+                    cents < 0 ? "-" : "", mag / 100, mag % 100, bal < 0 ? "-" : "", bmag / 100, bmag % 100);
+        else
+            fprintf(f, "%02d/%02ld/2024,SHOP %ld,%s%ld.%02ld,%s%lld.%02lld\n", day, i % 12 + 1, i,
+                    cents < 0 ? "-" : "", mag / 100, mag % 100, bal < 0 ? "-" : "", bmag / 100, bmag % 100);
+    }
+    ck_assert_int_eq(fflush(f), 0);
+    rewind(f);
+    return f;
+}
+
+static json_t *parse_file(FILE *f, struct counter *c)
+{
+    struct stmt_sink sink = { count_txn, NULL, c };
+    struct stmt_error err;
+    json_t *cols = NULL;
+    rewind(f);
+    int rc = csv_parse(f, NULL, "EUR", &cols, &sink, &err);
+    ck_assert_msg(rc == 0, "line %ld: %s", err.line, err.message);
+    return cols;
+}
+
+START_TEST(a_large_file_counted_in_two_halves_infers_what_one_pass_infers)
+{
+    for (int multiline = 0; multiline < 2; multiline++) {
+        FILE *f = halves_file(multiline, 260000);
+        long joined = csv_stats_halves_joined();
+        struct counter two = { 0, 0 }, one = { 0, 0 };
+        json_t *cols2 = parse_file(f, &two);
+        if (!multiline)
+            ck_assert_int_eq(csv_stats_halves_joined(), joined + 1);   /* the two-thread path ran */
+        ck_assert_int_eq(setenv("SMARTIMPORT_CSV_SERIAL_STATS", "1", 1), 0);
+        joined = csv_stats_halves_joined();
+        json_t *cols1 = parse_file(f, &one);
+        ck_assert_int_eq(unsetenv("SMARTIMPORT_CSV_SERIAL_STATS"), 0);
+        ck_assert_int_eq(csv_stats_halves_joined(), joined);            /* and this one did not */
+        char *a = json_dumps(cols2, JSON_SORT_KEYS), *b = json_dumps(cols1, JSON_SORT_KEYS);
+        ck_assert_msg(json_equal(cols2, cols1), "two halves: %s\none pass:  %s", a, b);
+        free(a);
+        free(b);
+        /* the day/month order was settled by the second half */
+        ck_assert_str_eq(json_string_value(json_object_get(cols2, "dateFormat")), "DD/MM/YYYY");
+        ck_assert_int_eq(json_integer_value(json_object_get(cols2, "balance")), 3);
+        ck_assert_int_eq(two.rows, 260000);
+        ck_assert_int_eq(two.rows, one.rows);
+        ck_assert_int_eq(two.total, one.total);
+        json_decref(cols1);
+        json_decref(cols2);
+        fclose(f);
+    }
+}
+END_TEST
+
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static Suite *csv_suite(void)
@@ -1047,6 +1117,7 @@ static Suite *csv_suite(void)
     tc = tcase_create("size");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, a_million_rows_parse_in_bounded_memory);
+    tcase_add_test(tc, a_large_file_counted_in_two_halves_infers_what_one_pass_infers);
     suite_add_tcase(s, tc);
     return s;
 }
