@@ -60,7 +60,7 @@ static int commit_import(struct si_db *db, const char *user, struct locked_impor
         return -1;
 
     const char *params[] = { imp->id, user };
-    PGresult *res = si_db_exec(db,
+    PGresult *res = si_db_exec_bulk(db,
         "INSERT INTO transactions (user_id, import_id, tx_date, amount_minor, currency, description, "
         "  counterparty, bank_id, account, category, dedup_hash) "
         "SELECT user_id, import_id, tx_date, amount_minor, currency, description, counterparty, bank_id, "
@@ -70,7 +70,8 @@ static int commit_import(struct si_db *db, const char *user, struct locked_impor
         return -1;
     out->committed = strtoll(PQcmdTuples(res), NULL, 10);
     PQclear(res);
-    res = si_db_exec(db, "DELETE FROM transactions_staging WHERE import_id = $1 AND user_id = $2", 2, params, err);
+    res = si_db_exec_bulk(db, "DELETE FROM transactions_staging WHERE import_id = $1 AND user_id = $2", 2, params,
+                          err);
     if (res == NULL)
         return -1;
     long long staged = strtoll(PQcmdTuples(res), NULL, 10);

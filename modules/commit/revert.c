@@ -28,7 +28,8 @@ static int revert_import(struct si_db *db, const char *user, struct locked_impor
         return si_error_set(err, 409, "import_not_committed", "the import is %s: only a committed import can be reverted",
                             imp->status);
     const char *params[] = { imp->id, user };
-    PGresult *res = si_db_exec(db, "DELETE FROM transactions WHERE import_id = $1 AND user_id = $2", 2, params, err);
+    PGresult *res = si_db_exec_bulk(db, "DELETE FROM transactions WHERE import_id = $1 AND user_id = $2", 2, params,
+                                    err);
     if (res == NULL)
         return -1;
     *removed = strtoll(PQcmdTuples(res), NULL, 10);

@@ -25,6 +25,7 @@ struct si_config {
     size_t max_body;               /* SMARTIMPORT_MAX_BODY, bytes */
     int db_connect_timeout_ms;     /* SMARTIMPORT_DB_CONNECT_TIMEOUT_MS */
     int db_query_timeout_ms;       /* SMARTIMPORT_DB_QUERY_TIMEOUT_MS */
+    int db_bulk_timeout_ms;        /* SMARTIMPORT_DB_BULK_TIMEOUT_MS */
     const char *log_file;          /* SMARTIMPORT_LOG_FILE; NULL = stderr as is */
     const char *listen_path;       /* SMARTIMPORT_LISTEN; NULL = socket on fd 0 */
 };

@@ -1,6 +1,7 @@
 /* si_db.c: connection with deadlines, transparent reconnect, statement
  * execution with cancel on timeout (see si_db.h). */
 #include "si_db.h"
+#include "si_limits.h"
 #include "si_log.h"
 
 #include <errno.h>
@@ -44,8 +45,10 @@ void si_db_init(struct si_db *db, const char *conninfo, const char *application_
     db->application_name = application_name ? application_name : "smartimport";
     db->options = NULL;
     db->nprepared = 0;
+    db->prepare = false;
     db->connect_timeout_ms = connect_timeout_ms;
     db->query_timeout_ms = query_timeout_ms;
+    db->bulk_timeout_ms = SI_DB_BULK_TIMEOUT_MS;
     db->reconnects = 0;
     db->in_tx = false;
     db->tx_lost = false;
@@ -295,8 +298,17 @@ static int prepared_name(struct si_db *db, const char *sql, int n_params, long l
     return 0;
 }
 
+static PGresult *exec(struct si_db *db, const char *sql, int n_params, const char *const *params,
+                      int timeout_ms, bool prepare, struct si_error *err);
+
 PGresult *si_db_exec_timeout(struct si_db *db, const char *sql, int n_params,
                              const char *const *params, int timeout_ms, struct si_error *err)
+{
+    return exec(db, sql, n_params, params, timeout_ms, true, err);
+}
+
+static PGresult *exec(struct si_db *db, const char *sql, int n_params, const char *const *params,
+                      int timeout_ms, bool prepare, struct si_error *err)
 {
     if (db->tx_lost) {
         unavailable(err, "query", "connection lost during the transaction");
@@ -306,7 +318,8 @@ PGresult *si_db_exec_timeout(struct si_db *db, const char *sql, int n_params,
         return NULL;
     long long deadline = now_ms() + timeout_ms;
     char name[16];
-    if (prepared_name(db, sql, n_params, deadline, timeout_ms, name, err) != 0)
+    name[0] = '\0';
+    if (prepare && db->prepare && prepared_name(db, sql, n_params, deadline, timeout_ms, name, err) != 0)
         return NULL;
     int sent = name[0] != '\0' ? PQsendQueryPrepared(db->conn, name, n_params, params, NULL, NULL, 0)
                                : PQsendQueryParams(db->conn, sql, n_params, NULL, params, NULL, NULL, 0);
@@ -328,6 +341,13 @@ PGresult *si_db_exec(struct si_db *db, const char *sql, int n_params, const char
                      struct si_error *err)
 {
     return si_db_exec_timeout(db, sql, n_params, params, db->query_timeout_ms, err);
+}
+
+PGresult *si_db_exec_bulk(struct si_db *db, const char *sql, int n_params, const char *const *params,
+                          struct si_error *err)
+{
+    /* never prepared: parsing once saves nothing at that size */
+    return exec(db, sql, n_params, params, db->bulk_timeout_ms, false, err);
 }
 
 int si_db_command(struct si_db *db, const char *sql, int n_params, const char *const *params,

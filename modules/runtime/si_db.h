@@ -17,9 +17,14 @@
 
 #include "si_error.h"
 
-/* Statements with parameters are prepared on their connection the first
- * time they run and executed by name after that (no parse and plan per
- * call); up to this many per connection, the rest run unnamed. */
+/* With `prepare` set, statements with parameters are prepared on their
+ * connection the first time they run and executed by name after that; up to
+ * this many per connection, the rest run unnamed.  Opt-in, for short
+ * statements run thousands of times (the workflow queue): after five runs
+ * PostgreSQL may switch a prepared statement to a generic plan, which turned
+ * the preview's duplicate lookup into a scan of all of a user's transactions
+ * (> 30 s), and forcing custom plans on the connection instead made every
+ * foreign-key check replan (a 1M-row commit went from 19 s to 33 s). */
 #define SI_DB_PREPARED_MAX 64
 
 struct si_db {
@@ -29,8 +34,11 @@ struct si_db {
     const char *options;          /* libpq "options" for every connection (e.g.
                                    * "-c synchronous_commit=off"), or NULL; set after
                                    * si_db_init; overrides options in DATABASE_URL */
+    bool prepare;                 /* prepare statements with parameters (below); set
+                                   * after si_db_init, off by default */
     int connect_timeout_ms;
     int query_timeout_ms;
+    int bulk_timeout_ms;          /* for statements that move a whole import (si_db_exec_bulk) */
     unsigned long reconnects;     /* connections replaced after a failure */
     char *prepared[SI_DB_PREPARED_MAX]; /* SQL prepared on conn as "si<index>" */
     int nprepared;
@@ -54,6 +62,10 @@ PGresult *si_db_exec(struct si_db *db, const char *sql, int n_params, const char
 PGresult *si_db_exec_timeout(struct si_db *db, const char *sql, int n_params,
                              const char *const *params, int timeout_ms, struct si_error *err);
 /* si_db_exec for statements whose result is not needed. */
+/* si_db_exec with the bulk deadline (bulk_timeout_ms) and never prepared:
+ * for the statements that move a whole import's rows. */
+PGresult *si_db_exec_bulk(struct si_db *db, const char *sql, int n_params, const char *const *params,
+                          struct si_error *err);
 int si_db_command(struct si_db *db, const char *sql, int n_params, const char *const *params,
                   struct si_error *err);
 

@@ -33,6 +33,7 @@ struct si_function {
     const char *methods;     /* allowed methods, comma-separated: "GET,HEAD" */
     bool needs_db;
     bool needs_auth;         /* refuse to start in jwt mode without a secret */
+    bool prepare_statements; /* prepare statements with parameters (si_db.h) */
     /* Fills resp; a return of -1 with resp still at 500 and no body becomes a
      * generic internal error.  The handler may read the body through req. */
     int (*handle)(struct si_ctx *ctx, struct si_request *req, struct si_response *resp);

@@ -163,6 +163,8 @@ static void *worker_main(void *arg)
     snprintf(app_name, sizeof app_name, "smartimport-%s", w->fn->name);
     si_db_init(&db, w->cfg->database_url, app_name, w->cfg->db_connect_timeout_ms,
                w->cfg->db_query_timeout_ms);
+    db.bulk_timeout_ms = w->cfg->db_bulk_timeout_ms;
+    db.prepare = w->fn->prepare_statements;
     struct si_ctx ctx = {
         .config = w->cfg, .function = w->fn, .db = w->fn->needs_db ? &db : NULL,
         .arena = &arena, .scratch = &scratch, .worker = w->id,

@@ -3,7 +3,9 @@
 #include "si_server.h"
 
 static const struct si_function workflow_function = {
-    .name = "workflow", .methods = "GET,POST", .needs_db = true, .needs_auth = true, .handle = workflow_handle,
+    .name = "workflow", .methods = "GET,POST", .needs_db = true, .needs_auth = true,
+    .prepare_statements = true,   /* short statements, thousands a second: parse once */
+    .handle = workflow_handle,
 };
 
 int main(int argc, char **argv)

@@ -322,6 +322,7 @@ static void *job_thread(void *arg)
     si_db_init(&db, sh->cfg->database_url, "smartimport-workflow-worker", sh->cfg->db_connect_timeout_ms,
                sh->cfg->db_query_timeout_ms);
     db.options = WORKER_PG_OPTIONS;
+    db.prepare = true;   /* the same few short statements for every job */
     bool warned = false;
     while (!atomic_load(&sh->stopping)) {
         pthread_mutex_lock(&sh->mu);

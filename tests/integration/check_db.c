@@ -231,6 +231,7 @@ static long prepared_on_server(void)
 START_TEST(a_statement_with_parameters_is_prepared_once_and_run_by_name)
 {
     struct si_error err;
+    db.prepare = true;
     const char *sql = "SELECT $1::int + 1";
     for (int i = 0; i < 3; i++) {
         char v[8];
@@ -251,15 +252,24 @@ START_TEST(a_statement_with_parameters_is_prepared_once_and_run_by_name)
     ck_assert_ptr_nonnull(res);
     PQclear(res);
     ck_assert_int_eq(db.nprepared, 1);
-    /* statements without parameters are not prepared */
+    /* statements without parameters are not prepared, nor bulk ones, nor any without `prepare` */
     ck_assert_int_eq(si_db_command(&db, "SELECT 1", 0, NULL, &err), 0);
+    res = si_db_exec_bulk(&db, "SELECT $1::int + 2", 1, one, &err);
+    ck_assert_ptr_nonnull(res);
+    PQclear(res);
+    db.prepare = false;
+    res = si_db_exec(&db, "SELECT $1::int + 3", 1, one, &err);
+    ck_assert_ptr_nonnull(res);
+    PQclear(res);
     ck_assert_int_eq(db.nprepared, 1);
+    ck_assert_int_eq(prepared_on_server(), 1);
 }
 END_TEST
 
 START_TEST(a_statement_that_fails_to_prepare_is_an_error_and_not_remembered)
 {
     struct si_error err;
+    db.prepare = true;
     const char *params[] = { "1" };
     ck_assert_ptr_null(si_db_exec(&db, "SELEC $1::int", 1, params, &err));
     ck_assert_int_ge(err.status, 400);
@@ -280,6 +290,7 @@ END_TEST
 START_TEST(prepared_statements_are_forgotten_with_a_lost_connection)
 {
     struct si_error err;
+    db.prepare = true;
     const char *params[] = { "41" };
     PGresult *res = si_db_exec(&db, "SELECT $1::int + 1", 1, params, &err);
     ck_assert_ptr_nonnull(res);
