@@ -1064,6 +1064,44 @@ START_TEST(a_large_file_counted_in_two_halves_infers_what_one_pass_infers)
 }
 END_TEST
 
+/* An error in the second half (a field over the limit) is reported with its
+ * true line number: the second thread's result is dropped and the first
+ * thread reads on to it, as one pass would. */
+START_TEST(an_error_in_the_second_half_is_reported_at_its_line)
+{
+    const long n = 330000, bad = 290000;   /* ~10 MB; data row `bad` is line bad + 2 */
+    for (int serial = 0; serial < 2; serial++) {
+        FILE *f = tmpfile();
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "Date,Description,Amount\n");
+        for (long i = 0; i < n; i++) {
+            if (i == bad) {
+                fprintf(f, "01/02/2024,");
+                for (int k = 0; k < CSV_MAX_FIELD_BYTES + 10; k++)
+                    fputc('x', f);
+                fprintf(f, ",-1.00\n");
+            } else {
+                fprintf(f, "%02ld/%02ld/2024,SHOP %ld,-%ld.%02ld\n", i % 12 + 1, i % 28 + 1, i, i % 500, i % 100);
+            }
+        }
+        ck_assert_int_eq(fflush(f), 0);
+        rewind(f);
+        if (serial)
+            ck_assert_int_eq(setenv("SMARTIMPORT_CSV_SERIAL_STATS", "1", 1), 0);
+        struct counter c = { 0, 0 };
+        struct stmt_sink sink = { count_txn, NULL, &c };
+        struct stmt_error err;
+        ck_assert_int_eq(csv_parse(f, NULL, "EUR", NULL, &sink, &err), -1);
+        ck_assert_msg(strstr(err.message, "longer than") != NULL, "%s", err.message);
+        ck_assert_int_eq(err.line, bad + 2);
+        ck_assert_int_eq(c.rows, 0);   /* the statistics pass found it: nothing was emitted */
+        if (serial)
+            ck_assert_int_eq(unsetenv("SMARTIMPORT_CSV_SERIAL_STATS"), 0);
+        fclose(f);
+    }
+}
+END_TEST
+
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static Suite *csv_suite(void)
@@ -1118,6 +1156,7 @@ static Suite *csv_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, a_million_rows_parse_in_bounded_memory);
     tcase_add_test(tc, a_large_file_counted_in_two_halves_infers_what_one_pass_infers);
+    tcase_add_test(tc, an_error_in_the_second_half_is_reported_at_its_line);
     suite_add_tcase(s, tc);
     return s;
 }
