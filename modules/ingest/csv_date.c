@@ -6,8 +6,7 @@
  * of day after the date ("2024-01-15 10:30", "2024-01-15T10:30:00Z") is
  * allowed and ignored.  Month names and abbreviations are recognised in
  * English, German, French, Spanish and Dutch.  Calendar checks (leap years)
- * and two-digit years are stmt_make_date's (mirrored by make_date here,
- * which needs no snprintf). */
+ * and two-digit years are stmt_make_date's. */
 #include "csv.h"
 
 #include <string.h>
@@ -292,41 +291,12 @@ static int ymd_of(const struct dshape *d, int fmt, int *y, int *m, int *dd)
     }
 }
 
-/* stmt_make_date's checks (two-digit years, 1900..2199, the calendar);
- * writes YYYY-MM-DD when out is not NULL. */
-static int make_date(int year, int month, int day, char *out)
-{
-    if (year >= 0 && year < 100)
-        year += year < 70 ? 2000 : 1900;
-    if (year < 1900 || year > 2199 || month < 1 || month > 12 || day < 1)
-        return -1;
-    static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    int max = mdays[month - 1] + (month == 2 && leap);
-    if (day > max)
-        return -1;
-    if (out != NULL) {
-        out[0] = (char)('0' + year / 1000);
-        out[1] = (char)('0' + year / 100 % 10);
-        out[2] = (char)('0' + year / 10 % 10);
-        out[3] = (char)('0' + year % 10);
-        out[4] = '-';
-        out[5] = (char)('0' + month / 10);
-        out[6] = (char)('0' + month % 10);
-        out[7] = '-';
-        out[8] = (char)('0' + day / 10);
-        out[9] = (char)('0' + day % 10);
-        out[10] = '\0';
-    }
-    return 0;
-}
-
 static int date_of(const struct dshape *d, int fmt, char *out)
 {
     int y, m, dd;
     if (ymd_of(d, fmt, &y, &m, &dd) != 0)
         return -1;
-    return make_date(y, m, dd, out);
+    return stmt_make_date(y, m, dd, out);
 }
 
 int csv_date_parse(const char *s, size_t n, int fmt, char out[11])

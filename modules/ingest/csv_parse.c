@@ -32,7 +32,6 @@ struct run {
     json_t *names;              /* ncols header names ("columnN" when unnamed) */
     char default_currency[4];
     char header_code[4];        /* a currency the money column's header names: "Betrag (EUR)" */
-    bool emit;                  /* statistics pass (false) or emit pass (true) */
     bool ambiguous_dates;
     long warnings;
     long ok, bad, first_bad_line;
@@ -52,7 +51,7 @@ static void warn(struct run *u, long line, const char *fmt, ...) __attribute__((
 
 static void warn(struct run *u, long line, const char *fmt, ...)
 {
-    if (!u->emit || u->sink->warning == NULL)
+    if (u->sink->warning == NULL)
         return;
     if (u->warnings < CSV_MAX_WARNINGS) {
         char msg[200];
@@ -67,7 +66,7 @@ static void warn(struct run *u, long line, const char *fmt, ...)
     u->warnings++;
 }
 
-/* A data row that cannot be read: counted, and a warning when emitting. */
+/* A data row that cannot be read: counted, with a warning. */
 static void bad_row(struct run *u, long line, const char *why)
 {
     if (u->bad == 0) {
@@ -300,7 +299,6 @@ long csv_stats_halves_joined(void)
 }
 
 struct half {
-    const struct run *u;
     FILE *in;
     struct csv_reader r;
     struct csv_stats st;
@@ -348,7 +346,6 @@ static void half_cleanup(struct half *h)
 static bool half_start(struct run *u, struct half *h)
 {
     memset(h, 0, sizeof *h);
-    h->u = u;
     const char *serial = getenv("SMARTIMPORT_CSV_SERIAL_STATS");
     struct stat sb;
     int fd = fileno(u->r->in);
@@ -411,8 +408,7 @@ static int stats_pass(struct run *u, struct stmt_error *err)
     }
     rc = 0;
 out:
-    if (h.in != NULL || h.running)
-        half_cleanup(&h);
+    half_cleanup(&h);   /* safe after a half_start that failed: it cleaned up already */
     return rc;
 }
 
@@ -662,8 +658,6 @@ static int data_row(struct run *u, struct stmt_error *err)
         amount = -amount;
 
     u->ok++;
-    if (!u->emit)
-        return 0;
 
     /* description: the description columns joined with " " */
     size_t w = 0;
@@ -787,8 +781,6 @@ int csv_parse(FILE *in, const json_t *override, const char *default_currency,
 
     /* emit pass; a file most of whose rows cannot be read is refused at its
      * end (the caller discards what the sink received) */
-    u->emit = true;
-    u->ok = u->bad = 0;
     if (u->ambiguous_dates)
         warn(u, 0, "the day/month order of the dates is ambiguous; assumed %s",
              csv_date_format_name(u->m.date_format));

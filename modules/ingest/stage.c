@@ -1,9 +1,9 @@
 /* stage.c: the parsers' sink, writing transactions_staging with COPY
  * (see stage.h). */
 #include "stage.h"
+#include "si_uuid.h"
 #include "stmt_util.h"
 
-#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,27 +17,6 @@ static const char copy_sql[] =
 
 /* The binary COPY header: signature, flags, header extension length. */
 static const char copy_header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
-
-static int hex_value(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* "xxxxxxxx-xxxx-..." -> 16 bytes; -1 when it is not a UUID. */
-static int uuid_bytes(const char *text, unsigned char out[16])
-{
-    size_t k = 0;
-    for (const char *p = text; *p != '\0'; p++) {
-        if (*p == '-')
-            continue;
-        int hi = hex_value(p[0]), lo = p[1] ? hex_value(p[1]) : -1;
-        if (k == 16 || hi < 0 || lo < 0)
-            return -1;
-        out[k++] = (unsigned char)(hi << 4 | lo);
-        p++;
-    }
-    return k == 16 ? 0 : -1;
-}
 
 int stage_begin(struct stage *s, struct si_error *err)
 {
@@ -53,7 +32,7 @@ int stage_begin(struct stage *s, struct si_error *err)
     si_buf_init(&s->copy, STAGE_FLUSH + 64 * 1024);
     if (s->preview == NULL || s->warnings == NULL || dedup_hasher_init(&s->hasher) != 0)
         return si_error_set(err, 500, "internal", "out of memory");
-    if (uuid_bytes(s->import_id, s->import_uuid) != 0 || uuid_bytes(s->user_id, s->user_uuid) != 0)
+    if (si_uuid_bytes(s->import_id, s->import_uuid) != 0 || si_uuid_bytes(s->user_id, s->user_uuid) != 0)
         return si_error_set(err, 500, "internal", "the import or user id is not a UUID");
     if (si_buf_append(&s->copy, copy_header, sizeof copy_header) != 0)
         return si_error_set(err, 500, "internal", "out of memory");
@@ -113,9 +92,7 @@ static int date_days(const char *d, int32_t *out)
     int y = (d[0] - '0') * 1000 + (d[1] - '0') * 100 + (d[2] - '0') * 10 + (d[3] - '0');
     int m = (d[5] - '0') * 10 + (d[6] - '0');
     int day = (d[8] - '0') * 10 + (d[9] - '0');
-    static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (y < 1000 || m < 1 || m > 12 || day < 1 || day > mdays[m - 1] || (m == 2 && day == 29 && !leap))
+    if (y < 1900 || stmt_make_date(y, m, day, NULL) != 0)   /* no two-digit-year reading here */
         return -1;
     /* days from the civil date (proleptic Gregorian), shifted to 2000-01-01 */
     y -= m <= 2;

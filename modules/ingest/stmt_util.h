@@ -25,10 +25,10 @@ int stmt_currency_exponent(const char *code);
 /* True when code is three upper-case ASCII letters. */
 bool stmt_currency_code_valid(const char *code);
 
-/* Writes "YYYY-MM-DD" into out (>= 11 bytes) after checking the calendar
- * (leap years included).  Two-digit years: 00-69 -> 20xx, 70-99 -> 19xx.
- * Returns 0 or -1. */
-int stmt_make_date(int year, int month, int day, char out[11]);
+/* Checks the date (years 1900..2199, the calendar, leap years included)
+ * and, when out is not NULL, writes "YYYY-MM-DD" into it (>= 11 bytes).
+ * Two-digit years: 00-69 -> 20xx, 70-99 -> 19xx.  Returns 0 or -1. */
+int stmt_make_date(int year, int month, int day, char *out);
 
 /* Length of s[0..len) without a UTF-8 sequence cut short at its end (for
  * text truncated at a byte limit); len when nothing is cut. */

@@ -299,15 +299,6 @@ static int prepared_name(struct si_db *db, const char *sql, int n_params, long l
 }
 
 static PGresult *exec(struct si_db *db, const char *sql, int n_params, const char *const *params,
-                      int timeout_ms, bool prepare, struct si_error *err);
-
-PGresult *si_db_exec_timeout(struct si_db *db, const char *sql, int n_params,
-                             const char *const *params, int timeout_ms, struct si_error *err)
-{
-    return exec(db, sql, n_params, params, timeout_ms, true, err);
-}
-
-static PGresult *exec(struct si_db *db, const char *sql, int n_params, const char *const *params,
                       int timeout_ms, bool prepare, struct si_error *err)
 {
     if (db->tx_lost) {
@@ -317,8 +308,7 @@ static PGresult *exec(struct si_db *db, const char *sql, int n_params, const cha
     if (!db->in_tx && si_db_connect(db, err) != 0)
         return NULL;
     long long deadline = now_ms() + timeout_ms;
-    char name[16];
-    name[0] = '\0';
+    char name[16] = "";
     if (prepare && db->prepare && prepared_name(db, sql, n_params, deadline, timeout_ms, name, err) != 0)
         return NULL;
     int sent = name[0] != '\0' ? PQsendQueryPrepared(db->conn, name, n_params, params, NULL, NULL, 0)
@@ -335,6 +325,12 @@ static PGresult *exec(struct si_db *db, const char *sql, int n_params, const cha
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return res;
     return fail_from_result(db, res, err);
+}
+
+PGresult *si_db_exec_timeout(struct si_db *db, const char *sql, int n_params,
+                             const char *const *params, int timeout_ms, struct si_error *err)
+{
+    return exec(db, sql, n_params, params, timeout_ms, true, err);
 }
 
 PGresult *si_db_exec(struct si_db *db, const char *sql, int n_params, const char *const *params,

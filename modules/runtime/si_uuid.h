@@ -12,4 +12,7 @@ bool si_uuid_valid(const char *s);
 /* Copies a valid uuid into out in lower case; returns -1 when s is not a uuid. */
 int si_uuid_normalize(const char *s, char out[SI_UUID_LEN + 1]);
 
+/* The 16 bytes of a valid uuid (PostgreSQL's binary form); -1 when s is not a uuid. */
+int si_uuid_bytes(const char *s, unsigned char out[16]);
+
 #endif

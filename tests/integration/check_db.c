@@ -287,6 +287,25 @@ START_TEST(a_statement_that_fails_to_prepare_is_an_error_and_not_remembered)
 }
 END_TEST
 
+START_TEST(past_the_cap_statements_run_unnamed)
+{
+    struct si_error err;
+    db.prepare = true;
+    for (int i = 0; i < SI_DB_PREPARED_MAX + 6; i++) {
+        char sql[64], v[12];
+        snprintf(sql, sizeof sql, "SELECT $1::int + %d", i);
+        snprintf(v, sizeof v, "%d", i);
+        const char *params[] = { v };
+        PGresult *res = si_db_exec(&db, sql, 1, params, &err);
+        ck_assert_msg(res != NULL, "statement %d: %s", i, err.message);
+        ck_assert_int_eq(atoi(PQgetvalue(res, 0, 0)), 2 * i);
+        PQclear(res);
+    }
+    ck_assert_int_eq(db.nprepared, SI_DB_PREPARED_MAX);
+    ck_assert_int_eq(prepared_on_server(), SI_DB_PREPARED_MAX);
+}
+END_TEST
+
 START_TEST(prepared_statements_are_forgotten_with_a_lost_connection)
 {
     struct si_error err;
@@ -378,6 +397,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, a_statement_with_parameters_is_prepared_once_and_run_by_name);
     tcase_add_test(tc, a_statement_that_fails_to_prepare_is_an_error_and_not_remembered);
     tcase_add_test(tc, prepared_statements_are_forgotten_with_a_lost_connection);
+    tcase_add_test(tc, past_the_cap_statements_run_unnamed);
     suite_add_tcase(s, tc);
     tc = tcase_create("health");
     tcase_add_checked_fixture(tc, setup, teardown);

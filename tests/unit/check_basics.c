@@ -84,6 +84,14 @@ START_TEST(uuids_are_checked_and_lower_cased)
     ck_assert(!si_uuid_valid("550e8400-e29b-41d4-a716-4466554400000"));
     ck_assert(!si_uuid_valid("550e8400-e29b-41d4-a716_446655440000"));
     ck_assert(!si_uuid_valid("user_123"));
+    /* the 16 bytes PostgreSQL's binary COPY wants, from either case */
+    unsigned char b[16];
+    static const unsigned char want[16] = { 0x55, 0x0e, 0x84, 0x00, 0xe2, 0x9b, 0x41, 0xd4,
+                                            0xa7, 0x16, 0x44, 0x66, 0x55, 0x44, 0x00, 0x0f };
+    ck_assert_int_eq(si_uuid_bytes("550E8400-e29b-41D4-a716-44665544000F", b), 0);
+    ck_assert_mem_eq(b, want, 16);
+    ck_assert_int_eq(si_uuid_bytes("550e8400e29b41d4a716446655440000", b), -1);   /* no dashes */
+    ck_assert_int_eq(si_uuid_bytes("550e8400-e29b-41d4-a716-44665544000g", b), -1);
 }
 END_TEST
 
