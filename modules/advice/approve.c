@@ -31,7 +31,6 @@
 #include "advice.h"
 #include "commit.h"
 #include "import_lock.h"
-#include "si_auth.h"
 #include "si_json.h"
 #include "si_log.h"
 
@@ -111,9 +110,7 @@ int approve_handle(struct si_ctx *ctx, struct si_request *req, struct si_respons
     struct timespec t0, t1;
     si_error_clear(&err);
     int rc = -1;
-    if (si_json_read_body(req, ctx->scratch, &body, &err) != 0 ||
-        si_auth_identify(ctx->config, req, body, (long long)time(NULL), user, &err) != 0 ||
-        import_id_from_body(body, &imp, &err) != 0) {
+    if (import_request(ctx, req, &body, user, &imp, &err) != 0) {
         si_response_from_error(resp, &err);
         goto out;
     }

@@ -10,9 +10,7 @@
  * client gets a 503; a retry then does the whole commit. */
 #include "commit.h"
 #include "import_lock.h"
-#include "si_auth.h"
 #include "si_event.h"
-#include "si_json.h"
 #include "si_log.h"
 
 #include <stdlib.h>
@@ -152,22 +150,5 @@ int commit_run(struct si_db *db, const char *user, const char *import_id, json_t
 
 int commit_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
 {
-    json_t *body = NULL, *out = NULL;
-    char user[SI_UUID_LEN + 1] = "";
-    struct locked_import imp;
-    struct si_error err;
-    si_error_clear(&err);
-    int rc = -1;
-    if (si_json_read_body(req, ctx->scratch, &body, &err) != 0 ||
-        si_auth_identify(ctx->config, req, body, (long long)time(NULL), user, &err) != 0 ||
-        import_id_from_body(body, &imp, &err) != 0 ||
-        commit_run(ctx->db, user, imp.id, &out, &err) != 0) {
-        si_response_from_error(resp, &err);
-        goto out;
-    }
-    rc = si_response_json(resp, 200, out);
-out:
-    json_decref(out);
-    json_decref(body);
-    return rc;
+    return import_handle(ctx, req, resp, commit_run);
 }

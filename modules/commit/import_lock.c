@@ -1,9 +1,41 @@
 /* import_lock.c: see import_lock.h. */
 #include "import_lock.h"
+#include "si_auth.h"
 #include "si_json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int import_request(struct si_ctx *ctx, struct si_request *req, json_t **body, char user[SI_UUID_LEN + 1],
+                   struct locked_import *imp, struct si_error *err)
+{
+    *body = NULL;
+    user[0] = '\0';
+    memset(imp, 0, sizeof *imp);
+    if (si_json_read_body(req, ctx->scratch, body, err) != 0 ||
+        si_auth_identify(ctx->config, req, *body, (long long)time(NULL), user, err) != 0)
+        return -1;
+    return import_id_from_body(*body, imp, err);
+}
+
+int import_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp, import_run_fn run)
+{
+    json_t *body = NULL, *out = NULL;
+    char user[SI_UUID_LEN + 1];
+    struct locked_import imp;
+    struct si_error err;
+    si_error_clear(&err);
+    int rc = -1;
+    if (import_request(ctx, req, &body, user, &imp, &err) != 0 || run(ctx->db, user, imp.id, &out, &err) != 0)
+        si_response_from_error(resp, &err);
+    else
+        rc = si_response_json(resp, 200, out);
+    json_decref(out);
+    json_decref(body);
+    return rc;
+}
 
 int import_id_from_body(const json_t *body, struct locked_import *out, struct si_error *err)
 {

@@ -11,6 +11,9 @@
 #include <jansson.h>
 
 #include "si_db.h"
+#include "si_function.h"
+#include "si_request.h"
+#include "si_response.h"
 #include "si_uuid.h"
 
 struct locked_import {
@@ -23,6 +26,20 @@ struct locked_import {
 
 /* Reads importId from body into out->id (400 when missing or not a UUID). */
 int import_id_from_body(const json_t *body, struct locked_import *out, struct si_error *err);
+
+/* The start of every POST {"userId","importId"} function (commit, revert,
+ * prime, approve): the JSON body (*body, the caller's to json_decref), the
+ * caller (si_auth_identify) and the import id.  0, or -1 with err. */
+int import_request(struct si_ctx *ctx, struct si_request *req, json_t **body, char user[SI_UUID_LEN + 1],
+                   struct locked_import *imp, struct si_error *err);
+
+/* What commit-import and prime-handoff do with such a request. */
+typedef int (*import_run_fn)(struct si_db *db, const char *user, const char *import_id, json_t **out,
+                             struct si_error *err);
+
+/* A whole handler: import_request, then run; 200 with what run returned,
+ * or the error. */
+int import_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp, import_run_fn run);
 
 /* Locks the import inside an open transaction: 0, or -1 with err (404 when
  * not the caller's). */

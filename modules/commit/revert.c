@@ -6,13 +6,10 @@
  * longer holds its file's place, so the same file can be imported again. */
 #include "commit.h"
 #include "import_lock.h"
-#include "si_auth.h"
 #include "si_event.h"
-#include "si_json.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static int revert_import(struct si_db *db, const char *user, struct locked_import *imp, long long *removed,
                          bool *already, struct si_error *err)
@@ -55,9 +52,7 @@ int revert_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
     bool already = false;
     int rc = -1;
     si_error_clear(&err);
-    if (si_json_read_body(req, ctx->scratch, &body, &err) != 0 ||
-        si_auth_identify(ctx->config, req, body, (long long)time(NULL), user, &err) != 0 ||
-        import_id_from_body(body, &imp, &err) != 0)
+    if (import_request(ctx, req, &body, user, &imp, &err) != 0)
         goto fail;
     if (revert_import(ctx->db, user, &imp, &removed, &already, &err) != 0) {
         si_db_rollback(ctx->db);
