@@ -31,4 +31,16 @@ request POST /.netlify/functions/health --data-binary @"$T/big" -H 'Content-Type
 rm -f "$T/big"
 expect_json_error 413 "80 MB POST to /.netlify/functions/health"
 
+# Functions that move a whole import (nginx/routes kind json-long) get a read timeout
+# above SMARTIMPORT_DB_BULK_TIMEOUT_MS; the others keep the 60 s default.
+if [[ -n ${SMARTIMPORT_TEST_VAR:-} && -f $SMARTIMPORT_TEST_VAR/nginx/nginx.conf ]]; then
+  conf="$SMARTIMPORT_TEST_VAR/nginx/nginx.conf"
+  location_has() { awk -v loc="location = $1 {" -v want="$2" 'index($0, loc) { inside = 1 } inside && index($0, want) { found = 1 } inside && /^ *}/ { inside = 0 } END { exit !found }' "$conf"; }
+  for fn in commit-import revert-import approve-import; do
+    check "nginx waits 330 s for $fn" location_has "/.netlify/functions/$fn" "fastcgi_read_timeout 330s"
+  done
+  location_lacks() { ! location_has "$@"; }
+  check "but not for ingest-statement" location_lacks /.netlify/functions/ingest-statement "fastcgi_read_timeout 330s"
+fi
+
 finish
