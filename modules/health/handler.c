@@ -1,9 +1,13 @@
-/* handler.c: GET /health -- is this responder alive and can it reach
- * PostgreSQL?
+/* handler.c: GET /health -- can this stack reach PostgreSQL, and is every
+ * one of its processes up?
  *
- * 200 {"ok":true,"version","schema":<highest applied migration>,"db":"up"}
+ * 200 {"ok":true,"version","schema":<highest applied migration>,"db":"up",
+ *      "functions":{"ingest-statement":{"state":"up","restarts":0},...}}
  * 503 {"ok":false,"error","code":"db_unavailable","db":"down",...} within
- * SI_HEALTH_TIMEOUT_MS when the database does not answer.  The worker's
+ * SI_HEALTH_TIMEOUT_MS when the database does not answer;
+ * 503 {"ok":false,"code":"function_down",...} while a process is not up
+ * (restarting after a crash, or in a crash loop's back-off).  "functions"
+ * comes from the supervisor (SMARTIMPORT_SUPERVISE_STATE, functions.c).  The worker's
  * connection is reused and replaced after a server restart by si_db, so
  * health turns 200 again on its own once PostgreSQL is back. */
 #include "handler.h"
@@ -20,6 +24,7 @@ int health_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
     struct si_error err;
     si_error_clear(&err);
     long long schema = 0;
+    bool db_up = true;
     PGresult *res = si_db_exec_timeout(ctx->db, "SELECT coalesce(max(version), 0) FROM schema_migrations",
                                        0, NULL, SI_HEALTH_TIMEOUT_MS, &err);
     if (res != NULL) {
@@ -30,18 +35,38 @@ int health_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
         if (strcmp(err.sqlstate, "42P01") != 0)
             return si_response_from_error(resp, &err);
     } else {
-        json_t *body = si_error_json(503, "db_unavailable", "database unavailable");
-        json_object_set_new(body, "version", json_string(PACKAGE_VERSION));
-        json_object_set_new(body, "db", json_string("down"));
-        si_response_json(resp, 503, body);
-        json_decref(body);
+        db_up = false;
+    }
+    bool all_up;
+    char down[64];
+    json_t *functions = health_functions(getenv("SMARTIMPORT_SUPERVISE_STATE"), &all_up, down, sizeof down);
+    json_t *body;
+    int status = 200;
+    if (!db_up) {
+        status = 503;
+        body = si_error_json(503, "db_unavailable", "database unavailable");
         resp->error_code = "db_unavailable";
         snprintf(resp->log_detail, sizeof resp->log_detail, "%s", err.detail);
-        return 0;
+    } else if (!all_up) {
+        status = 503;
+        char msg[128];
+        snprintf(msg, sizeof msg, "%s is not running (restarting)", down);
+        body = si_error_json(503, "function_down", msg);
+        resp->error_code = "function_down";
+    } else {
+        body = json_pack("{s:b}", "ok", 1);
     }
-    json_t *body = json_pack("{s:b, s:s, s:I, s:s}", "ok", 1, "version", PACKAGE_VERSION,
-                             "schema", (json_int_t)schema, "db", "up");
-    int rc = body ? si_response_json(resp, 200, body) : -1;
+    if (body == NULL) {
+        json_decref(functions);
+        return -1;
+    }
+    json_object_set_new(body, "version", json_string(PACKAGE_VERSION));
+    json_object_set_new(body, "db", json_string(db_up ? "up" : "down"));
+    if (db_up)
+        json_object_set_new(body, "schema", json_integer((json_int_t)schema));
+    if (functions != NULL)
+        json_object_set_new(body, "functions", functions);
+    int rc = si_response_json(resp, status, body);
     json_decref(body);
     return rc;
 }

@@ -1,0 +1,192 @@
+/* check_supervise.c: the supervisor's spec parser, its restart back-off,
+ * how it names an exit, and a real start of a process on a real socket. */
+#include <check.h>
+#include <stdio.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "supervise.h"
+
+static int parse(struct sv_spec *spec, const char *text, char *err, size_t n)
+{
+    char *copy = strdup(text);
+    ck_assert_ptr_nonnull(copy);
+    int rc = sv_spec_parse(spec, copy, err, n);
+    if (rc != 0)
+        free(copy);
+    return rc;
+}
+
+START_TEST(a_spec_lists_processes_with_rank_signal_timeout_socket_and_argv)
+{
+    struct sv_spec spec;
+    char err[200] = "";
+    int rc = parse(&spec,
+                   "# comment\n"
+                   "\n"
+                   "ingest-statement 3 TERM 10 /run/si/ingest.sock /usr/lib/si/smartimport-ingest-statement\n"
+                   "nginx 2 SIGQUIT 15 - /usr/sbin/nginx -p /var/nginx -c /var/nginx/nginx.conf\n",
+                   err, sizeof err);
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_int_eq(spec.n, 2);
+    ck_assert_str_eq(spec.procs[0].name, "ingest-statement");
+    ck_assert_int_eq(spec.procs[0].rank, 3);
+    ck_assert_int_eq(spec.procs[0].stop_signal, SIGTERM);
+    ck_assert_int_eq(spec.procs[0].stop_timeout_ms, 10000);
+    ck_assert_str_eq(spec.procs[0].socket_path, "/run/si/ingest.sock");
+    ck_assert_str_eq(spec.procs[0].argv[0], "/usr/lib/si/smartimport-ingest-statement");
+    ck_assert_ptr_null(spec.procs[0].argv[1]);
+    ck_assert_int_eq(spec.procs[1].stop_signal, SIGQUIT);
+    ck_assert_ptr_null(spec.procs[1].socket_path);
+    ck_assert_str_eq(spec.procs[1].argv[4], "/var/nginx/nginx.conf");
+    ck_assert_ptr_null(spec.procs[1].argv[5]);
+    sv_spec_free(&spec);
+}
+END_TEST
+
+static const struct { const char *text, *why; } bad_specs[] = {
+    { "", "no process listed" },
+    { "a 1 TERM 10 -\n", "expected NAME" },
+    { "Bad 1 TERM 10 - /bin/true\n", "bad name" },
+    { "a x TERM 10 - /bin/true\n", "bad rank" },
+    { "a 1 NOPE 10 - /bin/true\n", "unknown signal" },
+    { "a 1 TERM 0 - /bin/true\n", "bad stop timeout" },
+    { "a 1 TERM 10 rel.sock /bin/true\n", "must be absolute" },
+    { "a 1 TERM 10 - true\n", "must be absolute" },
+    { "a 1 TERM 10 - /bin/true\na 2 TERM 10 - /bin/true\n", "line 2: 'a' is listed twice" },
+};
+
+START_TEST(a_bad_spec_is_refused_with_its_line_and_reason)
+{
+    struct sv_spec spec;
+    char err[200] = "";
+    ck_assert_int_eq(parse(&spec, bad_specs[_i].text, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, bad_specs[_i].why) != NULL, "'%s' does not say '%s'", err, bad_specs[_i].why);
+}
+END_TEST
+
+START_TEST(restarts_are_immediate_first_then_back_off_to_a_cap)
+{
+    ck_assert_int_eq(sv_restart_delay_ms(1), 0);
+    ck_assert_int_eq(sv_restart_delay_ms(2), SV_BACKOFF_FIRST_MS);
+    ck_assert_int_eq(sv_restart_delay_ms(3), 2 * SV_BACKOFF_FIRST_MS);
+    ck_assert_int_eq(sv_restart_delay_ms(4), 4 * SV_BACKOFF_FIRST_MS);
+    for (int f = 2; f < 200; f++)
+        ck_assert_int_ge(sv_restart_delay_ms(f + 1), sv_restart_delay_ms(f));
+    ck_assert_int_eq(sv_restart_delay_ms(1000), SV_BACKOFF_MAX_MS);
+}
+END_TEST
+
+static int status_of(int how)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char cmd[32];
+        snprintf(cmd, sizeof cmd, how > 0 ? "kill -%d $$" : "exit %d", how > 0 ? how : -how);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+START_TEST(an_exit_is_named_by_its_signal_or_code)
+{
+    char out[48];
+    int st = status_of(SIGKILL);
+    sv_describe_exit(st, out, sizeof out);
+    ck_assert_str_eq(out, "signal SIGKILL");
+    ck_assert(!sv_exit_was_requested(st));
+    st = status_of(SIGTERM);
+    sv_describe_exit(st, out, sizeof out);
+    ck_assert_str_eq(out, "signal SIGTERM");
+    ck_assert(sv_exit_was_requested(st));
+    st = status_of(-3);
+    sv_describe_exit(st, out, sizeof out);
+    ck_assert_str_eq(out, "exit 3");
+    ck_assert(sv_exit_was_requested(st));
+}
+END_TEST
+
+/* A real socket and a real child: the child gets the listening socket as
+ * its standard input and answers a client that connected BEFORE it started
+ * (the backlog holds connections while a process restarts). */
+START_TEST(a_child_gets_the_socket_as_stdin_and_finds_waiting_clients)
+{
+    char dir[] = "/tmp/check_supervise.XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char sock[256], err[200] = "";
+    snprintf(sock, sizeof sock, "%s/fn.sock", dir);
+    struct sv_proc p = { .name = "echo", .listen_fd = -1 };
+    p.socket_path = sock;
+    p.listen_fd = sv_listen(sock, err, sizeof err);
+    ck_assert_msg(p.listen_fd >= 0, "%s", err);
+
+    int c = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    memcpy(addr.sun_path, sock, strlen(sock) + 1);
+    ck_assert_int_eq(connect(c, (struct sockaddr *)&addr, sizeof addr), 0);
+
+    /* The child is a shell that checks its standard input is a socket and
+     * says so in its log (the log path and SMARTIMPORT_FUNCTION come from
+     * sv_start). */
+    p.argv[0] = "/bin/sh";
+    p.argv[1] = "-c";
+    p.argv[2] = "readlink /proc/$$/fd/0 | grep -q '^socket:' && echo ok";
+    p.argv[3] = NULL;
+    pid_t pid = sv_start(&p, dir);
+    ck_assert_int_gt(pid, 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char log[300], line[64] = "";
+    snprintf(log, sizeof log, "%s/echo.log", dir);
+    FILE *f = fopen(log, "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    fclose(f);
+    ck_assert_str_eq(line, "ok\n");
+    ck_assert_str_eq(getenv("SMARTIMPORT_FUNCTION"), "echo");
+
+    /* The client that connected before the child started is still queued. */
+    int s = accept(p.listen_fd, NULL, NULL);
+    ck_assert_int_ge(s, 0);
+    close(s);
+    close(c);
+    close(p.listen_fd);
+    unlink(sock);
+    unlink(log);
+    rmdir(dir);
+}
+END_TEST
+
+static Suite *supervise_suite(void)
+{
+    Suite *s = suite_create("supervise");
+    TCase *tc = tcase_create("spec");
+    tcase_add_test(tc, a_spec_lists_processes_with_rank_signal_timeout_socket_and_argv);
+    tcase_add_loop_test(tc, a_bad_spec_is_refused_with_its_line_and_reason, 0, sizeof bad_specs / sizeof bad_specs[0]);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("restarts");
+    tcase_add_test(tc, restarts_are_immediate_first_then_back_off_to_a_cap);
+    tcase_add_test(tc, an_exit_is_named_by_its_signal_or_code);
+    tcase_add_test(tc, a_child_gets_the_socket_as_stdin_and_finds_waiting_clients);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(supervise_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
