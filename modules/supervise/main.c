@@ -99,6 +99,11 @@ static void on_exit_status(struct supervisor *sv, struct sv_proc *p, int status)
     sv_pidfile_remove(sv->run_dir, p);
     pid_t pid = p->pid;
     p->pid = 0;
+    /* What it forked goes with it: nginx's workers outlive a killed master
+     * and would keep its port from the new one. */
+    if (kill(-pid, SIGKILL) == 0)
+        si_log(SI_LOG_WARN, "ended what the process left running", json_pack("{s:s, s:i}", "process", p->name,
+                                                                                "pid", (int)pid));
     /* A process that ended on its own or by SIGTERM may have shut its
      * listening socket down (the responders do, to drain): use a new one. */
     if (sv_exit_was_requested(status))

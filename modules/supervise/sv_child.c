@@ -62,9 +62,11 @@ static void child_exec(const struct sv_proc *p, const char *log_path)
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_DFL);
-    /* Die with the supervisor, so no orphan keeps a socket or a port. */
+    /* Die with the supervisor, so no orphan keeps a socket or a port; and
+     * lead a process group of its own, so whatever it forks (nginx's
+     * workers) can be ended with it. */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() == 1)
+    if (getppid() == 1 || setpgid(0, 0) != 0)
         _exit(127);
     int in = p->listen_fd >= 0 ? p->listen_fd : open("/dev/null", O_RDONLY);
     int log = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);

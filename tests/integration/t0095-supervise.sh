@@ -162,6 +162,23 @@ check "SIGTERM stops the supervisor cleanly (exit $rc)" test "$rc" = 0
 check "and it removed its socket and state file" bash -c "[[ ! -e '$T/sv/run/x.sock' && ! -e '$T/sv/run/state.json' ]]"
 check "and the process it ran is gone" bash -c "! pgrep -f '^/bin/sleep 60$' >/dev/null"
 
+# --- nginx itself: its workers go with a killed master, so the new one gets the port -----------
+old="$(pid_of nginx)"
+killed "$old"
+kill -KILL "$old"
+ms="$(wait_restart nginx "$old")" || true
+sv_ms="$(restart_ms nginx "$old")"
+check "nginx was restarted within a second of its exit ($sv_ms ms; up $ms ms after the kill)" \
+  test "$sv_ms" -ge 0 -a "$sv_ms" -le 1000
+up=no
+for _ in $(seq 1 100); do
+  request GET /health
+  [[ $STATUS == 200 ]] && { up=yes; break; }
+  sleep 0.1
+done
+check "the new nginx answers on the same port" test "$up" = yes
+check "no worker of the killed master is left" bash -c "! pgrep -P 1 -f 'nginx: worker process' >/dev/null"
+
 request GET /health
 check "/health is 200 again with every process up (got $STATUS)" eval \
   'test "$STATUS" = 200 && body_jq "all(.functions[]; .state == \"up\")"'
