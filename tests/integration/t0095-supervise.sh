@@ -52,6 +52,18 @@ for p in ingest-statement commit-import import-events workflow-worker nginx; do
   check "/health lists $p" body_jq ".functions[\"$p\"].state == \"up\""
 done
 
+# kill_and_check NAME SIGNAL: kill NAME's process on purpose, wait for its restart and check it
+# came within a second of the exit (the supervisor's own timestamps); sets old, ms, sv_ms.
+kill_and_check() {
+  old="$(pid_of "$1")"
+  killed "$old"
+  kill -"$2" "$old"
+  ms="$(wait_restart "$1" "$old")" || true
+  sv_ms="$(restart_ms "$1" "$old")"
+  check "$1 (SIG$2) was restarted within a second of its exit ($sv_ms ms; answering $ms ms after the kill)" \
+    test "$sv_ms" -ge 0 -a "$sv_ms" -le 1000
+}
+
 # --- a FastCGI responder killed under load ------------------------------------------------
 # load N: 4 clients each upload N small statements (distinct files) one after another; each
 # answer's status and first bytes go to $T/load.*.
@@ -99,32 +111,21 @@ request POST "/.netlify/functions/ingest-statement?fileName=after.csv" "${AUTH[@
 check "the restarted responder answers (got $STATUS)" test "$STATUS" = 200
 
 # --- the SSE responder ---------------------------------------------------------------------
-old="$(pid_of import-events)"
 curl -sS -N --max-time 20 "${AUTH[@]}" -H 'Accept: text/event-stream' "$BASE/.netlify/functions/import-events" \
   > "$T/stream1" 2>/dev/null &
 STREAM=$!
 sleep 0.5
-killed "$old"
-kill -KILL "$old"
-ms="$(wait_restart import-events "$old")" || true
+kill_and_check import-events KILL
 start="$(now_ms)"
 while kill -0 "$STREAM" 2>/dev/null && (( $(now_ms) - start < 5000 )); do sleep 0.05; done
 check "SIGKILL of import-events ends its open stream (the client sees the end at once)" bash -c "! kill -0 $STREAM 2>/dev/null"
 wait "$STREAM" 2>/dev/null || true
-sv_ms="$(restart_ms import-events "$old")"
-check "import-events was restarted within a second of its exit ($sv_ms ms; up $ms ms after the kill)" test "$sv_ms" -ge 0 -a "$sv_ms" -le 1000
 request GET "/.netlify/functions/import-events?limit=5" "${AUTH[@]}"
 check "the restarted import-events answers (got $STATUS)" test "$STATUS" = 200
 
 # --- the workflow worker ---------------------------------------------------------------------
 if [[ -n ${SMARTIMPORT_TEST_WORKFLOW_STUB:-} ]]; then
-  old="$(pid_of workflow-worker)"
-  killed "$old"
-  kill -KILL "$old"
-  ms="$(wait_restart workflow-worker "$old")" || true
-  sv_ms="$(restart_ms workflow-worker "$old")"
-  check "the workflow worker was restarted within a second of its exit ($sv_ms ms; up $ms ms after the kill)" \
-    test "$sv_ms" -ge 0 -a "$sv_ms" -le 1000
+  kill_and_check workflow-worker KILL
   request POST /api/v1/workflow/phase/3 "${AUTH[@]}" -H 'Content-Type: application/json' \
     --data-binary "{\"user_id\":\"$USER_ID\",\"sync_id\":\"supervised_1\"}"
   JOB="$(jq -r '.job_id // empty' "$T/body")"
@@ -163,13 +164,7 @@ check "and it removed its socket and state file" bash -c "[[ ! -e '$T/sv/run/x.s
 check "and the process it ran is gone" bash -c "! pgrep -f '^/bin/sleep 60$' >/dev/null"
 
 # --- nginx itself: its workers go with a killed master, so the new one gets the port -----------
-old="$(pid_of nginx)"
-killed "$old"
-kill -KILL "$old"
-ms="$(wait_restart nginx "$old")" || true
-sv_ms="$(restart_ms nginx "$old")"
-check "nginx was restarted within a second of its exit ($sv_ms ms; up $ms ms after the kill)" \
-  test "$sv_ms" -ge 0 -a "$sv_ms" -le 1000
+kill_and_check nginx KILL
 up=no
 for _ in $(seq 1 100); do
   request GET /health
