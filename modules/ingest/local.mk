@@ -37,3 +37,4 @@ modules_ingest_smartimport_ingest_statement_SOURCES = modules/ingest/main.c modu
 	modules/ingest/handler.h
 modules_ingest_smartimport_ingest_statement_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/ingest
 modules_ingest_smartimport_ingest_statement_LDADD = libingest.la $(JANSSON_LIBS) $(PQ_LIBS)
+EXTRA_DIST += modules/ingest/README.md
