@@ -111,7 +111,7 @@ static json_t *import_summary(PGresult *res, int row)
     long long debit = strtoll(PQgetvalue(res, row, 5), NULL, 10);
     long long credit = strtoll(PQgetvalue(res, row, 6), NULL, 10);
     long long net;
-    if (__builtin_sub_overflow(credit, debit, &net))   /* not for totals stored since they are bounded */
+    if (__builtin_sub_overflow(credit, debit, &net))   /* only totals stored before they were checked */
         net = credit < debit ? LLONG_MIN : LLONG_MAX;
     json_t *columns = PQgetisnull(res, row, 9) ? json_null() : json_loads(PQgetvalue(res, row, 9), 0, NULL);
     json_t *warnings = json_loads(PQgetvalue(res, row, 10), 0, NULL);

@@ -2,6 +2,7 @@
  * text encodings, dedup hashes and occurrence counting, categorisation. */
 #include <check.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 #include "file_name.h"
 #include "multipart.h"
 #include "spool_file.h"
+#include "stage.h"
+#include "stmt_util.h"
 #include "upload_slots.h"
 #include "testutil.h"
 
@@ -393,6 +396,40 @@ START_TEST(as_many_users_as_threads_each_get_a_slot)
 }
 END_TEST
 
+/* ---- the stage: the one bound on amounts, for every format ---- */
+
+static const struct {
+    long long amount, debit, credit;   /* the row, and the totals so far */
+    const char *message;               /* NULL: accepted by the bound */
+} amount_checks[] = {
+    { STMT_AMOUNT_MAX + 1, 0, 0, "line 7: the amount is beyond the limit of 10000000000000 minor units per transaction" },
+    { -STMT_AMOUNT_MAX - 1, 0, 0, "line 7: the amount is beyond the limit of 10000000000000 minor units per transaction" },
+    { -STMT_AMOUNT_SATURATED, 0, 0, "line 7: the amount is beyond the limit of 10000000000000 minor units per transaction" },
+    { -STMT_AMOUNT_MAX, LLONG_MAX - STMT_AMOUNT_MAX + 1, 0, "line 7: the file's debit total is beyond what 64-bit minor units hold" },
+    { STMT_AMOUNT_MAX, 0, LLONG_MAX - 1, "line 7: the file's credit total is beyond what 64-bit minor units hold" },
+};
+
+START_TEST(the_stage_refuses_an_amount_beyond_the_bound_or_an_overflowing_total_with_its_line)
+{
+    struct stage s;
+    memset(&s, 0, sizeof s);
+    s.max_rows = 100;
+    s.debit_minor = amount_checks[_i].debit;
+    s.credit_minor = amount_checks[_i].credit;
+    struct stmt_txn t;
+    memset(&t, 0, sizeof t);
+    t.amount_minor = amount_checks[_i].amount;
+    t.line = 7;
+    ck_assert_int_eq(stage_txn(&s, &t), 1);   /* stops the parser */
+    ck_assert_int_eq(s.err.status, 422);
+    ck_assert_str_eq(s.err.code, "amount_out_of_range");
+    ck_assert_str_eq(s.err.message, amount_checks[_i].message);
+    ck_assert_int_eq(s.rows, 0);
+    ck_assert_int_eq(s.debit_minor, amount_checks[_i].debit);     /* totals untouched */
+    ck_assert_int_eq(s.credit_minor, amount_checks[_i].credit);
+}
+END_TEST
+
 /* ---- the spool: a full disk is its own error ---- */
 
 START_TEST(a_full_disk_is_storage_full_and_other_write_errors_are_internal)
@@ -443,6 +480,8 @@ static Suite *ingest_suite(void)
     tcase_add_test(tc, a_user_gets_at_most_the_cap_and_others_are_unaffected);
     tcase_add_test(tc, as_many_users_as_threads_each_get_a_slot);
     tcase_add_test(tc, a_full_disk_is_storage_full_and_other_write_errors_are_internal);
+    tcase_add_loop_test(tc, the_stage_refuses_an_amount_beyond_the_bound_or_an_overflowing_total_with_its_line, 0,
+                        sizeof amount_checks / sizeof amount_checks[0]);
     suite_add_tcase(s, tc);
     tc = tcase_create("categorize");
     tcase_add_test(tc, the_users_rule_wins_then_the_longest_keyword);
