@@ -58,6 +58,15 @@ const struct advice_config *advice_config(void);
 #define ADVICE_TOP_CATEGORIES  5
 #define ADVICE_HISTORY_MONTHS  3
 
+/* The largest money figure Crystal works with, in minor units (10^15: ten
+ * trillion in a currency with cents).  The ledger may hold more (amounts
+ * are bounded per row, not per user): sums are taken in numeric in SQL and
+ * capped at this before they become bigint, and every sum in C saturates at
+ * it, so no figure overflows however large the ledger is; a figure at the
+ * cap means "at least this much".  Run-rates (x 31 days) and percentages
+ * (x 1000) of capped figures stay far inside int64. */
+#define ADVICE_MONEY_MAX 1000000000000000
+
 struct advice_category {
     char name[ADVICE_NAME_MAX];
     long long spend;        /* spend in the period (minor units, positive) */
@@ -111,6 +120,10 @@ int advice_analytics_load(struct si_db *db, const char *user_id, const char *dat
  * "Other"); used by the loader and the tests. */
 void advice_add_category(struct advice_analytics *a, const char *name, long long spend, long long count,
                          long long history, long long budget);
+/* a + b for money figures, saturated at +-ADVICE_MONEY_MAX. */
+long long advice_money_add(long long a, long long b);
+/* v limited to +-ADVICE_MONEY_MAX. */
+long long advice_money_clamp(long long v);
 /* Computes the derived fields (run-rates, shares, month-over-month, drivers,
  * projection) from the loaded ones. */
 void advice_derive(struct advice_analytics *a);

@@ -13,6 +13,9 @@
  *   budgets      the user's monthly budgets in this currency, when any
  *   merchants    counterparty, else description, by spend (masked: a
  *                merchant name is user text and goes into the model prompt)
+ * Sums are numeric in PostgreSQL and capped at ADVICE_MONEY_MAX (advice.h)
+ * before they become bigint, so a ledger of any size gives figures (at the
+ * cap) instead of an out-of-range error.
  * Every statement is parameterised and filters by user_id; the calendar
  * arithmetic (period length, month lengths, where the earlier months start)
  * is done here in C so that the statements are plain index scans. */
@@ -22,13 +25,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A money sum as bigint: numeric in, capped at +-ADVICE_MONEY_MAX. */
+#define CAP_TEXT(x) #x
+#define CAP_VALUE(x) CAP_TEXT(x)
+#define MONEY(sum) "least(greatest(" sum ", -" CAP_VALUE(ADVICE_MONEY_MAX) "), " CAP_VALUE(ADVICE_MONEY_MAX) ")::bigint"
+
 /* The period's counts and the number of earlier months with transactions.
  * $1 user, $2 currency, $3 from, $4 to, $5 first day of the earlier months,
  * $6 first day of the period's month.  Simple scans of the (user_id,
  * tx_date) index with FILTERs: cheap to plan and to run. */
 static const char facts_sql[] =
     "SELECT count(*) FILTER (WHERE currency = $2 AND tx_date >= $3::date), "
-    "  coalesce(sum(amount_minor) FILTER (WHERE currency = $2 AND amount_minor > 0 AND tx_date >= $3::date), 0)::bigint, "
+    "  " MONEY("coalesce(sum(amount_minor) FILTER (WHERE currency = $2 AND amount_minor > 0 AND tx_date >= $3::date), 0)") ", "
     "  count(*) FILTER (WHERE currency <> $2 AND tx_date >= $3::date), "
     "  count(DISTINCT date_trunc('month', tx_date::timestamp)) "
     "    FILTER (WHERE currency = $2 AND tx_date >= $5::date AND tx_date < $6::date) "
@@ -37,19 +45,19 @@ static const char facts_sql[] =
 /* Spend by category in the period and in the earlier months, then the
  * user's budgets in this currency (spend 0, budget set). */
 static const char categories_sql[] =
-    "(SELECT category, coalesce(sum(-amount_minor) FILTER (WHERE tx_date >= $3::date), 0)::bigint AS spend, "
+    "(SELECT category, " MONEY("coalesce(sum(-amount_minor::numeric) FILTER (WHERE tx_date >= $3::date), 0)") " AS spend, "
     "   count(*) FILTER (WHERE tx_date >= $3::date), "
-    "   coalesce(sum(-amount_minor) FILTER (WHERE tx_date >= $5::date AND tx_date < $6::date), 0)::bigint AS history, "
+    "   " MONEY("coalesce(sum(-amount_minor::numeric) FILTER (WHERE tx_date >= $5::date AND tx_date < $6::date), 0)") " AS history, "
     "   -1::bigint "
     " FROM transactions WHERE user_id = $1 AND currency = $2 AND amount_minor < 0 "
     "   AND tx_date >= $5::date AND tx_date <= $4::date "
     " GROUP BY category ORDER BY 2 DESC, 4 DESC, 1 LIMIT 500) "
     "UNION ALL "
-    "(SELECT category, 0, 0, 0, amount_minor FROM budgets WHERE user_id = $1 AND currency = $2 "
+    "(SELECT category, 0, 0, 0, " MONEY("amount_minor") " FROM budgets WHERE user_id = $1 AND currency = $2 "
     " ORDER BY amount_minor DESC, category LIMIT 100)";
 
 static const char merchants_sql[] =
-    "SELECT coalesce(nullif(btrim(counterparty), ''), description) AS m, sum(-amount_minor)::bigint, count(*) "
+    "SELECT coalesce(nullif(btrim(counterparty), ''), description) AS m, " MONEY("sum(-amount_minor::numeric)") ", count(*) "
     "FROM transactions WHERE user_id = $1 AND currency = $2 AND amount_minor < 0 "
     "  AND tx_date >= $3::date AND tx_date <= $4::date "
     "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 8";
@@ -75,6 +83,11 @@ static int days_in_month(int y, int m)
 static long long col_ll(const PGresult *res, int row, int col)
 {
     return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+static long long col_money(const PGresult *res, int row, int col)
+{
+    return advice_money_clamp(col_ll(res, row, col));
 }
 
 static int parse_date(const char *s, int *y, int *m, int *d)
@@ -117,7 +130,7 @@ int advice_analytics_load(struct si_db *db, const char *user_id, const char *dat
         return si_error_set(err, 500, "internal", "analytics: no facts row");
     }
     a->tx_count = col_ll(res, 0, 0);
-    a->income = col_ll(res, 0, 1);
+    a->income = col_money(res, 0, 1);
     a->other_currency_count = col_ll(res, 0, 2);
     a->history_months = (int)col_ll(res, 0, 3);
     PQclear(res);
@@ -126,8 +139,8 @@ int advice_analytics_load(struct si_db *db, const char *user_id, const char *dat
     if (res == NULL)
         return -1;
     for (int i = 0; i < PQntuples(res); i++)
-        advice_add_category(a, PQgetvalue(res, i, 0), col_ll(res, i, 1), col_ll(res, i, 2), col_ll(res, i, 3),
-                            col_ll(res, i, 4));
+        advice_add_category(a, PQgetvalue(res, i, 0), col_money(res, i, 1), col_ll(res, i, 2), col_money(res, i, 3),
+                            col_money(res, i, 4));
     PQclear(res);
 
     res = si_db_exec(db, merchants_sql, 4, params, err);
@@ -136,7 +149,7 @@ int advice_analytics_load(struct si_db *db, const char *user_id, const char *dat
     for (int i = 0; i < PQntuples(res) && a->n_merchants < ADVICE_MAX_MERCHANTS; i++) {
         struct advice_merchant *m = &a->merchants[a->n_merchants++];
         advice_mask_digits(PQgetvalue(res, i, 0), m->name, sizeof m->name);
-        m->spend = col_ll(res, i, 1);
+        m->spend = col_money(res, i, 1);
         m->count = col_ll(res, i, 2);
     }
     PQclear(res);

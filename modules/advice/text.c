@@ -259,6 +259,19 @@ static void format_period(const struct advice_analytics *a, char *out, size_t n)
 
 /* ---- the analytics' derived figures --------------------------------------------- */
 
+long long advice_money_clamp(long long v)
+{
+    return v > ADVICE_MONEY_MAX ? ADVICE_MONEY_MAX : v < -ADVICE_MONEY_MAX ? -ADVICE_MONEY_MAX : v;
+}
+
+long long advice_money_add(long long a, long long b)
+{
+    long long sum;
+    if (__builtin_add_overflow(a, b, &sum))
+        return b > 0 ? ADVICE_MONEY_MAX : -ADVICE_MONEY_MAX;
+    return advice_money_clamp(sum);
+}
+
 void advice_add_category(struct advice_analytics *a, const char *name, long long spend, long long count,
                          long long history, long long budget)
 {
@@ -286,11 +299,11 @@ void advice_add_category(struct advice_analytics *a, const char *name, long long
         }
         budget = -1;   /* a folded category's budget cannot be compared any more */
     }
-    c->spend += spend;
+    c->spend = advice_money_add(c->spend, spend);
     c->count += count;
-    c->history += history;
+    c->history = advice_money_add(c->history, history);
     if (budget > 0)
-        c->budget = budget;
+        c->budget = advice_money_clamp(budget);
 }
 
 static int by_spend(const void *pa, const void *pb)
@@ -313,8 +326,8 @@ void advice_derive(struct advice_analytics *a)
     a->spend = 0;
     a->has_budgets = false;
     for (size_t i = 0; i < a->n_categories; i++) {
-        a->spend += a->categories[i].spend;
-        history += a->categories[i].history;
+        a->spend = advice_money_add(a->spend, a->categories[i].spend);
+        history = advice_money_add(history, a->categories[i].history);
         if (a->categories[i].budget > 0)
             a->has_budgets = true;
     }

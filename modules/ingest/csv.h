@@ -171,7 +171,7 @@ int csv_month_from_name(const char *s, size_t n);
 
 /* Amounts (csv_amount.c). */
 struct csv_amount {
-    char core[48];              /* digits and separators only; spaces as ' ', apostrophes as '\'' */
+    char core[72];              /* (a cell is at most 64 bytes) digits and separators only; spaces as ' ', apostrophes as '\'' */
     size_t n;
     bool negative;              /* '-', trailing '-', parentheses or "DR" */
     char code[4];               /* currency named in the cell ("EUR", or from €/£/¥), or "" */

@@ -758,8 +758,7 @@ int csv_parse(FILE *in, const json_t *override, const char *default_currency,
         goto out;
     if (u->st.rows == 0) {
         if (u->lay.header_ordinal >= 0)
-            csv_set_error(err, u->lay.header_line, "line %ld: the file has a header row but no data rows",
-                          u->lay.header_line);
+            csv_set_error(err, u->lay.header_line, "the file has a header row but no data rows");
         else
             csv_set_error(err, 0, "no transaction rows were found");
         goto out;
@@ -793,8 +792,8 @@ int csv_parse(FILE *in, const json_t *override, const char *default_currency,
     }
     if (u->bad * 100 > (long)CSV_MAX_BAD_PERCENT * candidates || u->ok == 0) {
         csv_set_error(err, u->first_bad_line,
-                      "%ld of %ld data rows could not be read (first at line %ld: %s); check the column mapping",
-                      u->bad, candidates, u->first_bad_line, u->first_bad);
+                      "%ld of %ld data rows could not be read (this one: %s); check the column mapping",
+                      u->bad, candidates, u->first_bad);
         goto out;
     }
     rc = 0;

@@ -110,7 +110,7 @@ static int rd_reserve(struct csv_reader *r, struct stmt_error *err)
     if (cap > CSV_MAX_RECORD_BYTES + CSV_MAX_FIELDS)
         cap = CSV_MAX_RECORD_BYTES + CSV_MAX_FIELDS;
     if (cap <= r->buf_len) {   /* not reached: rd_put stops earlier */
-        csv_set_error(err, r->rec_line, "line %ld: a record is longer than %d bytes", r->rec_line,
+        csv_set_error(err, r->rec_line, "a record is longer than %d bytes",
                       CSV_MAX_RECORD_BYTES);
         return -1;
     }
@@ -130,12 +130,12 @@ static int rd_reserve(struct csv_reader *r, struct stmt_error *err)
 static int rd_put(struct csv_reader *r, char c, struct stmt_error *err)
 {
     if (r->buf_len - r->fstart[r->nfields] >= CSV_MAX_FIELD_BYTES) {
-        csv_set_error(err, r->rec_line, "line %ld: a field is longer than %d bytes", r->rec_line,
+        csv_set_error(err, r->rec_line, "a field is longer than %d bytes",
                       CSV_MAX_FIELD_BYTES);
         return -1;
     }
     if (r->buf_len - r->nfields >= CSV_MAX_RECORD_BYTES) {
-        csv_set_error(err, r->rec_line, "line %ld: a record is longer than %d bytes", r->rec_line,
+        csv_set_error(err, r->rec_line, "a record is longer than %d bytes",
                       CSV_MAX_RECORD_BYTES);
         return -1;
     }
@@ -159,7 +159,7 @@ static int rd_end_field(struct csv_reader *r, struct stmt_error *err)
 static int rd_start_field(struct csv_reader *r, struct stmt_error *err)
 {
     if (r->nfields >= CSV_MAX_FIELDS) {
-        csv_set_error(err, r->rec_line, "line %ld: a record has more than %d fields", r->rec_line,
+        csv_set_error(err, r->rec_line, "a record has more than %d fields",
                       CSV_MAX_FIELDS);
         return -1;
     }
@@ -242,7 +242,7 @@ int csv_reader_next(struct csv_reader *r, struct stmt_error *err)
     int c = rd_get(r);
     if (c < 0) {
         if (r->io_error) {
-            csv_set_error(err, r->line, "line %ld: read error", r->line);
+            csv_set_error(err, r->line, "read error");
             return -1;
         }
         return 0;
@@ -276,7 +276,7 @@ int csv_reader_next(struct csv_reader *r, struct stmt_error *err)
         }
         if (c < 0) {
             if (r->io_error) {
-                csv_set_error(err, r->line, "line %ld: read error", r->line);
+                csv_set_error(err, r->line, "read error");
                 return -1;
             }
             if (st == ST_QUOTED)

@@ -1,6 +1,7 @@
 /* encoding.c: detect the text encoding of an upload and convert it to
  * UTF-8 with iconv, streaming (see encoding.h). */
 #include "encoding.h"
+#include "spool_file.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -48,10 +49,12 @@ static int convert(FILE *in, long skip, const char *from, FILE **out, struct si_
 {
     char inbuf[CHUNK + 8], outbuf[CHUNK * 4];
     iconv_t cd = (iconv_t)-1;
-    FILE *f = tmpfile();
+    FILE *f = spool_file_open(err);
     int rc = -1;
-    if (f == NULL || fseek(in, skip, SEEK_SET) != 0) {
-        si_error_set(err, 500, "internal", "cannot create a temporary file");
+    if (f == NULL)
+        goto out;
+    if (fseek(in, skip, SEEK_SET) != 0) {
+        si_error_set(err, 500, "internal", "cannot read the upload back");
         goto out;
     }
     if (from != NULL && (cd = iconv_open("UTF-8", from)) == (iconv_t)-1) {
@@ -97,7 +100,7 @@ static int convert(FILE *in, long skip, const char *from, FILE **out, struct si_
     rc = 0;
     goto out;
 write_error:
-    si_error_set(err, 500, "internal", "cannot write a temporary file");
+    spool_file_write_error(err, "cannot write a temporary file");
 out:
     if (cd != (iconv_t)-1)
         iconv_close(cd);

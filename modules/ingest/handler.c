@@ -1,6 +1,9 @@
 /* handler.c: POST /.netlify/functions/ingest-statement
  *
- * upload (JSON / multipart / raw) -> who is the caller -> the same bytes
+ * no secrets in the URL -> who is the caller (from the bearer token, before
+ * the body is read; in trust-body mode from the body) -> at most
+ * SMARTIMPORT_UPLOADS_PER_USER uploads of that user at once (else 429) ->
+ * upload (JSON / multipart / raw) -> the same bytes
  * already imported? (answer with that import) -> text to UTF-8 -> detect the
  * format -> one transaction: imports row, upload event, parse straight into
  * COPY, totals, parse event -> commit -> duplicate verdicts for the preview.
@@ -9,6 +12,8 @@
 #include "handler.h"
 #include "csv.h"
 #include "encoding.h"
+#include "file_name.h"
+#include "ingest_config.h"
 #include "preview.h"
 #include "si_auth.h"
 #include "si_event.h"
@@ -16,7 +21,9 @@
 #include "stage.h"
 #include "stmt_util.h"
 #include "upload.h"
+#include "upload_slots.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,13 +31,13 @@
 /* Share of rows that may be skipped with a warning before the file is refused. */
 #define INGEST_MAX_BAD_PERCENT   50
 #define INGEST_MAX_ROWS_DEFAULT  2000000LL
-#define INGEST_FILE_NAME_MAX     255
+#define INGEST_FILE_NAME_INPUT_MAX 4096   /* fileName as sent; FILE_NAME_MAX bytes are kept */
 #define INGEST_ACCOUNT_MAX       128
 
 struct ingest {
     char user[SI_UUID_LEN + 1];
     char import_id[SI_UUID_LEN + 1];
-    const char *file_name;
+    char file_name[FILE_NAME_MAX + 1];   /* the display form (file_name.h) */
     const char *account;
     char currency[4];                 /* the fallback currency for rows */
     enum stmt_format format;
@@ -39,6 +46,7 @@ struct ingest {
     json_t *columns;                  /* the CSV mapping used */
     FILE *text;                       /* UTF-8 content */
     struct timespec t0;
+    char slot_user[SI_UUID_LEN + 1];  /* whose upload slot this request holds, "" = none */
 };
 
 static double ms_since(const struct timespec *t0)
@@ -64,13 +72,12 @@ static int string_field(const json_t *fields, const char *name, size_t max, cons
 
 static int read_fields(struct ingest *in, const json_t *fields, struct si_error *err)
 {
-    const char *currency = NULL;
-    if (string_field(fields, "fileName", INGEST_FILE_NAME_MAX, &in->file_name, err) != 0 ||
+    const char *currency = NULL, *file_name = NULL;
+    if (string_field(fields, "fileName", INGEST_FILE_NAME_INPUT_MAX, &file_name, err) != 0 ||
         string_field(fields, "accountId", INGEST_ACCOUNT_MAX, &in->account, err) != 0 ||
         string_field(fields, "currency", 3, &currency, err) != 0)
         return -1;
-    if (in->file_name == NULL || *in->file_name == '\0')
-        in->file_name = "statement";
+    file_name_display(file_name ? file_name : "", file_name ? strlen(file_name) : 0, in->file_name);
     if (currency != NULL) {
         if (!stmt_currency_code_valid(currency))
             return si_error_set(err, 400, "bad_field", "currency must be an ISO 4217 code such as EUR");
@@ -103,13 +110,16 @@ static json_t *import_summary(PGresult *res, int row)
 {
     long long debit = strtoll(PQgetvalue(res, row, 5), NULL, 10);
     long long credit = strtoll(PQgetvalue(res, row, 6), NULL, 10);
+    long long net;
+    if (__builtin_sub_overflow(credit, debit, &net))   /* only totals stored before they were checked */
+        net = credit < debit ? LLONG_MIN : LLONG_MAX;
     json_t *columns = PQgetisnull(res, row, 9) ? json_null() : json_loads(PQgetvalue(res, row, 9), 0, NULL);
     json_t *warnings = json_loads(PQgetvalue(res, row, 10), 0, NULL);
     return json_pack("{s:b, s:s, s:s, s:i, s:{s:i, s:I, s:I, s:I, s:s}, s:{s:s?, s:s?}, s:o, s:o, s:s}",
         "ok", 1, "importId", PQgetvalue(res, row, 0), "format", PQgetvalue(res, row, 2),
         "rowsTotal", atoi(PQgetvalue(res, row, 3)),
         "totals", "count", atoi(PQgetvalue(res, row, 3)), "debitMinor", (json_int_t)debit,
-        "creditMinor", (json_int_t)credit, "netMinor", (json_int_t)(credit - debit),
+        "creditMinor", (json_int_t)credit, "netMinor", (json_int_t)net,
         "currency", PQgetvalue(res, row, 4),
         "dateRange", "from", PQgetisnull(res, row, 7) ? NULL : PQgetvalue(res, row, 7),
         "to", PQgetisnull(res, row, 8) ? NULL : PQgetvalue(res, row, 8),
@@ -344,6 +354,35 @@ static void record_failure(struct si_ctx *ctx, struct ingest *in, const char *st
     json_decref(payload);
 }
 
+/* The account number and the token never travel in the URL of an upload:
+ * nginx's error log prints the request line.  400 secret_in_url. */
+static int refuse_secrets_in_url(const struct si_request *req, struct si_error *err)
+{
+    if (si_request_param(req, "accountId") != NULL || si_request_param(req, "account_id") != NULL)
+        return si_error_set(err, 400, "secret_in_url",
+                            "accountId must not be in the URL: send it in the X-Account-Id header or the body");
+    if (si_request_param(req, "access_token") != NULL)
+        return si_error_set(err, 400, "secret_in_url",
+                            "access_token must not be in the URL: send it as an Authorization: Bearer header");
+    return 0;
+}
+
+/* Takes one of the caller's upload slots: 0, or -1 with a 429 already in
+ * resp (with Retry-After) when the caller has SMARTIMPORT_UPLOADS_PER_USER
+ * uploads running. */
+static int take_slot_or_reply(struct ingest *in, struct si_response *resp)
+{
+    if (upload_slots_take(upload_slots_process(), in->user, ingest_config()->uploads_per_user)) {
+        memcpy(in->slot_user, in->user, sizeof in->slot_user);
+        return 0;
+    }
+    si_response_header(resp, "Retry-After", "1");
+    si_response_error(resp, 429, "too_many_uploads",
+                      "%d uploads of this user are already running; try again in a moment",
+                      ingest_config()->uploads_per_user);
+    return -1;
+}
+
 int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
 {
     struct ingest in;
@@ -358,6 +397,18 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
     clock_gettime(CLOCK_MONOTONIC, &in.t0);
     int rc = -1;
 
+    memset(&up, 0, sizeof up);
+    if (refuse_secrets_in_url(req, &err) != 0)
+        goto fail;
+    /* with a token, identity and the per-user cap come before the body is read */
+    if (ctx->config->auth_mode == SI_AUTH_JWT) {
+        if (si_auth_identify(ctx->config, req, NULL, (long long)time(NULL), in.user, &err) != 0) {
+            in.user[0] = '\0';
+            goto fail;
+        }
+        if (take_slot_or_reply(&in, resp) != 0)
+            goto out;
+    }
     if (upload_read(ctx, req, &up, &err) != 0)
         goto fail;
     double upload_ms = ms_since(&in.t0), stage_ms = 0;
@@ -365,6 +416,8 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
         in.user[0] = '\0';
         goto fail;
     }
+    if (in.slot_user[0] == '\0' && take_slot_or_reply(&in, resp) != 0)   /* trust-body: the user is in the body */
+        goto out;
     if (read_fields(&in, up.fields, &err) != 0)
         goto fail;
     if (up.size == 0) {
@@ -426,6 +479,8 @@ fail:
     record_failure(ctx, &in, failed_stage, &err);
     rc = -1;
 out:
+    if (in.slot_user[0] != '\0')
+        upload_slots_give(upload_slots_process(), in.slot_user);
     stage_cleanup(&st);
     categorizer_free(cat);
     json_decref(in.columns);

@@ -11,12 +11,16 @@ libingest_la_SOURCES = \
 	modules/ingest/categorize.c modules/ingest/categorize.h \
 	modules/ingest/dedup.c modules/ingest/dedup.h \
 	modules/ingest/encoding.c modules/ingest/encoding.h \
+	modules/ingest/file_name.c modules/ingest/file_name.h \
+	modules/ingest/ingest_config.c modules/ingest/ingest_config.h \
 	modules/ingest/multipart.c modules/ingest/multipart.h \
 	modules/ingest/preview.c modules/ingest/preview.h \
+	modules/ingest/spool_file.c modules/ingest/spool_file.h \
 	modules/ingest/stage.c modules/ingest/stage.h \
-	modules/ingest/upload.c modules/ingest/upload.h
+	modules/ingest/upload.c modules/ingest/upload.h \
+	modules/ingest/upload_slots.c modules/ingest/upload_slots.h
 libingest_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/ingest
-libingest_la_LIBADD = libstmt.la libsmartimport.la $(JANSSON_LIBS) $(PQ_LIBS) $(CRYPTO_LIBS)
+libingest_la_LIBADD = libstmt.la libsmartimport.la $(JANSSON_LIBS) $(PQ_LIBS) $(CRYPTO_LIBS) $(PTHREAD_LIBS)
 
 # Unit tests of the parsers link libstmt.la and use these flags.
 STMT_TEST_LIBS = libstmt.la $(CHECK_LIBS) $(XML_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS)
@@ -33,3 +37,4 @@ modules_ingest_smartimport_ingest_statement_SOURCES = modules/ingest/main.c modu
 	modules/ingest/handler.h
 modules_ingest_smartimport_ingest_statement_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/ingest
 modules_ingest_smartimport_ingest_statement_LDADD = libingest.la $(JANSSON_LIBS) $(PQ_LIBS)
+EXTRA_DIST += modules/ingest/README.md

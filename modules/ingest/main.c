@@ -1,6 +1,10 @@
 /* main.c: the ingest-statement responder. */
 #include "handler.h"
+#include "ingest_config.h"
+#include "si_log.h"
 #include "si_server.h"
+
+extern char **environ;
 
 static const struct si_function ingest_function = {
     .name = "ingest-statement",
@@ -12,5 +16,11 @@ static const struct si_function ingest_function = {
 
 int main(int argc, char **argv)
 {
+    struct si_error err;
+    if (ingest_config_load(environ, &err) != 0) {
+        si_log_setup(ingest_function.name);
+        si_logf(SI_LOG_ERROR, "configuration: %s", err.message);
+        return 2;
+    }
     return si_server_main(&ingest_function, argc, argv);
 }

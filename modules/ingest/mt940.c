@@ -338,9 +338,9 @@ static void statement_line(struct mt940 *m)
     while ((s[i] >= '0' && s[i] <= '9') || s[i] == ',')
         i++;
     long long amount;
-    if (i == a || i - a > 15 || stmt_decimal_to_minor(s + a, i - a, ',', 0,
-                                                      stmt_currency_exponent(m->currency[0] ? m->currency : NULL),
-                                                      &amount) != 0) {
+    if (i == a || stmt_decimal_to_minor(s + a, i - a, ',', 0,
+                                        stmt_currency_exponent(m->currency[0] ? m->currency : NULL),
+                                        &amount) != 0) {
         warn(m, line, "statement line amount is not a number; skipped");
         return;
     }

@@ -120,11 +120,36 @@ static int stop(struct stage *s, int status, const char *code, const char *messa
     return 1;
 }
 
+/* The one bound on amounts, for every format: each row's magnitude at most
+ * STMT_AMOUNT_MAX, and the file's debit and credit totals within int64.
+ * Returns 0, or 1 with s->err set (422 naming the line). */
+static int check_amount(struct stage *s, const struct stmt_txn *t)
+{
+    if (t->amount_minor > STMT_AMOUNT_MAX || t->amount_minor < -STMT_AMOUNT_MAX) {
+        si_error_set(&s->err, 422, "amount_out_of_range",
+                     "line %ld: the amount is beyond the limit of %lld minor units per transaction",
+                     t->line, STMT_AMOUNT_MAX);
+        return 1;
+    }
+    long long sum;
+    bool over = t->amount_minor < 0 ? __builtin_add_overflow(s->debit_minor, -t->amount_minor, &sum)
+                                    : __builtin_add_overflow(s->credit_minor, t->amount_minor, &sum);
+    if (over) {
+        si_error_set(&s->err, 422, "amount_out_of_range",
+                     "line %ld: the file's %s total is beyond what 64-bit minor units hold", t->line,
+                     t->amount_minor < 0 ? "debit" : "credit");
+        return 1;
+    }
+    return 0;
+}
+
 int stage_txn(void *ctx, const struct stmt_txn *t)
 {
     struct stage *s = ctx;
     if (s->rows >= s->max_rows)
         return stop(s, 413, "too_many_rows", "the statement has more rows than the limit");
+    if (check_amount(s, t) != 0)
+        return 1;
 
     const char *currency = t->currency[0] ? t->currency : s->fallback_currency;
     const char *account = t->account ? t->account : (s->account ? s->account : "");
@@ -154,7 +179,7 @@ int stage_txn(void *ctx, const struct stmt_txn *t)
     if (s->copy.len >= STAGE_FLUSH && flush(s, &s->err) != 0)
         return 1;
 
-    if (t->amount_minor < 0)
+    if (t->amount_minor < 0)        /* cannot overflow: check_amount */
         s->debit_minor += -t->amount_minor;
     else
         s->credit_minor += t->amount_minor;

@@ -1,6 +1,9 @@
 /* stage.h: parsed transactions -> COPY into transactions_staging.
  *
- * The stage is the parsers' sink.  For each row it settles the currency,
+ * The stage is the parsers' sink, so it is where every format's rows meet:
+ * it refuses a row whose amount is beyond STMT_AMOUNT_MAX, or that would take
+ * the file's debit or credit total past int64, with 422 amount_out_of_range
+ * naming the line.  For each row it settles the currency,
  * categorises the description, computes the dedup hash (see dedup.h), writes
  * one binary COPY tuple into a buffer flushed every STAGE_FLUSH bytes, and keeps
  * what the response needs: totals, date range, the first STAGE_PREVIEW rows

@@ -4,7 +4,8 @@
  * removed) from a seekable FILE, and hands each transaction to a sink as it
  * goes, so memory stays bounded however long the file is.  Amounts are signed
  * integer minor units (negative = money out of the account), never floating
- * point.  Dates are ISO "YYYY-MM-DD".  Strings in a struct stmt_txn are only
+ * point; a parser reads amounts of any length without overflowing (magnitudes
+ * beyond STMT_AMOUNT_SATURATED saturate, stmt_util.h) and the sink bounds them.  Dates are ISO "YYYY-MM-DD".  Strings in a struct stmt_txn are only
  * valid during the sink call.  Problems with single rows become warnings with
  * the line number; a file that cannot be parsed at all is an error with a
  * line number (struct stmt_error). */
@@ -36,7 +37,8 @@ struct stmt_txn {
 
 struct stmt_error {
     long line;                  /* 0 when not tied to a line */
-    char message[256];          /* human, safe to show: never quotes row contents */
+    char message[256];          /* human, safe to show: never quotes row contents, and never
+                                 * starts with the line (the caller puts "line N: " in front) */
 };
 
 struct stmt_sink {

@@ -1,7 +1,6 @@
 /* stmt_util.c: shared parser helpers (see stmt_util.h). */
 #include "stmt_util.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,15 +13,13 @@ int stmt_decimal_to_minor(const char *s, size_t n, char decimal, char thousands,
         return -1;
     if (i < n && (s[i] == '+' || s[i] == '-'))
         neg = s[i++] == '-';
-    long long whole = 0;
+    long long whole = 0;          /* stops growing past STMT_AMOUNT_SATURATED */
     int digits = 0, group = -1;   /* digits since the last thousands separator */
     for (; i < n && s[i] != decimal; i++) {
         char c = s[i];
         if (c >= '0' && c <= '9') {
-            /* keeps whole * 10^exponent + fraction <= LLONG_MAX for exponent <= 4 */
-            if (whole > (LLONG_MAX / 10000 - 10) / 10)
-                return -1;
-            whole = whole * 10 + (c - '0');
+            if (whole <= STMT_AMOUNT_SATURATED)
+                whole = whole * 10 + (c - '0');
             digits++;
             if (group >= 0)
                 group++;
@@ -60,7 +57,9 @@ int stmt_decimal_to_minor(const char *s, size_t n, char decimal, char thousands,
     long long scale = 1;
     for (int k = 0; k < exponent; k++)
         scale *= 10;
-    long long v = whole * scale + frac;
+    long long v = whole > STMT_AMOUNT_SATURATED / scale ? STMT_AMOUNT_SATURATED : whole * scale + frac;
+    if (v > STMT_AMOUNT_SATURATED)
+        v = STMT_AMOUNT_SATURATED;
     *out = neg ? -v : v;
     return 0;
 }

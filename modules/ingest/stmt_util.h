@@ -6,12 +6,25 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The largest magnitude of one transaction's amount, in minor units: 10^13
+ * (100,000,000,000.00 in a currency with cents).  The stage refuses a row
+ * beyond it with 422 amount_out_of_range naming the line (stage.c), whatever
+ * the format; README "Uploading a statement". */
+#define STMT_AMOUNT_MAX        10000000000000LL
+/* What stmt_decimal_to_minor gives (with the number's sign) for a magnitude
+ * of 10^17 minor units or more: a number, so the row reaches the stage and is
+ * refused there with its line rather than skipped as unreadable, and small
+ * enough that adding or subtracting a few such values cannot overflow. */
+#define STMT_AMOUNT_SATURATED  100000000000000000LL
+
 /* Converts a plain decimal number s[0..n) to minor units with `exponent`
  * fraction digits: optional leading '+'/'-', digits with optional `thousands`
  * separators (0 = none allowed; groups of 3 are checked), optional
  * `decimal` separator and fraction digits.  Fractions longer than the exponent
  * are accepted only when the extra digits are zeros (no rounding of money).
- * Returns 0, or -1 for anything else (letters, empty, overflow). */
+ * Any number of digits is read: magnitudes from STMT_AMOUNT_SATURATED up
+ * become +-STMT_AMOUNT_SATURATED.  Returns 0, or -1 for anything else
+ * (letters, empty). */
 int stmt_decimal_to_minor(const char *s, size_t n, char decimal, char thousands, int exponent,
                           long long *out);
 

@@ -1,7 +1,9 @@
 /* upload.c: JSON, multipart or raw uploads -> a spooled file plus fields
  * (see upload.h). */
 #include "upload.h"
+#include "file_name.h"
 #include "multipart.h"
+#include "spool_file.h"
 #include "si_json.h"
 
 #include <stdlib.h>
@@ -21,10 +23,12 @@ static int spool_open(struct spool *s, size_t max, struct si_error *err)
 {
     s->size = 0;
     s->max = max;
-    s->f = tmpfile();
+    s->f = spool_file_open(err);
+    if (s->f == NULL)
+        return -1;
     s->md = EVP_MD_CTX_new();
-    if (s->f == NULL || s->md == NULL || EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1)
-        return si_error_set(err, 500, "internal", "cannot create a temporary file for the upload");
+    if (s->md == NULL || EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1)
+        return si_error_set(err, 500, "internal", "out of memory");
     return 0;
 }
 
@@ -32,8 +36,10 @@ static int spool_write(struct spool *s, const void *p, size_t n, struct si_error
 {
     if (n > s->max - s->size)
         return si_error_set(err, 413, "payload_too_large", "the file is larger than the limit of %zu bytes", s->max);
-    if (fwrite(p, 1, n, s->f) != n || EVP_DigestUpdate(s->md, p, n) != 1)
-        return si_error_set(err, 500, "internal", "cannot write the upload to a temporary file");
+    if (fwrite(p, 1, n, s->f) != n)
+        return spool_file_write_error(err, "cannot write the upload to a temporary file");
+    if (EVP_DigestUpdate(s->md, p, n) != 1)
+        return si_error_set(err, 500, "internal", "cannot hash the upload");
     s->size += n;
     return 0;
 }
@@ -43,7 +49,9 @@ static int spool_finish(struct spool *s, struct upload *up, struct si_error *err
 {
     unsigned char digest[32];
     unsigned int len = 0;
-    if (EVP_DigestFinal_ex(s->md, digest, &len) != 1 || len != 32 || fflush(s->f) != 0)
+    if (fflush(s->f) != 0)
+        return spool_file_write_error(err, "cannot write the upload to a temporary file");
+    if (EVP_DigestFinal_ex(s->md, digest, &len) != 1 || len != 32)
         return si_error_set(err, 500, "internal", "cannot finish the upload");
     for (int i = 0; i < 32; i++)
         snprintf(up->sha256 + 2 * i, 3, "%02x", digest[i]);
@@ -147,8 +155,11 @@ static int mp_begin(void *p, const struct multipart_part *part)
         if (m->have_file)
             return si_error_set(m->err, 400, "bad_multipart", "more than one file part");
         m->have_file = 1;
-        if (part->filename[0] != '\0' && json_object_get(m->up->fields, "fileName") == NULL)
-            json_object_set_new(m->up->fields, "fileName", json_string(part->filename));
+        char name[FILE_NAME_MAX + 1];   /* the display form is valid UTF-8 whatever was sent */
+        if (part->filename[0] != '\0' && json_object_get(m->up->fields, "fileName") == NULL &&
+            json_object_set_new(m->up->fields, "fileName",
+                                json_string(file_name_display(part->filename, strlen(part->filename), name))) != 0)
+            return si_error_set(m->err, 500, "internal", "out of memory");
         return spool_open(m->spool, m->spool->max, m->err);
     }
     snprintf(m->name, sizeof m->name, "%s", part->name);
@@ -214,21 +225,36 @@ static int read_multipart(struct si_ctx *ctx, struct si_request *req, struct upl
     return rc;
 }
 
-/* The raw body is the file; fields come from the query string. */
+/* The raw body is the file; fields come from the query string, the account
+ * from the X-Account-Id header (an account number is not put in a URL). */
 static int read_raw(struct si_ctx *ctx, struct si_request *req, struct upload *up, struct si_error *err)
 {
     struct spool s = { 0 };
     int rc = -1;
-    static const char *names[] = { "userId", "user_id", "fileName", "accountId", "currency" };
+    static const char *names[] = { "userId", "user_id", "currency" };
     up->fields = json_object();
-    if (up->fields == NULL)
+    if (up->fields == NULL) {
+        si_error_set(err, 500, "internal", "out of memory");
         goto out;
+    }
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const char *v = si_request_param(req, names[i]);
         if (v != NULL && json_object_set_new(up->fields, names[i], json_string(v)) != 0) {
             si_error_set(err, 400, "bad_field", "query parameter %s is not UTF-8", names[i]);
             goto out;
         }
+    }
+    const char *file_name = si_request_param(req, "fileName");
+    char name[FILE_NAME_MAX + 1];
+    if (file_name != NULL &&
+        json_object_set_new(up->fields, "fileName", json_string(file_name_display(file_name, strlen(file_name), name))) != 0) {
+        si_error_set(err, 500, "internal", "out of memory");
+        goto out;
+    }
+    const char *account = si_request_header(req, "x-account-id");
+    if (account != NULL && json_object_set_new(up->fields, "accountId", json_string(account)) != 0) {
+        si_error_set(err, 400, "bad_field", "the X-Account-Id header is not UTF-8");
+        goto out;
     }
     if (req->content_length <= 0 && req->content_type == NULL) {
         si_error_set(err, 400, "missing_file", "the request has no file: send it as the body, "

@@ -15,8 +15,7 @@ const char *si_env_get(char *const *envp, const char *name)
     return NULL;
 }
 
-/* Parses an optional decimal integer within [lo, hi]; unset or empty keeps *out. */
-static int env_long(char *const *envp, const char *name, long long lo, long long hi,
+int si_env_long(char *const *envp, const char *name, long long lo, long long hi,
                     long long *out, struct si_error *err)
 {
     const char *v = si_env_get(envp, name);
@@ -60,11 +59,11 @@ int si_config_load(struct si_config *cfg, char *const *envp, struct si_error *er
     long long threads = SI_THREADS_DEFAULT, max_body = (long long)SI_MAX_BODY_DEFAULT;
     long long connect_ms = SI_DB_CONNECT_TIMEOUT_MS, query_ms = SI_DB_QUERY_TIMEOUT_MS;
     long long bulk_ms = SI_DB_BULK_TIMEOUT_MS;
-    if (env_long(envp, "SMARTIMPORT_THREADS", 1, SI_THREADS_MAX, &threads, err) != 0 ||
-        env_long(envp, "SMARTIMPORT_MAX_BODY", 1, (long long)SI_MAX_BODY_CEILING, &max_body, err) != 0 ||
-        env_long(envp, "SMARTIMPORT_DB_CONNECT_TIMEOUT_MS", 100, 60000, &connect_ms, err) != 0 ||
-        env_long(envp, "SMARTIMPORT_DB_QUERY_TIMEOUT_MS", 100, 3600000, &query_ms, err) != 0 ||
-        env_long(envp, "SMARTIMPORT_DB_BULK_TIMEOUT_MS", 100, 3600000, &bulk_ms, err) != 0)
+    if (si_env_long(envp, "SMARTIMPORT_THREADS", 1, SI_THREADS_MAX, &threads, err) != 0 ||
+        si_env_long(envp, "SMARTIMPORT_MAX_BODY", 1, (long long)SI_MAX_BODY_CEILING, &max_body, err) != 0 ||
+        si_env_long(envp, "SMARTIMPORT_DB_CONNECT_TIMEOUT_MS", 100, 60000, &connect_ms, err) != 0 ||
+        si_env_long(envp, "SMARTIMPORT_DB_QUERY_TIMEOUT_MS", 100, 3600000, &query_ms, err) != 0 ||
+        si_env_long(envp, "SMARTIMPORT_DB_BULK_TIMEOUT_MS", 100, 3600000, &bulk_ms, err) != 0)
         return -1;
     cfg->threads = (int)threads;
     cfg->max_body = (size_t)max_body;

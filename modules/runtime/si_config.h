@@ -38,4 +38,9 @@ int si_config_load(struct si_config *cfg, char *const *envp, struct si_error *er
 /* The value of name in envp, or NULL. */
 const char *si_env_get(char *const *envp, const char *name);
 
+/* Parses an optional decimal integer within [lo, hi] (unset or empty keeps
+ * *out).  Returns 0, or -1 with err naming the variable. */
+int si_env_long(char *const *envp, const char *name, long long lo, long long hi, long long *out,
+                struct si_error *err);
+
 #endif

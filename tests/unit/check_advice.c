@@ -191,6 +191,32 @@ START_TEST(derived_figures_run_rates_month_over_month_drivers_and_projection)
 }
 END_TEST
 
+/* A ledger of any size: figures saturate at ADVICE_MONEY_MAX instead of
+ * overflowing (UBSan would report the overflow), and the text still renders. */
+START_TEST(figures_from_a_huge_ledger_saturate_instead_of_overflowing)
+{
+    struct advice_analytics a;
+    march(&a, 3);
+    for (int i = 0; i < 40; i++) {   /* more categories than slots: folded into Other */
+        char name[32];
+        snprintf(name, sizeof name, "Category %c%c", 'A' + i / 26, 'A' + i % 26);
+        advice_add_category(&a, name, ADVICE_MONEY_MAX, 1, ADVICE_MONEY_MAX, ADVICE_MONEY_MAX);
+    }
+    a.income = ADVICE_MONEY_MAX;
+    advice_derive(&a);
+    ck_assert_int_eq(a.spend, ADVICE_MONEY_MAX);
+    ck_assert_int_eq(a.categories[a.n_categories - 1].spend, ADVICE_MONEY_MAX);   /* Other, saturated */
+    ck_assert_int_eq(a.monthly, ADVICE_MONEY_MAX);                                  /* a full month */
+    ck_assert(a.projection > 0 && a.projection <= ADVICE_MONEY_MAX);
+    ck_assert_int_eq(advice_money_add(LLONG_MAX, LLONG_MAX), ADVICE_MONEY_MAX);
+    ck_assert_int_eq(advice_money_add(LLONG_MIN, -1), -ADVICE_MONEY_MAX);
+    ck_assert_int_eq(advice_money_add(ADVICE_MONEY_MAX, -1), ADVICE_MONEY_MAX - 1);
+    struct advice_text text;
+    advice_template(&a, &text);
+    ck_assert(strlen(text.summary) > 0);
+}
+END_TEST
+
 /* ---- the rules template ---------------------------------------------------------------- */
 
 START_TEST(the_template_compares_with_earlier_months)
@@ -440,6 +466,7 @@ static Suite *advice_suite(void)
     tcase_add_test(t, division_rounds_half_away_from_zero);
     tcase_add_test(t, categories_past_the_limit_are_folded_into_other_and_names_are_masked);
     tcase_add_test(t, derived_figures_run_rates_month_over_month_drivers_and_projection);
+    tcase_add_test(t, figures_from_a_huge_ledger_saturate_instead_of_overflowing);
     tcase_add_test(t, the_template_compares_with_earlier_months);
     tcase_add_test(t, the_template_reports_budgets_when_there_are_any);
     tcase_add_test(t, the_template_handles_a_first_import_and_a_period_without_spending);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "stmt.h"
+#include "stmt_util.h"
 
 #ifndef FORMAT_FIXTURES
 #error "FORMAT_FIXTURES must name the fixture directory"
@@ -685,6 +686,77 @@ START_TEST(the_sink_can_stop_any_parser)
 }
 END_TEST
 
+/* ---- amounts at and beyond the bound ---- */
+
+/* One debit of AMOUNT (digits, then ".00" or ",00"), then one credit of
+ * 1.00, in each format. */
+static char *statement_with_amount(int format, const char *digits)
+{
+    char *text = NULL;
+    int n = -1;
+    switch (format) {
+    case 0:
+        n = asprintf(&text, "OFXHEADER:100\n\n<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>EUR\n<BANKTRANLIST>\n"
+                            "<STMTTRN>\n<DTPOSTED>20240101\n<TRNAMT>-%s.00\n<FITID>1\n<NAME>Big\n</STMTTRN>\n"
+                            "<STMTTRN>\n<DTPOSTED>20240102\n<TRNAMT>1.00\n<FITID>2\n<NAME>Small\n</STMTTRN>\n"
+                            "</BANKTRANLIST></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>\n", digits);
+        break;
+    case 1:
+        n = asprintf(&text, "!Type:Bank\nD1/1/2024\nT-%s.00\nPBig\n^\nD1/2/2024\nT1.00\nPSmall\n^\n", digits);
+        break;
+    case 2:
+        n = asprintf(&text, "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.02\"><BkToCstmrStmt><Stmt>\n"
+                            "<Ntry><Amt Ccy=\"EUR\">%s.00</Amt><CdtDbtInd>DBIT</CdtDbtInd><BookgDt><Dt>2024-01-01</Dt>"
+                            "</BookgDt></Ntry>\n"
+                            "<Ntry><Amt Ccy=\"EUR\">1.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><BookgDt><Dt>2024-01-02</Dt>"
+                            "</BookgDt></Ntry>\n</Stmt></BkToCstmrStmt></Document>\n", digits);
+        break;
+    default:
+        n = asprintf(&text, ":20:X\n:25:Y\n:60F:C240101EUR0,\n:61:240101D%s,00NTRFNONREF\n:86:Big\n"
+                            ":61:240102C1,00NTRFNONREF\n:86:Small\n:62F:C240102EUR0,\n-\n", digits);
+        break;
+    }
+    ck_assert_int_ge(n, 0);
+    return text;
+}
+
+static const parser_fn amount_parsers[] = { stmt_parse_ofx, stmt_parse_qif, stmt_parse_camt053, stmt_parse_mt940 };
+
+/* 10^11.00 is exactly STMT_AMOUNT_MAX minor units: read exactly. */
+START_TEST(an_amount_at_the_bound_is_read_exactly_in_every_format)
+{
+    char *text = statement_with_amount(_i, "100000000000");
+    struct collector c = { 0 };
+    struct stmt_error err;
+    ck_assert_msg(parse_text(text, amount_parsers[_i], &c, &err) == 0, "format %d: %s", _i, err.message);
+    ck_assert_int_eq(c.n, 2);
+    ck_assert_int_eq(c.warnings, 0);
+    ck_assert_int_eq(c.t[0].amount, -STMT_AMOUNT_MAX);
+    ck_assert_int_eq(c.t[1].amount, 100);
+    collector_free(&c);
+    free(text);
+}
+END_TEST
+
+/* A 30-digit amount is still a number: the row reaches the sink with a
+ * magnitude beyond STMT_AMOUNT_MAX (so the stage refuses it with its line),
+ * saturated rather than overflowed, and is not skipped as unreadable. */
+START_TEST(a_thirty_digit_amount_reaches_the_sink_beyond_the_bound_in_every_format)
+{
+    char *text = statement_with_amount(_i, "123456789012345678901234567890");
+    struct collector c = { 0 };
+    struct stmt_error err;
+    ck_assert_msg(parse_text(text, amount_parsers[_i], &c, &err) == 0, "format %d: %s", _i, err.message);
+    ck_assert_int_eq(c.n, 2);
+    ck_assert_msg(c.warnings == 0, "format %d: warning %s", _i, c.warning[0]);
+    ck_assert_int_eq(c.t[0].amount, -STMT_AMOUNT_SATURATED);
+    ck_assert(c.t[0].amount < -STMT_AMOUNT_MAX);
+    ck_assert_int_eq(c.t[1].amount, 100);
+    collector_free(&c);
+    free(text);
+}
+END_TEST
+
 /* ---- large files stream ---- */
 
 static FILE *generated(int format, int rows)
@@ -835,6 +907,8 @@ static Suite *formats_suite(void)
     tcase_add_test(tc, ofx_amounts_follow_the_statement_currency);
     tcase_add_test(tc, mt940_reads_structured_and_free_information);
     tcase_add_loop_test(tc, the_sink_can_stop_any_parser, 0, sizeof stoppable / sizeof stoppable[0]);
+    tcase_add_loop_test(tc, an_amount_at_the_bound_is_read_exactly_in_every_format, 0, 4);
+    tcase_add_loop_test(tc, a_thirty_digit_amount_reaches_the_sink_beyond_the_bound_in_every_format, 0, 4);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("scale");

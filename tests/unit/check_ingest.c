@@ -1,6 +1,8 @@
 /* check_ingest.c: the ingest responder's own parts: multipart uploads,
  * text encodings, dedup hashes and occurrence counting, categorisation. */
 #include <check.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +10,12 @@
 #include "categorize.h"
 #include "dedup.h"
 #include "encoding.h"
+#include "file_name.h"
 #include "multipart.h"
+#include "spool_file.h"
+#include "stage.h"
+#include "stmt_util.h"
+#include "upload_slots.h"
 #include "testutil.h"
 
 /* ---- multipart ---- */
@@ -305,6 +312,149 @@ START_TEST(the_users_rule_wins_then_the_longest_keyword)
 }
 END_TEST
 
+/* ---- file names: only a safe display form is kept ---- */
+
+static const struct {
+    const char *in, *want;
+} file_names[] = {
+    { "statement.csv", "statement.csv" },
+    { "../../etc/passwd", "passwd" },
+    { "C:\\Users\\me\\Downloads\\bank.ofx", "bank.ofx" },
+    { "a/b\\c.qif", "c.qif" },
+    { "evil\r\nX-Injected: 1.csv", "evilX-Injected: 1.csv" },
+    { "\x1b[31mred\x1b[0m.csv", "red.csv" },
+    { "\x1b]0;title\x07name.csv", "name.csv" },
+    { "bell\x07tab\tdel\x7f.csv", "belltabdel.csv" },
+    { "c1\xc2\x9b" "31m\xc2\x85.csv", "c131m.csv" },
+    { "rtl\xe2\x80\xaegpj.exe", "rtlgpj.exe" },
+    { "  spaced name.csv  ", "spaced name.csv" },
+    { "caf\xc3\xa9 \xe2\x82\xac.csv", "caf\xc3\xa9 \xe2\x82\xac.csv" },
+    { "bad\xff\xfeutf8.csv", "badutf8.csv" },
+    { "", "statement" },
+    { "../", "statement" },
+    { "dir/..", "statement" },
+    { "\x1b[2J", "statement" },
+    { "  \r\n ", "statement" },
+};
+
+START_TEST(file_names_keep_only_a_safe_display_form)
+{
+    char out[FILE_NAME_MAX + 1], again[FILE_NAME_MAX + 1];
+    const char *in = file_names[_i].in;
+    ck_assert_str_eq(file_name_display(in, strlen(in), out), file_names[_i].want);
+    ck_assert_str_eq(file_name_display(out, strlen(out), again), out);   /* idempotent */
+}
+END_TEST
+
+START_TEST(long_file_names_are_cut_at_a_character_boundary)
+{
+    char in[1200], out[FILE_NAME_MAX + 1];
+    size_t n = 0;
+    in[n++] = 'x';
+    while (n + 2 < sizeof in) {   /* 'x' then two-byte characters: byte 255 is a character's middle */
+        in[n++] = (char)0xC3;
+        in[n++] = (char)0xA9;
+    }
+    file_name_display(in, n, out);
+    ck_assert_uint_eq(strlen(out), FILE_NAME_MAX);   /* 1 + 127 * 2 = 255 */
+    ck_assert_int_eq((unsigned char)out[FILE_NAME_MAX - 1], 0xA9);
+    file_name_display(in + 1, n - 1, out);
+    ck_assert_uint_eq(strlen(out), FILE_NAME_MAX - 1);   /* 127 whole characters, not half of the 128th */
+}
+END_TEST
+
+/* ---- the per-user cap on running uploads ---- */
+
+START_TEST(a_user_gets_at_most_the_cap_and_others_are_unaffected)
+{
+    static struct upload_slots t = UPLOAD_SLOTS_INIT;
+    const char *a = "00000000-0000-4000-8000-00000000000a", *b = "00000000-0000-4000-8000-00000000000b";
+    ck_assert(upload_slots_take(&t, a, 2));
+    ck_assert(upload_slots_take(&t, a, 2));
+    ck_assert(!upload_slots_take(&t, a, 2));    /* the third of a: refused */
+    ck_assert(upload_slots_take(&t, b, 2));     /* b still gets one */
+    upload_slots_give(&t, a);
+    ck_assert(upload_slots_take(&t, a, 2));     /* a slot given back can be taken again */
+    upload_slots_give(&t, a);
+    upload_slots_give(&t, a);
+    upload_slots_give(&t, b);
+    for (int i = 0; i < SI_THREADS_MAX; i++)
+        ck_assert_str_eq(t.entry[i].user, "");   /* nothing left behind */
+}
+END_TEST
+
+START_TEST(as_many_users_as_threads_each_get_a_slot)
+{
+    static struct upload_slots t = UPLOAD_SLOTS_INIT;
+    char users[SI_THREADS_MAX][SI_UUID_LEN + 1];
+    for (int i = 0; i < SI_THREADS_MAX; i++) {
+        snprintf(users[i], sizeof users[i], "00000000-0000-4000-8000-%012d", i);
+        ck_assert(upload_slots_take(&t, users[i], 1));
+    }
+    for (int i = 0; i < SI_THREADS_MAX; i++)
+        upload_slots_give(&t, users[i]);
+}
+END_TEST
+
+/* ---- the stage: the one bound on amounts, for every format ---- */
+
+static const struct {
+    long long amount, debit, credit;   /* the row, and the totals so far */
+    const char *message;               /* NULL: accepted by the bound */
+} amount_checks[] = {
+    { STMT_AMOUNT_MAX + 1, 0, 0, "line 7: the amount is beyond the limit of 10000000000000 minor units per transaction" },
+    { -STMT_AMOUNT_MAX - 1, 0, 0, "line 7: the amount is beyond the limit of 10000000000000 minor units per transaction" },
+    { -STMT_AMOUNT_SATURATED, 0, 0, "line 7: the amount is beyond the limit of 10000000000000 minor units per transaction" },
+    { -STMT_AMOUNT_MAX, LLONG_MAX - STMT_AMOUNT_MAX + 1, 0, "line 7: the file's debit total is beyond what 64-bit minor units hold" },
+    { STMT_AMOUNT_MAX, 0, LLONG_MAX - 1, "line 7: the file's credit total is beyond what 64-bit minor units hold" },
+};
+
+START_TEST(the_stage_refuses_an_amount_beyond_the_bound_or_an_overflowing_total_with_its_line)
+{
+    struct stage s;
+    memset(&s, 0, sizeof s);
+    s.max_rows = 100;
+    s.debit_minor = amount_checks[_i].debit;
+    s.credit_minor = amount_checks[_i].credit;
+    struct stmt_txn t;
+    memset(&t, 0, sizeof t);
+    t.amount_minor = amount_checks[_i].amount;
+    t.line = 7;
+    ck_assert_int_eq(stage_txn(&s, &t), 1);   /* stops the parser */
+    ck_assert_int_eq(s.err.status, 422);
+    ck_assert_str_eq(s.err.code, "amount_out_of_range");
+    ck_assert_str_eq(s.err.message, amount_checks[_i].message);
+    ck_assert_int_eq(s.rows, 0);
+    ck_assert_int_eq(s.debit_minor, amount_checks[_i].debit);     /* totals untouched */
+    ck_assert_int_eq(s.credit_minor, amount_checks[_i].credit);
+}
+END_TEST
+
+/* ---- the spool: a full disk is its own error ---- */
+
+START_TEST(a_full_disk_is_storage_full_and_other_write_errors_are_internal)
+{
+    struct si_error err;
+    si_error_clear(&err);
+    errno = ENOSPC;
+    ck_assert_int_eq(spool_file_write_error(&err, "x"), -1);
+    ck_assert_int_eq(err.status, 507);
+    ck_assert_str_eq(err.code, "storage_full");
+    si_error_clear(&err);
+    errno = EDQUOT;
+    spool_file_write_error(&err, "x");
+    ck_assert_int_eq(err.status, 507);
+    si_error_clear(&err);
+    errno = EIO;
+    spool_file_write_error(&err, "cannot write");
+    ck_assert_int_eq(err.status, 500);
+    FILE *f = spool_file_open(&err);   /* the default directory works */
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fputs("x", f) >= 0, 1);
+    fclose(f);
+}
+END_TEST
+
 static Suite *ingest_suite(void)
 {
     Suite *s = suite_create("ingest");
@@ -323,6 +473,15 @@ static Suite *ingest_suite(void)
     tcase_add_test(tc, identical_rows_of_one_file_get_successive_occurrences);
     tcase_add_test(tc, a_bank_id_alone_identifies_the_transaction);
     tcase_add_test(tc, the_occurrence_table_grows_without_losing_counts);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("uploads");
+    tcase_add_loop_test(tc, file_names_keep_only_a_safe_display_form, 0, sizeof file_names / sizeof file_names[0]);
+    tcase_add_test(tc, long_file_names_are_cut_at_a_character_boundary);
+    tcase_add_test(tc, a_user_gets_at_most_the_cap_and_others_are_unaffected);
+    tcase_add_test(tc, as_many_users_as_threads_each_get_a_slot);
+    tcase_add_test(tc, a_full_disk_is_storage_full_and_other_write_errors_are_internal);
+    tcase_add_loop_test(tc, the_stage_refuses_an_amount_beyond_the_bound_or_an_overflowing_total_with_its_line, 0,
+                        sizeof amount_checks / sizeof amount_checks[0]);
     suite_add_tcase(s, tc);
     tc = tcase_create("categorize");
     tcase_add_test(tc, the_users_rule_wins_then_the_longest_keyword);

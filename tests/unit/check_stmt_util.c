@@ -47,7 +47,14 @@ static const struct {
     { "12.3.4", '.', 0, 2, -1, 0 },
     { " 12", '.', 0, 2, -1, 0 },
     { "92233720368547.75", '.', 0, 2, 0, 9223372036854775LL },
-    { "99999999999999999999", '.', 0, 2, -1, 0 },   /* overflow */
+    { "100000000000.00", '.', 0, 2, 0, STMT_AMOUNT_MAX },
+    { "99999999999999999999", '.', 0, 2, 0, STMT_AMOUNT_SATURATED },   /* saturates, never overflows */
+    { "-1234567890123456789012345678901234567890.00", '.', 0, 2, 0, -STMT_AMOUNT_SATURATED },
+    { "1,000,000,000,000,000,000,000,000,000,000.00", '.', ',', 2, 0, STMT_AMOUNT_SATURATED },
+    { "999999999999999.99", '.', 0, 2, 0, 99999999999999999LL },       /* just under saturation: exact */
+    { "1000000000000000.00", '.', 0, 2, 0, STMT_AMOUNT_SATURATED },
+    { "10000000000000.0001", '.', 0, 4, 0, STMT_AMOUNT_SATURATED },
+    { "99999999999999999999x", '.', 0, 2, -1, 0 },  /* still refused when it is not a number */
 };
 
 START_TEST(decimals_become_exact_minor_units_or_are_refused)
