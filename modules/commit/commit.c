@@ -3,13 +3,22 @@
  * Moves an import's staged rows into transactions in ONE transaction: all
  * rows land or none do.  Rows whose dedup hash the user already has are
  * skipped by the unique index (ON CONFLICT DO NOTHING), so re-importing a
- * statement or an overlapping one adds nothing twice.  The import row is
- * locked first, so concurrent commits of one import queue up: the first
- * inserts, the others find it committed and answer 200 with committed 0.
- * If PostgreSQL goes away half-way the server rolls everything back and the
- * client gets a 503; a retry then does the whole commit. */
+ * statement or an overlapping one adds nothing twice; every row, new or
+ * skipped, is linked to the import in transaction_imports (sql/0009), which
+ * is what lets revert-import keep the rows other imports still contain.
+ * The import row is locked first, so concurrent commits of one import queue
+ * up: the first inserts, the others find it committed and answer 200 with
+ * committed 0.  Commits of different imports of one user run side by side
+ * (a revert of theirs waits: import_ledger_lock) and insert in dedup_hash
+ * order, so they wait for each other's rows without deadlocking; should
+ * PostgreSQL abort one anyway (deadlock, serialization failure) the whole
+ * transaction runs again (si_db_retry_tx), and 409 conflict_retry is the
+ * answer only when that keeps failing.  If PostgreSQL goes away half-way the
+ * server rolls everything back and the client gets a 503; a retry then does
+ * the whole commit. */
 #include "commit.h"
 #include "import_lock.h"
+#include "si_db_retry.h"
 #include "si_event.h"
 #include "si_log.h"
 
@@ -38,16 +47,25 @@ static int event(struct si_db *db, const char *user, const char *import_id, cons
     return rc;
 }
 
-static int commit_import(struct si_db *db, const char *user, struct locked_import *imp,
-                         struct commit_result *out, struct si_error *err)
-{
+/* One attempt at the commit, inside the transaction si_db_retry_tx opened. */
+struct commit_attempt {
+    const char *user;
+    struct locked_import *imp;
     struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (si_db_begin(db, err) != 0 || import_lock(db, user, imp, err) != 0)
+    struct commit_result result;
+};
+
+static int commit_import(struct si_db *db, void *arg, struct si_error *err)
+{
+    struct commit_attempt *a = arg;
+    struct locked_import *imp = a->imp;
+    const char *user = a->user;
+    struct commit_result *out = &a->result;
+    memset(out, 0, sizeof *out);
+    if (import_ledger_lock(db, user, false, err) != 0 || import_lock(db, user, imp, err) != 0)
         return -1;
     if (strcmp(imp->status, "committed") == 0 || strcmp(imp->status, "analyzed") == 0) {
-        out->already = true;
-        si_db_rollback(db);   /* nothing to change */
+        out->already = true;   /* nothing to change */
         return 0;
     }
     if (strcmp(imp->status, "parsed") != 0)
@@ -57,16 +75,33 @@ static int commit_import(struct si_db *db, const char *user, struct locked_impor
               json_pack("{s:s, s:I}", "importId", imp->id, "rowCount", (json_int_t)imp->rows_total), err) != 0)
         return -1;
 
+    /* In dedup_hash order, so two commits of overlapping imports wait for
+     * each other's rows in the same order and cannot deadlock (in file
+     * order, one oldest-first and one newest-first statement did). */
     const char *params[] = { imp->id, user };
     PGresult *res = si_db_exec_bulk(db,
         "INSERT INTO transactions (user_id, import_id, tx_date, amount_minor, currency, description, "
         "  counterparty, bank_id, account, category, dedup_hash) "
         "SELECT user_id, import_id, tx_date, amount_minor, currency, description, counterparty, bank_id, "
         "  account, category, dedup_hash FROM transactions_staging WHERE import_id = $1 AND user_id = $2 "
+        "ORDER BY dedup_hash COLLATE \"C\" "
         "ON CONFLICT (user_id, dedup_hash) DO NOTHING", 2, params, err);
     if (res == NULL)
         return -1;
     out->committed = strtoll(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    /* Every row of the import, new or duplicate, is linked to its
+     * transaction (sql/0009): a revert of another import that holds a
+     * duplicate must leave it in place.  A separate statement, so that it
+     * sees the rows of concurrent commits the insert waited for. */
+    res = si_db_exec_bulk(db,
+        "INSERT INTO transaction_imports (user_id, import_id, transaction_id) "
+        "SELECT s.user_id, s.import_id, t.id FROM transactions_staging s "
+        "JOIN transactions t ON t.user_id = s.user_id AND t.dedup_hash = s.dedup_hash "
+        "WHERE s.import_id = $1 AND s.user_id = $2 "
+        "ON CONFLICT DO NOTHING", 2, params, err);
+    if (res == NULL)
+        return -1;
     PQclear(res);
     res = si_db_exec_bulk(db, "DELETE FROM transactions_staging WHERE import_id = $1 AND user_id = $2", 2, params,
                           err);
@@ -87,11 +122,9 @@ static int commit_import(struct si_db *db, const char *user, struct locked_impor
             "UPDATE imports SET status = 'committed', committed_count = $3, duplicate_count = $4, "
             "committed_at = now(), updated_at = now() WHERE id = $1 AND user_id = $2", 4, upd, err) != 0)
         return -1;
-    if (event(db, user, imp->id, "import:commit:complete",
-              json_pack("{s:s, s:I, s:I, s:f}", "importId", imp->id, "committed", (json_int_t)out->committed,
-                        "duplicates", (json_int_t)out->duplicates, "ms", ms_since(&t0)), err) != 0)
-        return -1;
-    return si_db_commit(db, err);
+    return event(db, user, imp->id, "import:commit:complete",
+                 json_pack("{s:s, s:I, s:I, s:f}", "importId", imp->id, "committed", (json_int_t)out->committed,
+                           "duplicates", (json_int_t)out->duplicates, "ms", ms_since(&a->t0)), err);
 }
 
 /* Marks an import whose staged rows are gone as failed (on its own, after
@@ -123,25 +156,26 @@ static void record_failure(struct si_db *db, const char *user, const char *impor
 int commit_run(struct si_db *db, const char *user, const char *import_id, json_t **out_body, struct si_error *err)
 {
     struct locked_import imp;
-    struct commit_result result = { 0, 0, false };
     memset(&imp, 0, sizeof imp);
     snprintf(imp.id, sizeof imp.id, "%s", import_id);
+    struct commit_attempt attempt = { .user = user, .imp = &imp };
+    clock_gettime(CLOCK_MONOTONIC, &attempt.t0);
+    const struct commit_result *result = &attempt.result;
     *out_body = NULL;
-    if (commit_import(db, user, &imp, &result, err) != 0) {
-        si_db_rollback(db);
+    if (si_db_retry_tx(db, commit_import, &attempt, err) != 0) {
         if (err->code != NULL && strcmp(err->code, "staging_lost") == 0)
             mark_staging_lost(db, user, imp.id);
         record_failure(db, user, imp.id, err);
         return -1;
     }
-    if (result.already)
+    if (result->already)
         *out_body = json_pack("{s:b, s:s, s:i, s:i, s:s, s:b, s:I, s:s}", "ok", 1, "importId", imp.id,
                               "committed", 0, "duplicates", 0, "status", "committed", "alreadyCommitted", 1,
                               "previouslyCommitted", (json_int_t)imp.committed_count,
                               "message", "this import was already committed; nothing was added");
     else
         *out_body = json_pack("{s:b, s:s, s:I, s:I, s:s, s:b}", "ok", 1, "importId", imp.id,
-                              "committed", (json_int_t)result.committed, "duplicates", (json_int_t)result.duplicates,
+                              "committed", (json_int_t)result->committed, "duplicates", (json_int_t)result->duplicates,
                               "status", "committed", "alreadyCommitted", 0);
     if (*out_body == NULL)
         return si_error_set(err, 500, "internal", "out of memory");

@@ -49,6 +49,23 @@ int import_id_from_body(const json_t *body, struct locked_import *out, struct si
     return 0;
 }
 
+/* The advisory lock's first key, so it can never meet another use of
+ * advisory locks; the second is the hash of the user id (two users sharing a
+ * hash only wait for each other). */
+#define IMPORT_LEDGER_LOCK_CLASS "1397293057"
+
+int import_ledger_lock(struct si_db *db, const char *user_id, bool exclusive, struct si_error *err)
+{
+    const char *params[] = { user_id };
+    PGresult *res = si_db_exec_bulk(db, exclusive
+        ? "SELECT pg_advisory_xact_lock(" IMPORT_LEDGER_LOCK_CLASS ", hashtext($1::text))"
+        : "SELECT pg_advisory_xact_lock_shared(" IMPORT_LEDGER_LOCK_CLASS ", hashtext($1::text))", 1, params, err);
+    if (res == NULL)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
 int import_lock(struct si_db *db, const char *user_id, struct locked_import *imp, struct si_error *err)
 {
     const char *params[] = { imp->id, user_id };

@@ -41,6 +41,16 @@ typedef int (*import_run_fn)(struct si_db *db, const char *user, const char *imp
  * or the error. */
 int import_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp, import_run_fn run);
 
+/* Orders the caller's commits against the caller's reverts, inside an open
+ * transaction, before import_lock: commits take the user's ledger lock
+ * shared (they run side by side), a revert takes it exclusive.  A revert
+ * decides from the links of the committed imports (sql/0009) which rows
+ * stay; a commit running at the same time could link a row after the revert
+ * looked and see it deleted before it linked it.  Waits up to the bulk
+ * deadline (a whole import's commit or revert may be ahead).  0, or -1 with
+ * err. */
+int import_ledger_lock(struct si_db *db, const char *user_id, bool exclusive, struct si_error *err);
+
 /* Locks the import inside an open transaction: 0, or -1 with err (404 when
  * not the caller's). */
 int import_lock(struct si_db *db, const char *user_id, struct locked_import *imp, struct si_error *err);

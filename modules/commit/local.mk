@@ -8,3 +8,4 @@ modules_commit_smartimport_commit_import_SOURCES = modules/commit/main_commit.c
 modules_commit_smartimport_commit_import_LDADD = libcommit.la $(JANSSON_LIBS) $(PQ_LIBS)
 modules_commit_smartimport_revert_import_SOURCES = modules/commit/main_revert.c
 modules_commit_smartimport_revert_import_LDADD = libcommit.la $(JANSSON_LIBS) $(PQ_LIBS)
+EXTRA_DIST += modules/commit/README.md

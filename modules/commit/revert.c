@@ -1,45 +1,86 @@
 /* revert.c: POST /.netlify/functions/revert-import {"userId","importId"}
  *
- * The safe undo: in one transaction, removes exactly the transactions this
- * import added (rows it skipped as duplicates of older imports stay), marks
- * it reverted and records import:revert:complete.  A reverted import no
- * longer holds its file's place, so the same file can be imported again. */
+ * The safe undo, in one transaction: the import stops containing its rows
+ * (its links in transaction_imports, sql/0009, are dropped), and of the rows
+ * it holds (transactions.import_id) those that another committed import
+ * still contains are handed over to it (the earliest committed) and stay;
+ * only the others are removed.  Rows it contained as duplicates of rows held
+ * by other imports stay where they are.  Then it is marked reverted and
+ * import:revert:complete records {removed, handedOver}.  A reverted import
+ * no longer holds its file's place, so the same file can be imported again.
+ *
+ * The revert takes the user's ledger lock exclusively (import_ledger_lock):
+ * a commit of another of the user's imports cannot link a row between the
+ * moment the revert looks at a row's other imports and the moment it
+ * removes the row.  Like a commit it runs again when PostgreSQL aborts it
+ * for a deadlock or serialization failure (si_db_retry_tx). */
 #include "commit.h"
 #include "import_lock.h"
+#include "si_db_retry.h"
 #include "si_event.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static int revert_import(struct si_db *db, const char *user, struct locked_import *imp, long long *removed,
-                         bool *already, struct si_error *err)
+struct revert_attempt {
+    const char *user;
+    struct locked_import *imp;
+    long long removed;      /* rows deleted from the ledger */
+    long long handed_over;  /* rows it held that another committed import took over */
+    bool already;
+};
+
+/* Runs a bulk statement and returns the rows it touched, or -1 with err. */
+static long long bulk_count(struct si_db *db, const char *sql, const char *const *params, struct si_error *err)
 {
-    if (si_db_begin(db, err) != 0 || import_lock(db, user, imp, err) != 0)
+    PGresult *res = si_db_exec_bulk(db, sql, 2, params, err);
+    if (res == NULL)
+        return -1;
+    long long n = strtoll(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    return n;
+}
+
+static int revert_import(struct si_db *db, void *arg, struct si_error *err)
+{
+    struct revert_attempt *a = arg;
+    struct locked_import *imp = a->imp;
+    a->removed = a->handed_over = 0;
+    a->already = false;
+    if (import_ledger_lock(db, a->user, true, err) != 0 || import_lock(db, a->user, imp, err) != 0)
         return -1;
     if (strcmp(imp->status, "reverted") == 0) {
-        *already = true;
-        si_db_rollback(db);
+        a->already = true;
         return 0;
     }
     if (strcmp(imp->status, "committed") != 0 && strcmp(imp->status, "analyzed") != 0)
         return si_error_set(err, 409, "import_not_committed", "the import is %s: only a committed import can be reverted",
                             imp->status);
-    const char *params[] = { imp->id, user };
-    PGresult *res = si_db_exec_bulk(db, "DELETE FROM transactions WHERE import_id = $1 AND user_id = $2", 2, params,
-                                    err);
-    if (res == NULL)
+    const char *params[] = { imp->id, a->user };
+    if (bulk_count(db, "DELETE FROM transaction_imports WHERE import_id = $1 AND user_id = $2", params, err) < 0)
         return -1;
-    *removed = strtoll(PQcmdTuples(res), NULL, 10);
-    PQclear(res);
+    a->handed_over = bulk_count(db,
+        "UPDATE transactions t SET import_id = heir.import_id "
+        "FROM (SELECT DISTINCT ON (l.transaction_id) l.transaction_id, l.import_id "
+        "      FROM transactions r "
+        "      JOIN transaction_imports l ON l.transaction_id = r.id AND l.user_id = r.user_id "
+        "      JOIN imports i ON i.id = l.import_id AND i.user_id = l.user_id "
+        "      WHERE r.import_id = $1 AND r.user_id = $2 AND i.status IN ('committed', 'analyzed') "
+        "      ORDER BY l.transaction_id, i.committed_at, i.id) heir "
+        "WHERE t.id = heir.transaction_id AND t.user_id = $2", params, err);
+    if (a->handed_over < 0)
+        return -1;
+    a->removed = bulk_count(db, "DELETE FROM transactions WHERE import_id = $1 AND user_id = $2", params, err);
+    if (a->removed < 0)
+        return -1;
     if (si_db_command(db, "UPDATE imports SET status = 'reverted', reverted_at = now(), updated_at = now() "
                           "WHERE id = $1 AND user_id = $2", 2, params, err) != 0)
         return -1;
-    json_t *p = json_pack("{s:s, s:I}", "importId", imp->id, "removed", (json_int_t)*removed);
-    int rc = si_event_record(db, user, imp->id, "import:revert:complete", p, NULL, err);
+    json_t *p = json_pack("{s:s, s:I, s:I}", "importId", imp->id, "removed", (json_int_t)a->removed, "handedOver",
+                          (json_int_t)a->handed_over);
+    int rc = si_event_record(db, a->user, imp->id, "import:revert:complete", p, NULL, err);
     json_decref(p);
-    if (rc != 0)
-        return -1;
-    return si_db_commit(db, err);
+    return rc;
 }
 
 int revert_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
@@ -48,18 +89,15 @@ int revert_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
     char user[SI_UUID_LEN + 1] = "";
     struct locked_import imp;
     struct si_error err;
-    long long removed = 0;
-    bool already = false;
+    struct revert_attempt attempt = { .user = user, .imp = &imp };
     int rc = -1;
     si_error_clear(&err);
-    if (import_request(ctx, req, &body, user, &imp, &err) != 0)
+    if (import_request(ctx, req, &body, user, &imp, &err) != 0 ||
+        si_db_retry_tx(ctx->db, revert_import, &attempt, &err) != 0)
         goto fail;
-    if (revert_import(ctx->db, user, &imp, &removed, &already, &err) != 0) {
-        si_db_rollback(ctx->db);
-        goto fail;
-    }
-    out = json_pack("{s:b, s:s, s:I, s:s, s:b}", "ok", 1, "importId", imp.id, "removed", (json_int_t)removed,
-                    "status", "reverted", "alreadyReverted", already);
+    out = json_pack("{s:b, s:s, s:I, s:I, s:s, s:b}", "ok", 1, "importId", imp.id, "removed",
+                    (json_int_t)attempt.removed, "handedOver", (json_int_t)attempt.handed_over, "status", "reverted",
+                    "alreadyReverted", attempt.already);
     rc = out ? si_response_json(resp, 200, out) : si_response_error(resp, 500, "internal", "out of memory");
     goto out;
 fail:

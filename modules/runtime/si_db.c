@@ -198,7 +198,9 @@ static PGresult *fail_from_result(struct si_db *db, PGresult *res, struct si_err
     si_error_from_sqlstate(state, &status, &code);
     const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
     const char *constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
-    if (status == 503)
+    if (strcmp(code, "retry") == 0)   /* a deadlock or lock conflict, not an outage (si_db_retry.h) */
+        si_error_set(err, status, code, "the database stopped this change because of a concurrent one; try again");
+    else if (status == 503)
         si_error_set(err, status, code, "database unavailable");
     else if (status == 504)
         si_error_set(err, status, code, "database statement timed out");

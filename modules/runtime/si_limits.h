@@ -35,6 +35,11 @@
  * functions a read timeout above it (kind json-long). */
 #define SI_DB_BULK_TIMEOUT_MS      300000
 #define SI_HEALTH_TIMEOUT_MS       1500
+/* A transaction PostgreSQL aborted for a deadlock or serialization failure
+ * is run again (si_db_retry.h): at most this many attempts in all, pausing
+ * 1..2 x the back-off before the second and twice that before the third. */
+#define SI_DB_TX_ATTEMPTS          3
+#define SI_DB_TX_BACKOFF_MS        25
 
 #define SI_LOG_LINE_MAX            4096
 #define SI_ERROR_MESSAGE_MAX       256

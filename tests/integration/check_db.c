@@ -3,7 +3,8 @@
  * commit, error events survive the rollback, connections come back after
  * the server drops them, statements are cancelled at their deadline, and
  * the health handler answers 200 or a quick 503; statements with parameters
- * are prepared once per connection.  Skipped (77) without
+ * are prepared once per connection; a transaction aborted by a deadlock or
+ * serialization failure runs again (si_db_retry_tx).  Skipped (77) without
  * DATABASE_URL. */
 #include <check.h>
 #include <poll.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 
 #include "../../modules/health/handler.h"
+#include "si_db_retry.h"
 #include "si_event.h"
 #include "si_server.h"
 
@@ -217,6 +219,104 @@ START_TEST(a_statement_past_its_deadline_is_cancelled_with_504)
 }
 END_TEST
 
+/* A transaction body for si_db_retry_tx: records that it ran in a table of
+ * the connection, then fails with `fail_with` (a SQLSTATE raised by the
+ * server) for its first `failures` attempts and succeeds after that. */
+struct probe {
+    int calls;
+    int failures;
+    const char *fail_with;
+};
+
+static int probe_tx(struct si_db *d, void *arg, struct si_error *err)
+{
+    struct probe *p = arg;
+    p->calls++;
+    if (si_db_command(d, "INSERT INTO retry_probe VALUES (1)", 0, NULL, err) != 0)
+        return -1;
+    if (p->calls > p->failures)
+        return 0;
+    char sql[128];
+    snprintf(sql, sizeof sql, "DO $$ BEGIN RAISE EXCEPTION 'probe' USING ERRCODE = '%s'; END $$", p->fail_with);
+    return si_db_command(d, sql, 0, NULL, err);
+}
+
+static long long probe_rows(void)
+{
+    struct si_error err;
+    PGresult *res = si_db_exec(&db, "SELECT count(*) FROM retry_probe", 0, NULL, &err);
+    ck_assert_ptr_nonnull(res);
+    long long n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return n;
+}
+
+static void retry_setup(void)
+{
+    struct si_error err;
+    setup();
+    ck_assert_int_eq(si_db_command(&db, "CREATE TEMP TABLE retry_probe (n int)", 0, NULL, &err), 0);
+}
+
+START_TEST(a_deadlocked_transaction_runs_again_and_only_the_last_attempt_stays)
+{
+    struct si_error err;
+    struct probe p = { 0, 2, "40P01" };
+    ck_assert_int_eq(si_db_retry_tx(&db, probe_tx, &p, &err), 0);
+    ck_assert_int_eq(p.calls, 3);
+    ck_assert_int_eq(probe_rows(), 1);   /* the two failed attempts were rolled back */
+    ck_assert(!si_db_in_transaction(&db));
+}
+END_TEST
+
+START_TEST(a_serialization_failure_is_retried_too)
+{
+    struct si_error err;
+    struct probe p = { 0, 1, "40001" };
+    ck_assert_int_eq(si_db_retry_tx(&db, probe_tx, &p, &err), 0);
+    ck_assert_int_eq(p.calls, 2);
+    ck_assert_int_eq(probe_rows(), 1);
+}
+END_TEST
+
+START_TEST(a_transaction_that_keeps_deadlocking_is_a_409_conflict_retry_after_the_last_attempt)
+{
+    struct si_error err;
+    struct probe p = { 0, 100, "40P01" };
+    ck_assert_int_eq(si_db_retry_tx(&db, probe_tx, &p, &err), -1);
+    ck_assert_int_eq(p.calls, SI_DB_TX_ATTEMPTS);
+    ck_assert_int_eq(err.status, 409);
+    ck_assert_str_eq(err.code, "conflict_retry");
+    ck_assert_str_eq(err.sqlstate, "40P01");
+    ck_assert_ptr_null(strstr(err.message, "unavailable"));
+    ck_assert_int_eq(probe_rows(), 0);
+    ck_assert(!si_db_in_transaction(&db));
+}
+END_TEST
+
+START_TEST(other_errors_are_returned_at_once_unchanged)
+{
+    struct si_error err;
+    struct probe p = { 0, 100, "23505" };
+    ck_assert_int_eq(si_db_retry_tx(&db, probe_tx, &p, &err), -1);
+    ck_assert_int_eq(p.calls, 1);
+    ck_assert_int_eq(err.status, 409);
+    ck_assert_str_eq(err.code, "conflict");
+    ck_assert_int_eq(probe_rows(), 0);
+}
+END_TEST
+
+START_TEST(a_deadlock_outside_the_helper_is_not_called_database_unavailable)
+{
+    struct si_error err;
+    ck_assert_int_eq(si_db_command(&db, "DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '40P01'; END $$", 0, NULL,
+                                   &err), -1);
+    ck_assert_int_eq(err.status, 503);
+    ck_assert_str_eq(err.code, "retry");
+    ck_assert_ptr_null(strstr(err.message, "unavailable"));
+}
+END_TEST
+
 /* How many statements this connection has prepared (as the server sees it). */
 static long prepared_on_server(void)
 {
@@ -398,6 +498,15 @@ static Suite *db_suite(void)
     tcase_add_test(tc, a_statement_that_fails_to_prepare_is_an_error_and_not_remembered);
     tcase_add_test(tc, prepared_statements_are_forgotten_with_a_lost_connection);
     tcase_add_test(tc, past_the_cap_statements_run_unnamed);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("retry");
+    tcase_add_checked_fixture(tc, retry_setup, teardown);
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, a_deadlocked_transaction_runs_again_and_only_the_last_attempt_stays);
+    tcase_add_test(tc, a_serialization_failure_is_retried_too);
+    tcase_add_test(tc, a_transaction_that_keeps_deadlocking_is_a_409_conflict_retry_after_the_last_attempt);
+    tcase_add_test(tc, other_errors_are_returned_at_once_unchanged);
+    tcase_add_test(tc, a_deadlock_outside_the_helper_is_not_called_database_unavailable);
     suite_add_tcase(s, tc);
     tc = tcase_create("health");
     tcase_add_checked_fixture(tc, setup, teardown);

@@ -8,6 +8,7 @@ tests_integration_check_db_LDADD = libsmartimport.la $(CHECK_LIBS) $(JANSSON_LIB
 tests_integration_check_db_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 INTEGRATION_SHELL_TESTS = tests/integration/t0001-health.sh tests/integration/t0002-nginx-errors.sh \
 	tests/integration/t0010-ingest.sh tests/integration/t0015-ingest-limits.sh tests/integration/t0020-commit.sh \
+	tests/integration/t0021-revert-overlap.sh tests/integration/t0022-commit-overlap-concurrent.sh \
 	tests/integration/t0030-advice.sh \
 	tests/integration/t0040-events.sh tests/integration/t0050-workflow.sh tests/integration/t0095-supervise.sh tests/integration/t0096-reload.sh \
 	tests/integration/t0097-staging-crash.sh \
@@ -17,6 +18,7 @@ dist_check_SCRIPTS = $(INTEGRATION_SHELL_TESTS)
 EXTRA_DIST += tests/integration/lib.sh
 EXTRA_DIST += tests/integration/data/basic.csv tests/integration/data/overlap.csv \
 	tests/integration/data/bank.ofx tests/integration/data/truncated.ofx \
-	tests/integration/data/header-only.csv tests/integration/data/image.png
+	tests/integration/data/header-only.csv tests/integration/data/image.png \
+	tests/integration/data/revert-x.csv tests/integration/data/revert-y.csv tests/integration/data/revert-z.csv
 # t0099 stops and restarts PostgreSQL, so it runs last (make check is serial in scripts/test).
 TESTS += tests/integration/check_db $(INTEGRATION_SHELL_TESTS)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "si_db_retry.h"
 #include "si_json.h"
 #include "si_response.h"
 #include "si_server.h"
@@ -142,6 +143,36 @@ START_TEST(sqlstates_map_to_http_statuses)
 }
 END_TEST
 
+/* Which database errors si_db_retry_tx runs the transaction again for. */
+static const struct {
+    const char *state;
+    bool retryable;
+} retryables[] = {
+    { "40P01", true },  /* deadlock_detected */
+    { "40001", true },  /* serialization_failure */
+    { "40002", false }, /* transaction_integrity_constraint_violation: the same data fails again */
+    { "55P03", false }, /* lock_not_available: a lock timeout the caller asked for */
+    { "23505", false }, { "57014", false }, { "08006", false }, { "", false },
+};
+
+START_TEST(only_deadlocks_and_serialization_failures_are_retried)
+{
+    struct si_error err;
+    si_error_set(&err, 503, "retry", "x");
+    snprintf(err.sqlstate, sizeof err.sqlstate, "%s", retryables[_i].state);
+    ck_assert_msg(si_db_error_retryable(&err) == retryables[_i].retryable, "sqlstate '%s'", retryables[_i].state);
+}
+END_TEST
+
+START_TEST(an_error_without_a_sqlstate_or_no_error_is_not_retried)
+{
+    struct si_error err;
+    si_error_set(&err, 503, "db_unavailable", "database unavailable");
+    ck_assert(!si_db_error_retryable(&err));
+    ck_assert(!si_db_error_retryable(NULL));
+}
+END_TEST
+
 static int failing_handler(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
 {
     return -1;
@@ -206,6 +237,9 @@ static Suite *response_suite(void)
     tcase_add_test(tc, a_non_error_status_given_to_the_error_helper_becomes_500);
     tcase_add_test(tc, header_injection_is_refused);
     tcase_add_loop_test(tc, sqlstates_map_to_http_statuses, 0, sizeof sqlstates / sizeof sqlstates[0]);
+    tcase_add_loop_test(tc, only_deadlocks_and_serialization_failures_are_retried, 0,
+                        sizeof retryables / sizeof retryables[0]);
+    tcase_add_test(tc, an_error_without_a_sqlstate_or_no_error_is_not_retried);
     suite_add_tcase(s, tc);
     tc = tcase_create("json");
     tcase_add_loop_test(tc, json_bodies_must_be_one_well_formed_object, 0, sizeof bodies / sizeof bodies[0]);
