@@ -7,8 +7,9 @@ EVENTS_SOURCES = modules/events/events.h modules/events/events_limits.h \
 pkglibexec_PROGRAMS += modules/events/smartimport-import-events
 modules_events_smartimport_import_events_SOURCES = $(EVENTS_SOURCES) \
 	modules/events/events_main.c modules/events/events_loop.c \
-	modules/events/events_request.c modules/events/events_bus.c
-modules_events_smartimport_import_events_LDADD = libsmartimport.la $(JANSSON_LIBS) $(PQ_LIBS)
+	modules/events/events_request.c modules/events/events_bus.c \
+	modules/events/events_pool.c
+modules_events_smartimport_import_events_LDADD = libsmartimport.la $(JANSSON_LIBS) $(PQ_LIBS) $(PTHREAD_LIBS)
 EXTRA_DIST += modules/events/README.md tests/bench/sse_bench.c
 
 # The FastCGI record layer and the SSE framing, without sockets or a database.
