@@ -15,17 +15,40 @@
  *   events_loop.c     accept, read, write, timers, signals; FastCGI in and out
  *   events_request.c  one complete request -> an error, a JSON page, or a stream
  *   events_bus.c      LISTEN/NOTIFY fan-out, replay pages, fences, catch-up
+ *   events_pool.c     the query threads and their lanes
  *   events_format.c   event rows -> JSON objects and SSE frames
  *   fcgi_proto.c      the FastCGI wire format
  *
- * Two PostgreSQL connections.  The query connection (struct si_db, short
- * deadlines) runs every SELECT: import ownership checks, JSON pages, replay
- * pages and the delivery query; the loop blocks on it for the length of one
- * indexed statement at most.  The LISTEN connection is only read: its socket
- * is in the epoll set, so a commit that inserted import_events wakes the loop
- * (no polling).
+ * The loop never waits for a SELECT.  A statement that waits on another
+ * transaction's lock (an ALTER TABLE or VACUUM FULL on imports), or is just
+ * slow, would stop every stream's heartbeats and deliveries for as long as
+ * its deadline if the loop ran it.  Statements run on query threads, each with its own
+ * struct si_db (deadline, cancel and reconnect are the runtime's), grouped in
+ * two lanes (events_pool.c); the loop submits a job, keeps serving, and reads
+ * the answer when an eventfd in its epoll set says it is there:
+ *   bus lane      ONE thread: delivery batches, replay pages and fences.
+ *                 Its single thread answers them in the order the loop
+ *                 submitted them, so the replay -> live hand-over below
+ *                 reasons exactly as if the loop ran each one at the moment
+ *                 it submitted it.  These read only import_events, by index.
+ *   request lane  SMARTIMPORT_EVENTS_QUERY_THREADS threads: what a new
+ *                 request asks (import ownership, which reads imports; JSON
+ *                 pages).  A request waits there in EV_CONN_QUERY; if every
+ *                 thread is stuck the next requests queue (bounded by the
+ *                 connection cap, and answered 503 once they queued past the
+ *                 query timeout), and the streams do not notice.
+ * Chosen against: asynchronous libpq on the loop.  One connection runs one
+ * statement at a time, so it would still need a set of connections for a
+ * blocked request not to hold up deliveries, plus non-blocking connect,
+ * cancel and reconnect written again inside the loop; threads reuse si_db
+ * as it is, and share nothing but two job lists and the answer list.
  *
- * Delivery.  All notifications read in one wakeup form a batch; the rows are
+ * The LISTEN connection stays on the loop thread and is only read: its
+ * socket is in the epoll set, so a commit that inserted import_events wakes
+ * the loop (no polling).
+ *
+ * Delivery.  The notifications read while no batch is in flight (up to
+ * EV_BATCH_MAX) form the next batch; the rows are
  * fetched with ONE statement, `WHERE id = ANY(<notified ids>) AND user_id =
  * ANY(<their users>)`, and each row is framed once and appended to every
  * subscriber whose user (and import filter) matches.  Fetching exactly the
@@ -35,18 +58,22 @@
  * query run after 11's notification would skip 10 for good.
  *
  * Replay -> live without duplicates or gaps.  A stream is added to the
- * fan-out before its replay query runs (the loop is single-threaded, so
- * every notification read after that reaches it).  A replayed row may still
- * have its notification on its way; to recognise those, the stream keeps the
- * ids of its last replay page ("recent") and the loop then commits a fence,
- * `SELECT pg_notify('import_events_fence', '<pid>:<seq>')`.  PostgreSQL
- * queues notifications in commit order, so every row the replay saw has its
- * notification ahead of the fence: until the fence arrives a live row that is
- * in "recent" is skipped, after it nothing can be a duplicate and "recent" is
- * dropped.  A long replay goes page by page (one page per fence, and only
- * while the client keeps up); live rows beyond the replayed range are left to
- * the next page.  Each stream keeps `cursor`, the highest id it has sent,
- * which is the `id:` of every frame: the resume point for Last-Event-ID.
+ * fan-out in the same loop turn that submits its first replay page, and
+ * starts (its head and first page go out) when that page is back; rows of a
+ * delivery batch submitted before it are not for it, batches submitted after
+ * it are answered after it (the bus lane keeps order).  A replayed row may
+ * still have its notification on its way; to recognise those, the stream
+ * keeps the ids of its last replay page ("recent") and the loop then commits
+ * a fence, `SELECT pg_notify('import_events_fence', '<pid>:<seq>')`, submitted
+ * after the page was answered.  PostgreSQL queues notifications in commit
+ * order, so every row the replay saw has its notification ahead of the
+ * fence: until the fence arrives, and every notification read before it was
+ * delivered, a live row that is in "recent" is skipped; after that nothing
+ * can be a duplicate and "recent" is dropped.  A long replay goes page by
+ * page (one page per fence, and only while the client keeps up); live rows
+ * beyond the replayed range are left to the next page.  Each stream keeps
+ * `cursor`, the highest id it has sent, which is the `id:` of every frame:
+ * the resume point for Last-Event-ID.
  *
  * Failure.  When the LISTEN connection drops (a PostgreSQL restart) it is
  * reconnected with backoff; once it listens again every stream catches up
@@ -56,7 +83,11 @@
  *
  * Limits.  Bounded per stream output; a client that does not read is cut off
  * at EV_OUT_MAX and resumes with Last-Event-ID; bounded FastCGI input; a cap
- * on open streams (503).  See events_limits.h.
+ * on open streams (503) and on one user's open streams (429), both with
+ * Retry-After.  A stream ends cleanly when the token it was opened with
+ * expires, so a revoked user cannot keep listening on an old token; the
+ * client reconnects with a fresh token and Last-Event-ID.  See
+ * events_limits.h.
  *
  * Known limit: the resume cursor is an id, so an event whose transaction
  * commits after a higher id was already sent *and* after its client went

@@ -9,8 +9,9 @@ tests_integration_check_db_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 INTEGRATION_SHELL_TESTS = tests/integration/t0001-health.sh tests/integration/t0002-nginx-errors.sh \
 	tests/integration/t0010-ingest.sh tests/integration/t0015-ingest-limits.sh tests/integration/t0020-commit.sh \
 	tests/integration/t0030-advice.sh \
-	tests/integration/t0040-events.sh tests/integration/t0050-workflow.sh tests/integration/t0095-supervise.sh tests/integration/t0096-reload.sh \
+	tests/integration/t0040-events.sh \
 	tests/integration/t0041-events-limits.sh \
+	tests/integration/t0050-workflow.sh tests/integration/t0095-supervise.sh tests/integration/t0096-reload.sh \
 	tests/integration/t0097-staging-crash.sh \
 	tests/integration/t0098-events-db-restart.sh \
 	tests/integration/t0099-db-outage.sh
