@@ -15,17 +15,40 @@
  *   events_loop.c     accept, read, write, timers, signals; FastCGI in and out
  *   events_request.c  one complete request -> an error, a JSON page, or a stream
  *   events_bus.c      LISTEN/NOTIFY fan-out, replay pages, fences, catch-up
+ *   events_pool.c     the query threads and their lanes
  *   events_format.c   event rows -> JSON objects and SSE frames
  *   fcgi_proto.c      the FastCGI wire format
  *
- * Two PostgreSQL connections.  The query connection (struct si_db, short
- * deadlines) runs every SELECT: import ownership checks, JSON pages, replay
- * pages and the delivery query; the loop blocks on it for the length of one
- * indexed statement at most.  The LISTEN connection is only read: its socket
- * is in the epoll set, so a commit that inserted import_events wakes the loop
- * (no polling).
+ * The loop never waits for a SELECT.  A statement that waits on another
+ * transaction's lock (an ALTER TABLE or VACUUM FULL on imports), or is just
+ * slow, would stop every stream's heartbeats and deliveries for as long as
+ * its deadline if the loop ran it.  Statements run on query threads, each with its own
+ * struct si_db (deadline, cancel and reconnect are the runtime's), grouped in
+ * two lanes (events_pool.c); the loop submits a job, keeps serving, and reads
+ * the answer when an eventfd in its epoll set says it is there:
+ *   bus lane      ONE thread: delivery batches, replay pages and fences.
+ *                 Its single thread answers them in the order the loop
+ *                 submitted them, so the replay -> live hand-over below
+ *                 reasons exactly as if the loop ran each one at the moment
+ *                 it submitted it.  These read only import_events, by index.
+ *   request lane  SMARTIMPORT_EVENTS_QUERY_THREADS threads: what a new
+ *                 request asks (import ownership, which reads imports; JSON
+ *                 pages).  A request waits there in EV_CONN_QUERY; if every
+ *                 thread is stuck the next requests queue (bounded by the
+ *                 connection cap, and answered 503 once they queued past the
+ *                 query timeout), and the streams do not notice.
+ * Chosen against: asynchronous libpq on the loop.  One connection runs one
+ * statement at a time, so it would still need a set of connections for a
+ * blocked request not to hold up deliveries, plus non-blocking connect,
+ * cancel and reconnect written again inside the loop; threads reuse si_db
+ * as it is, and share nothing but two job lists and the answer list.
  *
- * Delivery.  All notifications read in one wakeup form a batch; the rows are
+ * The LISTEN connection stays on the loop thread and is only read: its
+ * socket is in the epoll set, so a commit that inserted import_events wakes
+ * the loop (no polling).
+ *
+ * Delivery.  The notifications read while no batch is in flight (up to
+ * EV_BATCH_MAX) form the next batch; the rows are
  * fetched with ONE statement, `WHERE id = ANY(<notified ids>) AND user_id =
  * ANY(<their users>)`, and each row is framed once and appended to every
  * subscriber whose user (and import filter) matches.  Fetching exactly the
@@ -35,18 +58,22 @@
  * query run after 11's notification would skip 10 for good.
  *
  * Replay -> live without duplicates or gaps.  A stream is added to the
- * fan-out before its replay query runs (the loop is single-threaded, so
- * every notification read after that reaches it).  A replayed row may still
- * have its notification on its way; to recognise those, the stream keeps the
- * ids of its last replay page ("recent") and the loop then commits a fence,
- * `SELECT pg_notify('import_events_fence', '<pid>:<seq>')`.  PostgreSQL
- * queues notifications in commit order, so every row the replay saw has its
- * notification ahead of the fence: until the fence arrives a live row that is
- * in "recent" is skipped, after it nothing can be a duplicate and "recent" is
- * dropped.  A long replay goes page by page (one page per fence, and only
- * while the client keeps up); live rows beyond the replayed range are left to
- * the next page.  Each stream keeps `cursor`, the highest id it has sent,
- * which is the `id:` of every frame: the resume point for Last-Event-ID.
+ * fan-out in the same loop turn that submits its first replay page, and
+ * starts (its head and first page go out) when that page is back; rows of a
+ * delivery batch submitted before it are not for it, batches submitted after
+ * it are answered after it (the bus lane keeps order).  A replayed row may
+ * still have its notification on its way; to recognise those, the stream
+ * keeps the ids of its last replay page ("recent") and the loop then commits
+ * a fence, `SELECT pg_notify('import_events_fence', '<pid>:<seq>')`, submitted
+ * after the page was answered.  PostgreSQL queues notifications in commit
+ * order, so every row the replay saw has its notification ahead of the
+ * fence: until the fence arrives, and every notification read before it was
+ * delivered, a live row that is in "recent" is skipped; after that nothing
+ * can be a duplicate and "recent" is dropped.  A long replay goes page by
+ * page (one page per fence, and only while the client keeps up); live rows
+ * beyond the replayed range are left to the next page.  Each stream keeps
+ * `cursor`, the highest id it has sent, which is the `id:` of every frame:
+ * the resume point for Last-Event-ID.
  *
  * Failure.  When the LISTEN connection drops (a PostgreSQL restart) it is
  * reconnected with backoff; once it listens again every stream catches up
@@ -56,7 +83,11 @@
  *
  * Limits.  Bounded per stream output; a client that does not read is cut off
  * at EV_OUT_MAX and resumes with Last-Event-ID; bounded FastCGI input; a cap
- * on open streams (503).  See events_limits.h.
+ * on open streams (503) and on one user's open streams (429), both with
+ * Retry-After.  A stream ends cleanly when the token it was opened with
+ * expires, so a revoked user cannot keep listening on an old token; the
+ * client reconnects with a fresh token and Last-Event-ID.  See
+ * events_limits.h.
  *
  * Known limit: the resume cursor is an id, so an event whose transaction
  * commits after a higher id was already sent *and* after its client went
@@ -68,6 +99,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <libpq-fe.h>
 
 #include "events_limits.h"
@@ -82,24 +114,49 @@
 /* Settings of this responder on top of struct si_config. */
 struct ev_settings {
     int max_streams;          /* SMARTIMPORT_EVENTS_MAX_STREAMS */
+    int streams_per_user;     /* SMARTIMPORT_EVENTS_STREAMS_PER_USER */
+    int query_threads;        /* SMARTIMPORT_EVENTS_QUERY_THREADS: the request lane's threads */
     size_t out_max;           /* SMARTIMPORT_EVENTS_OUT_MAX */
     int heartbeat_ms;         /* SMARTIMPORT_EVENTS_HEARTBEAT_MS */
     int query_timeout_ms;     /* SMARTIMPORT_EVENTS_QUERY_TIMEOUT_MS */
 };
 
 /* What an epoll entry points at: the first member of each watched thing. */
-enum ev_watch_kind { EV_WATCH_ACCEPT, EV_WATCH_SIGNAL, EV_WATCH_LISTEN_DB, EV_WATCH_CONN };
+enum ev_watch_kind { EV_WATCH_ACCEPT, EV_WATCH_SIGNAL, EV_WATCH_LISTEN_DB, EV_WATCH_POOL, EV_WATCH_CONN };
 struct ev_watch {
     enum ev_watch_kind kind;
 };
 
 enum ev_conn_state {
     EV_CONN_READING,    /* reading the FastCGI request */
+    EV_CONN_QUERY,      /* the request waits for a query (nothing sent yet) */
     EV_CONN_STREAM,     /* an open event stream */
     EV_CONN_FLUSHING    /* the response is complete: write it out, then close */
 };
 
 struct ev_sub;
+struct ev_job;
+
+/* What a request asked for (events_request.c). */
+struct ev_query {
+    char user[SI_UUID_LEN + 1];
+    char import_id[SI_UUID_LEN + 1];   /* "" = all the user's events */
+    bool stream;
+    bool head;
+    long long after;
+    int limit;
+    long long expires_at;              /* the token's exp, seconds since the epoch; 0 = none */
+};
+
+/* A request that waits for its queries: what it asked for and what its log
+ * line needs, copied out of the request's arena. */
+struct ev_pending {
+    struct ev_query q;
+    char request_id[EV_REQUEST_ID_MAX];
+    char method[16];
+    char path[128];
+    long long t0;
+};
 
 /* One FastCGI connection from nginx (= one HTTP request). */
 struct ev_conn {
@@ -117,7 +174,9 @@ struct ev_conn {
     const char *close_reason;
     struct ev_conn *prev, *next;  /* every connection */
     struct ev_conn *dirty_next, *doomed_next;
-    struct ev_sub *sub;           /* set while it is a stream */
+    struct ev_sub *sub;           /* set while it is a stream (or starting one) */
+    struct ev_pending *pending;   /* set while the request waits for queries */
+    struct ev_job *job;           /* its query in flight, if any (EV_CONN_QUERY) */
 };
 
 /* One open stream: what it wants and how far it got. */
@@ -134,6 +193,9 @@ struct ev_sub {
     size_t n_recent, cap_recent;
     long long events_sent;
     long long opened_ms;
+    long long expires_ms;              /* ev_now_ms() clock; the token's exp; 0 = never */
+    bool started;                      /* its first replay page arrived and the head was sent */
+    struct ev_job *page_job;           /* its replay page in flight, if any */
     struct ev_sub *hnext, *hprev;      /* the user's hash chain */
 };
 
@@ -146,6 +208,74 @@ struct ev_note {
 
 #define EV_USER_BUCKETS 1024
 
+/* --- query threads (events_pool.c) ------------------------------------------------ */
+
+/* Which threads run a job.  The bus lane is ONE thread: delivery batches,
+ * replay pages and fences run in the order they were submitted, which the
+ * replay -> live hand-over relies on.  The request lane is a few threads for
+ * what a new request asks (import ownership, JSON pages): these read other
+ * tables (imports) and may wait on another transaction's lock, without
+ * holding up the bus lane. */
+enum ev_lane_id { EV_LANE_BUS, EV_LANE_REQUEST, EV_LANES };
+
+enum ev_job_kind { EV_JOB_VISIBLE, EV_JOB_PAGE, EV_JOB_REPLAY, EV_JOB_DELIVER, EV_JOB_FENCE };
+
+#define EV_JOB_PARAMS 4
+
+/* One statement handed to a query thread, and its answer.  The loop thread
+ * fills it, submits it and, once it is back, reads the answer and frees it;
+ * the query thread only touches sql, params, res and err in between. */
+struct ev_job {
+    enum ev_job_kind kind;
+    const char *sql;                   /* a static string */
+    int n_params;
+    char *params[EV_JOB_PARAMS];       /* owned copies */
+    long long queued_ms;
+    PGresult *res;                     /* the answer, or NULL with err */
+    struct si_error err;
+    /* the loop's side: who waits for the answer (NULL once they went away) */
+    struct ev_conn *conn;              /* VISIBLE, PAGE */
+    struct ev_sub *sub;                /* REPLAY */
+    struct ev_note *notes;             /* DELIVER: its notifications, owned */
+    size_t n_notes;
+    unsigned long long fence_mark;     /* DELIVER: the highest fence read before it was formed */
+    struct ev_job *next;
+};
+
+struct ev_lane {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct ev_job *head, *tail;
+    bool stopping;
+    bool deadline;                     /* a job that queued past the query timeout is not run */
+    pthread_t *threads;
+    int n_threads;                     /* started */
+};
+
+struct ev_pool {
+    struct ev_lane lanes[EV_LANES];
+    bool lanes_init[EV_LANES];
+    pthread_mutex_t done_mu;
+    bool done_mu_init;
+    struct ev_job *done_head, *done_tail;
+    int done_fd;                       /* eventfd: answers are waiting; in the epoll set */
+    const char *conninfo;
+    int connect_timeout_ms, query_timeout_ms;
+};
+
+/* Starts the threads (after the loop blocked its signals, which they inherit). */
+int ev_pool_init(struct ev_pool *pool, const struct si_config *cfg, int request_threads,
+                 int query_timeout_ms);
+/* Stops and joins the threads (each finishes its statement: at most the
+ * query timeout), frees jobs not run.  Safe to call twice. */
+void ev_pool_cleanup(struct ev_pool *pool);
+/* A job for sql with copies of params; NULL when out of memory. */
+struct ev_job *ev_job_new(enum ev_job_kind kind, const char *sql, int n_params, const char *const *params);
+void ev_job_free(struct ev_job *job);
+void ev_pool_submit(struct ev_pool *pool, enum ev_lane_id lane, struct ev_job *job);
+/* The answered jobs, oldest first (a list through ->next); clears done_fd. */
+struct ev_job *ev_pool_take_done(struct ev_pool *pool);
+
 struct ev_bus {
     struct si_db listen;               /* the LISTEN connection */
     int listen_fd;                     /* its socket in the epoll set; -1 when down */
@@ -154,7 +284,10 @@ struct ev_bus {
     int retry_ms;
     unsigned long long fence_next;     /* the seq the next fence will carry */
     unsigned long long fence_seen;     /* the highest of ours that arrived */
+    unsigned long long fence_released; /* the highest whose earlier notifications are all delivered */
     bool fence_wanted;
+    bool fence_busy;                   /* a fence is in flight (it carries fence_next) */
+    bool deliver_busy;                 /* a delivery batch is in flight */
     bool ever_up;
     bool relisten;                     /* a delivery failed: reconnect and catch up */
     long long db_retry_at_ms;          /* no pages or fences before this, after a failure */
@@ -189,7 +322,9 @@ struct ev_loop {
     struct si_buf frame;               /* scratch: one SSE frame or event */
     unsigned char *readbuf;            /* EV_READ_CHUNK bytes */
     long long next_heartbeat_ms;
-    struct si_db db;                   /* the query connection */
+    long long next_expiry_ms;          /* the earliest stream token expiry; LLONG_MAX = none */
+    struct ev_watch pool_watch;
+    struct ev_pool pool;               /* the query threads */
     struct ev_bus bus;
     struct ev_stats stats;
 };
@@ -217,16 +352,27 @@ void ev_stream_end(struct ev_loop *L, struct ev_conn *c, const char *reason);
 
 /* events_request.c: c's request is complete (c->proto holds its params). */
 void ev_request_handle(struct ev_loop *L, struct ev_conn *c);
+/* A VISIBLE or PAGE job is back (job->conn is still waiting for it). */
+void ev_request_on_job(struct ev_loop *L, struct ev_job *job);
+/* The first replay page of c's stream is back: err set when it failed (the
+ * request is answered with that error), else the caller sends the head. */
+void ev_request_stream_failed(struct ev_loop *L, struct ev_conn *c, const struct si_error *err);
+/* Logs the stream open line of c's request and frees its pending state. */
+void ev_request_stream_started(struct ev_loop *L, struct ev_conn *c);
 
 /* events_bus.c */
 void ev_bus_init(struct ev_bus *bus, const struct si_config *cfg);
 void ev_bus_cleanup(struct ev_loop *L);
-/* Registers sub for live rows (before its first replay page runs). */
-void ev_bus_subscribe(struct ev_loop *L, struct ev_sub *sub);
+/* Registers sub for live rows and submits its first replay page (see
+ * events.h: subscribed before the page runs).  The head goes out when the
+ * page is back.  0, or -1 when out of memory (sub is then not subscribed). */
+int ev_bus_start(struct ev_loop *L, struct ev_sub *sub);
+/* Open streams of user (started or starting). */
+int ev_bus_user_streams(const struct ev_loop *L, const char *user);
 /* Removes sub from the fan-out, logs the stream's close line, frees it. */
 void ev_bus_unsubscribe(struct ev_loop *L, struct ev_sub *sub, const char *reason);
-/* Runs sub's next replay page and appends its frames.  0, or -1 with err. */
-int ev_bus_replay_page(struct ev_loop *L, struct ev_sub *sub, struct si_error *err);
+/* A REPLAY, DELIVER or FENCE job is back. */
+void ev_bus_on_job(struct ev_loop *L, struct ev_job *job);
 /* The LISTEN socket is readable. */
 void ev_bus_on_input(struct ev_loop *L);
 /* Once per loop turn: reconnect LISTEN when due, run due replay pages, send a fence. */

@@ -5,7 +5,16 @@
  * file is its implementation.  Streams are found by user through a small
  * hash table (EV_USER_BUCKETS chains), so a notification for a user with no
  * open stream costs a hash lookup and nothing else, and the delivery query
- * of a wakeup names only the users that someone is watching. */
+ * of a wakeup names only the users that someone is watching.
+ *
+ * Every statement runs on the bus lane (events_pool.c): one query thread,
+ * so delivery batches, replay pages and fences are answered in the order
+ * they were submitted, as if the loop had run them itself at that moment.
+ * At most one delivery batch and one fence are in flight; notifications
+ * read meanwhile wait for the next batch.  A fence only releases a stream's
+ * `recent` ids once every notification read before it has been delivered
+ * (fence_released), so a late notification of a replayed row is still
+ * recognised. */
 #include "events.h"
 #include "si_log.h"
 
@@ -78,7 +87,9 @@ void ev_bus_init(struct ev_bus *bus, const struct si_config *cfg)
     bus->fence_next = 1;
 }
 
-void ev_bus_subscribe(struct ev_loop *L, struct ev_sub *sub)
+static int submit_page(struct ev_loop *L, struct ev_sub *sub);
+
+int ev_bus_start(struct ev_loop *L, struct ev_sub *sub)
 {
     struct ev_bus *bus = &L->bus;
     unsigned b = user_bucket(sub->user);
@@ -92,6 +103,21 @@ void ev_bus_subscribe(struct ev_loop *L, struct ev_sub *sub)
     if (sub->await_fence != 0)
         bus->n_awaiting++;
     L->n_streams++;
+    if (submit_page(L, sub) != 0) {
+        sub->conn = NULL;   /* the caller still owns the connection */
+        ev_bus_unsubscribe(L, sub, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+int ev_bus_user_streams(const struct ev_loop *L, const char *user)
+{
+    int n = 0;
+    for (const struct ev_sub *sub = L->bus.buckets[user_bucket(user)]; sub != NULL; sub = sub->hnext)
+        if (sub->conn != NULL && !sub->conn->doomed && strcmp(sub->user, user) == 0)
+            n++;
+    return n;
 }
 
 void ev_bus_unsubscribe(struct ev_loop *L, struct ev_sub *sub, const char *reason)
@@ -105,6 +131,8 @@ void ev_bus_unsubscribe(struct ev_loop *L, struct ev_sub *sub, const char *reaso
         sub->hnext->hprev = sub->hprev;
     set_replaying(bus, sub, false);
     set_await(bus, sub, 0);
+    if (sub->page_job != NULL)
+        sub->page_job->sub = NULL;   /* its answer is dropped when it comes */
     L->n_streams--;
     if (reason != NULL) {
         L->stats.streams_closed++;
@@ -153,28 +181,39 @@ static bool in_recent(const struct ev_sub *sub, long long id)
     return false;
 }
 
-int ev_bus_replay_page(struct ev_loop *L, struct ev_sub *sub, struct si_error *err)
+static int submit_page(struct ev_loop *L, struct ev_sub *sub)
 {
-    struct ev_bus *bus = &L->bus;
     char after[24], limit[16];
     snprintf(after, sizeof after, "%lld", sub->page_cursor);
     snprintf(limit, sizeof limit, "%d", EV_REPLAY_PAGE);
     const char *params[] = { sub->user, after, limit, sub->import_id };
     bool by_import = sub->import_id[0] != '\0';
-    PGresult *res = si_db_exec(&L->db, by_import ? sql_replay_import : sql_replay_user,
-                               by_import ? 4 : 3, params, err);
-    if (res == NULL) {
-        if (err->status == 503 || err->status == 504)
-            bus->db_retry_at_ms = ev_now_ms() + EV_DB_RETRY_MS;
+    struct ev_job *job = ev_job_new(EV_JOB_REPLAY, by_import ? sql_replay_import : sql_replay_user,
+                                    by_import ? 4 : 3, params);
+    if (job == NULL)
         return -1;
-    }
+    job->sub = sub;
+    sub->page_job = job;
+    ev_pool_submit(&L->pool, EV_LANE_BUS, job);
+    return 0;
+}
+
+/* The fence a page answered now waits for: the next one sent (a fence
+ * already in flight may have been committed before the page's snapshot). */
+static unsigned long long next_fence(const struct ev_bus *bus)
+{
+    return bus->fence_busy ? bus->fence_next + 1 : bus->fence_next;
+}
+
+/* Appends the frames of a replay page to sub's stream. */
+static int apply_page(struct ev_loop *L, struct ev_sub *sub, PGresult *res, struct si_error *err)
+{
+    struct ev_bus *bus = &L->bus;
     int rows = PQntuples(res);
     /* A new page replaces `recent`; the previous page's fence has arrived (pages wait for it). */
     set_await(bus, sub, 0);
-    if (recent_reserve(sub, (size_t)rows) != 0) {
-        PQclear(res);
+    if (recent_reserve(sub, (size_t)rows) != 0)
         return si_error_set(err, 500, "internal", "out of memory");
-    }
     size_t high = L->set.out_max / 2;
     bool cut = false;
     struct ev_conn *c = sub->conn;
@@ -193,10 +232,8 @@ int ev_bus_replay_page(struct ev_loop *L, struct ev_sub *sub, struct si_error *e
         }
         long long id_line = row.id > sub->cursor ? row.id : sub->cursor;
         si_buf_reset(&L->frame);
-        if (ev_sse_frame(&L->frame, id_line, &row) != 0) {
-            PQclear(res);
+        if (ev_sse_frame(&L->frame, id_line, &row) != 0)
             return si_error_set(err, 500, "internal", "event frame too large");
-        }
         if (ev_conn_send(L, c, L->frame.data, L->frame.len) != 0)
             break;   /* the stream was cut off; it is closed at the end of the turn */
         sub->recent[sub->n_recent++] = row.id;
@@ -207,11 +244,58 @@ int ev_bus_replay_page(struct ev_loop *L, struct ev_sub *sub, struct si_error *e
     }
     set_replaying(bus, sub, cut || rows == EV_REPLAY_PAGE);
     if (sub->n_recent > 0) {
-        set_await(bus, sub, bus->fence_next);
+        set_await(bus, sub, next_fence(bus));
         bus->fence_wanted = true;
     }
-    PQclear(res);
     return 0;
+}
+
+static void on_page(struct ev_loop *L, struct ev_job *job)
+{
+    struct ev_bus *bus = &L->bus;
+    struct ev_sub *sub = job->sub;
+    if (sub == NULL)
+        return;   /* the stream went away, or a catch-up replaced this page */
+    sub->page_job = NULL;
+    struct ev_conn *c = sub->conn;
+    struct si_error err = job->err;
+    if (c == NULL || c->doomed)
+        return;
+    if (!sub->started) {
+        if (job->res == NULL) {
+            ev_request_stream_failed(L, c, &err);   /* unsubscribes sub */
+            return;
+        }
+        static const char head_fmt[] =
+            "Status: 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
+            "X-Accel-Buffering: no\r\n\r\nretry: %d\n\n";
+        char head[256];
+        int n = snprintf(head, sizeof head, head_fmt, EV_RETRY_MS);
+        ev_conn_set_state(L, c, EV_CONN_STREAM);
+        c->out.max = L->set.out_max > c->out.len + 4096 ? L->set.out_max : c->out.len + 4096;
+        sub->started = true;
+        if (n < 0 || (size_t)n >= sizeof head || ev_conn_send(L, c, head, (size_t)n) != 0) {
+            ev_conn_doom(L, c, "internal");
+            return;
+        }
+        if (apply_page(L, sub, job->res, &err) != 0) {
+            ev_conn_doom(L, c, "replay_failed");
+            return;
+        }
+        ev_request_stream_started(L, c);
+        return;
+    }
+    if (job->res != NULL && apply_page(L, sub, job->res, &err) == 0)
+        return;
+    if (err.status == 503 || err.status == 504) {
+        si_log(SI_LOG_WARN, "replay page failed; retrying",
+               json_pack("{s:s, s:s}", "code", err.code ? err.code : "?", "detail", err.detail));
+        bus->db_retry_at_ms = ev_now_ms() + EV_DB_RETRY_MS;
+        return;   /* still replaying: run_pages submits it again */
+    }
+    si_log(SI_LOG_ERROR, "replay page failed; ending the stream",
+           json_pack("{s:s, s:s}", "code", err.code ? err.code : "?", "detail", err.detail));
+    ev_conn_doom(L, c, "replay_failed");
 }
 
 /* Every replaying stream whose fence arrived and whose client keeps up gets its next page. */
@@ -220,41 +304,47 @@ static void run_pages(struct ev_loop *L)
     struct ev_bus *bus = &L->bus;
     for (unsigned b = 0; b < EV_USER_BUCKETS && bus->n_replaying > 0; b++) {
         for (struct ev_sub *sub = bus->buckets[b]; sub != NULL; sub = sub->hnext) {
-            if (!sub->replaying || sub->await_fence != 0 || !sub_live(sub) ||
-                ev_conn_pending(sub->conn) >= EV_OUT_LOW_WATER)
+            if (!sub->replaying || sub->await_fence != 0 || sub->page_job != NULL || sub->conn == NULL ||
+                sub->conn->doomed)
                 continue;
-            struct si_error err;
-            si_error_clear(&err);
-            if (ev_bus_replay_page(L, sub, &err) == 0)
+            if (sub->started && (!sub_live(sub) || ev_conn_pending(sub->conn) >= EV_OUT_LOW_WATER))
                 continue;
-            if (err.status == 503 || err.status == 504) {
-                si_log(SI_LOG_WARN, "replay page failed; retrying",
-                       json_pack("{s:s, s:s}", "code", err.code ? err.code : "?", "detail", err.detail));
+            if (submit_page(L, sub) != 0) {
+                si_log(SI_LOG_ERROR, "out of memory submitting a replay page", NULL);
                 return;
             }
-            si_log(SI_LOG_ERROR, "replay page failed; ending the stream",
-                   json_pack("{s:s, s:s}", "code", err.code ? err.code : "?", "detail", err.detail));
-            ev_conn_doom(L, sub->conn, "replay_failed");
         }
     }
 }
 
-static void send_fence(struct ev_loop *L, long long now)
+static void send_fence(struct ev_loop *L)
 {
     struct ev_bus *bus = &L->bus;
     char payload[64];
     snprintf(payload, sizeof payload, "%ld:%llu", (long)getpid(), bus->fence_next);
     const char *params[] = { payload };
-    struct si_error err;
-    si_error_clear(&err);
-    if (si_db_command(&L->db, sql_fence, 1, params, &err) != 0) {
-        bus->db_retry_at_ms = now + EV_DB_RETRY_MS;
+    struct ev_job *job = ev_job_new(EV_JOB_FENCE, sql_fence, 1, params);
+    if (job == NULL) {
+        bus->db_retry_at_ms = ev_now_ms() + EV_DB_RETRY_MS;
+        return;
+    }
+    bus->fence_busy = true;
+    bus->fence_wanted = false;
+    ev_pool_submit(&L->pool, EV_LANE_BUS, job);
+}
+
+static void on_fence_sent(struct ev_loop *L, struct ev_job *job)
+{
+    struct ev_bus *bus = &L->bus;
+    bus->fence_busy = false;
+    if (job->res == NULL) {
+        bus->fence_wanted = true;   /* the same seq again */
+        bus->db_retry_at_ms = ev_now_ms() + EV_DB_RETRY_MS;
         si_log(SI_LOG_WARN, "fence failed; retrying",
-               json_pack("{s:s, s:s}", "code", err.code ? err.code : "?", "detail", err.detail));
+               json_pack("{s:s, s:s}", "code", job->err.code ? job->err.code : "?", "detail", job->err.detail));
         return;
     }
     bus->fence_next++;
-    bus->fence_wanted = false;
     L->stats.fences++;
 }
 
@@ -273,6 +363,7 @@ static void listen_lost(struct ev_loop *L, const char *why)
     bus->up = false;
     bus->relisten = false;
     bus->n_notes = 0;
+    bus->fence_released = bus->fence_seen;
     bus->retry_ms = EV_LISTEN_RETRY_MS;
     bus->retry_at_ms = ev_now_ms() + bus->retry_ms;
 }
@@ -284,6 +375,11 @@ static void catch_up_all(struct ev_loop *L)
     struct ev_bus *bus = &L->bus;
     for (unsigned b = 0; b < EV_USER_BUCKETS; b++) {
         for (struct ev_sub *sub = bus->buckets[b]; sub != NULL; sub = sub->hnext) {
+            if (sub->page_job != NULL) {
+                /* its snapshot may predate what LISTEN missed: ask again */
+                sub->page_job->sub = NULL;
+                sub->page_job = NULL;
+            }
             set_await(bus, sub, 0);
             sub->page_cursor = sub->cursor;
             set_replaying(bus, sub, true);
@@ -334,10 +430,12 @@ static void listen_connect(struct ev_loop *L, long long now)
 
 /* --- notifications and delivery ------------------------------------------------------- */
 
+/* Starting streams count: a batch formed now is answered after their first
+ * page (the bus lane keeps order), when they are live. */
 static bool someone_wants(const struct ev_bus *bus, const char *user, const char *import_id)
 {
     for (const struct ev_sub *sub = bus->buckets[user_bucket(user)]; sub != NULL; sub = sub->hnext) {
-        if (!sub_live(sub) || strcmp(sub->user, user) != 0)
+        if (sub->conn == NULL || sub->conn->doomed || strcmp(sub->user, user) != 0)
             continue;
         if (sub->import_id[0] == '\0' || (import_id != NULL && strcmp(sub->import_id, import_id) == 0))
             return true;
@@ -396,10 +494,10 @@ static int note_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static const struct ev_note *find_note(const struct ev_bus *bus, long long id)
+static const struct ev_note *find_note(const struct ev_note *notes, size_t n, long long id)
 {
     struct ev_note key = { .id = id };
-    return bsearch(&key, bus->notes, bus->n_notes, sizeof key, note_cmp);
+    return notes == NULL ? NULL : bsearch(&key, notes, n, sizeof key, note_cmp);
 }
 
 /* Whether a live row goes to sub (see events.h for why each rule holds). */
@@ -449,18 +547,17 @@ static void deliver_row(struct ev_loop *L, const struct ev_row *row, const struc
     }
 }
 
-/* One query for every notification of the batch. */
-static void deliver_batch(struct ev_loop *L)
+/* One query for every notification of the batch; the notes go with it. */
+static void submit_batch(struct ev_loop *L)
 {
     struct ev_bus *bus = &L->bus;
-    if (bus->n_notes == 0)
+    if (bus->n_notes == 0 || bus->deliver_busy)
         return;
     L->stats.batches++;
     qsort(bus->notes, bus->n_notes, sizeof *bus->notes, note_cmp);
-    struct si_buf ids, users, late;
+    struct si_buf ids, users;
     si_buf_init(&ids, (size_t)EV_BATCH_MAX * 24 + 16);
     si_buf_init(&users, (size_t)EV_BATCH_MAX * (SI_UUID_LEN + 1) + 16);
-    si_buf_init(&late, 4 * SI_EVENT_PAYLOAD_MAX);
     int rc = si_buf_appends(&ids, "{") | si_buf_appends(&users, "{");
     for (size_t i = 0; i < bus->n_notes && rc == 0; i++) {
         rc |= si_buf_printf(&ids, "%s%lld", i ? "," : "", bus->notes[i].id);
@@ -471,44 +568,64 @@ static void deliver_batch(struct ev_loop *L)
             rc |= si_buf_printf(&users, "%s%s", users.len > 1 ? "," : "", bus->notes[i].user);
     }
     rc |= si_buf_appends(&ids, "}") | si_buf_appends(&users, "}");
-    struct si_error err;
-    si_error_clear(&err);
-    PGresult *res = NULL;
+    struct ev_job *job = NULL;
     if (rc == 0) {
         const char *params[] = { ids.data, users.data };
-        res = si_db_exec(&L->db, sql_deliver, 2, params, &err);
-    } else {
-        si_error_set(&err, 500, "internal", "batch too large");
+        job = ev_job_new(EV_JOB_DELIVER, sql_deliver, 2, params);
     }
-    if (res == NULL) {
-        si_log(SI_LOG_WARN, "delivery query failed; reconnecting LISTEN to catch up",
-               json_pack("{s:s, s:s}", "code", err.code ? err.code : "?", "detail", err.detail));
+    si_buf_cleanup(&ids);
+    si_buf_cleanup(&users);
+    if (job == NULL) {
+        si_log(SI_LOG_WARN, "cannot form a delivery batch; reconnecting LISTEN to catch up", NULL);
         bus->relisten = true;
-        goto out;
+        bus->n_notes = 0;
+        return;
     }
-    for (int i = 0; i < PQntuples(res); i++) {
+    job->notes = bus->notes;
+    job->n_notes = bus->n_notes;
+    job->fence_mark = bus->fence_seen;
+    bus->notes = NULL;
+    bus->n_notes = bus->cap_notes = 0;
+    bus->deliver_busy = true;
+    ev_pool_submit(&L->pool, EV_LANE_BUS, job);
+}
+
+static void on_delivered(struct ev_loop *L, struct ev_job *job)
+{
+    struct ev_bus *bus = &L->bus;
+    bus->deliver_busy = false;
+    if (job->res == NULL) {
+        si_log(SI_LOG_WARN, "delivery query failed; reconnecting LISTEN to catch up",
+               json_pack("{s:s, s:s}", "code", job->err.code ? job->err.code : "?", "detail", job->err.detail));
+        if (bus->up)
+            listen_lost(L, "delivery_failed");
+        return;
+    }
+    struct si_buf late;
+    si_buf_init(&late, 4 * SI_EVENT_PAYLOAD_MAX);
+    for (int i = 0; i < PQntuples(job->res); i++) {
         struct ev_row row;
-        if (ev_row_read(res, i, &row) != 0) {
+        if (ev_row_read(job->res, i, &row) != 0) {
             si_log(SI_LOG_WARN, "skipped an event row that does not match the schema", NULL);
             continue;
         }
-        deliver_row(L, &row, find_note(bus, row.id), &late);
+        deliver_row(L, &row, find_note(job->notes, job->n_notes, row.id), &late);
     }
-    PQclear(res);
-out:
-    bus->n_notes = 0;
-    si_buf_cleanup(&ids);
-    si_buf_cleanup(&users);
     si_buf_cleanup(&late);
+    if (job->fence_mark > bus->fence_released)
+        bus->fence_released = job->fence_mark;
+    if (bus->up)
+        drain(L);   /* the notifications read meanwhile, or left unread */
 }
 
-/* Streams whose fence arrived forget their `recent` ids. */
+/* Streams whose fence arrived, after every notification read before it was
+ * delivered, forget their `recent` ids. */
 static void release_fences(struct ev_loop *L)
 {
     struct ev_bus *bus = &L->bus;
     for (unsigned b = 0; b < EV_USER_BUCKETS && bus->n_awaiting > 0; b++)
         for (struct ev_sub *sub = bus->buckets[b]; sub != NULL; sub = sub->hnext)
-            if (sub->await_fence != 0 && sub->await_fence <= bus->fence_seen)
+            if (sub->await_fence != 0 && sub->await_fence <= bus->fence_released)
                 set_await(bus, sub, 0);
 }
 
@@ -516,7 +633,10 @@ static void drain(struct ev_loop *L)
 {
     struct ev_bus *bus = &L->bus;
     PGnotify *n;
-    while (!bus->relisten && bus->listen.conn != NULL && (n = PQnotifies(bus->listen.conn)) != NULL) {
+    /* While a batch is in flight, at most EV_BATCH_MAX notes wait here; the
+     * rest stay in libpq's queue until it is back. */
+    while (!bus->relisten && bus->listen.conn != NULL && !(bus->deliver_busy && bus->n_notes >= EV_BATCH_MAX) &&
+           (n = PQnotifies(bus->listen.conn)) != NULL) {
         L->stats.notifications++;
         if (strcmp(n->relname, CHANNEL_FENCE) == 0)
             on_fence_note(bus, n->extra);
@@ -524,13 +644,35 @@ static void drain(struct ev_loop *L)
             on_event_note(L, n->extra);
         PQfreemem(n);
         if (bus->n_notes >= EV_BATCH_MAX)
-            deliver_batch(L);
+            submit_batch(L);
     }
-    if (!bus->relisten)
-        deliver_batch(L);
+    if (!bus->relisten) {
+        if (bus->n_notes > 0)
+            submit_batch(L);
+        else if (!bus->deliver_busy)
+            bus->fence_released = bus->fence_seen;   /* nothing read before it is undelivered */
+    }
     release_fences(L);
     if (bus->relisten)
         listen_lost(L, "delivery_failed");
+}
+
+void ev_bus_on_job(struct ev_loop *L, struct ev_job *job)
+{
+    switch (job->kind) {
+    case EV_JOB_REPLAY:
+        on_page(L, job);
+        break;
+    case EV_JOB_DELIVER:
+        on_delivered(L, job);
+        break;
+    case EV_JOB_FENCE:
+        on_fence_sent(L, job);
+        break;
+    case EV_JOB_VISIBLE:
+    case EV_JOB_PAGE:
+        break;
+    }
 }
 
 void ev_bus_on_input(struct ev_loop *L)
@@ -554,8 +696,8 @@ void ev_bus_tick(struct ev_loop *L, long long now)
         listen_connect(L, now);
     if (bus->up && bus->n_replaying > 0 && now >= bus->db_retry_at_ms)
         run_pages(L);
-    if (bus->fence_wanted && now >= bus->db_retry_at_ms)
-        send_fence(L, now);
+    if (bus->fence_wanted && !bus->fence_busy && now >= bus->db_retry_at_ms)
+        send_fence(L);
 }
 
 int ev_bus_timeout(const struct ev_loop *L, long long now)
@@ -564,7 +706,7 @@ int ev_bus_timeout(const struct ev_loop *L, long long now)
     long long t = -1;
     if (!bus->up)
         t = bus->retry_at_ms - now;
-    if ((bus->fence_wanted || (bus->up && bus->n_replaying > 0)) && bus->db_retry_at_ms > now &&
+    if (((bus->fence_wanted && !bus->fence_busy) || (bus->up && bus->n_replaying > 0)) && bus->db_retry_at_ms > now &&
         (t < 0 || bus->db_retry_at_ms - now < t))
         t = bus->db_retry_at_ms - now;
     if (t < 0 && !bus->up)

@@ -10,6 +10,15 @@
  * is a 503 JSON error. */
 #define EV_MAX_STREAMS_DEFAULT      2000
 #define EV_MAX_STREAMS_CEILING      100000
+/* Open streams of one user (SMARTIMPORT_EVENTS_STREAMS_PER_USER): a browser
+ * needs one or two per tab; past it a new stream is 429
+ * too_many_streams_for_user, so one user cannot take every slot. */
+#define EV_STREAMS_PER_USER_DEFAULT 8
+/* Retry-After (seconds) of a 429 or 503 answer. */
+#define EV_RETRY_AFTER_S            5
+/* A token that expires later than this (seconds) is treated as never
+ * expiring while the stream lives. */
+#define EV_EXPIRY_HORIZON_S         (10LL * 365 * 24 * 3600)
 /* Connections that are not (yet) streams: requests being read, JSON pages. */
 #define EV_MAX_PENDING_CONNS        256
 
@@ -36,9 +45,16 @@
 
 /* Deadline of one statement on the query connection
  * (SMARTIMPORT_EVENTS_QUERY_TIMEOUT_MS): replay pages, JSON pages, import
- * checks and delivery batches are indexed lookups; a slow one stalls every
- * stream, so it is cancelled early. */
+ * checks and delivery batches are indexed lookups; a slow delivery or replay
+ * query delays every stream's live events, so it is cancelled early. */
 #define EV_QUERY_TIMEOUT_MS_DEFAULT 2000
+/* Query threads of the request lane (SMARTIMPORT_EVENTS_QUERY_THREADS), each
+ * with its own connection: import checks and JSON pages of new requests.
+ * The bus lane (deliveries, replay pages, fences) is one more thread.  A job
+ * that waited in the request lane longer than the query timeout is answered
+ * 503 busy without running. */
+#define EV_QUERY_THREADS_DEFAULT    2
+#define EV_QUERY_THREADS_CEILING    32
 
 /* FastCGI input. */
 #define EV_MAX_PARAMS               (64 * 1024)   /* the params stream, bytes */

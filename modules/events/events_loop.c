@@ -13,6 +13,12 @@
  * gone (nginx closes the FastCGI connection when its client goes), which
  * frees the stream.
  *
+ * Statements run on the query threads (events_pool.c); their answers come
+ * back through an eventfd in the same epoll set, so a slow statement delays
+ * only the request (or stream) that asked for it.  A stream whose token
+ * expires is ended cleanly at that moment (the client reconnects with a
+ * fresh token and Last-Event-ID).
+ *
  * SIGTERM/SIGINT (through a signalfd): stop accepting, end every stream with
  * FCGI_END_REQUEST, give the queued bytes EV_SHUTDOWN_DRAIN_MS to leave, free
  * everything and return.  SIGUSR1 logs a stats line. */
@@ -21,6 +27,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,7 +97,10 @@ static struct ev_conn *conn_new(struct ev_loop *L, int fd)
 static void conn_free(struct ev_loop *L, struct ev_conn *c)
 {
     if (c->sub != NULL)
-        ev_bus_unsubscribe(L, c->sub, c->close_reason ? c->close_reason : "closed");
+        ev_bus_unsubscribe(L, c->sub, c->sub->started ? (c->close_reason ? c->close_reason : "closed") : NULL);
+    if (c->job != NULL)
+        c->job->conn = NULL;   /* its answer is dropped when it comes */
+    free(c->pending);
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
@@ -261,9 +271,9 @@ static void conn_feed(struct ev_loop *L, struct ev_conn *c)
                 ev_request_handle(L, c);
             break;
         case FCGI_EV_ABORT:
-            if (c->sub != NULL)
+            if (c->sub != NULL && c->state == EV_CONN_STREAM)
                 ev_stream_end(L, c, "aborted");
-            else if (c->state == EV_CONN_READING)
+            else if (c->state == EV_CONN_READING || c->state == EV_CONN_QUERY)
                 ev_conn_doom(L, c, "aborted");
             return;
         case FCGI_EV_ERROR:
@@ -378,9 +388,9 @@ static void begin_shutdown(struct ev_loop *L, int sig)
     for (struct ev_conn *c = L->conns; c != NULL; c = c->next) {
         if (c->doomed)
             continue;
-        if (c->sub != NULL)
+        if (c->sub != NULL && c->state == EV_CONN_STREAM)
             ev_stream_end(L, c, "shutdown");
-        else if (c->state == EV_CONN_READING)
+        else if (c->state == EV_CONN_READING || c->state == EV_CONN_QUERY)
             ev_conn_doom(L, c, "shutdown");
     }
 }
@@ -400,8 +410,38 @@ static void heartbeat(struct ev_loop *L)
 {
     static const char hb[] = ": hb\n\n";
     for (struct ev_conn *c = L->conns; c != NULL; c = c->next)
-        if (c->sub != NULL && !c->doomed)
+        if (c->sub != NULL && !c->doomed && c->state == EV_CONN_STREAM)
             ev_conn_send(L, c, hb, sizeof hb - 1);
+}
+
+/* Ends the streams whose token expired and finds the next expiry. */
+static void end_expired(struct ev_loop *L, long long now)
+{
+    long long next = LLONG_MAX;
+    for (struct ev_conn *c = L->conns; c != NULL; c = c->next) {
+        if (c->sub == NULL || c->doomed || c->state != EV_CONN_STREAM || c->sub->expires_ms == 0)
+            continue;
+        if (c->sub->expires_ms <= now)
+            ev_stream_end(L, c, "token_expired");
+        else if (c->sub->expires_ms < next)
+            next = c->sub->expires_ms;
+    }
+    L->next_expiry_ms = next;
+}
+
+/* Answers from the query threads, in the order they came. */
+static void on_pool(struct ev_loop *L)
+{
+    struct ev_job *job = ev_pool_take_done(&L->pool);
+    while (job != NULL) {
+        struct ev_job *next = job->next;
+        if (job->kind == EV_JOB_VISIBLE || job->kind == EV_JOB_PAGE)
+            ev_request_on_job(L, job);
+        else
+            ev_bus_on_job(L, job);
+        ev_job_free(job);
+        job = next;
+    }
 }
 
 static void timers(struct ev_loop *L, long long now)
@@ -410,6 +450,8 @@ static void timers(struct ev_loop *L, long long now)
         heartbeat(L);
         L->next_heartbeat_ms = now + L->set.heartbeat_ms;
     }
+    if (now >= L->next_expiry_ms)
+        end_expired(L, now);
     if (L->n_reading > 0) {
         for (struct ev_conn *c = L->conns; c != NULL; c = c->next)
             if (c->state == EV_CONN_READING && !c->doomed && now - c->opened_ms > EV_REQUEST_TIMEOUT_MS)
@@ -430,6 +472,8 @@ static void timers(struct ev_loop *L, long long now)
 static int next_timeout(const struct ev_loop *L, long long now)
 {
     long long t = L->next_heartbeat_ms - now;
+    if (L->next_expiry_ms - now < t)
+        t = L->next_expiry_ms - now;
     if (L->n_reading > 0 && t > 1000)
         t = 1000;
     if (L->accept_fd >= 0 && !L->accept_registered && L->accept_paused_until_ms - now < t)
@@ -477,13 +521,14 @@ int ev_loop_init(struct ev_loop *L, const struct si_config *cfg, const struct ev
     L->accept_watch.kind = EV_WATCH_ACCEPT;
     L->signal_watch.kind = EV_WATCH_SIGNAL;
     L->listen_db_watch.kind = EV_WATCH_LISTEN_DB;
+    L->pool_watch.kind = EV_WATCH_POOL;
+    L->pool.done_fd = -1;
     si_arena_init(&L->arena, SI_ARENA_MAX);
     si_response_init(&L->resp);
     si_buf_init(&L->frame, 4 * SI_EVENT_PAYLOAD_MAX);
-    si_db_init(&L->db, cfg->database_url, "smartimport-import-events", cfg->db_connect_timeout_ms,
-               set->query_timeout_ms);
     ev_bus_init(&L->bus, cfg);
     L->next_heartbeat_ms = ev_now_ms() + set->heartbeat_ms;
+    L->next_expiry_ms = LLONG_MAX;
 
     L->readbuf = malloc(EV_READ_CHUNK);
     if (L->readbuf == NULL)
@@ -501,6 +546,10 @@ int ev_loop_init(struct ev_loop *L, const struct si_config *cfg, const struct ev
     L->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (L->signal_fd < 0 || epoll_set(L, EPOLL_CTL_ADD, L->signal_fd, EPOLLIN, &L->signal_watch) != 0)
         return -1;
+    /* after the signals are blocked: the query threads inherit the mask */
+    if (ev_pool_init(&L->pool, cfg, set->query_threads, set->query_timeout_ms) != 0 ||
+        epoll_set(L, EPOLL_CTL_ADD, L->pool.done_fd, EPOLLIN, &L->pool_watch) != 0)
+        return -1;
     int flags = fcntl(accept_fd, F_GETFL);
     if (flags < 0 || fcntl(accept_fd, F_SETFL, flags | O_NONBLOCK) != 0)
         return -1;
@@ -513,8 +562,9 @@ int ev_loop_init(struct ev_loop *L, const struct si_config *cfg, const struct ev
 int ev_loop_run(struct ev_loop *L)
 {
     si_log(SI_LOG_INFO, "started",
-           json_pack("{s:s, s:i, s:i, s:i, s:I, s:s}", "version", PACKAGE_VERSION, "pid", (int)getpid(),
-                     "maxStreams", L->set.max_streams, "heartbeatMs", L->set.heartbeat_ms,
+           json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:I, s:s}", "version", PACKAGE_VERSION, "pid", (int)getpid(),
+                     "maxStreams", L->set.max_streams, "streamsPerUser", L->set.streams_per_user,
+                     "queryThreads", L->set.query_threads, "heartbeatMs", L->set.heartbeat_ms,
                      "outMax", (json_int_t)L->set.out_max,
                      "auth", L->cfg->auth_mode == SI_AUTH_JWT ? "jwt" : "trust-body"));
     ev_bus_tick(L, ev_now_ms());   /* LISTEN before the first request */
@@ -538,6 +588,9 @@ int ev_loop_run(struct ev_loop *L)
                 break;
             case EV_WATCH_LISTEN_DB:
                 ev_bus_on_input(L);
+                break;
+            case EV_WATCH_POOL:
+                on_pool(L);
                 break;
             case EV_WATCH_CONN:
                 conn_event(L, (struct ev_conn *)w, evs[i].events);
@@ -565,7 +618,7 @@ void ev_loop_cleanup(struct ev_loop *L)
     }
     L->dirty = L->doomed = NULL;
     ev_bus_cleanup(L);
-    si_db_cleanup(&L->db);
+    ev_pool_cleanup(&L->pool);
     if (L->accept_fd >= 0)
         close(L->accept_fd);
     L->accept_fd = -1;

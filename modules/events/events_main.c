@@ -41,12 +41,17 @@ static int load_settings(struct ev_settings *set)
 {
     long long streams = EV_MAX_STREAMS_DEFAULT, out = EV_OUT_MAX_DEFAULT;
     long long hb = EV_HEARTBEAT_MS_DEFAULT, query = EV_QUERY_TIMEOUT_MS_DEFAULT;
+    long long per_user = EV_STREAMS_PER_USER_DEFAULT, threads = EV_QUERY_THREADS_DEFAULT;
     if (env_int("SMARTIMPORT_EVENTS_MAX_STREAMS", 1, EV_MAX_STREAMS_CEILING, &streams) != 0 ||
+        env_int("SMARTIMPORT_EVENTS_STREAMS_PER_USER", 1, EV_MAX_STREAMS_CEILING, &per_user) != 0 ||
+        env_int("SMARTIMPORT_EVENTS_QUERY_THREADS", 1, EV_QUERY_THREADS_CEILING, &threads) != 0 ||
         env_int("SMARTIMPORT_EVENTS_OUT_MAX", EV_OUT_MAX_MIN, EV_OUT_MAX_CEILING, &out) != 0 ||
         env_int("SMARTIMPORT_EVENTS_HEARTBEAT_MS", EV_HEARTBEAT_MS_MIN, EV_HEARTBEAT_MS_CEILING, &hb) != 0 ||
         env_int("SMARTIMPORT_EVENTS_QUERY_TIMEOUT_MS", 100, 60000, &query) != 0)
         return -1;
     set->max_streams = (int)streams;
+    set->streams_per_user = (int)per_user;
+    set->query_threads = (int)threads;
     set->out_max = (size_t)out;
     set->heartbeat_ms = (int)hb;
     set->query_timeout_ms = (int)query;

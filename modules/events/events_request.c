@@ -13,11 +13,18 @@
  *                      to ?limit= (1..1000, default 100) events after ?after=
  *                      (or lastEventId / Last-Event-ID), for polling clients.
  *
- * The caller is si_auth_identify()'s: a bearer token in the Authorization
- * header or the access_token query parameter (EventSource cannot send
- * headers), or userId in the query in trust-body mode.  Everything that can
- * go wrong is answered as the runtime's JSON error before a stream starts;
- * once it has started, a stream only ever ends. */
+ * The caller is si_auth_identify_caller()'s: a bearer token in the
+ * Authorization header or, on this route only (SI_AUTH_QUERY_TOKEN), the
+ * access_token query parameter (EventSource cannot send headers), or userId
+ * in the query in trust-body mode.  A stream ends cleanly when the token
+ * expires (events_loop.c), and the client reconnects with a fresh one.
+ *
+ * The queries a request needs (import ownership, a JSON page, the first
+ * replay page) run on the query threads (events_pool.c); the connection
+ * waits in EV_CONN_QUERY meanwhile, with its request copied into a struct
+ * ev_pending, and the answer comes back through ev_request_on_job().
+ * Everything that can go wrong is answered as the runtime's JSON error
+ * before a stream starts; once it has started, a stream only ever ends. */
 #include "events.h"
 #include "si_auth.h"
 #include "si_log.h"
@@ -38,21 +45,10 @@ static const char sql_page_import[] =
     "SELECT " EV_ROW_COLUMNS " FROM import_events "
     "WHERE import_id = $4::uuid AND user_id = $1::uuid AND id > $2::bigint ORDER BY id LIMIT $3::int";
 
-struct query {
-    char user[SI_UUID_LEN + 1];
-    char import_id[SI_UUID_LEN + 1];   /* "" = all the user's events */
-    bool stream;
-    bool head;
-    long long after;
-    int limit;
-};
-
-static void log_request(const struct si_request *req, const struct si_response *resp, long long t0)
+static void log_request(const struct ev_pending *p, const struct si_response *resp)
 {
-    json_t *f = json_pack("{s:s, s:s, s:s, s:i, s:I}", "req", req && req->request_id ? req->request_id : "-",
-                          "method", req && req->method ? req->method : "-",
-                          "path", req && req->path ? req->path : "-", "status", resp->status,
-                          "ms", (json_int_t)(ev_now_ms() - t0));
+    json_t *f = json_pack("{s:s, s:s, s:s, s:i, s:I}", "req", p->request_id, "method", p->method,
+                          "path", p->path, "status", resp->status, "ms", (json_int_t)(ev_now_ms() - p->t0));
     if (f != NULL && resp->error_code != NULL)
         json_object_set_new(f, "code", json_string(resp->error_code));
     if (f != NULL && resp->log_detail[0] != '\0')
@@ -60,9 +56,14 @@ static void log_request(const struct si_request *req, const struct si_response *
     si_log(resp->status >= 500 ? SI_LOG_ERROR : SI_LOG_INFO, "request", f);
 }
 
+static void pending_free(struct ev_conn *c)
+{
+    free(c->pending);
+    c->pending = NULL;
+}
+
 /* Writes L->resp as c's whole response and ends the request. */
-static void respond(struct ev_loop *L, struct ev_conn *c, const struct si_request *req, bool head,
-                    long long t0)
+static void respond(struct ev_loop *L, struct ev_conn *c, const struct ev_pending *p)
 {
     const struct si_response *resp = &L->resp;
     char top[SI_MAX_EXTRA_HEADERS + 256];
@@ -76,37 +77,63 @@ static void respond(struct ev_loop *L, struct ev_conn *c, const struct si_reques
         return;
     }
     if (ev_conn_send(L, c, top, (size_t)n) != 0 ||
-        (!head && resp->body.len > 0 && ev_conn_send(L, c, resp->body.data, resp->body.len) != 0))
+        (!p->q.head && resp->body.len > 0 && ev_conn_send(L, c, resp->body.data, resp->body.len) != 0))
         return;
     c->close_reason = "done";
     ev_conn_finish(L, c);
-    log_request(req, resp, t0);
+    log_request(p, resp);
 }
 
-/* 1 when the import is the user's, 0 when it is not (or does not exist), -1 on error. */
-static int import_visible(struct ev_loop *L, const struct query *q, struct si_error *err)
+/* Answers err (with Retry-After when waiting helps) and ends the request. */
+static void respond_error(struct ev_loop *L, struct ev_conn *c, const struct ev_pending *p,
+                          const struct si_error *err)
+{
+    si_response_reset(&L->resp);
+    si_response_from_error(&L->resp, err);
+    if (err->status == 429 || err->status == 503) {
+        char secs[16];
+        snprintf(secs, sizeof secs, "%d", EV_RETRY_AFTER_S);
+        si_response_header(&L->resp, "Retry-After", secs);
+    }
+    respond(L, c, p);
+}
+
+static void submit(struct ev_loop *L, struct ev_conn *c, struct ev_job *job)
+{
+    job->conn = c;
+    c->job = job;
+    ev_conn_set_state(L, c, EV_CONN_QUERY);
+    ev_pool_submit(&L->pool, EV_LANE_REQUEST, job);
+}
+
+static int submit_visible(struct ev_loop *L, struct ev_conn *c, const struct ev_query *q, struct si_error *err)
 {
     const char *params[] = { q->import_id, q->user };
-    PGresult *res = si_db_exec(&L->db, sql_import_visible, 2, params, err);
-    if (res == NULL)
-        return -1;
-    int found = PQntuples(res) > 0;
-    PQclear(res);
-    return found;
+    struct ev_job *job = ev_job_new(EV_JOB_VISIBLE, sql_import_visible, 2, params);
+    if (job == NULL)
+        return si_error_set(err, 500, "internal", "out of memory");
+    submit(L, c, job);
+    return 0;
 }
 
-/* The JSON page into L->resp. */
-static int json_page(struct ev_loop *L, const struct query *q, struct si_error *err)
+static int submit_page(struct ev_loop *L, struct ev_conn *c, const struct ev_query *q, struct si_error *err)
 {
     char after[24], limit[16];
     snprintf(after, sizeof after, "%lld", q->after);
     snprintf(limit, sizeof limit, "%d", q->limit + 1);   /* one more says whether there is more */
     const char *params[] = { q->user, after, limit, q->import_id };
     bool by_import = q->import_id[0] != '\0';
-    PGresult *res = si_db_exec(&L->db, by_import ? sql_page_import : sql_page_user, by_import ? 4 : 3,
-                               params, err);
-    if (res == NULL)
-        return -1;
+    struct ev_job *job = ev_job_new(EV_JOB_PAGE, by_import ? sql_page_import : sql_page_user,
+                                    by_import ? 4 : 3, params);
+    if (job == NULL)
+        return si_error_set(err, 500, "internal", "out of memory");
+    submit(L, c, job);
+    return 0;
+}
+
+/* The JSON page of res into L->resp. */
+static int json_page(struct ev_loop *L, const struct ev_query *q, PGresult *res, struct si_error *err)
+{
     int rows = PQntuples(res);
     bool more = rows > q->limit;
     if (more)
@@ -129,7 +156,6 @@ static int json_page(struct ev_loop *L, const struct query *q, struct si_error *
     }
     if (rc == 0)
         rc = si_buf_printf(b, "],\"nextAfter\":%lld,\"hasMore\":%s}", next, more ? "true" : "false");
-    PQclear(res);
     if (rc != 0)
         return si_error_set(err, 500, "internal", "response too large");
     L->resp.status = 200;
@@ -137,52 +163,133 @@ static int json_page(struct ev_loop *L, const struct query *q, struct si_error *
     return 0;
 }
 
-/* Turns c into a stream: subscribe, write the head, run the first replay
- * page.  Returns 0, or -1 with err when nothing was sent yet. */
-static int open_stream(struct ev_loop *L, struct ev_conn *c, const struct si_request *req,
-                       const struct query *q, struct si_error *err)
+/* Whether user may open one more stream: 503 past the responder's cap, 429
+ * past the per-user cap (one user must not take every slot). */
+static int check_stream_caps(const struct ev_loop *L, const char *user, struct si_error *err)
 {
     if (L->n_streams >= (size_t)L->set.max_streams)
         return si_error_set(err, 503, "too_many_streams", "too many open event streams; retry later");
+    if (ev_bus_user_streams(L, user) >= L->set.streams_per_user)
+        return si_error_set(err, 429, "too_many_streams_for_user",
+                            "you have %d event streams open already; close one or retry later",
+                            L->set.streams_per_user);
+    return 0;
+}
+
+/* ev_now_ms() at which a token with this exp expires; 0 for none. */
+static long long expiry_ms(long long expires_at)
+{
+    if (expires_at <= 0)
+        return 0;
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    long long left_s = expires_at - (long long)wall.tv_sec;
+    if (left_s > EV_EXPIRY_HORIZON_S)
+        return 0;   /* later than any stream lives */
+    long long left_ms = left_s * 1000 - wall.tv_nsec / 1000000;
+    return ev_now_ms() + (left_ms > 0 ? left_ms : 0);
+}
+
+/* Subscribes c as a stream; the head goes out with its first replay page
+ * (events_bus.c).  0, or -1 with err when nothing was started. */
+static int start_stream(struct ev_loop *L, struct ev_conn *c, const struct ev_pending *p, struct si_error *err)
+{
+    if (check_stream_caps(L, p->q.user, err) != 0)
+        return -1;
     struct ev_sub *sub = calloc(1, sizeof *sub);
     if (sub == NULL)
         return si_error_set(err, 500, "internal", "out of memory");
     sub->conn = c;
-    memcpy(sub->user, q->user, sizeof sub->user);
-    memcpy(sub->import_id, q->import_id, sizeof sub->import_id);
-    snprintf(sub->request_id, sizeof sub->request_id, "%s", req->request_id ? req->request_id : "-");
-    sub->cursor = sub->page_cursor = q->after;
+    memcpy(sub->user, p->q.user, sizeof sub->user);
+    memcpy(sub->import_id, p->q.import_id, sizeof sub->import_id);
+    memcpy(sub->request_id, p->request_id, sizeof sub->request_id);
+    sub->cursor = sub->page_cursor = p->q.after;
     sub->replaying = true;
     sub->opened_ms = ev_now_ms();
+    sub->expires_ms = expiry_ms(p->q.expires_at);
     c->sub = sub;
-    ev_bus_subscribe(L, sub);   /* before the replay query: see events.h */
-
-    size_t out_before = c->out.len;
-    ev_conn_set_state(L, c, EV_CONN_STREAM);
-    c->out.max = L->set.out_max > c->out.len + 4096 ? L->set.out_max : c->out.len + 4096;
-    char head[256];
-    int n = snprintf(head, sizeof head,
-                     "Status: 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
-                     "X-Accel-Buffering: no\r\n\r\nretry: %d\n\n", EV_RETRY_MS);
-    if (n < 0 || (size_t)n >= sizeof head || ev_conn_send(L, c, head, (size_t)n) != 0 ||
-        ev_bus_replay_page(L, sub, err) != 0) {
-        /* Nothing was written yet (output leaves at the end of the turn): answer an error instead. */
-        if (err->status == 0)
-            si_error_set(err, 500, "internal", "could not start the stream");
-        ev_bus_unsubscribe(L, sub, NULL);
-        c->out.len = out_before;
-        if (c->out.data != NULL)
-            c->out.data[out_before] = '\0';
-        c->out.max = EV_RESPONSE_MAX;
-        ev_conn_set_state(L, c, EV_CONN_READING);
-        return -1;
+    ev_conn_set_state(L, c, EV_CONN_QUERY);
+    if (ev_bus_start(L, sub) != 0) {   /* frees sub when it fails */
+        c->sub = NULL;
+        return si_error_set(err, 500, "internal", "could not start the stream");
     }
-    L->stats.streams_opened++;
-    si_log(SI_LOG_INFO, "stream open",
-           json_pack("{s:s, s:s, s:I, s:I, s:b}", "req", sub->request_id,
-                     "scope", q->import_id[0] ? "import" : "user", "after", (json_int_t)q->after,
-                     "replayed", (json_int_t)sub->events_sent, "more", sub->replaying));
     return 0;
+}
+
+void ev_request_stream_failed(struct ev_loop *L, struct ev_conn *c, const struct si_error *err)
+{
+    if (c->sub != NULL)
+        ev_bus_unsubscribe(L, c->sub, NULL);
+    struct si_error e = *err;
+    if (e.status == 0)
+        si_error_set(&e, 500, "internal", "could not start the stream");
+    if (c->pending != NULL) {
+        respond_error(L, c, c->pending, &e);
+        pending_free(c);
+    } else {
+        ev_conn_doom(L, c, "internal");
+    }
+}
+
+void ev_request_stream_started(struct ev_loop *L, struct ev_conn *c)
+{
+    const struct ev_sub *sub = c->sub;
+    const struct ev_pending *p = c->pending;
+    L->stats.streams_opened++;
+    if (sub != NULL && sub->expires_ms != 0 && sub->expires_ms < L->next_expiry_ms)
+        L->next_expiry_ms = sub->expires_ms;
+    if (sub != NULL && p != NULL)
+        si_log(SI_LOG_INFO, "stream open",
+               json_pack("{s:s, s:s, s:I, s:I, s:b, s:I}", "req", sub->request_id,
+                         "scope", p->q.import_id[0] ? "import" : "user", "after", (json_int_t)p->q.after,
+                         "replayed", (json_int_t)sub->events_sent, "more", sub->replaying,
+                         "queryMs", (json_int_t)(ev_now_ms() - p->t0)));
+    pending_free(c);
+}
+
+/* After the import check (or without one): a stream, or a page query. */
+static int proceed(struct ev_loop *L, struct ev_conn *c, const struct ev_pending *p, struct si_error *err)
+{
+    if (p->q.stream)
+        return start_stream(L, c, p, err);
+    return submit_page(L, c, &p->q, err);
+}
+
+void ev_request_on_job(struct ev_loop *L, struct ev_job *job)
+{
+    struct ev_conn *c = job->conn;
+    if (c == NULL)
+        return;   /* the client went away meanwhile */
+    c->job = NULL;
+    struct ev_pending *p = c->pending;
+    if (p == NULL || c->doomed) {
+        ev_conn_doom(L, c, "internal");
+        return;
+    }
+    struct si_error err;
+    si_error_clear(&err);
+    if (job->res == NULL) {
+        err = job->err;
+        goto fail;
+    }
+    if (job->kind == EV_JOB_VISIBLE) {
+        if (PQntuples(job->res) == 0) {
+            si_error_set(&err, 404, "import_not_found", "import not found");
+            goto fail;
+        }
+        if (proceed(L, c, p, &err) != 0)
+            goto fail;
+        return;
+    }
+    si_response_reset(&L->resp);
+    if (json_page(L, &p->q, job->res, &err) != 0)
+        goto fail;
+    respond(L, c, p);
+    pending_free(c);
+    return;
+fail:
+    respond_error(L, c, p, &err);
+    pending_free(c);
 }
 
 static bool wants_stream(const struct si_request *req)
@@ -208,14 +315,18 @@ static int read_cursor(const struct si_request *req, bool stream, long long *out
     return 0;
 }
 
-static int read_query(const struct ev_loop *L, const struct si_request *req, struct query *q,
+static int read_query(const struct ev_loop *L, const struct si_request *req, struct ev_query *q,
                       struct si_error *err)
 {
     memset(q, 0, sizeof *q);
     q->head = strcmp(req->method, "HEAD") == 0;
     q->stream = !q->head && wants_stream(req);
-    if (si_auth_identify(L->cfg, req, NULL, (long long)time(NULL), q->user, err) != 0)
+    struct si_identity who;
+    /* this route is the one EventSource reaches: the token may be in the URL */
+    if (si_auth_identify_caller(L->cfg, req, NULL, (long long)time(NULL), SI_AUTH_QUERY_TOKEN, &who, err) != 0)
         return -1;
+    memcpy(q->user, who.user_id, sizeof q->user);
+    q->expires_at = who.expires_at;
     const char *imp = si_request_param(req, "importId");
     if (imp == NULL)
         imp = si_request_param(req, "import_id");
@@ -236,14 +347,17 @@ static int read_query(const struct ev_loop *L, const struct si_request *req, str
 
 void ev_request_handle(struct ev_loop *L, struct ev_conn *c)
 {
-    long long t0 = ev_now_ms();
     struct si_request req;
     struct si_error err;
-    struct query q;
+    struct ev_pending p;
     char **envp = NULL;
     size_t n_env = 0;
-    bool head = false;
     memset(&req, 0, sizeof req);
+    memset(&p, 0, sizeof p);
+    p.t0 = ev_now_ms();
+    snprintf(p.request_id, sizeof p.request_id, "-");
+    snprintf(p.method, sizeof p.method, "-");
+    snprintf(p.path, sizeof p.path, "-");
     si_error_clear(&err);
     si_arena_reset(&L->arena);
     si_response_reset(&L->resp);
@@ -258,36 +372,39 @@ void ev_request_handle(struct ev_loop *L, struct ev_conn *c)
     }
     if (si_request_from_env(&req, &L->arena, envp, EV_MAX_STDIN, &err) != 0)
         goto fail;
-    head = strcmp(req.method, "HEAD") == 0;
-    if (strcmp(req.method, "GET") != 0 && !head) {
+    snprintf(p.request_id, sizeof p.request_id, "%s", req.request_id ? req.request_id : "-");
+    snprintf(p.method, sizeof p.method, "%s", req.method ? req.method : "-");
+    snprintf(p.path, sizeof p.path, "%s", req.path ? req.path : "-");
+    p.q.head = strcmp(req.method, "HEAD") == 0;
+    if (strcmp(req.method, "GET") != 0 && !p.q.head) {
         si_response_error(&L->resp, 405, "method_not_allowed", "method %s is not allowed here (allowed: GET,HEAD)",
                           req.method);
         si_response_header(&L->resp, "Allow", "GET,HEAD");
-        goto reply;
-    }
-    if (read_query(L, &req, &q, &err) != 0)
-        goto fail;
-    if (q.import_id[0] != '\0') {
-        int visible = import_visible(L, &q, &err);
-        if (visible < 0)
-            goto fail;
-        if (visible == 0) {
-            si_error_set(&err, 404, "import_not_found", "import not found");
-            goto fail;
-        }
-    }
-    if (q.stream) {
-        if (open_stream(L, c, &req, &q, &err) != 0)
-            goto fail;
+        respond(L, c, &p);
         goto out;
     }
-    if (json_page(L, &q, &err) != 0)
+    if (read_query(L, &req, &p.q, &err) != 0)
         goto fail;
-    goto reply;
+    /* a stream over a cap is refused before any query runs (and again when it starts) */
+    if (p.q.stream && check_stream_caps(L, p.q.user, &err) != 0)
+        goto fail;
+    c->pending = malloc(sizeof *c->pending);
+    if (c->pending == NULL) {
+        si_error_set(&err, 500, "internal", "out of memory");
+        goto fail;
+    }
+    *c->pending = p;
+    if (p.q.import_id[0] != '\0')
+        rc = submit_visible(L, c, &p.q, &err);
+    else
+        rc = proceed(L, c, c->pending, &err);
+    if (rc != 0) {
+        pending_free(c);
+        goto fail;
+    }
+    goto out;
 fail:
-    si_response_from_error(&L->resp, &err);
-reply:
-    respond(L, c, &req, head, t0);
+    respond_error(L, c, &p, &err);
 out:
     si_arena_reset(&L->arena);
 }

@@ -2,6 +2,9 @@
 #include "si_auth.h"
 #include "si_jwt.h"
 
+#include <limits.h>
+#include <math.h>
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 
@@ -28,7 +31,7 @@ static int claimed_user(const struct si_request *req, const json_t *body, const 
     return 0;
 }
 
-static const char *bearer_token(const struct si_request *req)
+static const char *bearer_token(const struct si_request *req, bool query_allowed)
 {
     const char *h = si_request_header(req, "authorization");
     if (h != NULL) {
@@ -39,6 +42,8 @@ static const char *bearer_token(const struct si_request *req)
             h++;
         return *h ? h : NULL;
     }
+    if (!query_allowed)
+        return NULL;
     const char *q = si_request_param(req, "access_token");
     return (q != NULL && *q) ? q : NULL;
 }
@@ -46,7 +51,22 @@ static const char *bearer_token(const struct si_request *req)
 int si_auth_identify(const struct si_config *cfg, const struct si_request *req, const json_t *body,
                      long long now, char out_user_id[SI_UUID_LEN + 1], struct si_error *err)
 {
+    struct si_identity who;
+    int rc = si_auth_identify_caller(cfg, req, body, now, 0, &who, err);
+    memcpy(out_user_id, who.user_id, sizeof who.user_id);
+    return rc;
+}
+
+int si_auth_identify_caller(const struct si_config *cfg, const struct si_request *req, const json_t *body,
+                            long long now, unsigned flags, struct si_identity *out, struct si_error *err)
+{
+    char *out_user_id = out->user_id;
     out_user_id[0] = '\0';
+    out->expires_at = 0;
+    bool query_allowed = (flags & SI_AUTH_QUERY_TOKEN) != 0;
+    if (!query_allowed && si_request_param(req, "access_token") != NULL)
+        return si_error_set(err, 400, "token_in_url",
+                            "do not put the access token in the URL; send it in the Authorization header");
     const char *claimed = NULL;
     if (claimed_user(req, body, &claimed, err) != 0)
         return -1;
@@ -61,7 +81,7 @@ int si_auth_identify(const struct si_config *cfg, const struct si_request *req, 
         return 0;
     }
 
-    const char *token = bearer_token(req);
+    const char *token = bearer_token(req, query_allowed);
     if (token == NULL)
         return si_error_set(err, 401, "missing_token", "an Authorization: Bearer token is required");
     json_t *claims = NULL;
@@ -79,6 +99,10 @@ int si_auth_identify(const struct si_config *cfg, const struct si_request *req, 
         goto out;
     }
     memcpy(out_user_id, sub_norm, sizeof sub_norm);
+    /* si_jwt_verify_hs256 checked that exp is a finite number later than now:
+     * the token holds for the seconds before ceil(exp) */
+    double exp = ceil(json_number_value(json_object_get(claims, "exp")));
+    out->expires_at = exp >= 9.0e18 ? LLONG_MAX : (long long)exp;
     rc = 0;
 out:
     json_decref(claims);

@@ -10,7 +10,9 @@ INTEGRATION_SHELL_TESTS = tests/integration/t0001-health.sh tests/integration/t0
 	tests/integration/t0010-ingest.sh tests/integration/t0015-ingest-limits.sh tests/integration/t0020-commit.sh \
 	tests/integration/t0021-revert-overlap.sh tests/integration/t0022-commit-overlap-concurrent.sh \
 	tests/integration/t0030-advice.sh \
-	tests/integration/t0040-events.sh tests/integration/t0050-workflow.sh tests/integration/t0095-supervise.sh tests/integration/t0096-reload.sh \
+	tests/integration/t0040-events.sh \
+	tests/integration/t0041-events-limits.sh \
+	tests/integration/t0050-workflow.sh tests/integration/t0095-supervise.sh tests/integration/t0096-reload.sh \
 	tests/integration/t0097-staging-crash.sh \
 	tests/integration/t0098-events-db-restart.sh \
 	tests/integration/t0099-db-outage.sh

@@ -3,7 +3,7 @@
 # order, Last-Event-ID / lastEventId resume, live delivery within 1 s of a commit,
 # nothing from a rolled-back transaction, the JSON polling page, all of a user's
 # events, 404 for other users' imports, access_token in the query, 300 open streams
-# while other functions answer, disconnected clients freed, and event payloads that
+# (50 users) while other functions answer, disconnected clients freed, and event payloads that
 # hold ids, counts and timings only.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -176,12 +176,20 @@ request POST "$FN" "${AUTH[@]}" -H 'Content-Type: application/json' --data-binar
 check "POST is 405 with the error shape (got $STATUS)" test "$STATUS/$(jq -r .code "$T/body")" = "405/method_not_allowed"
 
 # --- 300 open streams while the other functions answer ---------------------------------------
-# One curl process holding N parallel transfers (forking N curls is slow on a loaded box).
-N=300
+# 50 users with 6 streams each (a user may hold SMARTIMPORT_EVENTS_STREAMS_PER_USER, default 8;
+# t0041-events-limits.sh tests that cap), the first of them the user of the imports above.
+# One curl process holding N parallel transfers (forking N curls is slow on a loaded box); the
+# token goes in each URL (access_token, as EventSource sends it).
+N=300 PER=6
+USERS=("$USER_ID") TOKENS=("$TOKEN")
+for u in $(seq 2 $(( N / PER ))); do
+  USERS+=("$(cat /proc/sys/kernel/random/uuid)"); TOKENS+=("$("$TOKEN_BIN" "${USERS[-1]}")")
+done
 for i in $(seq 1 "$N"); do
-  printf 'url = "%s"\noutput = "%s"\n' "$BASE$FN?after=${ALL_IMPORT1##*,}" "$T/many.$i"
+  u=$(( (i - 1) / PER ))
+  printf 'url = "%s"\noutput = "%s"\n' "$BASE$FN?after=${ALL_IMPORT1##*,}&access_token=${TOKENS[$u]}" "$T/many.$u.$i"
 done > "$T/many.conf"
-curl -sS -N -Z --parallel-max "$N" --parallel-immediate --max-time 60 "${SSE[@]}" "${AUTH[@]}" \
+curl -sS -N -Z --parallel-max "$N" --parallel-immediate --max-time 60 "${SSE[@]}" \
   -K "$T/many.conf" 2>/dev/null &
 MANY=$!
 at_exit_kill() { kill "$MANY" 2>/dev/null || true; }
@@ -192,7 +200,7 @@ while (( $(now_ms) - start < 30000 )); do
   (( open == N )) && break
   sleep 0.2
 done
-check "$N streams are open at once ($open after $(( $(now_ms) - start )) ms)" test "$open" = "$N"
+check "$N streams of $(( N / PER )) users are open at once ($open after $(( $(now_ms) - start )) ms)" test "$open" = "$N"
 MAX_TIME=5 request GET /health
 check "with $N open streams GET /health is 200 (got $STATUS)" test "$STATUS" = 200
 check "with $N open streams GET /health answers in under 1 s (took ${TIME}s)" less_than "$TIME" 1
@@ -203,11 +211,21 @@ check "with $N open streams commit-import is 200 (got $STATUS in ${TIME}s)" test
 check "with $N open streams commit-import answers in under 2 s (took ${TIME}s)" less_than "$TIME" 2
 got=0 start="$(now_ms)"
 while (( $(now_ms) - start < 5000 )); do
-  got="$(grep -l "\"importId\":\"$IMPORT3\",\"type\":\"import:commit:complete\"" "$T"/many.* 2>/dev/null | wc -l || true)"
+  got="$(grep -l "\"importId\":\"$IMPORT3\",\"type\":\"import:commit:complete\"" "$T"/many.0.* 2>/dev/null | wc -l || true)"
+  (( got == PER )) && break
+  sleep 0.1
+done
+check "each of the committing user's $PER streams received the commit ($got, $(( $(now_ms) - start )) ms after the answer)" test "$got" = "$PER"
+check "no other user's stream did" bash -c "! grep -l 'import:commit:complete' $T/many.[1-9]*.* 2>/dev/null | grep -q ."
+sql "INSERT INTO import_events (user_id, event_type, payload)
+     SELECT u::uuid, 'import:test:fanout', jsonb_build_object('to', u) FROM unnest(ARRAY['$(IFS=,; echo "${USERS[*]}" | sed "s/,/','/g")']) u" >/dev/null
+t_fan="$(now_ms)" got=0
+while (( $(now_ms) - t_fan < 5000 )); do
+  got="$(grep -l '^event: import:test:fanout$' "$T"/many.* 2>/dev/null | wc -l || true)"
   (( got == N )) && break
   sleep 0.1
 done
-check "every one of the $N streams received the commit ($got, $(( $(now_ms) - start )) ms after the answer)" test "$got" = "$N"
+check "one statement's events for $(( N / PER )) users reach all $N streams ($got, $(( $(now_ms) - t_fan )) ms)" test "$got" = "$N"
 if [[ -n ${SMARTIMPORT_TEST_VAR:-} && -f $SMARTIMPORT_TEST_VAR/run/import-events.pid ]]; then
   EV_PID="$(tr -dc '0-9' < "$SMARTIMPORT_TEST_VAR/run/import-events.pid")"
   EV_LOG="$SMARTIMPORT_TEST_VAR/log/import-events.log"

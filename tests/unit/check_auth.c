@@ -1,5 +1,6 @@
 /* check_auth.c: who the caller is, in jwt and trust-body modes. */
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,15 +124,78 @@ START_TEST(no_token_or_another_scheme_is_401)
 }
 END_TEST
 
-START_TEST(an_access_token_query_parameter_works_for_event_streams)
+static int identify_flags(char **env, unsigned flags, struct si_identity *out, struct si_error *err)
+{
+    struct si_request req;
+    request(&req, env);
+    return si_auth_identify_caller(&cfg, &req, NULL, NOW, flags, out, err);
+}
+
+START_TEST(an_access_token_query_parameter_works_where_the_route_opts_in)
 {
     char query[1200];
     snprintf(query, sizeof query, "QUERY_STRING=importId=x&access_token=%s", token_alice);
     char *env[] = { query, NULL };
+    struct si_identity who;
+    struct si_error err;
+    ck_assert_int_eq(identify_flags(env, SI_AUTH_QUERY_TOKEN, &who, &err), 0);
+    ck_assert_str_eq(who.user_id, ALICE);
+}
+END_TEST
+
+/* Every way of putting the token in the URL, for a route that did not opt in:
+ * the query before the token, and whether the token follows. */
+static const struct {
+    const char *query;
+    bool token;
+} token_urls[] = {
+    { "QUERY_STRING=access_token=", true },
+    { "QUERY_STRING=importId=x&access_token=", true },
+    { "QUERY_STRING=access%5Ftoken=", true },
+    { "QUERY_STRING=access_token=", false },
+};
+
+START_TEST(a_token_in_the_url_is_400_token_in_url_by_default)
+{
+    char query[1200];
+    snprintf(query, sizeof query, "%s%s", token_urls[_i].query, token_urls[_i].token ? token_alice : "");
+    char *env[] = { query, NULL };
     char user[SI_UUID_LEN + 1];
     struct si_error err;
-    ck_assert_int_eq(identify(env, NULL, user, &err), 0);
-    ck_assert_str_eq(user, ALICE);
+    si_error_clear(&err);
+    ck_assert_int_eq(identify(env, NULL, user, &err), -1);
+    ck_assert_int_eq(err.status, 400);
+    ck_assert_str_eq(err.code, "token_in_url");
+    ck_assert_ptr_nonnull(strstr(err.message, "Authorization header"));
+    ck_assert_str_eq(user, "");
+    struct si_identity who;
+    si_error_clear(&err);
+    ck_assert_int_eq(identify_flags(env, 0, &who, &err), -1);
+    ck_assert_str_eq(err.code, "token_in_url");
+}
+END_TEST
+
+START_TEST(a_token_in_the_url_is_refused_even_next_to_a_valid_header)
+{
+    char query[1200];
+    snprintf(query, sizeof query, "QUERY_STRING=access_token=%s", token_alice);
+    char *env[] = { auth_header, query, NULL };
+    char user[SI_UUID_LEN + 1];
+    struct si_error err;
+    si_error_clear(&err);
+    ck_assert_int_eq(identify(env, "{}", user, &err), -1);
+    ck_assert_str_eq(err.code, "token_in_url");
+}
+END_TEST
+
+START_TEST(the_identity_carries_the_tokens_expiry)
+{
+    char *env[] = { auth_header, NULL };
+    struct si_identity who;
+    struct si_error err;
+    ck_assert_int_eq(identify_flags(env, 0, &who, &err), 0);
+    ck_assert_str_eq(who.user_id, ALICE);
+    ck_assert_int_eq(who.expires_at, NOW + 60);
 }
 END_TEST
 
@@ -164,6 +228,12 @@ START_TEST(trust_body_mode_takes_the_id_from_the_body_or_query)
     ck_assert_int_eq(err.status, 400);
     ck_assert_int_eq(identify(env, "{\"userId\":\"bob\"}", user, &err), -1);
     ck_assert_int_eq(err.status, 400);
+    char *tok[] = { "QUERY_STRING=user_id=" ALICE "&access_token=x", NULL };
+    ck_assert_int_eq(identify(tok, NULL, user, &err), -1);
+    ck_assert_str_eq(err.code, "token_in_url");
+    struct si_identity who;
+    ck_assert_int_eq(identify_flags(q, 0, &who, &err), 0);
+    ck_assert_int_eq(who.expires_at, 0);
 }
 END_TEST
 
@@ -189,7 +259,11 @@ static Suite *auth_suite(void)
     tcase_add_test(tc, a_body_user_id_that_differs_from_sub_is_403);
     tcase_add_loop_test(tc, a_user_id_that_is_not_a_uuid_is_400, 0, sizeof bad_bodies / sizeof bad_bodies[0]);
     tcase_add_test(tc, no_token_or_another_scheme_is_401);
-    tcase_add_test(tc, an_access_token_query_parameter_works_for_event_streams);
+    tcase_add_test(tc, an_access_token_query_parameter_works_where_the_route_opts_in);
+    tcase_add_loop_test(tc, a_token_in_the_url_is_400_token_in_url_by_default, 0,
+                        sizeof token_urls / sizeof token_urls[0]);
+    tcase_add_test(tc, a_token_in_the_url_is_refused_even_next_to_a_valid_header);
+    tcase_add_test(tc, the_identity_carries_the_tokens_expiry);
     tcase_add_test(tc, a_token_whose_subject_is_not_a_uuid_is_400);
     tcase_add_test(tc, jwt_mode_without_a_secret_is_a_500_not_a_pass);
     suite_add_tcase(s, tc);
