@@ -355,14 +355,16 @@ static void record_failure(struct si_ctx *ctx, struct ingest *in, const char *st
 }
 
 /* The account number and the token never travel in the URL of an upload:
- * nginx's error log prints the request line.  400 secret_in_url. */
+ * nginx's error log prints the request line.  400 secret_in_url for the
+ * account, and for the token the runtime's own 400 token_in_url (the same
+ * answer as every other function's), both before the body is touched. */
 static int refuse_secrets_in_url(const struct si_request *req, struct si_error *err)
 {
     if (si_request_param(req, "accountId") != NULL || si_request_param(req, "account_id") != NULL)
         return si_error_set(err, 400, "secret_in_url",
                             "accountId must not be in the URL: send it in the X-Account-Id header or the body");
     if (si_request_param(req, "access_token") != NULL)
-        return si_error_set(err, 400, "secret_in_url",
+        return si_error_set(err, 400, "token_in_url",
                             "access_token must not be in the URL: send it as an Authorization: Bearer header");
     return 0;
 }

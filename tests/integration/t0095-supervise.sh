@@ -65,15 +65,18 @@ kill_and_check() {
 }
 
 # --- a FastCGI responder killed under load ------------------------------------------------
-# load N: 4 clients each upload N small statements (distinct files) one after another; each
-# answer's status and first bytes go to $T/load.*.
+# load N: 4 clients (4 users: one user may run SMARTIMPORT_UPLOADS_PER_USER uploads at once) each
+# upload N small statements (distinct files) one after another; each answer's status and first
+# bytes go to $T/load.*.
+LOAD_AUTH=()
+for c in 1 2 3 4; do LOAD_AUTH[c]="Authorization: Bearer $("$TOKEN_BIN" "$(cat /proc/sys/kernel/random/uuid)")"; done
 load() {
   local n=$1 c i
   for c in 1 2 3 4; do
     ( for i in $(seq 1 "$n"); do
         printf 'Date,Description,Amount\n2024-02-%02d,Supervised load %s %s,-%d.%02d\n' \
           $(( i % 28 + 1 )) "$c" "$RANDOM" $(( i + 1 )) $(( RANDOM % 100 )) > "$T/up.$c.csv"
-        out="$(curl -sS -o "$T/lb.$c" -w '%{http_code}' --max-time 30 "${AUTH[@]}" -H 'Content-Type: text/csv' \
+        out="$(curl -sS -o "$T/lb.$c" -w '%{http_code}' --max-time 30 -H "${LOAD_AUTH[c]}" -H 'Content-Type: text/csv' \
                  --data-binary @"$T/up.$c.csv" "$BASE/.netlify/functions/ingest-statement?fileName=load.csv" 2>/dev/null)" || out="000"
         echo "$out $(head -c 60 "$T/lb.$c" | tr -d '\n')" >> "$T/load.$c"
       done ) &
@@ -93,6 +96,7 @@ for sig in KILL SEGV; do
   ok200="$(cat "$T"/load.* | grep -c '^200 ' || true)"
   bad502="$(cat "$T"/load.* | grep -c '^502 {"ok":false' || true)"
   other=$(( total - ok200 - bad502 ))
+  (( other == 0 )) || { echo "# other answers:"; grep -hv -e '^200 ' -e '^502 {"ok":false' "$T"/load.* | sort | uniq -c | head -5; }
   sv_ms="$(restart_ms ingest-statement "$old")"
   echo "# SIG$sig: $total requests: $ok200 answered 200, $bad502 lost in flight (502 JSON), $other other;" \
        "restarted $sv_ms ms after the exit (answering again $ms ms after the kill, as seen by this test)"
