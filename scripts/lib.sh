@@ -73,3 +73,19 @@ fn_binary() {
 route_functions() {
   awk '!/^[[:space:]]*(#|$)/ { print $1 }' "$ROOT/nginx/routes" | awk '!seen[$0]++'
 }
+
+# bench_nginx_limits PORT NAME=VALUE...: a benchmark that opens more connections from
+# 127.0.0.1 than nginx's per-address defaults allow (scripts/render-nginx) raises them for
+# the stack it uses: exported for a stack scripts/up starts next, and when nginx already
+# runs, its config is rendered again with them and reloaded (until the next scripts/up).
+bench_nginx_limits() {
+  local port=$1 kv; shift
+  for kv in "$@"; do export "${kv?}"; done
+  if pid_alive "$SMARTIMPORT_VAR/run/nginx.pid" nginx; then
+    "$ROOT/scripts/render-nginx" "$SMARTIMPORT_VAR" "$port" >/dev/null &&
+      nginx -p "$SMARTIMPORT_VAR/nginx" -c "$SMARTIMPORT_VAR/nginx/nginx.conf" -e "$SMARTIMPORT_VAR/log/nginx-error.log" -s reload ||
+      die "could not raise nginx's limits for the benchmark"
+    say "nginx limits raised for this benchmark: $*"
+    sleep 1   # the reload's new workers take over
+  fi
+}

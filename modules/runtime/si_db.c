@@ -4,7 +4,9 @@
 #include "si_limits.h"
 #include "si_log.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -79,14 +81,68 @@ void si_db_cleanup(struct si_db *db)
     drop(db);
 }
 
+/* Words after which a quoted name is an object's name, not a value. */
+static bool names_an_object(const char *start, const char *quote)
+{
+    static const char *const words[] = { "constraint", "relation", "column", "table", "index",
+                                         "schema", "database", "role", "sequence", "trigger",
+                                         "view", "function", "extension", "type" };
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        size_t k = strlen(words[i]);
+        if ((size_t)(quote - start) >= k + 1 && quote[-1] == ' ' &&
+            memcmp(quote - 1 - k, words[i], k) == 0 &&
+            (quote - 1 - k == start || quote[-2 - (ptrdiff_t)k] == ' '))
+            return true;
+    }
+    return false;
+}
+
+static bool identifier_like(const char *s, size_t n)
+{
+    if (n == 0 || n > 128)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!(isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '$' || s[i] == '.'))
+            return false;
+    return true;
+}
+
+void si_db_log_safe_message(const char *msg, char *out, size_t cap)
+{
+    if (cap == 0)
+        return;
+    size_t o = 0;
+    const char *p = msg != NULL ? msg : "";
+    while (*p != '\0' && *p != '\n' && o + 1 < cap) {
+        if (*p != '"') {
+            out[o++] = *p++;
+            continue;
+        }
+        const char *close = strchr(p + 1, '"'), *nl = strchr(p + 1, '\n');
+        bool closed = close != NULL && (nl == NULL || close < nl);
+        size_t n = closed ? (size_t)(close - p - 1) : 0;
+        bool keep = closed && names_an_object(msg, p) && identifier_like(p + 1, n);
+        size_t len = keep ? n + 2 : 3;
+        if (o + len >= cap)
+            break;
+        memcpy(out + o, keep ? p : "\"?\"", len);
+        o += len;
+        if (!closed)
+            break;  /* an unclosed quote hides the rest of the line */
+        p = close + 1;
+    }
+    while (o > 0 && out[o - 1] == ' ')
+        o--;
+    out[o] = '\0';
+}
+
 static int unavailable(struct si_error *err, const char *why, const char *libpq_text)
 {
     si_error_set(err, 503, "db_unavailable", "database unavailable");
-    si_error_detail(err, "%s: %s", why, libpq_text ? libpq_text : "");
-    /* libpq messages end with a newline; keep the log line tidy */
-    size_t n = strlen(err->detail);
-    while (n > 0 && (err->detail[n - 1] == '\n' || err->detail[n - 1] == ' '))
-        err->detail[--n] = '\0';
+    /* libpq's text can carry the server's whole error (DETAIL lines included). */
+    char safe[SI_ERROR_DETAIL_MAX];
+    si_db_log_safe_message(libpq_text, safe, sizeof safe);
+    si_error_detail(err, "%s: %s", why, safe);
     return -1;
 }
 
@@ -212,7 +268,9 @@ static PGresult *fail_from_result(struct si_db *db, PGresult *res, struct si_err
         si_error_set(err, status, code, "database error");
     if (err != NULL)
         snprintf(err->sqlstate, sizeof err->sqlstate, "%s", state);
-    si_error_detail(err, "sqlstate %s: %s%s%s", state, primary ? primary : "",
+    char safe[SI_ERROR_DETAIL_MAX];
+    si_db_log_safe_message(primary, safe, sizeof safe);
+    si_error_detail(err, "sqlstate %s: %s%s%s", state, safe,
                     constraint ? " constraint " : "", constraint ? constraint : "");
     PQclear(res);
     return NULL;

@@ -94,4 +94,10 @@ void si_db_copy_abort(struct si_db *db, const char *why);
  * treat some states specially. */
 const char *si_db_sqlstate(const PGresult *res);
 
+/* A server message made fit for a log: its first line only, and every double-quoted
+ * part replaced by "?" unless it names an object (constraint "x", relation "y", column
+ * "z", ...) and looks like an identifier, since a primary message can quote the value
+ * that failed ('invalid input syntax for type uuid: "..."').  out holds cap bytes. */
+void si_db_log_safe_message(const char *msg, char *out, size_t cap);
+
 #endif

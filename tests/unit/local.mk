@@ -1,6 +1,6 @@
 # tests/unit: Check unit tests of the runtime; no services needed.
 UNIT_TESTS = tests/unit/check_request tests/unit/check_jwt tests/unit/check_auth \
-	tests/unit/check_response tests/unit/check_basics
+	tests/unit/check_response tests/unit/check_basics tests/unit/check_db_message
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_LDADD = libsmartimport.la $(CHECK_LIBS) $(JANSSON_LIBS) $(PQ_LIBS) $(CRYPTO_LIBS)
@@ -20,3 +20,6 @@ tests_unit_check_response_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_basics_SOURCES = tests/unit/check_basics.c
 tests_unit_check_basics_LDADD = $(UNIT_LDADD)
 tests_unit_check_basics_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_db_message_SOURCES = tests/unit/check_db_message.c
+tests_unit_check_db_message_LDADD = $(UNIT_LDADD)
+tests_unit_check_db_message_CFLAGS = $(UNIT_CFLAGS)
