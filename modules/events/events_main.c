@@ -58,15 +58,6 @@ static int load_settings(struct ev_settings *set)
     return 0;
 }
 
-static int redirect_log(const char *path)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    if (fd < 0)
-        return -1;
-    int rc = dup2(fd, STDERR_FILENO) < 0 ? -1 : 0;
-    close(fd);
-    return rc;
-}
 
 /* Every stream is a descriptor: make sure the soft limit allows them all. */
 static void raise_fd_limit(const struct ev_settings *set)
@@ -128,7 +119,7 @@ int main(void)
         si_logf(SI_LOG_ERROR, "configuration: %s", err.message);
         return 2;
     }
-    if (cfg.log_file != NULL && redirect_log(cfg.log_file) != 0) {
+    if (cfg.log_file != NULL && si_log_to_file(cfg.log_file) != 0) {
         si_logf(SI_LOG_ERROR, "cannot open SMARTIMPORT_LOG_FILE: %s", strerror(errno));
         return 2;
     }

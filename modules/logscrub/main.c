@@ -34,17 +34,6 @@ static int usage(void)
     return 2;
 }
 
-/* stderr becomes FILE: si_log writes there. */
-static int open_out(const char *path)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    if (fd < 0)
-        return -1;
-    int rc = dup2(fd, STDERR_FILENO) < 0 ? -1 : 0;
-    close(fd);
-    return rc;
-}
-
 static int bind_socket(const char *path)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -121,7 +110,7 @@ int main(int argc, char **argv)
     if (sock_path == NULL || out_path == NULL)
         return usage();
     si_log_setup("nginx");
-    if (open_out(out_path) != 0) {
+    if (si_log_to_file(out_path) != 0) {
         fprintf(stderr, "smartimport-logscrub: cannot open %s: %s\n", out_path, strerror(errno));
         return 1;
     }
@@ -144,7 +133,7 @@ int main(int argc, char **argv)
     while (!stop_signal) {
         if (reopen_requested) {
             reopen_requested = 0;
-            if (open_out(out_path) != 0) {
+            if (si_log_to_file(out_path) != 0) {
                 rc = 1;
                 break;
             }

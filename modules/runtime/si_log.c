@@ -2,6 +2,7 @@
 #include "si_log.h"
 #include "si_limits.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,16 @@ void si_log_setup(const char *function)
 {
     if (function != NULL)
         log_function = function;
+}
+
+int si_log_to_file(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -1;
+    int rc = dup2(fd, STDERR_FILENO) < 0 ? -1 : 0;
+    close(fd);
+    return rc;
 }
 
 void si_log_timestamp(char *out, size_t n)

@@ -197,19 +197,10 @@ out:
     return NULL;
 }
 
-static int redirect_log(const char *path)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    if (fd < 0)
-        return -1;
-    int rc = dup2(fd, STDERR_FILENO) < 0 ? -1 : 0;
-    close(fd);
-    return rc;
-}
 
 static int check_startup(const struct si_function *fn, const struct si_config *cfg)
 {
-    if (cfg->log_file != NULL && redirect_log(cfg->log_file) != 0) {
+    if (cfg->log_file != NULL && si_log_to_file(cfg->log_file) != 0) {
         si_logf(SI_LOG_ERROR, "cannot open SMARTIMPORT_LOG_FILE: %s", strerror(errno));
         return -1;
     }

@@ -455,15 +455,6 @@ static void *listen_thread(void *arg)
 
 /* ---- main -------------------------------------------------------------------------- */
 
-static int redirect_log(const char *path)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    if (fd < 0)
-        return -1;
-    int rc = dup2(fd, STDERR_FILENO) < 0 ? -1 : 0;
-    close(fd);
-    return rc;
-}
 
 int main(void)
 {
@@ -484,7 +475,7 @@ int main(void)
         si_logf(SI_LOG_ERROR, "configuration: %s", err.message);
         return 2;
     }
-    if (cfg.log_file != NULL && redirect_log(cfg.log_file) != 0) {
+    if (cfg.log_file != NULL && si_log_to_file(cfg.log_file) != 0) {
         si_logf(SI_LOG_ERROR, "cannot open SMARTIMPORT_LOG_FILE: %s", strerror(errno));
         return 2;
     }
