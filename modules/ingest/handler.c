@@ -365,7 +365,7 @@ static int refuse_secrets_in_url(const struct si_request *req, struct si_error *
                             "accountId must not be in the URL: send it in the X-Account-Id header or the body");
     if (si_request_param(req, "access_token") != NULL)
         return si_error_set(err, 400, "token_in_url",
-                            "access_token must not be in the URL: send it as an Authorization: Bearer header");
+                            "do not put the access token in the URL; send it in the Authorization header");
     return 0;
 }
 
