@@ -34,7 +34,8 @@ check "another scheme is 401 too (got $STATUS)" test "$STATUS" = 401
 # A token in the query never passes the edge check of a POST route.
 out="$(curl -sS -o "$T/body" -w '%{http_code}' -H 'Content-Type: text/csv' --data-binary @"$D/basic.csv" \
          "$BASE$FN?fileName=basic.csv&access_token=$("$TOKEN_BIN" "$USER_ID")" 2>/dev/null || true)"
-check "an access_token query parameter is not an identity for ingest (got $out)" test "$out" = 401
+check "an access_token query parameter is not an identity for ingest: 400 token_in_url at the edge (got $out)" \
+  eval 'test "$out" = 400 && jq -e ".code == \"token_in_url\"" "$T/body" >/dev/null'
 sleep 0.5
 check "the ingest responder never saw those requests" test "$(requests_seen)" = "$before"
 
