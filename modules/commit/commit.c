@@ -3,9 +3,9 @@
  * Moves an import's staged rows into transactions in ONE transaction: all
  * rows land or none do.  Rows whose dedup hash the user already has are
  * skipped by the unique index (ON CONFLICT DO NOTHING), so re-importing a
- * statement or an overlapping one adds nothing twice; every row, new or
- * skipped, is linked to the import in transaction_imports (sql/0009), which
- * is what lets revert-import keep the rows other imports still contain.
+ * statement or an overlapping one adds nothing twice; every skipped row is
+ * linked to the import in transaction_imports (sql/0009), which is what lets
+ * revert-import keep the rows other imports still contain.
  * The import row is locked first, so concurrent commits of one import queue
  * up: the first inserts, the others find it committed and answer 200 with
  * committed 0.  Commits of different imports of one user run side by side
@@ -90,19 +90,23 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
         return -1;
     out->committed = strtoll(PQcmdTuples(res), NULL, 10);
     PQclear(res);
-    /* Every row of the import, new or duplicate, is linked to its
-     * transaction (sql/0009): a revert of another import that holds a
-     * duplicate must leave it in place.  A separate statement, so that it
-     * sees the rows of concurrent commits the insert waited for. */
-    res = si_db_exec_bulk(db,
-        "INSERT INTO transaction_imports (user_id, import_id, transaction_id) "
-        "SELECT s.user_id, s.import_id, t.id FROM transactions_staging s "
-        "JOIN transactions t ON t.user_id = s.user_id AND t.dedup_hash = s.dedup_hash "
-        "WHERE s.import_id = $1 AND s.user_id = $2 "
-        "ON CONFLICT DO NOTHING", 2, params, err);
-    if (res == NULL)
-        return -1;
-    PQclear(res);
+    /* Each row the import contains but another import holds (a duplicate)
+     * is linked to it (sql/0009): a revert of the holder must then leave the
+     * row in place.  The rows it inserted need no link: it holds them
+     * (transactions.import_id), so a fresh import pays nothing here.  A
+     * separate statement, so that it sees the rows of concurrent commits the
+     * insert waited for. */
+    if (out->committed < imp->rows_total) {
+        res = si_db_exec_bulk(db,
+            "INSERT INTO transaction_imports (user_id, import_id, transaction_id) "
+            "SELECT s.user_id, s.import_id, t.id FROM transactions_staging s "
+            "JOIN transactions t ON t.user_id = s.user_id AND t.dedup_hash = s.dedup_hash "
+            "WHERE s.import_id = $1 AND s.user_id = $2 AND t.import_id <> $1 "
+            "ON CONFLICT DO NOTHING", 2, params, err);
+        if (res == NULL)
+            return -1;
+        PQclear(res);
+    }
     res = si_db_exec_bulk(db, "DELETE FROM transactions_staging WHERE import_id = $1 AND user_id = $2", 2, params,
                           err);
     if (res == NULL)

@@ -1,10 +1,10 @@
 /* revert.c: POST /.netlify/functions/revert-import {"userId","importId"}
  *
- * The safe undo, in one transaction: the import stops containing its rows
- * (its links in transaction_imports, sql/0009, are dropped), and of the rows
- * it holds (transactions.import_id) those that another committed import
- * still contains are handed over to it (the earliest committed) and stay;
- * only the others are removed.  Rows it contained as duplicates of rows held
+ * The safe undo, in one transaction: the import stops containing the rows
+ * it only contained as duplicates (its links in transaction_imports,
+ * sql/0009, are dropped), and of the rows it holds (transactions.import_id)
+ * those that another committed import still contains are handed over to it
+ * (the earliest committed) and stay; only the others are removed.  Rows it contained as duplicates of rows held
  * by other imports stay where they are.  Then it is marked reverted and
  * import:revert:complete records {removed, handedOver}.  A reverted import
  * no longer holds its file's place, so the same file can be imported again.
@@ -59,15 +59,22 @@ static int revert_import(struct si_db *db, void *arg, struct si_error *err)
     const char *params[] = { imp->id, a->user };
     if (bulk_count(db, "DELETE FROM transaction_imports WHERE import_id = $1 AND user_id = $2", params, err) < 0)
         return -1;
+    /* Each row it holds that another committed import contains goes to the
+     * earliest committed of those, whose link it no longer needs (the holder
+     * has none): one deleted link per row handed over. */
     a->handed_over = bulk_count(db,
-        "UPDATE transactions t SET import_id = heir.import_id "
-        "FROM (SELECT DISTINCT ON (l.transaction_id) l.transaction_id, l.import_id "
-        "      FROM transactions r "
-        "      JOIN transaction_imports l ON l.transaction_id = r.id AND l.user_id = r.user_id "
-        "      JOIN imports i ON i.id = l.import_id AND i.user_id = l.user_id "
-        "      WHERE r.import_id = $1 AND r.user_id = $2 AND i.status IN ('committed', 'analyzed') "
-        "      ORDER BY l.transaction_id, i.committed_at, i.id) heir "
-        "WHERE t.id = heir.transaction_id AND t.user_id = $2", params, err);
+        "WITH heir AS ("
+        "  SELECT DISTINCT ON (l.transaction_id) l.transaction_id, l.import_id "
+        "  FROM transactions r "
+        "  JOIN transaction_imports l ON l.transaction_id = r.id AND l.user_id = r.user_id "
+        "  JOIN imports i ON i.id = l.import_id AND i.user_id = l.user_id "
+        "  WHERE r.import_id = $1 AND r.user_id = $2 AND i.status IN ('committed', 'analyzed') "
+        "  ORDER BY l.transaction_id, i.committed_at, i.id), "
+        "moved AS ("
+        "  UPDATE transactions t SET import_id = heir.import_id FROM heir "
+        "  WHERE t.id = heir.transaction_id AND t.user_id = $2 RETURNING t.id, t.import_id) "
+        "DELETE FROM transaction_imports l USING moved "
+        "WHERE l.transaction_id = moved.id AND l.import_id = moved.import_id AND l.user_id = $2", params, err);
     if (a->handed_over < 0)
         return -1;
     a->removed = bulk_count(db, "DELETE FROM transactions WHERE import_id = $1 AND user_id = $2", params, err);
