@@ -97,11 +97,18 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
      * separate statement, so that it sees the rows of concurrent commits the
      * insert waited for. */
     if (out->committed < imp->rows_total) {
+        /* One probe of the unique index per staged row, whatever the
+         * planner believes: right after an upload the staging table's
+         * statistics can say "1 row", and a join planned on that scanned
+         * the user's whole ledger once per row (OFFSET 0 keeps the
+         * subquery from being flattened into such a join). */
         res = si_db_exec_bulk(db,
             "INSERT INTO transaction_imports (user_id, import_id, transaction_id) "
-            "SELECT s.user_id, s.import_id, t.id FROM transactions_staging s "
-            "JOIN transactions t ON t.user_id = s.user_id AND t.dedup_hash = s.dedup_hash "
-            "WHERE s.import_id = $1 AND s.user_id = $2 AND t.import_id <> $1 "
+            "SELECT user_id, import_id, holder FROM ("
+            "  SELECT s.user_id, s.import_id, (SELECT t.id FROM transactions t WHERE t.user_id = s.user_id "
+            "    AND t.dedup_hash = s.dedup_hash AND t.import_id <> $1) AS holder "
+            "  FROM transactions_staging s WHERE s.import_id = $1 AND s.user_id = $2 OFFSET 0) x "
+            "WHERE holder IS NOT NULL "
             "ON CONFLICT DO NOTHING", 2, params, err);
         if (res == NULL)
             return -1;
