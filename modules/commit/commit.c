@@ -101,13 +101,16 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
          * planner believes: right after an upload the staging table's
          * statistics can say "1 row", and a join planned on that scanned
          * the user's whole ledger once per row (OFFSET 0 keeps the
-         * subquery from being flattened into such a join). */
+         * subquery from being flattened into such a join).  In dedup_hash
+         * order the probes walk the index, and the holders' ids (inserted
+         * in that order) come out ascending for the link's indexes. */
         res = si_db_exec_bulk(db,
             "INSERT INTO transaction_imports (user_id, import_id, transaction_id) "
             "SELECT user_id, import_id, holder FROM ("
             "  SELECT s.user_id, s.import_id, (SELECT t.id FROM transactions t WHERE t.user_id = s.user_id "
             "    AND t.dedup_hash = s.dedup_hash AND t.import_id <> $1) AS holder "
-            "  FROM transactions_staging s WHERE s.import_id = $1 AND s.user_id = $2 OFFSET 0) x "
+            "  FROM transactions_staging s WHERE s.import_id = $1 AND s.user_id = $2 "
+            "  ORDER BY s.dedup_hash COLLATE \"C\" OFFSET 0) x "
             "WHERE holder IS NOT NULL "
             "ON CONFLICT DO NOTHING", 2, params, err);
         if (res == NULL)
