@@ -115,31 +115,43 @@ request POST "/.netlify/functions/ingest-statement?fileName=after.csv" "${AUTH[@
 check "the restarted responder answers (got $STATUS)" test "$STATUS" = 200
 
 # --- the SSE responder ---------------------------------------------------------------------
-curl -sS -N --max-time 20 "${AUTH[@]}" -H 'Accept: text/event-stream' "$BASE/.netlify/functions/import-events" \
-  > "$T/stream1" 2>/dev/null &
-STREAM=$!
-sleep 0.5
-kill_and_check import-events KILL
-start="$(now_ms)"
-while kill -0 "$STREAM" 2>/dev/null && (( $(now_ms) - start < 5000 )); do sleep 0.05; done
-check "SIGKILL of import-events ends its open stream (the client sees the end at once)" bash -c "! kill -0 $STREAM 2>/dev/null"
-wait "$STREAM" 2>/dev/null || true
-request GET "/.netlify/functions/import-events?limit=5" "${AUTH[@]}"
-check "the restarted import-events answers (got $STATUS)" test "$STATUS" = 200
+for sig in KILL SEGV; do
+  curl -sS -N --max-time 20 "${AUTH[@]}" -H 'Accept: text/event-stream' "$BASE/.netlify/functions/import-events" \
+    > "$T/stream1" 2>/dev/null &
+  STREAM=$!
+  sleep 0.5
+  kill_and_check import-events "$sig"
+  start="$(now_ms)"
+  while kill -0 "$STREAM" 2>/dev/null && (( $(now_ms) - start < 5000 )); do sleep 0.05; done
+  check "SIG$sig of import-events ends its open stream (the client sees the end at once)" bash -c "! kill -0 $STREAM 2>/dev/null"
+  wait "$STREAM" 2>/dev/null || true
+  request GET "/.netlify/functions/import-events?limit=5" "${AUTH[@]}"
+  check "the restarted import-events answers (got $STATUS)" test "$STATUS" = 200
+done
 
-# --- the workflow worker ---------------------------------------------------------------------
+# --- the workflow worker: jobs enqueued before and after the kill all run ---------------------
 if [[ -n ${SMARTIMPORT_TEST_WORKFLOW_STUB:-} ]]; then
-  kill_and_check workflow-worker KILL
-  request POST /api/v1/workflow/phase/3 "${AUTH[@]}" -H 'Content-Type: application/json' \
-    --data-binary "{\"user_id\":\"$USER_ID\",\"sync_id\":\"supervised_1\"}"
-  JOB="$(jq -r '.job_id // empty' "$T/body")"
-  done_job=no
-  for _ in $(seq 1 150); do
-    request GET "/api/v1/workflow/jobs/$JOB" "${AUTH[@]}"
-    [[ $(jq -r .status "$T/body" 2>/dev/null) == completed ]] && { done_job=yes; break; }
-    sleep 0.1
+  enqueue() {
+    request POST /api/v1/workflow/phase/3 "${AUTH[@]}" -H 'Content-Type: application/json' \
+      --data-binary "{\"user_id\":\"$USER_ID\",\"sync_id\":\"supervised_$1\"}"
+    jq -r '.job_id // empty' "$T/body"
+  }
+  for sig in KILL SEGV; do
+    jobs=()
+    for i in 1 2 3 4 5; do jobs+=("$(enqueue "$sig-before-$i")"); done
+    kill_and_check workflow-worker "$sig"
+    jobs+=("$(enqueue "$sig-after")")
+    done_jobs=0
+    for job in "${jobs[@]}"; do
+      for _ in $(seq 1 150); do
+        request GET "/api/v1/workflow/jobs/$job" "${AUTH[@]}"
+        [[ $(jq -r .status "$T/body" 2>/dev/null) == completed ]] && { done_jobs=$(( done_jobs + 1 )); break; }
+        sleep 0.1
+      done
+    done
+    check "SIG$sig: every job enqueued before and after the kill completed ($done_jobs of ${#jobs[@]})" \
+      test "$done_jobs" = "${#jobs[@]}"
   done
-  check "a job enqueued after the kill runs on the restarted worker" test "$done_job" = yes
 else
   ok "# SKIP the workflow worker (no SMARTIMPORT_TEST_WORKFLOW_STUB)"
 fi
