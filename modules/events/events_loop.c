@@ -39,14 +39,13 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "si_clock.h"
 
 #define EV_EPOLL_BATCH 256
 
 long long ev_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return si_now_ms();
 }
 
 static int epoll_set(struct ev_loop *L, int op, int fd, uint32_t events, void *ptr)

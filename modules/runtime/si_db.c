@@ -1,6 +1,7 @@
 /* si_db.c: connection with deadlines, transparent reconnect, statement
  * execution with cancel on timeout (see si_db.h). */
 #include "si_db.h"
+#include "si_clock.h"
 #include "si_limits.h"
 #include "si_log.h"
 
@@ -13,19 +14,12 @@
 #include <string.h>
 #include <time.h>
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits until fd is ready for events or the deadline passes: 1 ready,
  * 0 deadline, -1 error. */
 static int wait_fd(int fd, short events, long long deadline)
 {
     for (;;) {
-        long long left = deadline - now_ms();
+        long long left = deadline - si_now_ms();
         if (left <= 0)
             return 0;
         struct pollfd p = { .fd = fd, .events = events, .revents = 0 };
@@ -155,7 +149,7 @@ static int open_connection(struct si_db *db, struct si_error *err)
     PGconn *c = PQconnectStartParams(keys, vals, 1);
     if (c == NULL)
         return unavailable(err, "connect", "out of memory");
-    long long deadline = now_ms() + db->connect_timeout_ms;
+    long long deadline = si_now_ms() + db->connect_timeout_ms;
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
     if (PQstatus(c) == CONNECTION_BAD)
         st = PGRES_POLLING_FAILED;
@@ -224,7 +218,7 @@ static void cancel_statement(struct si_db *db)
     PGcancel *cancel = PQgetCancel(db->conn);
     int sent = cancel != NULL && PQcancel(cancel, buf, sizeof buf);
     PQfreeCancel(cancel);
-    long long deadline = now_ms() + 1000;
+    long long deadline = si_now_ms() + 1000;
     while (sent && PQisBusy(db->conn)) {
         if (wait_fd(PQsocket(db->conn), POLLIN, deadline) <= 0 || !PQconsumeInput(db->conn)) {
             sent = 0;
@@ -367,7 +361,7 @@ static PGresult *exec(struct si_db *db, const char *sql, int n_params, const cha
     }
     if (!db->in_tx && si_db_connect(db, err) != 0)
         return NULL;
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = si_now_ms() + timeout_ms;
     char name[16] = "";
     if (prepare && db->prepare && prepared_name(db, sql, n_params, deadline, timeout_ms, name, err) != 0)
         return NULL;

@@ -1,5 +1,6 @@
 /* si_db_retry.c: see si_db_retry.h. */
 #include "si_db_retry.h"
+#include "si_clock.h"
 #include "si_limits.h"
 #include "si_log.h"
 
@@ -11,13 +12,6 @@
 bool si_db_error_retryable(const struct si_error *err)
 {
     return err != NULL && (strcmp(err->sqlstate, "40P01") == 0 || strcmp(err->sqlstate, "40001") == 0);
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Sleeps base..2*base ms, where base doubles with each attempt; the jitter
@@ -51,16 +45,16 @@ static int attempt_once(struct si_db *db, si_db_tx_fn fn, void *arg, struct si_e
 
 int si_db_retry_tx(struct si_db *db, si_db_tx_fn fn, void *arg, struct si_error *err)
 {
-    long long start = now_ms();
+    long long start = si_now_ms();
     int attempt;
     for (attempt = 1;; attempt++) {
-        long long t0 = now_ms();
+        long long t0 = si_now_ms();
         si_error_clear(err);
         if (attempt_once(db, fn, arg, err) == 0)
             return 0;
         if (!si_db_error_retryable(err))
             return -1;
-        long long spent = now_ms() - start, last = now_ms() - t0;
+        long long spent = si_now_ms() - start, last = si_now_ms() - t0;
         if (attempt >= SI_DB_TX_ATTEMPTS || spent + last > db->bulk_timeout_ms)
             break;
         si_logf(SI_LOG_INFO, "transaction aborted by a concurrent one (sqlstate %s), attempt %d of %d",

@@ -4,6 +4,7 @@
  * or SIGINT stops them all by rank and exits 0 (design in supervise.h).
  * Its own log lines go to standard error, one JSON object each. */
 #include "supervise.h"
+#include "si_clock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -24,13 +25,6 @@ struct supervisor {
     bool stopping;
     int stop_rank;            /* the rank being stopped, while stopping */
 };
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void publish(struct supervisor *sv)
 {
@@ -62,7 +56,7 @@ static void close_socket(struct sv_proc *p)
 
 static void start(struct supervisor *sv, struct sv_proc *p)
 {
-    long long now = now_ms();
+    long long now = si_now_ms();
     pid_t pid = open_socket(p) == 0 ? sv_start(p, sv->log_dir) : -1;
     if (pid < 0) {
         p->failures++;
@@ -93,7 +87,7 @@ static struct sv_proc *find_pid(struct supervisor *sv, pid_t pid)
 /* A process ended: log it, and schedule its restart unless we are stopping. */
 static void on_exit_status(struct supervisor *sv, struct sv_proc *p, int status)
 {
-    long long now = now_ms(), uptime = now - p->started_ms;
+    long long now = si_now_ms(), uptime = now - p->started_ms;
     sv_describe_exit(status, p->last_exit, sizeof p->last_exit);
     si_log_timestamp(p->last_exit_at, sizeof p->last_exit_at);
     sv_pidfile_remove(sv->run_dir, p);
@@ -142,7 +136,7 @@ static void reap(struct supervisor *sv)
  * signal, then SIGKILL at its deadline. */
 static void advance_stop(struct supervisor *sv)
 {
-    long long now = now_ms();
+    long long now = si_now_ms();
     for (;;) {
         bool busy = false;
         for (int i = 0; i < sv->spec.n; i++) {
@@ -196,7 +190,7 @@ static bool all_stopped(const struct supervisor *sv)
 /* How long poll may sleep: until the next restart or stop deadline. */
 static int poll_timeout(const struct supervisor *sv)
 {
-    long long now = now_ms(), next = now + 1000;
+    long long now = si_now_ms(), next = now + 1000;
     for (int i = 0; i < sv->spec.n; i++) {
         const struct sv_proc *p = &sv->spec.procs[i];
         if (p->state == SV_BACKOFF && p->next_start_ms < next)
@@ -246,7 +240,7 @@ static int run(struct supervisor *sv)
         if (sv->stopping) {
             advance_stop(sv);
         } else {
-            long long now = now_ms();
+            long long now = si_now_ms();
             for (int i = 0; i < sv->spec.n; i++)
                 if (sv->spec.procs[i].state == SV_BACKOFF && sv->spec.procs[i].next_start_ms <= now)
                     start(sv, &sv->spec.procs[i]);
