@@ -57,6 +57,18 @@ fast_token() {
   echo "$head.$claims.$sig"
 }
 
+now_ms() { date +%s%3N; }
+jqf()    { jq -e "$@" >/dev/null; }
+# wait_for_line FILE REGEX MS: wait until a line of FILE matches; sets WAITED (ms).
+wait_for_line() {
+  local start; start="$(now_ms)"
+  while ! grep -qE "$2" "$1" 2>/dev/null; do
+    if (( $(now_ms) - start > $3 )); then WAITED=$3; return 1; fi
+    sleep 0.01
+  done
+  WAITED=$(( $(now_ms) - start ))
+}
+
 finish() {
   if (( FAILS > 0 )); then echo "# $FAILS check(s) failed"; exit 1; fi
   echo "# all checks passed"; exit 0

@@ -18,7 +18,6 @@ AUTH=(-H "Authorization: Bearer $TOKEN")
 OTHER=(-H "Authorization: Bearer $("$TOKEN_BIN" "$OTHER_ID")")
 SSE=(-H 'Accept: text/event-stream')
 sql() { psql -X -q -t -A -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 START_ID="$(sql "SELECT coalesce(max(id), 0) FROM import_events")"
 
 ingest() {  # ingest FILE -> IMPORT
@@ -41,16 +40,6 @@ stream_bg() {
   local out=$1 secs=$2 query=$3; shift 3
   curl -sS -N --max-time "$secs" "${SSE[@]}" -D "$out.headers" -o "$out" "$@" "$BASE$FN$query" 2>/dev/null &
   BG=$!
-}
-jqf() { jq -e "$@" >/dev/null; }
-# wait_for_line FILE REGEX MS: wait until a line of FILE matches; sets WAITED (ms).
-wait_for_line() {
-  local start; start="$(now_ms)"
-  while ! grep -qE "$2" "$1" 2>/dev/null; do
-    if (( $(now_ms) - start > $3 )); then WAITED=$3; return 1; fi
-    sleep 0.01
-  done
-  WAITED=$(( $(now_ms) - start ))
 }
 increasing() { local ids; ids="$(grep '^id: ' "$1" | cut -d' ' -f2)"; [[ $ids == "$(sort -n -u <<< "$ids")" ]]; }
 insert_event() {  # insert_event USER IMPORT|NULL TYPE

@@ -15,18 +15,7 @@ FN=/.netlify/functions/import-events
 CAP="${SMARTIMPORT_EVENTS_STREAMS_PER_USER:-8}"
 SSE=(-H 'Accept: text/event-stream')
 sql() { psql -X -q -t -A -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 uuid() { cat /proc/sys/kernel/random/uuid; }
-jqf() { jq -e "$@" >/dev/null; }
-# wait_for_line FILE REGEX MS: wait until a line of FILE matches; sets WAITED (ms).
-wait_for_line() {
-  local start; start="$(now_ms)"
-  while ! grep -qE "$2" "$1" 2>/dev/null; do
-    if (( $(now_ms) - start > $3 )); then WAITED=$3; return 1; fi
-    sleep 0.01
-  done
-  WAITED=$(( $(now_ms) - start ))
-}
 # wait_sql QUERY MS: wait until QUERY answers t.
 wait_sql() {
   local start; start="$(now_ms)"

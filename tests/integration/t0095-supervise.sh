@@ -18,7 +18,6 @@ SUPERVISE_BIN=./modules/supervise/smartimport-supervise
 USER_ID="$(cat /proc/sys/kernel/random/uuid)"
 AUTH=(-H "Authorization: Bearer $("$TOKEN_BIN" "$USER_ID")")
 THREADS="${SMARTIMPORT_THREADS:-4}"
-now_ms() { date +%s%3N; }
 pid_of() { jq -r --arg p "$1" '.processes[$p].pid // 0' "$STATE" 2>/dev/null || echo 0; }
 state_of() { jq -r --arg p "$1" '.processes[$p].state // "none"' "$STATE" 2>/dev/null || echo none; }
 # restart_ms NAME OLD_PID: from the supervisor's log, ms between OLD_PID's end and the next start.

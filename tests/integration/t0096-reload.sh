@@ -15,7 +15,6 @@ USER_ID="$(cat /proc/sys/kernel/random/uuid)"
 AUTH=(-H "Authorization: Bearer $("$TOKEN_BIN" "$USER_ID")")
 HOLD_S=13
 sql() { psql -X -q -t -A -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
-jqf() { jq -e "$@" >/dev/null; }
 nginx_workers() { pgrep -P "$(tr -dc '0-9' < "$VAR/run/nginx.pid")" | sort | paste -sd, -; }
 
 request POST "/.netlify/functions/ingest-statement?fileName=reload.csv" "${AUTH[@]}" -H 'Content-Type: text/csv' \

@@ -19,14 +19,6 @@ USER_ID="$(cat /proc/sys/kernel/random/uuid)"
 AUTH=(-H "Authorization: Bearer $("$TOKEN_BIN" "$USER_ID")")
 sql() { psql -X -q -t -A -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
 insert_event() { sql "INSERT INTO import_events (user_id, event_type, payload) VALUES ('$USER_ID', '$1', '{}')"; }
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-wait_for_line() {  # wait_for_line FILE REGEX MS
-  local start; start="$(now_ms)"
-  while ! grep -qE "$2" "$1" 2>/dev/null; do
-    (( $(now_ms) - start > $3 )) && return 1
-    sleep 0.05
-  done
-}
 
 pid_before="$(tr -dc '0-9' < "$pidfile")"
 check "import-events responder is running (pid $pid_before)" kill -0 "$pid_before"
