@@ -23,11 +23,17 @@ struct supervisor {
     struct sv_spec spec;
     const char *state_path, *run_dir, *log_dir;
     bool stopping;
+    bool changed;             /* the state file is behind */
     int stop_rank;            /* the rank being stopped, while stopping */
 };
 
+/* Rewrites the state file when something changed since the last write (the
+ * loop wakes every second even when nothing happens). */
 static void publish(struct supervisor *sv)
 {
+    if (!sv->changed)
+        return;
+    sv->changed = false;
     if (sv_state_write(&sv->spec, sv->state_path, getpid()) != 0)
         si_log(SI_LOG_WARN, "cannot write the state file", NULL);
 }
@@ -57,6 +63,7 @@ static void close_socket(struct sv_proc *p)
 static void start(struct supervisor *sv, struct sv_proc *p)
 {
     long long now = si_now_ms();
+    sv->changed = true;
     pid_t pid = open_socket(p) == 0 ? sv_start(p, sv->log_dir) : -1;
     if (pid < 0) {
         p->failures++;
@@ -87,6 +94,7 @@ static struct sv_proc *find_pid(struct supervisor *sv, pid_t pid)
 /* A process ended: log it, and schedule its restart unless we are stopping. */
 static void on_exit_status(struct supervisor *sv, struct sv_proc *p, int status)
 {
+    sv->changed = true;
     long long now = si_now_ms(), uptime = now - p->started_ms;
     sv_describe_exit(status, p->last_exit, sizeof p->last_exit);
     si_log_timestamp(p->last_exit_at, sizeof p->last_exit_at);
@@ -141,11 +149,14 @@ static void advance_stop(struct supervisor *sv)
         bool busy = false;
         for (int i = 0; i < sv->spec.n; i++) {
             struct sv_proc *p = &sv->spec.procs[i];
-            if (p->state == SV_BACKOFF)
+            if (p->state == SV_BACKOFF) {
                 p->state = SV_STOPPED;
+                sv->changed = true;
+            }
             if (p->rank != sv->stop_rank)
                 continue;
             if (p->state == SV_UP) {
+                sv->changed = true;
                 p->state = SV_STOPPING;
                 p->stop_step = 0;
                 p->stop_deadline_ms = now + p->stop_timeout_ms;
