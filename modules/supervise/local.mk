@@ -9,7 +9,7 @@ EXTRA_DIST += modules/supervise/README.md
 
 check_PROGRAMS += tests/unit/check_supervise
 TESTS += tests/unit/check_supervise
-tests_unit_check_supervise_SOURCES = tests/unit/check_supervise.c $(SUPERVISE_SOURCES)
-tests_unit_check_supervise_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/supervise
+tests_unit_check_supervise_SOURCES = tests/unit/check_supervise.c $(SUPERVISE_SOURCES) modules/health/functions.c
+tests_unit_check_supervise_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/supervise -I$(top_srcdir)/modules/health
 tests_unit_check_supervise_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_check_supervise_LDADD = libsmartimport.la $(JANSSON_LIBS) $(CHECK_LIBS)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "supervise.h"
+#include "handler.h"
 
 static int parse(struct sv_spec *spec, const char *text, char *err, size_t n)
 {
@@ -167,6 +168,41 @@ START_TEST(a_child_gets_the_socket_as_stdin_and_finds_waiting_clients)
 }
 END_TEST
 
+/* /health's reading of the state file (modules/health/functions.c). */
+START_TEST(health_reads_every_process_state_and_names_the_first_one_down)
+{
+    char path[] = "/tmp/check_supervise_state.XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    const char *text = "{\"processes\":{\"a\":{\"state\":\"up\",\"restarts\":0},"
+                       "\"b\":{\"state\":\"restarting\",\"restarts\":3,\"last_exit\":\"signal SIGSEGV\","
+                       "\"last_exit_at\":\"2026-01-01T00:00:00.000Z\"}}}";
+    ck_assert_int_eq(write(fd, text, strlen(text)), (int)strlen(text));
+    close(fd);
+    bool all_up = true;
+    char down[64];
+    json_t *f = health_functions(path, &all_up, down, sizeof down);
+    ck_assert_ptr_nonnull(f);
+    ck_assert(!all_up);
+    ck_assert_str_eq(down, "b");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(f, "b"), "lastExit")), "signal SIGSEGV");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(f, "b"), "restarts")), 3);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(f, "a"), "state")), "up");
+    json_decref(f);
+    unlink(path);
+
+    /* The supervisor is gone (no file): not up, and said so. */
+    f = health_functions(path, &all_up, down, sizeof down);
+    ck_assert(!all_up);
+    ck_assert_str_eq(down, "supervisor");
+    json_decref(f);
+
+    /* No supervisor configured: no "functions" at all. */
+    ck_assert_ptr_null(health_functions(NULL, &all_up, down, sizeof down));
+    ck_assert(all_up);
+}
+END_TEST
+
 static Suite *supervise_suite(void)
 {
     Suite *s = suite_create("supervise");
@@ -178,6 +214,7 @@ static Suite *supervise_suite(void)
     tcase_add_test(tc, restarts_are_immediate_first_then_back_off_to_a_cap);
     tcase_add_test(tc, an_exit_is_named_by_its_signal_or_code);
     tcase_add_test(tc, a_child_gets_the_socket_as_stdin_and_finds_waiting_clients);
+    tcase_add_test(tc, health_reads_every_process_state_and_names_the_first_one_down);
     suite_add_tcase(s, tc);
     return s;
 }
