@@ -1,8 +1,8 @@
 /* advice.h: Prime's handoff, Crystal's analysis and the approve orchestration.
  *
- *   prime.c      POST prime-handoff            {"userId","importId"}
- *   crystal.c    POST crystal-analyze-import   {"userId","handoffId","force"?}
- *   approve.c    POST approve-import           {"userId","importId"}: commit -> prime -> crystal
+ *   prime_handoff.c          POST prime-handoff            {"userId","importId"}
+ *   crystal_analyze_import.c POST crystal-analyze-import   {"userId","handoffId","force"?}
+ *   approve_import.c         POST approve-import           {"userId","importId"}: commit -> prime -> crystal
  *   analytics.c  the spending analytics (SQL over the user's transactions)
  *   text.c       pure helpers: masking, money, the rules template, the prompt, reply validation
  *   llm.c        an OpenAI-compatible chat-completions client on libcurl

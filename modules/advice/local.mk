@@ -3,10 +3,10 @@
 # their unit test, and the stand-in model server the integration tests talk to.
 noinst_LTLIBRARIES += libadvice.la
 libadvice_la_SOURCES = modules/advice/advice.h \
-	modules/advice/analytics.c modules/advice/approve.c modules/advice/crystal.c \
-	modules/advice/llm.c modules/advice/prime.c modules/advice/text.c
+	modules/advice/analytics.c modules/advice/approve_import.c modules/advice/crystal_analyze_import.c \
+	modules/advice/llm.c modules/advice/prime_handoff.c modules/advice/text.c
 ADVICE_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/advice -I$(top_srcdir)/modules/commit \
-	-I$(top_srcdir)/modules/ingest
+	-I$(top_srcdir)/modules/stmt
 libadvice_la_CPPFLAGS = $(ADVICE_CPPFLAGS)
 libadvice_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
 libadvice_la_LIBADD = libcommit.la libstmt.la libsmartimport.la $(CURL_LIBS) $(JANSSON_LIBS) $(PQ_LIBS)
@@ -14,13 +14,13 @@ ADVICE_LDADD = libadvice.la $(CURL_LIBS) $(JANSSON_LIBS) $(PQ_LIBS)
 
 pkglibexec_PROGRAMS += modules/advice/smartimport-prime-handoff \
 	modules/advice/smartimport-crystal-analyze-import modules/advice/smartimport-approve-import
-modules_advice_smartimport_prime_handoff_SOURCES = modules/advice/main_prime.c
+modules_advice_smartimport_prime_handoff_SOURCES = modules/advice/main_prime_handoff.c
 modules_advice_smartimport_prime_handoff_CPPFLAGS = $(ADVICE_CPPFLAGS)
 modules_advice_smartimport_prime_handoff_LDADD = $(ADVICE_LDADD)
-modules_advice_smartimport_crystal_analyze_import_SOURCES = modules/advice/main_crystal.c
+modules_advice_smartimport_crystal_analyze_import_SOURCES = modules/advice/main_crystal_analyze_import.c
 modules_advice_smartimport_crystal_analyze_import_CPPFLAGS = $(ADVICE_CPPFLAGS)
 modules_advice_smartimport_crystal_analyze_import_LDADD = $(ADVICE_LDADD)
-modules_advice_smartimport_approve_import_SOURCES = modules/advice/main_approve.c
+modules_advice_smartimport_approve_import_SOURCES = modules/advice/main_approve_import.c
 modules_advice_smartimport_approve_import_CPPFLAGS = $(ADVICE_CPPFLAGS)
 modules_advice_smartimport_approve_import_LDADD = $(ADVICE_LDADD)
 

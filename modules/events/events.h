@@ -13,7 +13,7 @@
  *
  * The pieces:
  *   events_loop.c     accept, read, write, timers, signals; FastCGI in and out
- *   events_request.c  one complete request -> an error, a JSON page, or a stream
+ *   import_events.c  one complete request -> an error, a JSON page, or a stream
  *   events_bus.c      LISTEN/NOTIFY fan-out, replay pages, fences, catch-up
  *   events_pool.c     the query threads and their lanes
  *   events_format.c   event rows -> JSON objects and SSE frames
@@ -137,7 +137,7 @@ enum ev_conn_state {
 struct ev_sub;
 struct ev_job;
 
-/* What a request asked for (events_request.c). */
+/* What a request asked for (import_events.c). */
 struct ev_query {
     char user[SI_UUID_LEN + 1];
     char import_id[SI_UUID_LEN + 1];   /* "" = all the user's events */
@@ -350,7 +350,7 @@ void ev_conn_doom(struct ev_loop *L, struct ev_conn *c, const char *reason);
 /* Ends an open stream cleanly (END_REQUEST) and logs its close line. */
 void ev_stream_end(struct ev_loop *L, struct ev_conn *c, const char *reason);
 
-/* events_request.c: c's request is complete (c->proto holds its params). */
+/* import_events.c: c's request is complete (c->proto holds its params). */
 void ev_request_handle(struct ev_loop *L, struct ev_conn *c);
 /* A VISIBLE or PAGE job is back (job->conn is still waiting for it). */
 void ev_request_on_job(struct ev_loop *L, struct ev_job *job);

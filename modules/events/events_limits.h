@@ -1,7 +1,7 @@
 /* events_limits.h: every limit of the import-events responder, named once.
  *
  * The values with an environment variable are defaults that an operator may
- * change at start (read in events_main.c, checked against the ranges here). */
+ * change at start (read in main_import_events.c, checked against the ranges here). */
 #ifndef EVENTS_LIMITS_H
 #define EVENTS_LIMITS_H
 

@@ -5,7 +5,7 @@
  * what a health check needs: each process's state, restart count and how it
  * last ended.  No supervisor (a responder run by hand, the unit tests): no
  * "functions" field at all. */
-#include "handler.h"
+#include "health.h"
 
 #include <stdlib.h>
 #include <string.h>

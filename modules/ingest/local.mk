@@ -1,11 +1,6 @@
-# modules/ingest: libstmt (the statement parsers: no I/O beyond a FILE),
-# libingest (uploads, encodings, staging, dedup, categories) and the
-# ingest-statement responder.
-noinst_LTLIBRARIES += libstmt.la libingest.la
-libstmt_la_SOURCES = modules/ingest/stmt.h modules/ingest/stmt_util.c modules/ingest/stmt_util.h \
-	$(STMT_CSV_SOURCES) $(STMT_FORMAT_SOURCES)
-libstmt_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/ingest
-libstmt_la_LIBADD = $(XML_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS) $(PTHREAD_LIBS)
+# modules/ingest: libingest (uploads, multipart, encodings, staging, dedup, categories,
+# preview) and the ingest-statement responder.  The parsers are libstmt (modules/stmt).
+noinst_LTLIBRARIES += libingest.la
 
 libingest_la_SOURCES = \
 	modules/ingest/categorize.c modules/ingest/categorize.h \
@@ -19,22 +14,19 @@ libingest_la_SOURCES = \
 	modules/ingest/stage.c modules/ingest/stage.h \
 	modules/ingest/upload.c modules/ingest/upload.h \
 	modules/ingest/upload_slots.c modules/ingest/upload_slots.h
-libingest_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/ingest
+libingest_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/ingest -I$(top_srcdir)/modules/stmt
 libingest_la_LIBADD = libstmt.la libsmartimport.la $(JANSSON_LIBS) $(PQ_LIBS) $(CRYPTO_LIBS) $(PTHREAD_LIBS)
-
-# Unit tests of the parsers link libstmt.la and use these flags.
-STMT_TEST_LIBS = libstmt.la $(CHECK_LIBS) $(XML_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS)
-STMT_TEST_FLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -I$(top_srcdir)/modules/ingest
 
 check_PROGRAMS += tests/unit/check_ingest
 TESTS += tests/unit/check_ingest
 tests_unit_check_ingest_SOURCES = tests/unit/check_ingest.c tests/unit/testutil.h
 tests_unit_check_ingest_LDADD = libingest.la $(CHECK_LIBS) $(JANSSON_LIBS) $(PQ_LIBS)
-tests_unit_check_ingest_CFLAGS = $(STMT_TEST_FLAGS)
+tests_unit_check_ingest_CFLAGS = $(STMT_TEST_FLAGS) -I$(top_srcdir)/modules/ingest
 
 pkglibexec_PROGRAMS += modules/ingest/smartimport-ingest-statement
-modules_ingest_smartimport_ingest_statement_SOURCES = modules/ingest/main.c modules/ingest/handler.c \
-	modules/ingest/handler.h
-modules_ingest_smartimport_ingest_statement_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/ingest
+modules_ingest_smartimport_ingest_statement_SOURCES = modules/ingest/main_ingest_statement.c \
+	modules/ingest/ingest_statement.c modules/ingest/ingest_statement.h
+modules_ingest_smartimport_ingest_statement_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/ingest \
+	-I$(top_srcdir)/modules/stmt
 modules_ingest_smartimport_ingest_statement_LDADD = libingest.la $(JANSSON_LIBS) $(PQ_LIBS)
 EXTRA_DIST += modules/ingest/README.md

@@ -1,6 +1,6 @@
 # modules/logscrub: smartimport-logscrub, nginx's error log without query strings or tokens
 pkglibexec_PROGRAMS += modules/logscrub/smartimport-logscrub
-modules_logscrub_smartimport_logscrub_SOURCES = modules/logscrub/main.c \
+modules_logscrub_smartimport_logscrub_SOURCES = modules/logscrub/main_logscrub.c \
 	modules/logscrub/scrub.c modules/logscrub/scrub.h
 modules_logscrub_smartimport_logscrub_LDADD = libsmartimport.la $(JANSSON_LIBS) $(PQ_LIBS)
 

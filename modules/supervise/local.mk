@@ -3,7 +3,7 @@
 bin_PROGRAMS += modules/supervise/smartimport-supervise
 SUPERVISE_SOURCES = modules/supervise/supervise.h modules/supervise/sv_spec.c \
 	modules/supervise/sv_child.c modules/supervise/sv_state.c
-modules_supervise_smartimport_supervise_SOURCES = modules/supervise/main.c $(SUPERVISE_SOURCES)
+modules_supervise_smartimport_supervise_SOURCES = modules/supervise/main_supervise.c $(SUPERVISE_SOURCES)
 modules_supervise_smartimport_supervise_LDADD = libsmartimport.la $(JANSSON_LIBS)
 EXTRA_DIST += modules/supervise/README.md
 

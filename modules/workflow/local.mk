@@ -4,15 +4,15 @@
 # and the stand-in service the integration test makes fail.
 noinst_LTLIBRARIES += libworkflow.la
 libworkflow_la_SOURCES = modules/workflow/workflow.h modules/workflow/wf_util.c \
-	modules/workflow/api.c modules/workflow/phases.c
+	modules/workflow/workflow.c modules/workflow/phases.c
 libworkflow_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
 libworkflow_la_LIBADD = libsmartimport.la $(CURL_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) $(PQ_LIBS)
 WORKFLOW_LDADD = libworkflow.la $(CURL_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) $(PQ_LIBS) $(PTHREAD_LIBS)
 
 pkglibexec_PROGRAMS += modules/workflow/smartimport-workflow modules/workflow/smartimport-workflow-worker
-modules_workflow_smartimport_workflow_SOURCES = modules/workflow/main_api.c
+modules_workflow_smartimport_workflow_SOURCES = modules/workflow/main_workflow.c
 modules_workflow_smartimport_workflow_LDADD = $(WORKFLOW_LDADD)
-modules_workflow_smartimport_workflow_worker_SOURCES = modules/workflow/worker.c
+modules_workflow_smartimport_workflow_worker_SOURCES = modules/workflow/main_workflow_worker.c
 modules_workflow_smartimport_workflow_worker_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
 modules_workflow_smartimport_workflow_worker_LDADD = $(WORKFLOW_LDADD)
 

@@ -3,8 +3,8 @@
  * Three parts share this header:
  *   wf_util.c    pure helpers (phase numbers, the fee, canonical JSON + sha256,
  *                backoff, payload validation); unit-tested in tests/unit/check_workflow.c
- *   api.c        the HTTP responder smartimport-workflow (enqueue, job, stats)
- *   phases.c     what each phase does, run by the worker (worker.c) */
+ *   workflow.c   the HTTP responder smartimport-workflow (enqueue, job, stats)
+ *   phases.c     what each phase does, run by the worker (main_workflow_worker.c) */
 #ifndef WORKFLOW_H
 #define WORKFLOW_H
 
@@ -54,7 +54,7 @@ int wf_sha256_hex(const void *data, size_t len, char out[65]);
  * the caller).  0, or -1 with a 400 err naming the field. */
 int wf_validate_phase_fields(int phase, const json_t *body, struct si_error *err);
 
-/* The HTTP responder's handler (api.c). */
+/* The HTTP responder's handler (workflow.c). */
 int workflow_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp);
 
 /* ---- the worker side (phases.c) ---- */

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../modules/health/handler.h"
+#include "../../modules/health/health.h"
 #include "si_db_retry.h"
 #include "si_event.h"
 #include "si_server.h"

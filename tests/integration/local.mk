@@ -3,7 +3,7 @@
 # DATABASE_URL / SMARTIMPORT_TEST_URL; without them these tests skip (77).
 check_PROGRAMS += tests/integration/check_db
 tests_integration_check_db_SOURCES = tests/integration/check_db.c \
-	modules/health/handler.c modules/health/handler.h modules/health/functions.c
+	modules/health/health.c modules/health/health.h modules/health/functions.c
 tests_integration_check_db_LDADD = libsmartimport.la $(CHECK_LIBS) $(JANSSON_LIBS) $(PQ_LIBS)
 tests_integration_check_db_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 # The slowloris attack client of t0061 (built by make check, not a test itself).

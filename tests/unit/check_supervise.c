@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "supervise.h"
-#include "handler.h"
+#include "health.h"
 
 static int parse(struct sv_spec *spec, const char *text, char *err, size_t n)
 {

@@ -1,4 +1,4 @@
-/* handler.c: GET /health -- can this stack reach PostgreSQL, and is every
+/* health.c: GET /health -- can this stack reach PostgreSQL, and is every
  * one of its processes up?
  *
  * 200 {"ok":true,"version","schema":<highest applied migration>,"db":"up",
@@ -10,7 +10,7 @@
  * comes from the supervisor (SMARTIMPORT_SUPERVISE_STATE, functions.c).  The worker's
  * connection is reused and replaced after a server restart by si_db, so
  * health turns 200 again on its own once PostgreSQL is back. */
-#include "handler.h"
+#include "health.h"
 #include "si_limits.h"
 
 #include <stdlib.h>

@@ -1,5 +1,5 @@
-/* main.c: the ingest-statement responder. */
-#include "handler.h"
+/* main_ingest_statement.c: the ingest-statement responder. */
+#include "ingest_statement.h"
 #include "ingest_config.h"
 #include "si_log.h"
 #include "si_server.h"

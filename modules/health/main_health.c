@@ -1,5 +1,5 @@
-/* main.c: the health responder (GET /health, /.netlify/functions/health). */
-#include "handler.h"
+/* main_health.c: the health responder (GET /health, /.netlify/functions/health). */
+#include "health.h"
 #include "si_server.h"
 
 static const struct si_function health_function = {

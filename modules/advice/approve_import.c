@@ -1,4 +1,4 @@
-/* approve.c: POST /.netlify/functions/approve-import {"userId","importId"}
+/* approve_import.c: POST /.netlify/functions/approve-import {"userId","importId"}
  *
  * The whole approval on the server, in one request: commit -> Prime's
  * handoff -> Crystal's analysis, calling the steps' C functions directly

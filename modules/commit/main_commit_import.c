@@ -1,4 +1,4 @@
-/* main_commit.c: the commit-import responder. */
+/* main_commit_import.c: the commit-import responder. */
 #include "commit.h"
 #include "si_server.h"
 

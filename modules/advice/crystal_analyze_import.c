@@ -1,4 +1,4 @@
-/* crystal.c: POST /.netlify/functions/crystal-analyze-import {"userId","handoffId","force"?}
+/* crystal_analyze_import.c: POST /.netlify/functions/crystal-analyze-import {"userId","handoffId","force"?}
  *   200 {"ok":true,"handoffId","importId","summary","budgetImpact","forecastDelta",
  *        "topCategories":["Groceries: $450.50",...],
  *        "categories":[{"name","amountMinor","currency","share","momChangePct"}],

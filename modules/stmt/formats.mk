@@ -1,6 +1,6 @@
-# modules/ingest/formats.mk: OFX/QFX, QIF, CAMT.053, MT940 and format detection.
-STMT_FORMAT_SOURCES = modules/ingest/stmt_detect.c modules/ingest/ofx.c modules/ingest/qif.c \
-	modules/ingest/camt053.c modules/ingest/mt940.c
+# modules/stmt/formats.mk: OFX/QFX, QIF, CAMT.053, MT940 and format detection.
+STMT_FORMAT_SOURCES = modules/stmt/stmt_detect.c modules/stmt/ofx.c modules/stmt/qif.c \
+	modules/stmt/camt053.c modules/stmt/mt940.c
 
 # Unit tests: the format parsers against tests/fixtures/formats, and the shared helpers.
 FORMAT_FIXTURES = \

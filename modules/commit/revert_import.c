@@ -1,4 +1,4 @@
-/* revert.c: POST /.netlify/functions/revert-import {"userId","importId"}
+/* revert_import.c: POST /.netlify/functions/revert-import {"userId","importId"}
  *
  * The safe undo, in one transaction: the import stops containing the rows
  * it only contained as duplicates (its links in transaction_imports,

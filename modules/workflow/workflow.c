@@ -1,4 +1,4 @@
-/* api.c: the workflow responder (smartimport-workflow), behind nginx's
+/* workflow.c: the workflow responder (smartimport-workflow), behind nginx's
  * ^~/api/v1/workflow/ route.
  *
  *   POST /api/v1/workflow/phase/:n   n = 1..7 (anything else 400 invalid_phase)

@@ -1,4 +1,4 @@
-/* main_approve.c: the approve-import responder. */
+/* main_approve_import.c: the approve-import responder. */
 #include "advice.h"
 #include "si_server.h"
 

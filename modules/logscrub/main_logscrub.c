@@ -1,4 +1,4 @@
-/* main.c: smartimport-logscrub, the reader of nginx's error log.
+/* main_logscrub.c: smartimport-logscrub, the reader of nginx's error log.
  *
  *   smartimport-logscrub --socket PATH --out FILE
  *

@@ -1,4 +1,4 @@
-/* main_revert.c: the revert-import responder. */
+/* main_revert_import.c: the revert-import responder. */
 #include "commit.h"
 #include "si_server.h"
 

@@ -1,4 +1,4 @@
-/* prime.c: POST /.netlify/functions/prime-handoff {"userId","importId"}
+/* prime_handoff.c: POST /.netlify/functions/prime-handoff {"userId","importId"}
  *   200 {"ok":true,"handoffId","importId","primeMessage","transactionCount","importedAt","status"}
  *
  * Prime ("prime-boss") acknowledges a committed import and hands it to

@@ -1,7 +1,7 @@
-# modules/ingest/csv.mk: the CSV engine (sniffing, columns, amounts, dates).
-STMT_CSV_SOURCES = modules/ingest/csv.h modules/ingest/csv_reader.c modules/ingest/csv_text.c \
-	modules/ingest/csv_sniff.c modules/ingest/csv_columns.c modules/ingest/csv_amount.c \
-	modules/ingest/csv_date.c modules/ingest/csv_mapping.c modules/ingest/csv_parse.c
+# modules/stmt/csv.mk: the CSV engine (sniffing, columns, amounts, dates).
+STMT_CSV_SOURCES = modules/stmt/csv.h modules/stmt/csv_reader.c modules/stmt/csv_text.c \
+	modules/stmt/csv_sniff.c modules/stmt/csv_columns.c modules/stmt/csv_amount.c \
+	modules/stmt/csv_date.c modules/stmt/csv_mapping.c modules/stmt/csv_parse.c
 
 check_PROGRAMS += tests/unit/check_csv
 TESTS += tests/unit/check_csv

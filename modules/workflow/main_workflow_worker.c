@@ -1,4 +1,4 @@
-/* worker.c: smartimport-workflow-worker, the daemon that runs workflow jobs.
+/* main_workflow_worker.c: smartimport-workflow-worker, the daemon that runs workflow jobs.
  *
  * Not a FastCGI responder: a plain process that scripts/up starts in the
  * background.  Several may run at once, on any host; they coordinate only

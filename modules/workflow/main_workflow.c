@@ -1,4 +1,4 @@
-/* main_api.c: the workflow responder (POST phase/:n, GET jobs/:id, GET stats). */
+/* main_workflow.c: the workflow responder (POST phase/:n, GET jobs/:id, GET stats). */
 #include "workflow.h"
 #include "si_server.h"
 

@@ -1,4 +1,4 @@
-/* main.c: smartimport-token -- prints an HS256 access token for a user id,
+/* main_token.c: smartimport-token -- prints an HS256 access token for a user id,
  * signed with SMARTIMPORT_JWT_SECRET, for trying the API in jwt mode and for
  * the tests.  Usage: smartimport-token <user-uuid> [seconds-valid] */
 #include <stdio.h>

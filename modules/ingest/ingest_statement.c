@@ -1,4 +1,4 @@
-/* handler.c: POST /.netlify/functions/ingest-statement
+/* ingest_statement.c: POST /.netlify/functions/ingest-statement
  *
  * no secrets in the URL -> who is the caller (from the bearer token, before
  * the body is read; in trust-body mode from the body) -> at most
@@ -9,7 +9,7 @@
  * COPY, totals, parse event -> commit -> duplicate verdicts for the preview.
  * Any failure rolls the whole transaction back (nothing staged) and records
  * an import:*:error event on its own. */
-#include "handler.h"
+#include "ingest_statement.h"
 #include "csv.h"
 #include "encoding.h"
 #include "file_name.h"

@@ -1,4 +1,4 @@
-/* events_request.c: GET /.netlify/functions/import-events, one complete request.
+/* import_events.c: GET /.netlify/functions/import-events, one complete request.
  *
  *   ?importId=<uuid>   only that import's events (another user's or an unknown
  *                      import is 404 import_not_found); without it, all of the

@@ -1,4 +1,4 @@
-/* handler.h: the auth-check function's handler, exposed for tests. */
+/* auth_check.h: the auth-check function's handler, exposed for tests. */
 #ifndef AUTH_CHECK_HANDLER_H
 #define AUTH_CHECK_HANDLER_H
 

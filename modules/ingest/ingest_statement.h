@@ -1,4 +1,4 @@
-/* handler.h: the ingest-statement function, exposed for tests. */
+/* ingest_statement.h: the ingest-statement function, exposed for tests. */
 #ifndef INGEST_HANDLER_H
 #define INGEST_HANDLER_H
 

@@ -1,4 +1,4 @@
-/* handler.h: the health function's handler, exposed for tests. */
+/* health.h: the health function's handler, exposed for tests. */
 #ifndef HEALTH_HANDLER_H
 #define HEALTH_HANDLER_H
 

@@ -1,4 +1,4 @@
-/* events_main.c: smartimport-import-events, the import-events stream responder.
+/* main_import_events.c: smartimport-import-events, the import-events stream responder.
  *
  * Reads the runtime's configuration (the same variables as every responder)
  * plus its own, opens the listening socket (fd 0 from spawn-fcgi, or

@@ -1,4 +1,4 @@
-/* commit.c: POST /.netlify/functions/commit-import {"userId","importId"}
+/* commit_import.c: POST /.netlify/functions/commit-import {"userId","importId"}
  *
  * Moves an import's staged rows into transactions in ONE transaction: all
  * rows land or none do.  Rows whose dedup hash the user already has are

@@ -1,5 +1,5 @@
-/* main.c: the auth-check responder (nginx's internal =/_si_auth, see handler.c). */
-#include "handler.h"
+/* main_auth_check.c: the auth-check responder (nginx's internal =/_si_auth, see auth_check.c). */
+#include "auth_check.h"
 #include "si_server.h"
 
 static const struct si_function auth_check_function = {

@@ -1,4 +1,4 @@
-/* handler.c: auth-check, the edge identity check nginx asks before a body is read.
+/* auth_check.c: auth-check, the edge identity check nginx asks before a body is read.
  *
  * nginx's auth_request sends every request to a route marked "auth" (nginx/routes) here
  * first, as a bodiless GET that carries only the client's headers: no body, no query.
@@ -10,7 +10,7 @@
  * This is a gate, not the decision: the responder still identifies the caller itself,
  * with the body (a userId that is not the token's user is its 403).  In trust-body mode
  * the identity is in the body, which this check never sees: it always passes. */
-#include "handler.h"
+#include "auth_check.h"
 #include "si_auth.h"
 
 #include <string.h>

@@ -1,4 +1,4 @@
-/* main_prime.c: the prime-handoff responder. */
+/* main_prime_handoff.c: the prime-handoff responder. */
 #include "advice.h"
 #include "si_server.h"
 

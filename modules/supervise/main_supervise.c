@@ -1,4 +1,4 @@
-/* main.c: smartimport-supervise SPEC STATE_FILE RUN_DIR LOG_DIR
+/* main_supervise.c: smartimport-supervise SPEC STATE_FILE RUN_DIR LOG_DIR
  *
  * Starts every process of SPEC, restarts each one that ends, and on SIGTERM
  * or SIGINT stops them all by rank and exits 0 (design in supervise.h).

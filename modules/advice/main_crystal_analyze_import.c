@@ -1,4 +1,4 @@
-/* main_crystal.c: the crystal-analyze-import responder. */
+/* main_crystal_analyze_import.c: the crystal-analyze-import responder. */
 #include "advice.h"
 #include "si_server.h"
 
