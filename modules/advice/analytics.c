@@ -82,7 +82,8 @@ static int days_in_month(int y, int m)
 
 static long long col_ll(const PGresult *res, int row, int col)
 {
-    return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
+    long long v = 0;   /* NULL (an empty sum) is 0 */
+    return si_db_get_int64(res, row, col, &v) < 0 ? 0 : v;
 }
 
 static long long col_money(const PGresult *res, int row, int col)

@@ -32,6 +32,7 @@
 #include "commit.h"
 #include "import_lock.h"
 #include "si_json.h"
+#include "si_clock.h"
 #include "si_log.h"
 
 #include <stdio.h>
@@ -144,7 +145,7 @@ int approve_handle(struct si_ctx *ctx, struct si_request *req, struct si_respons
     }
     double crystal_ms = advice_ms_since(&t1);
 
-    si_log_timestamp(now, sizeof now);
+    si_utc_timestamp(now, sizeof now);
     out = json_pack("{s:b, s:s, s:s, s:I, s:O, s:O, s:O, s:O, s:O, s:s, s:{s:f, s:f, s:f, s:f}}", "ok", 1,
                     "importId", imp.id, "handoffId", handoff_id, "committed", (json_int_t)committed,
                     "summary", json_object_get(crystal, "summary"),

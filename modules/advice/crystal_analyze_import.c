@@ -32,6 +32,7 @@
 #include "advice.h"
 #include "si_auth.h"
 #include "si_event.h"
+#include "si_import.h"
 #include "si_json.h"
 #include "si_log.h"
 #include "si_uuid.h"
@@ -87,7 +88,7 @@ static int lock_handoff(struct si_db *db, const char *user, struct handoff_row *
     snprintf(h->date_to, sizeof h->date_to, "%s", PQgetvalue(res, 0, 4));
     snprintf(h->currency, sizeof h->currency, "%s", PQgetvalue(res, 0, 5));
     PQclear(res);
-    if (strcmp(h->import_status, "committed") != 0 && strcmp(h->import_status, "analyzed") != 0)
+    if (!si_import_name_in_ledger(h->import_status))
         return si_error_set(err, 409, "import_not_committed", "the handoff's import is %s: nothing to analyse",
                             h->import_status);
     return 0;
@@ -165,16 +166,6 @@ static json_t *categories_json(const struct advice_analytics *a)
     return arr;
 }
 
-static int event(struct si_db *db, const char *user, const char *import_id, const char *type, json_t *payload,
-                 struct si_error *err)
-{
-    if (payload == NULL)
-        return si_error_set(err, 500, "internal", "out of memory");
-    int rc = si_event_record(db, user, import_id, type, payload, NULL, err);
-    json_decref(payload);
-    return rc;
-}
-
 /* Step 1.  1 = stored advice answered (*out set), 0 = go on, -1 = error.
  * keep_open: leave the transaction open for the rest (no model to wait for). */
 static int start(struct si_db *db, const char *user, struct handoff_row *h, bool force, bool keep_open,
@@ -193,8 +184,9 @@ static int start(struct si_db *db, const char *user, struct handoff_row *h, bool
     if ((!keep_open &&
          si_db_command(db, "UPDATE handoffs SET status = 'analyzing', updated_at = now() WHERE id = $1 AND user_id = $2",
                        2, params, err) != 0) ||
-        event(db, user, h->import_id, "crystal:analyze:start",
-              json_pack("{s:s, s:s, s:b}", "handoffId", h->id, "importId", h->import_id, "force", force), err) != 0)
+        si_event_record(db, user, h->import_id, "crystal:analyze:start",
+                        json_pack("{s:s, s:s, s:b}", "handoffId", h->id, "importId", h->import_id, "force", force),
+                        NULL, err) != 0)
         return -1;
     return keep_open ? 0 : si_db_commit(db, err);
 }
@@ -265,14 +257,17 @@ static int finish(struct si_db *db, const char *user, struct handoff_row *h, boo
         13, ap, err);
     if (res == NULL)
         goto out;
-    long long advice_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    long long advice_id = 0;
+    if (si_db_get_int64(res, 0, 0, &advice_id) != 0) {
+        PQclear(res);
+        si_db_bad_value(err, "advice.id");
+        goto out;
+    }
     PQclear(res);
     const char *hp[] = { h->id, user };
-    const char *ip[] = { h->import_id, user };
     if (si_db_command(db, "UPDATE handoffs SET status = 'completed', completed_at = now(), updated_at = now() "
                           "WHERE id = $1 AND user_id = $2", 2, hp, err) != 0 ||
-        si_db_command(db, "UPDATE imports SET status = 'analyzed', updated_at = now() "
-                          "WHERE id = $1 AND user_id = $2 AND status = 'committed'", 2, ip, err) != 0)
+        si_import_move(db, h->import_id, user, SI_IMPORT_ANALYZED, NULL, 0, NULL, NULL, err) != 0)
         goto out;
     json_t *complete = json_pack("{s:s, s:s, s:I, s:s, s:i, s:I, s:i, s:f, s:f}", "handoffId", h->id, "importId",
                                  h->import_id, "adviceId", (json_int_t)advice_id, "source", source, "categories",
@@ -280,10 +275,10 @@ static int finish(struct si_db *db, const char *user, struct handoff_row *h, boo
                                  lr->attempts, "llmMs", lr->ms, "ms", advice_ms_since(t0));
     if (complete != NULL && reason != NULL)
         json_object_set_new(complete, "fallback", json_string(reason));
-    if (event(db, user, h->import_id, "crystal:analyze:complete", complete, err) != 0 ||
-        event(db, user, h->import_id, "advisory:ready",
-              json_pack("{s:s, s:s, s:I, s:s}", "handoffId", h->id, "importId", h->import_id, "adviceId",
-                        (json_int_t)advice_id, "source", source), err) != 0 ||
+    if (si_event_record(db, user, h->import_id, "crystal:analyze:complete", complete, NULL, err) != 0 ||
+        si_event_record(db, user, h->import_id, "advisory:ready",
+                        json_pack("{s:s, s:s, s:I, s:s}", "handoffId", h->id, "importId", h->import_id, "adviceId",
+                                  (json_int_t)advice_id, "source", source), NULL, err) != 0 ||
         si_db_commit(db, err) != 0)
         goto out;
     *out = answer(h, text->summary, text->budget_impact, text->forecast_delta, top, cats, source, false);
@@ -302,11 +297,9 @@ static void record_failure(struct si_db *db, const char *user, const struct hand
     if (h->import_id[0] == '\0' || (!started && failure->status < 500))
         return;   /* never reached one of the caller's handoffs, or refused before starting */
     struct si_error e2;
-    json_t *p = json_pack("{s:s, s:s, s:s, s:i}", "handoffId", h->id, "importId", h->import_id, "code",
-                          failure->code ? failure->code : "internal", "status", failure->status);
-    if (p == NULL || si_event_record_error(db, user, h->import_id, "crystal:analyze:error", p, NULL, &e2) != 0)
+    if (si_event_record_error(db, user, h->import_id, "crystal:analyze:error", failure,
+                              json_pack("{s:s}", "handoffId", h->id), &e2) != 0)
         si_log(SI_LOG_WARN, "could not record crystal:analyze:error", NULL);
-    json_decref(p);
     if (started) {   /* a later call starts over; "analyzing" would claim otherwise */
         const char *params[] = { h->id, user };
         if (si_db_command(db, "UPDATE handoffs SET status = 'failed', updated_at = now() "

@@ -18,7 +18,9 @@
  * (after the rollback, ids and codes only). */
 #include "advice.h"
 #include "import_lock.h"
+#include "si_clock.h"
 #include "si_event.h"
+#include "si_import.h"
 #include "si_log.h"
 
 #include <stdio.h>
@@ -61,7 +63,7 @@ static int load_facts(struct si_db *db, const char *user, const char *import_id,
     PQclear(res);
     res = si_db_exec(db,
         "SELECT i.file_name, "
-        "  to_char(coalesce(i.committed_at, i.updated_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+        "  " SI_SQL_UTC_S("coalesce(i.committed_at, i.updated_at)") ", "
         "  coalesce(i.date_from, i.created_at::date)::text, coalesce(i.date_to, i.created_at::date)::text, "
         "  coalesce(i.committed_count, 0), h.id, h.status, h.transaction_count, "
         "  (SELECT m.content FROM chat_messages m WHERE m.user_id = h.user_id AND m.handoff_id = h.id "
@@ -79,12 +81,18 @@ static int load_facts(struct si_db *db, const char *user, const char *import_id,
     snprintf(f->committed_at, sizeof f->committed_at, "%s", PQgetvalue(res, 0, 1));
     snprintf(f->date_from, sizeof f->date_from, "%s", PQgetvalue(res, 0, 2));
     snprintf(f->date_to, sizeof f->date_to, "%s", PQgetvalue(res, 0, 3));
-    f->transactions = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+    if (si_db_get_int64(res, 0, 4, &f->transactions) != 0) {
+        PQclear(res);
+        return si_db_bad_value(err, "imports.committed_count");
+    }
     f->has_handoff = !PQgetisnull(res, 0, 5);
     if (f->has_handoff) {
         snprintf(f->handoff_id, sizeof f->handoff_id, "%s", PQgetvalue(res, 0, 5));
         snprintf(f->handoff_status, sizeof f->handoff_status, "%s", PQgetvalue(res, 0, 6));
-        f->handoff_count = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
+        if (si_db_get_int64(res, 0, 7, &f->handoff_count) != 0) {
+            PQclear(res);
+            return si_db_bad_value(err, "handoffs.transaction_count");
+        }
         if (!PQgetisnull(res, 0, 8) && (f->message = strdup(PQgetvalue(res, 0, 8))) == NULL) {
             PQclear(res);
             return si_error_set(err, 500, "internal", "out of memory");
@@ -118,16 +126,6 @@ static json_t *answer(const char *handoff_id, const char *import_id, const char 
                      "status", status);
 }
 
-static int event(struct si_db *db, const char *user, const char *import_id, const char *type, json_t *payload,
-                 struct si_error *err)
-{
-    if (payload == NULL)
-        return si_error_set(err, 500, "internal", "out of memory");
-    int rc = si_event_record(db, user, import_id, type, payload, NULL, err);
-    json_decref(payload);
-    return rc;
-}
-
 static int handoff(struct si_db *db, const char *user, struct locked_import *imp, json_t **out, struct si_error *err)
 {
     struct timespec t0;
@@ -136,7 +134,7 @@ static int handoff(struct si_db *db, const char *user, struct locked_import *imp
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (si_db_begin(db, err) != 0 || load_facts(db, user, imp->id, &f, err) != 0)
         goto fail;
-    if (strcmp(f.status, "committed") != 0 && strcmp(f.status, "analyzed") != 0) {
+    if (!si_import_name_in_ledger(f.status)) {
         si_error_set(err, 409, "import_not_committed",
                      "the import is %s: only a committed import can be handed to Prime", f.status);
         goto fail;
@@ -171,14 +169,17 @@ static int handoff(struct si_db *db, const char *user, struct locked_import *imp
         "VALUES ($1, $2, $3, '" PRIME_AGENT "', 'assistant', $4) RETURNING id", 4, mp, err);
     if (res == NULL)
         return -1;
-    long long message_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    long long message_id = 0;
+    int got = si_db_get_int64(res, 0, 0, &message_id);
     PQclear(res);
-    if (event(db, user, imp->id, "prime:handoff:initiated",
-              json_pack("{s:s, s:s, s:I}", "importId", imp->id, "handoffId", handoff_id, "transactionCount",
-                        (json_int_t)f.transactions), err) != 0 ||
-        event(db, user, imp->id, "prime:message",
-              json_pack("{s:s, s:s, s:I, s:f}", "importId", imp->id, "handoffId", handoff_id, "messageId",
-                        (json_int_t)message_id, "ms", advice_ms_since(&t0)), err) != 0)
+    if (got != 0)
+        return si_db_bad_value(err, "chat_messages.id");
+    if (si_event_record(db, user, imp->id, "prime:handoff:initiated",
+                        json_pack("{s:s, s:s, s:I}", "importId", imp->id, "handoffId", handoff_id, "transactionCount",
+                                  (json_int_t)f.transactions), NULL, err) != 0 ||
+        si_event_record(db, user, imp->id, "prime:message",
+                        json_pack("{s:s, s:s, s:I, s:f}", "importId", imp->id, "handoffId", handoff_id, "messageId",
+                                  (json_int_t)message_id, "ms", advice_ms_since(&t0)), NULL, err) != 0)
         return -1;
     if (si_db_commit(db, err) != 0)
         return -1;
@@ -202,11 +203,8 @@ int prime_run(struct si_db *db, const char *user, const char *import_id, json_t 
     *out = NULL;
     if (err->status >= 500) {
         struct si_error e2;
-        json_t *p = json_pack("{s:s, s:s, s:i}", "importId", imp.id, "code", err->code ? err->code : "internal",
-                              "status", err->status);
-        if (p == NULL || si_event_record_error(db, user, imp.id, "prime:handoff:error", p, NULL, &e2) != 0)
+        if (si_event_record_error(db, user, imp.id, "prime:handoff:error", err, NULL, &e2) != 0)
             si_log(SI_LOG_WARN, "could not record prime:handoff:error", NULL);
-        json_decref(p);
     }
     return -1;
 }

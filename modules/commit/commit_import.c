@@ -18,13 +18,14 @@
  * the whole commit. */
 #include "commit.h"
 #include "import_lock.h"
+#include "si_clock.h"
 #include "si_db_retry.h"
 #include "si_event.h"
+#include "si_import.h"
 #include "si_log.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct commit_result {
     long long committed;
@@ -32,26 +33,11 @@ struct commit_result {
     bool already;
 };
 
-static double ms_since(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
-static int event(struct si_db *db, const char *user, const char *import_id, const char *type, json_t *payload,
-                 struct si_error *err)
-{
-    int rc = si_event_record(db, user, import_id, type, payload, NULL, err);
-    json_decref(payload);
-    return rc;
-}
-
 /* One attempt at the commit, inside the transaction si_db_retry_tx opened. */
 struct commit_attempt {
     const char *user;
     struct locked_import *imp;
-    struct timespec t0;
+    long long t0_ms;   /* si_now_ms() at the start */
     struct commit_result result;
 };
 
@@ -64,15 +50,19 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
     memset(out, 0, sizeof *out);
     if (import_ledger_lock(db, user, false, err) != 0 || import_lock(db, user, imp, err) != 0)
         return -1;
-    if (strcmp(imp->status, "committed") == 0 || strcmp(imp->status, "analyzed") == 0) {
+    enum si_import_status status;
+    if (si_import_status_from_name(imp->status, &status) != 0)
+        return si_db_bad_value(err, "imports.status");
+    if (si_import_in_ledger(status)) {
         out->already = true;   /* nothing to change */
         return 0;
     }
-    if (strcmp(imp->status, "parsed") != 0)
+    if (!si_import_may_move(status, SI_IMPORT_COMMITTED))
         return si_error_set(err, 409, "import_not_parsed", "the import is %s, not parsed: nothing to commit",
                             imp->status);
-    if (event(db, user, imp->id, "import:commit:start",
-              json_pack("{s:s, s:I}", "importId", imp->id, "rowCount", (json_int_t)imp->rows_total), err) != 0)
+    if (si_event_record(db, user, imp->id, "import:commit:start",
+                        json_pack("{s:s, s:I}", "importId", imp->id, "rowCount", (json_int_t)imp->rows_total), NULL,
+                        err) != 0)
         return -1;
 
     /* In dedup_hash order, so two commits of overlapping imports wait for
@@ -88,8 +78,10 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
         "ON CONFLICT (user_id, dedup_hash) DO NOTHING", 2, params, err);
     if (res == NULL)
         return -1;
-    out->committed = strtoll(PQcmdTuples(res), NULL, 10);
+    out->committed = si_db_rows_affected(res);
     PQclear(res);
+    if (out->committed < 0)
+        return si_db_bad_value(err, "the rows inserted");
     /* Each row the import contains but another import holds (a duplicate)
      * is linked to it (sql/0009): a revert of the holder must then leave the
      * row in place.  The rows it inserted need no link: it holds them
@@ -121,8 +113,10 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
                           err);
     if (res == NULL)
         return -1;
-    long long staged = strtoll(PQcmdTuples(res), NULL, 10);
+    long long staged = si_db_rows_affected(res);
     PQclear(res);
+    if (staged < 0)
+        return si_db_bad_value(err, "the staged rows deleted");
     if (staged != imp->rows_total)   /* the unlogged staging table was reset (see sql/0007) */
         return si_error_set(err, 409, "staging_lost",
                             "the staged rows of this import were lost (database restart): upload the file again");
@@ -131,14 +125,18 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
     char committed[32], duplicates[32];
     snprintf(committed, sizeof committed, "%lld", out->committed);
     snprintf(duplicates, sizeof duplicates, "%lld", out->duplicates);
-    const char *upd[] = { imp->id, user, committed, duplicates };
-    if (si_db_command(db,
-            "UPDATE imports SET status = 'committed', committed_count = $3, duplicate_count = $4, "
-            "committed_at = now(), updated_at = now() WHERE id = $1 AND user_id = $2", 4, upd, err) != 0)
+    const char *counts[] = { committed, duplicates };
+    bool moved = false;
+    if (si_import_move(db, imp->id, user, SI_IMPORT_COMMITTED,
+                       ", committed_count = $5, duplicate_count = $6, committed_at = now()", 2, counts, &moved,
+                       err) != 0)
         return -1;
-    return event(db, user, imp->id, "import:commit:complete",
-                 json_pack("{s:s, s:I, s:I, s:f}", "importId", imp->id, "committed", (json_int_t)out->committed,
-                           "duplicates", (json_int_t)out->duplicates, "ms", ms_since(&a->t0)), err);
+    if (!moved)   /* cannot happen: the row is locked and was parsed */
+        return si_error_set(err, 409, "import_not_parsed", "the import is no longer parsed: nothing to commit");
+    return si_event_record(db, user, imp->id, "import:commit:complete",
+                           json_pack("{s:s, s:I, s:I, s:f}", "importId", imp->id, "committed",
+                                     (json_int_t)out->committed, "duplicates", (json_int_t)out->duplicates, "ms",
+                                     (double)(si_now_ms() - a->t0_ms)), NULL, err);
 }
 
 /* Marks an import whose staged rows are gone as failed (on its own, after
@@ -146,9 +144,8 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
 static void mark_staging_lost(struct si_db *db, const char *user, const char *import_id)
 {
     struct si_error err;
-    const char *params[] = { import_id, user };
-    if (si_db_command(db, "UPDATE imports SET status = 'failed', failure_reason = 'staging_lost', updated_at = now() "
-                          "WHERE id = $1 AND user_id = $2 AND status = 'parsed'", 2, params, &err) != 0)
+    if (si_import_move(db, import_id, user, SI_IMPORT_FAILED, ", failure_reason = 'staging_lost'", 0, NULL, NULL,
+                       &err) != 0)
         si_logf(SI_LOG_WARN, "could not mark import %s failed: %s", import_id, err.message);
 }
 
@@ -160,11 +157,8 @@ static void record_failure(struct si_db *db, const char *user, const char *impor
         failure->status == 404)
         return;
     struct si_error err;
-    json_t *p = json_pack("{s:s, s:s, s:i}", "importId", import_id, "code", failure->code ? failure->code : "internal",
-                          "status", failure->status);
-    if (si_event_record_error(db, user, import_id, "import:commit:error", p, NULL, &err) != 0)
+    if (si_event_record_error(db, user, import_id, "import:commit:error", failure, NULL, &err) != 0)
         si_logf(SI_LOG_WARN, "could not record import:commit:error: %s", err.message);
-    json_decref(p);
 }
 
 int commit_run(struct si_db *db, const char *user, const char *import_id, json_t **out_body, struct si_error *err)
@@ -173,7 +167,7 @@ int commit_run(struct si_db *db, const char *user, const char *import_id, json_t
     memset(&imp, 0, sizeof imp);
     snprintf(imp.id, sizeof imp.id, "%s", import_id);
     struct commit_attempt attempt = { .user = user, .imp = &imp };
-    clock_gettime(CLOCK_MONOTONIC, &attempt.t0);
+    attempt.t0_ms = si_now_ms();
     const struct commit_result *result = &attempt.result;
     *out_body = NULL;
     if (si_db_retry_tx(db, commit_import, &attempt, err) != 0) {

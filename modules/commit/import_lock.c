@@ -79,9 +79,10 @@ int import_lock(struct si_db *db, const char *user_id, struct locked_import *imp
         return si_error_set(err, 404, "import_not_found", "import not found");
     }
     snprintf(imp->status, sizeof imp->status, "%s", PQgetvalue(res, 0, 0));
-    imp->rows_total = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-    imp->committed_count = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-    imp->duplicate_count = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+    int rc = 0;
+    if (si_db_get_int64(res, 0, 1, &imp->rows_total) != 0 || si_db_get_int64(res, 0, 2, &imp->committed_count) != 0 ||
+        si_db_get_int64(res, 0, 3, &imp->duplicate_count) != 0)
+        rc = si_db_bad_value(err, "imports counts");
     PQclear(res);
-    return 0;
+    return rc;
 }

@@ -18,6 +18,7 @@
 #include "import_lock.h"
 #include "si_db_retry.h"
 #include "si_event.h"
+#include "si_import.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +37,9 @@ static long long bulk_count(struct si_db *db, const char *sql, const char *const
     PGresult *res = si_db_exec_bulk(db, sql, 2, params, err);
     if (res == NULL)
         return -1;
-    long long n = strtoll(PQcmdTuples(res), NULL, 10);
+    long long n = si_db_rows_affected(res);
     PQclear(res);
-    return n;
+    return n >= 0 ? n : si_db_bad_value(err, "the rows touched");
 }
 
 static int revert_import(struct si_db *db, void *arg, struct si_error *err)
@@ -49,11 +50,14 @@ static int revert_import(struct si_db *db, void *arg, struct si_error *err)
     a->already = false;
     if (import_ledger_lock(db, a->user, true, err) != 0 || import_lock(db, a->user, imp, err) != 0)
         return -1;
-    if (strcmp(imp->status, "reverted") == 0) {
+    enum si_import_status status;
+    if (si_import_status_from_name(imp->status, &status) != 0)
+        return si_db_bad_value(err, "imports.status");
+    if (status == SI_IMPORT_REVERTED) {
         a->already = true;
         return 0;
     }
-    if (strcmp(imp->status, "committed") != 0 && strcmp(imp->status, "analyzed") != 0)
+    if (!si_import_may_move(status, SI_IMPORT_REVERTED))
         return si_error_set(err, 409, "import_not_committed", "the import is %s: only a committed import can be reverted",
                             imp->status);
     const char *params[] = { imp->id, a->user };
@@ -68,7 +72,7 @@ static int revert_import(struct si_db *db, void *arg, struct si_error *err)
         "  FROM transactions r "
         "  JOIN transaction_imports l ON l.transaction_id = r.id AND l.user_id = r.user_id "
         "  JOIN imports i ON i.id = l.import_id AND i.user_id = l.user_id "
-        "  WHERE r.import_id = $1 AND r.user_id = $2 AND i.status IN ('committed', 'analyzed') "
+        "  WHERE r.import_id = $1 AND r.user_id = $2 AND " SI_IMPORT_IN_LEDGER_SQL("i.status") " "
         "  ORDER BY l.transaction_id, i.committed_at, i.id), "
         "moved AS ("
         "  UPDATE transactions t SET import_id = heir.import_id FROM heir "
@@ -80,14 +84,14 @@ static int revert_import(struct si_db *db, void *arg, struct si_error *err)
     a->removed = bulk_count(db, "DELETE FROM transactions WHERE import_id = $1 AND user_id = $2", params, err);
     if (a->removed < 0)
         return -1;
-    if (si_db_command(db, "UPDATE imports SET status = 'reverted', reverted_at = now(), updated_at = now() "
-                          "WHERE id = $1 AND user_id = $2", 2, params, err) != 0)
+    bool moved = false;
+    if (si_import_move(db, imp->id, a->user, SI_IMPORT_REVERTED, ", reverted_at = now()", 0, NULL, &moved, err) != 0)
         return -1;
-    json_t *p = json_pack("{s:s, s:I, s:I}", "importId", imp->id, "removed", (json_int_t)a->removed, "handedOver",
-                          (json_int_t)a->handed_over);
-    int rc = si_event_record(db, a->user, imp->id, "import:revert:complete", p, NULL, err);
-    json_decref(p);
-    return rc;
+    if (!moved)   /* cannot happen: the row is locked and was committed */
+        return si_error_set(err, 409, "import_not_committed", "the import is no longer committed");
+    return si_event_record(db, a->user, imp->id, "import:revert:complete",
+                           json_pack("{s:s, s:I, s:I}", "importId", imp->id, "removed", (json_int_t)a->removed,
+                                     "handedOver", (json_int_t)a->handed_over), NULL, err);
 }
 
 int revert_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)

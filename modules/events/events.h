@@ -106,6 +106,7 @@
 #include "fcgi_proto.h"
 #include "si_arena.h"
 #include "si_buf.h"
+#include "si_clock.h"
 #include "si_config.h"
 #include "si_db.h"
 #include "si_response.h"
@@ -383,7 +384,7 @@ int ev_bus_timeout(const struct ev_loop *L, long long now);
 /* events_format.c: event rows as read by EV_ROW_COLUMNS. */
 #define EV_ROW_COLUMNS \
     "id, user_id, import_id, event_type, payload::text, " \
-    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+    SI_SQL_UTC_MS("created_at")
 
 struct ev_row {
     long long id;

@@ -45,11 +45,11 @@ static void utf8_feed(struct utf8_check *u, const unsigned char *p, size_t n)
 
 /* Copies in from offset `skip` to a new temp file, converting from `from`
  * (NULL = copy as is). */
-static int convert(FILE *in, long skip, const char *from, FILE **out, struct si_error *err)
+static int convert(const char *dir, FILE *in, long skip, const char *from, FILE **out, struct si_error *err)
 {
     char inbuf[CHUNK + 8], outbuf[CHUNK * 4];
     iconv_t cd = (iconv_t)-1;
-    FILE *f = spool_file_open(err);
+    FILE *f = spool_file_open(dir, err);
     int rc = -1;
     if (f == NULL)
         goto out;
@@ -110,7 +110,7 @@ out:
     return rc;
 }
 
-int encoding_to_utf8(FILE *in, FILE **out, const char **out_name, struct si_error *err)
+int encoding_to_utf8(const char *dir, FILE *in, FILE **out, const char **out_name, struct si_error *err)
 {
     unsigned char head[4096];
     rewind(in);
@@ -119,15 +119,15 @@ int encoding_to_utf8(FILE *in, FILE **out, const char **out_name, struct si_erro
     *out = NULL;
     if (n >= 2 && head[0] == 0xFF && head[1] == 0xFE) {
         *out_name = "utf-16le";
-        return convert(in, 2, "UTF-16LE", out, err);
+        return convert(dir, in, 2, "UTF-16LE", out, err);
     }
     if (n >= 2 && head[0] == 0xFE && head[1] == 0xFF) {
         *out_name = "utf-16be";
-        return convert(in, 2, "UTF-16BE", out, err);
+        return convert(dir, in, 2, "UTF-16BE", out, err);
     }
     if (n >= 3 && head[0] == 0xEF && head[1] == 0xBB && head[2] == 0xBF) {
         *out_name = "utf-8-bom";
-        return convert(in, 3, NULL, out, err);
+        return convert(dir, in, 3, NULL, out, err);
     }
     /* UTF-16 without a BOM: text whose odd or even bytes are all zero. */
     if (n >= 16 && n % 2 == 0) {
@@ -138,11 +138,11 @@ int encoding_to_utf8(FILE *in, FILE **out, const char **out_name, struct si_erro
         }
         if (zero_odd == n / 2 && zero_even == 0) {
             *out_name = "utf-16le";
-            return convert(in, 0, "UTF-16LE", out, err);
+            return convert(dir, in, 0, "UTF-16LE", out, err);
         }
         if (zero_even == n / 2 && zero_odd == 0) {
             *out_name = "utf-16be";
-            return convert(in, 0, "UTF-16BE", out, err);
+            return convert(dir, in, 0, "UTF-16BE", out, err);
         }
     }
     struct utf8_check u = { 0, true, false };
@@ -161,8 +161,8 @@ int encoding_to_utf8(FILE *in, FILE **out, const char **out_name, struct si_erro
     /* Not UTF-8: Windows-1252, the superset of Latin-1 that banks use;
      * Latin-1 for the five bytes 1252 leaves undefined. */
     *out_name = "windows-1252";
-    if (convert(in, 0, "WINDOWS-1252", out, err) == 0)
+    if (convert(dir, in, 0, "WINDOWS-1252", out, err) == 0)
         return 0;
     *out_name = "latin-1";
-    return convert(in, 0, "ISO-8859-1", out, err);
+    return convert(dir, in, 0, "ISO-8859-1", out, err);
 }

@@ -14,6 +14,6 @@
  * it already is plain UTF-8, else a new temporary file (the caller fcloses
  * *out when it differs from in).  *out_name names the source encoding.
  * Binary content (NUL bytes in 8-bit text) is a 400 "not_a_statement". */
-int encoding_to_utf8(FILE *in, FILE **out, const char **out_name, struct si_error *err);
+int encoding_to_utf8(const char *dir, FILE *in, FILE **out, const char **out_name, struct si_error *err);
 
 #endif

@@ -1,24 +1,16 @@
 /* ingest_config.c: the responder's settings from the environment (see
  * ingest_config.h). */
 #include "ingest_config.h"
-#include "si_config.h"
 
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Written once by ingest_config_load() before the worker threads exist. */
-static struct ingest_config loaded = {
-    .spool_dir = INGEST_SPOOL_DIR_DEFAULT,
-    .uploads_per_user = INGEST_UPLOADS_PER_USER_DEFAULT,
-};
-
-const struct ingest_config *ingest_config(void)
+int ingest_config_load(struct ingest_config *cfg, char *const *envp, struct si_error *err)
 {
-    return &loaded;
-}
-
-int ingest_config_load(char *const *envp, struct si_error *err)
-{
+    *cfg = (struct ingest_config){ .spool_dir = INGEST_SPOOL_DIR_DEFAULT,
+                                   .uploads_per_user = INGEST_UPLOADS_PER_USER_DEFAULT,
+                                   .slots = UPLOAD_SLOTS_INIT };
     const char *dir = si_env_get(envp, "SMARTIMPORT_SPOOL_DIR");
     if (dir == NULL || *dir == '\0')
         dir = si_env_get(envp, "TMPDIR");
@@ -28,10 +20,29 @@ int ingest_config_load(char *const *envp, struct si_error *err)
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) != 0)
         return si_error_set(err, 500, "bad_config",
                             "SMARTIMPORT_SPOOL_DIR (or TMPDIR) must be a writable directory");
-    long long per_user = INGEST_UPLOADS_PER_USER_DEFAULT;
-    if (si_env_long(envp, "SMARTIMPORT_UPLOADS_PER_USER", 1, SI_THREADS_MAX, &per_user, err) != 0)
+    if (si_env_int(envp, "SMARTIMPORT_UPLOADS_PER_USER", 1, SI_THREADS_MAX, &cfg->uploads_per_user, err) != 0)
         return -1;
-    loaded.spool_dir = dir;
-    loaded.uploads_per_user = (int)per_user;
+    cfg->spool_dir = dir;
     return 0;
+}
+
+int ingest_init(const struct si_config *cfg, void **fn_config, struct si_error *err)
+{
+    struct ingest_config *ic = malloc(sizeof *ic);
+    if (ic == NULL)
+        return si_error_set(err, 500, "internal", "out of memory");
+    if (ingest_config_load(ic, cfg->envp, err) != 0) {
+        free(ic);
+        return -1;
+    }
+    *fn_config = ic;
+    return 0;
+}
+
+void ingest_cleanup(void *fn_config)
+{
+    struct ingest_config *ic = fn_config;
+    if (ic != NULL)
+        pthread_mutex_destroy(&ic->slots.lock);
+    free(ic);
 }

@@ -17,6 +17,7 @@
 #include "preview.h"
 #include "si_auth.h"
 #include "si_event.h"
+#include "si_import.h"
 #include "si_log.h"
 #include "stage.h"
 #include "stmt_util.h"
@@ -105,11 +106,15 @@ static int default_currency(struct si_db *db, struct ingest *in, struct si_error
     return 0;
 }
 
-/* The summary of an import as the response shows it. */
+/* The summary of an import as the response shows it (NULL when out of
+ * memory or a count is not a number). */
 static json_t *import_summary(PGresult *res, int row)
 {
-    long long debit = strtoll(PQgetvalue(res, row, 5), NULL, 10);
-    long long credit = strtoll(PQgetvalue(res, row, 6), NULL, 10);
+    long long debit = 0, credit = 0;
+    int rows_total = 0;
+    if (si_db_get_int64(res, row, 5, &debit) != 0 || si_db_get_int64(res, row, 6, &credit) != 0 ||
+        si_db_get_int(res, row, 3, &rows_total) != 0)
+        return NULL;
     long long net;
     if (__builtin_sub_overflow(credit, debit, &net))   /* only totals stored before they were checked */
         net = credit < debit ? LLONG_MIN : LLONG_MAX;
@@ -117,12 +122,11 @@ static json_t *import_summary(PGresult *res, int row)
     json_t *warnings = json_loads(PQgetvalue(res, row, 10), 0, NULL);
     return json_pack("{s:b, s:s, s:s, s:i, s:{s:i, s:I, s:I, s:I, s:s}, s:{s:s?, s:s?}, s:o, s:o, s:s}",
         "ok", 1, "importId", PQgetvalue(res, row, 0), "format", PQgetvalue(res, row, 2),
-        "rowsTotal", atoi(PQgetvalue(res, row, 3)),
-        "totals", "count", atoi(PQgetvalue(res, row, 3)), "debitMinor", (json_int_t)debit,
+        "rowsTotal", rows_total,
+        "totals", "count", rows_total, "debitMinor", (json_int_t)debit,
         "creditMinor", (json_int_t)credit, "netMinor", (json_int_t)net,
         "currency", PQgetvalue(res, row, 4),
-        "dateRange", "from", PQgetisnull(res, row, 7) ? NULL : PQgetvalue(res, row, 7),
-        "to", PQgetisnull(res, row, 8) ? NULL : PQgetvalue(res, row, 8),
+        "dateRange", "from", si_db_get_text(res, row, 7), "to", si_db_get_text(res, row, 8),
         "columns", columns ? columns : json_null(), "warnings", warnings ? warnings : json_array(),
         "status", PQgetvalue(res, row, 1));
 }
@@ -138,7 +142,7 @@ static int answer_existing(struct si_db *db, const char *user, const char *sha, 
 {
     char sql[512];
     snprintf(sql, sizeof sql, "SELECT %s FROM imports WHERE user_id = $1 AND file_sha256 = $2 "
-             "AND status NOT IN ('failed', 'reverted')", summary_columns);
+             "AND " SI_IMPORT_HOLDS_FILE_SQL("status"), summary_columns);
     const char *params[] = { user, sha };
     PGresult *res = si_db_exec(db, sql, 2, params, err);
     if (res == NULL)
@@ -156,14 +160,13 @@ static int answer_existing(struct si_db *db, const char *user, const char *sha, 
     }
     if (preview_from_staging(db, user, PQgetvalue(res, 0, 0), &preview, err) != 0)
         goto out;
-    if (json_array_size(preview) == 0 && strcmp(PQgetvalue(res, 0, 1), "parsed") == 0 &&
-        atoi(PQgetvalue(res, 0, 3)) > 0) {
+    int rows_total = 0;
+    if (json_array_size(preview) == 0 && strcmp(PQgetvalue(res, 0, 1), si_import_status_name(SI_IMPORT_PARSED)) == 0 &&
+        si_db_get_int(res, 0, 3, &rows_total) == 0 && rows_total > 0) {
         /* its staged rows were lost (the unlogged staging table is reset by a
          * database crash): fail that import and stage the file anew */
-        const char *lost[] = { PQgetvalue(res, 0, 0), user };
-        rc = si_db_command(db, "UPDATE imports SET status = 'failed', failure_reason = 'staging_lost', "
-                               "updated_at = now() WHERE id = $1 AND user_id = $2 AND status = 'parsed'",
-                           2, lost, err) != 0 ? -1 : 0;
+        rc = si_import_move(db, PQgetvalue(res, 0, 0), user, SI_IMPORT_FAILED, ", failure_reason = 'staging_lost'", 0,
+                            NULL, NULL, err);
         json_decref(preview);
         goto out;
     }
@@ -221,14 +224,6 @@ static int parse(struct ingest *in, struct stage *st, struct stmt_error *perr)
     }
 }
 
-static int record_event(struct si_db *db, struct ingest *in, const char *type, json_t *payload,
-                        struct si_error *err)
-{
-    int rc = si_event_record(db, in->user, in->import_id, type, payload, NULL, err);
-    json_decref(payload);
-    return rc;
-}
-
 /* Parses into staging and records the import, all in one transaction. */
 static int stage_import(struct si_ctx *ctx, struct ingest *in, const struct upload *up, struct stage *st,
                         struct si_error *err)
@@ -237,22 +232,25 @@ static int stage_import(struct si_ctx *ctx, struct ingest *in, const struct uplo
     char size[32];
     snprintf(size, sizeof size, "%zu", up->size);
     const char *ins[] = { in->user, in->file_name, size, up->sha256, stmt_format_name(in->format),
-                          in->account, in->currency };
+                          in->account, in->currency, si_import_status_name(SI_IMPORT_UPLOADED) };
     if (si_db_begin(db, err) != 0)
         return -1;
     PGresult *res = si_db_exec(db,
         "INSERT INTO imports (user_id, file_name, file_size, file_sha256, format, account_id, currency, status) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, 'uploaded') RETURNING id", 7, ins, err);
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id", 8, ins, err);
     if (res == NULL)
         return -1;
     snprintf(in->import_id, sizeof in->import_id, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
-    if (record_event(db, in, "import:upload:start",
-                     json_pack("{s:s, s:I}", "importId", in->import_id, "bytes", (json_int_t)up->size), err) != 0 ||
-        record_event(db, in, "import:upload:complete",
-                     json_pack("{s:s, s:I}", "importId", in->import_id, "bytes", (json_int_t)up->size), err) != 0 ||
-        record_event(db, in, "import:parse:start",
-                     json_pack("{s:s, s:s}", "importId", in->import_id, "format", stmt_format_name(in->format)), err) != 0)
+    if (si_event_record(db, in->user, in->import_id, "import:upload:start",
+                        json_pack("{s:s, s:I}", "importId", in->import_id, "bytes", (json_int_t)up->size), NULL,
+                        err) != 0 ||
+        si_event_record(db, in->user, in->import_id, "import:upload:complete",
+                        json_pack("{s:s, s:I}", "importId", in->import_id, "bytes", (json_int_t)up->size), NULL,
+                        err) != 0 ||
+        si_event_record(db, in->user, in->import_id, "import:parse:start",
+                        json_pack("{s:s, s:s}", "importId", in->import_id, "format", stmt_format_name(in->format)),
+                        NULL, err) != 0)
         return -1;
 
     st->db = db;
@@ -295,12 +293,13 @@ static int stage_import(struct si_ctx *ctx, struct ingest *in, const struct uplo
     snprintf(credit, sizeof credit, "%lld", st->credit_minor);
     char *columns = in->columns ? json_dumps(in->columns, JSON_COMPACT) : NULL;
     char *warnings = json_dumps(st->warnings, JSON_COMPACT);
-    const char *upd[] = { in->import_id, in->user, rows, debit, credit, st->date_from, st->date_to,
-                          st->currency, columns, warnings };
-    int rc = si_db_command(db,
-        "UPDATE imports SET status = 'parsed', rows_total = $3, debit_minor = $4, credit_minor = $5, "
-        "date_from = $6, date_to = $7, currency = $8, columns = $9::jsonb, warnings = $10::jsonb, "
-        "updated_at = now() WHERE id = $1 AND user_id = $2", 10, upd, err);
+    const char *upd[] = { rows, debit, credit, st->date_from, st->date_to, st->currency, columns, warnings };
+    bool moved = false;
+    int rc = si_import_move(db, in->import_id, in->user, SI_IMPORT_PARSED,
+                            ", rows_total = $5, debit_minor = $6, credit_minor = $7, date_from = $8, date_to = $9, "
+                            "currency = $10, columns = $11::jsonb, warnings = $12::jsonb", 8, upd, &moved, err);
+    if (rc == 0 && !moved)   /* cannot happen: the row was inserted uploaded in this transaction */
+        rc = si_error_set(err, 500, "internal", "the new import was not in status uploaded");
     free(warnings);
     if (rc == 0 && in->mapping != NULL && in->columns != NULL) {
         const char *fp = json_string_value(json_object_get(in->columns, "fingerprint"));
@@ -314,9 +313,10 @@ static int stage_import(struct si_ctx *ctx, struct ingest *in, const struct uplo
     free(columns);
     if (rc != 0)
         return -1;
-    if (record_event(db, in, "import:parse:complete",
-                     json_pack("{s:s, s:I, s:I, s:f}", "importId", in->import_id, "rowsTotal", (json_int_t)st->rows,
-                               "warnings", (json_int_t)st->warnings_total, "ms", ms_since(&in->t0)), err) != 0)
+    if (si_event_record(db, in->user, in->import_id, "import:parse:complete",
+                        json_pack("{s:s, s:I, s:I, s:f}", "importId", in->import_id, "rowsTotal", (json_int_t)st->rows,
+                                  "warnings", (json_int_t)st->warnings_total, "ms", ms_since(&in->t0)), NULL,
+                        err) != 0)
         return -1;
     return si_db_commit(db, err);
 }
@@ -346,12 +346,9 @@ static void record_failure(struct si_ctx *ctx, struct ingest *in, const char *st
     struct si_error err;
     char type[40];
     snprintf(type, sizeof type, "import:%s:error", stage);
-    json_t *payload = json_pack("{s:s, s:i}", "code", failure->code ? failure->code : "internal",
-                                "status", failure->status);
     /* the import row was rolled back with everything else: the event has no import id */
-    if (si_event_record_error(ctx->db, in->user, NULL, type, payload, NULL, &err) != 0)
+    if (si_event_record_error(ctx->db, in->user, NULL, type, failure, NULL, &err) != 0)
         si_logf(SI_LOG_WARN, "could not record %s: %s", type, err.message);
-    json_decref(payload);
 }
 
 /* The account number and the token never travel in the URL of an upload:
@@ -372,21 +369,22 @@ static int refuse_secrets_in_url(const struct si_request *req, struct si_error *
 /* Takes one of the caller's upload slots: 0, or -1 with a 429 already in
  * resp (with Retry-After) when the caller has SMARTIMPORT_UPLOADS_PER_USER
  * uploads running. */
-static int take_slot_or_reply(struct ingest *in, struct si_response *resp)
+static int take_slot_or_reply(struct ingest_config *ic, struct ingest *in, struct si_response *resp)
 {
-    if (upload_slots_take(upload_slots_process(), in->user, ingest_config()->uploads_per_user)) {
+    if (upload_slots_take(&ic->slots, in->user, ic->uploads_per_user)) {
         memcpy(in->slot_user, in->user, sizeof in->slot_user);
         return 0;
     }
     si_response_header(resp, "Retry-After", "1");
     si_response_error(resp, 429, "too_many_uploads",
                       "%d uploads of this user are already running; try again in a moment",
-                      ingest_config()->uploads_per_user);
+                      ic->uploads_per_user);
     return -1;
 }
 
 int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
 {
+    struct ingest_config *ic = ctx->fn_config;
     struct ingest in;
     struct upload up;
     struct stage st;
@@ -408,7 +406,7 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
             in.user[0] = '\0';
             goto fail;
         }
-        if (take_slot_or_reply(&in, resp) != 0)
+        if (take_slot_or_reply(ic, &in, resp) != 0)
             goto out;
     }
     if (upload_read(ctx, req, &up, &err) != 0)
@@ -418,7 +416,7 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
         in.user[0] = '\0';
         goto fail;
     }
-    if (in.slot_user[0] == '\0' && take_slot_or_reply(&in, resp) != 0)   /* trust-body: the user is in the body */
+    if (in.slot_user[0] == '\0' && take_slot_or_reply(ic, &in, resp) != 0)   /* trust-body: the user is in the body */
         goto out;
     if (read_fields(&in, up.fields, &err) != 0)
         goto fail;
@@ -435,7 +433,7 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
     }
     failed_stage = "parse";
     const char *encoding = NULL;
-    if (encoding_to_utf8(up.spool, &in.text, &encoding, &err) != 0)
+    if (encoding_to_utf8(ic->spool_dir, up.spool, &in.text, &encoding, &err) != 0)
         goto fail;
     char head[4096];
     size_t n = fread(head, 1, sizeof head, in.text);
@@ -482,7 +480,7 @@ fail:
     rc = -1;
 out:
     if (in.slot_user[0] != '\0')
-        upload_slots_give(upload_slots_process(), in.slot_user);
+        upload_slots_give(&ic->slots, in.slot_user);
     stage_cleanup(&st);
     categorizer_free(cat);
     json_decref(in.columns);

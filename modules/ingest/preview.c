@@ -53,7 +53,10 @@ int preview_verdicts(struct si_db *db, const char *user_id, const struct stage_p
         goto out;
     }
     for (int r = 0; r < PQntuples(res); r++) {
-        size_t i = (size_t)atoi(PQgetvalue(res, r, 0)) - 1;
+        int ordinal = 0;   /* 1-based position in the preview */
+        if (si_db_get_int(res, r, 0, &ordinal) != 0 || ordinal < 1)
+            continue;
+        size_t i = (size_t)ordinal - 1;
         json_t *row = json_array_get(preview, i);
         if (row == NULL || i >= n)
             continue;
@@ -102,13 +105,18 @@ int preview_from_staging(struct si_db *db, const char *user_id, const char *impo
         struct stage_preview_row *k = &keys[r];
         snprintf(k->hash, sizeof k->hash, "%s", PQgetvalue(res, r, 6));
         const char *dash = strchr(k->hash, '-');
-        k->occurrence = dash ? atoi(dash + 1) : 0;
+        k->occurrence = dash ? (int)strtol(dash + 1, NULL, 10) : 0;
         snprintf(k->date, sizeof k->date, "%s", PQgetvalue(res, r, 0));
-        k->amount_minor = strtoll(PQgetvalue(res, r, 2), NULL, 10);
+        int line = 0;
+        if (si_db_get_int64(res, r, 2, &k->amount_minor) != 0 || si_db_get_int(res, r, 5, &line) != 0) {
+            PQclear(res);
+            json_decref(preview);
+            return si_db_bad_value(err, "transactions_staging amount or line");
+        }
         snprintf(k->currency, sizeof k->currency, "%s", PQgetvalue(res, r, 3));
         json_array_append_new(preview, json_pack("{s:s, s:s, s:I, s:s, s:s, s:i}",
             "date", k->date, "description", PQgetvalue(res, r, 1), "amountMinor", (json_int_t)k->amount_minor,
-            "currency", k->currency, "category", PQgetvalue(res, r, 4), "line", atoi(PQgetvalue(res, r, 5))));
+            "currency", k->currency, "category", PQgetvalue(res, r, 4), "line", line));
     }
     PQclear(res);
     if (preview_verdicts(db, user_id, keys, (size_t)(n < STAGE_PREVIEW ? n : STAGE_PREVIEW), preview, err) != 0) {

@@ -1,7 +1,6 @@
 /* spool_file.c: unlinked temporary files in the spool directory (see
  * spool_file.h). */
 #include "spool_file.h"
-#include "ingest_config.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,9 +25,8 @@ int spool_file_write_error(struct si_error *err, const char *what)
     return si_error_set(err, 500, "internal", "%s", what);
 }
 
-FILE *spool_file_open(struct si_error *err)
+FILE *spool_file_open(const char *dir, struct si_error *err)
 {
-    const char *dir = ingest_config()->spool_dir;
     int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (fd < 0 && !storage_full(errno)) {   /* a file system without O_TMPFILE */
         char path[4096];

@@ -14,7 +14,7 @@
 
 /* A new empty read/write temporary file, or NULL with err (507 storage_full
  * when the directory is full, 500 otherwise). */
-FILE *spool_file_open(struct si_error *err);
+FILE *spool_file_open(const char *dir, struct si_error *err);
 
 /* Sets err for a failed write or flush of a spool file, from errno: 507
  * storage_full for ENOSPC/EDQUOT/EFBIG, 500 with `what` otherwise.  Returns -1. */

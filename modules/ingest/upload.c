@@ -2,6 +2,7 @@
  * (see upload.h). */
 #include "upload.h"
 #include "file_name.h"
+#include "ingest_config.h"
 #include "multipart.h"
 #include "spool_file.h"
 #include "si_json.h"
@@ -13,23 +14,31 @@
 #include <openssl/evp.h>
 
 struct spool {
+    const char *dir;   /* the spool directory (struct ingest_config) */
     FILE *f;
     EVP_MD_CTX *md;
     size_t size;
     size_t max;
 };
 
-static int spool_open(struct spool *s, size_t max, struct si_error *err)
+static int spool_open(struct spool *s, const char *dir, size_t max, struct si_error *err)
 {
+    s->dir = dir;
     s->size = 0;
     s->max = max;
-    s->f = spool_file_open(err);
+    s->f = spool_file_open(dir, err);
     if (s->f == NULL)
         return -1;
     s->md = EVP_MD_CTX_new();
     if (s->md == NULL || EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1)
         return si_error_set(err, 500, "internal", "out of memory");
     return 0;
+}
+
+static const char *spool_dir(const struct si_ctx *ctx)
+{
+    const struct ingest_config *ic = ctx->fn_config;
+    return ic->spool_dir;
 }
 
 static int spool_write(struct spool *s, const void *p, size_t n, struct si_error *err)
@@ -121,7 +130,7 @@ static int read_json(struct si_ctx *ctx, struct si_request *req, struct upload *
         si_error_set(err, 400, "missing_file", "contentBase64 (the file, base64-encoded) is required");
         goto out;
     }
-    if (spool_open(&s, ctx->config->max_body, err) != 0 ||
+    if (spool_open(&s, spool_dir(ctx), ctx->config->max_body, err) != 0 ||
         base64_to_spool(json_string_value(content), json_string_length(content), &s, err) != 0 ||
         spool_finish(&s, up, err) != 0)
         goto out;
@@ -160,7 +169,7 @@ static int mp_begin(void *p, const struct multipart_part *part)
             json_object_set_new(m->up->fields, "fileName",
                                 json_string(file_name_display(part->filename, strlen(part->filename), name))) != 0)
             return si_error_set(m->err, 500, "internal", "out of memory");
-        return spool_open(m->spool, m->spool->max, m->err);
+        return spool_open(m->spool, m->spool->dir, m->spool->max, m->err);
     }
     snprintf(m->name, sizeof m->name, "%s", part->name);
     m->field_len = 0;
@@ -207,7 +216,7 @@ static int read_multipart(struct si_ctx *ctx, struct si_request *req, struct upl
     char boundary[72];
     if (multipart_boundary(req->content_type, boundary) != 0)
         return si_error_set(err, 400, "bad_multipart", "multipart/form-data without a valid boundary");
-    struct spool s = { .max = ctx->config->max_body };
+    struct spool s = { .dir = spool_dir(ctx), .max = ctx->config->max_body };
     struct mp_ctx *m = calloc(1, sizeof *m);
     if (m == NULL)
         return si_error_set(err, 500, "internal", "out of memory");
@@ -261,7 +270,7 @@ static int read_raw(struct si_ctx *ctx, struct si_request *req, struct upload *u
                      "as multipart/form-data, or as JSON contentBase64");
         goto out;
     }
-    if (spool_open(&s, ctx->config->max_body, err) != 0)
+    if (spool_open(&s, spool_dir(ctx), ctx->config->max_body, err) != 0)
         goto out;
     req->body_taken = 1;
     char buf[65536];

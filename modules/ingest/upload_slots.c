@@ -4,13 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static struct upload_slots process_slots = UPLOAD_SLOTS_INIT;
-
-struct upload_slots *upload_slots_process(void)
-{
-    return &process_slots;
-}
-
 bool upload_slots_take(struct upload_slots *t, const char *user, int max)
 {
     bool taken = false;

@@ -2,7 +2,7 @@
  * process, so that one user cannot hold every worker thread of
  * ingest-statement (SMARTIMPORT_UPLOADS_PER_USER, ingest_config.h).
  *
- * One table per process, guarded by its mutex; an entry exists only while
+ * One table per responder (in its struct ingest_config), guarded by its mutex; an entry exists only while
  * its user has uploads running, and there are never more users with uploads
  * running than worker threads (SI_THREADS_MAX), which is the table's size. */
 #ifndef UPLOAD_SLOTS_H
@@ -28,8 +28,5 @@ struct upload_slots {
  * true when taken (give it back with upload_slots_give), false at the cap. */
 bool upload_slots_take(struct upload_slots *t, const char *user, int max);
 void upload_slots_give(struct upload_slots *t, const char *user);
-
-/* The process's table (ingest-statement's workers share it). */
-struct upload_slots *upload_slots_process(void);
 
 #endif

@@ -7,10 +7,12 @@ libsmartimport_la_SOURCES = \
 	modules/runtime/si_clock.c modules/runtime/si_clock.h \
 	modules/runtime/si_config.c modules/runtime/si_config.h \
 	modules/runtime/si_db.c modules/runtime/si_db.h \
+	modules/runtime/si_db_get.c \
 	modules/runtime/si_db_retry.c modules/runtime/si_db_retry.h \
 	modules/runtime/si_error.c modules/runtime/si_error.h \
 	modules/runtime/si_event.c modules/runtime/si_event.h \
-	modules/runtime/si_function.h \
+	modules/runtime/si_function.c modules/runtime/si_function.h \
+	modules/runtime/si_import.c modules/runtime/si_import.h \
 	modules/runtime/si_json.c modules/runtime/si_json.h \
 	modules/runtime/si_jwt.c modules/runtime/si_jwt.h \
 	modules/runtime/si_limits.h \

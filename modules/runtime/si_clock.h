@@ -1,9 +1,30 @@
-/* si_clock.h: the one monotonic clock the runtime and its programs measure
- * deadlines, back-offs and durations with. */
+/* si_clock.h: the runtime's clocks: the one monotonic clock for deadlines,
+ * back-offs and durations, and the one UTC timestamp format for logs, state
+ * files and JSON answers.
+ *
+ * Timestamps are ISO 8601 in UTC with a Z: "2026-01-02T03:04:05.678Z".  Those
+ * PostgreSQL formats (a column's value in an answer) come from the SI_SQL_UTC_*
+ * macros, so C and SQL spell a time the same way. */
 #ifndef SI_CLOCK_H
 #define SI_CLOCK_H
 
+#include <stddef.h>
+
 /* Milliseconds on CLOCK_MONOTONIC (not wall time: never jumps). */
 long long si_now_ms(void);
+
+/* Bytes of "2026-01-02T03:04:05.678Z" with its NUL. */
+#define SI_UTC_TIMESTAMP_SIZE 25
+
+/* The current UTC time with milliseconds, "2026-01-02T03:04:05.678Z", into
+ * out (n >= SI_UTC_TIMESTAMP_SIZE; cut to n - 1 bytes otherwise). */
+void si_utc_timestamp(char *out, size_t n);
+
+/* A timestamptz expression (SQL text) formatted by PostgreSQL in the same
+ * way: with milliseconds (the runtime's format), microseconds (the workflow
+ * worker's job times) or whole seconds (prime's committedAt). */
+#define SI_SQL_UTC_MS(expr) "to_char((" expr ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define SI_SQL_UTC_US(expr) "to_char((" expr ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+#define SI_SQL_UTC_S(expr)  "to_char((" expr ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 #endif

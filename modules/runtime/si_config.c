@@ -1,6 +1,7 @@
 /* si_config.c: environment -> struct si_config, with every value checked. */
 #include "si_config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,19 +22,30 @@ int si_env_long(char *const *envp, const char *name, long long lo, long long hi,
     const char *v = si_env_get(envp, name);
     if (v == NULL || *v == '\0')
         return 0;
+    const char *digits = v[0] == '-' ? v + 1 : v;   /* strtoll would also take spaces and '+' */
     char *end = NULL;
     errno = 0;
     long long x = strtoll(v, &end, 10);
-    if (errno != 0 || end == v || *end != '\0' || x < lo || x > hi)
+    if (!isdigit((unsigned char)digits[0]) || errno != 0 || *end != '\0' || x < lo || x > hi)
         return si_error_set(err, 500, "bad_config", "%s must be an integer in [%lld, %lld]",
                             name, lo, hi);
     *out = x;
     return 0;
 }
 
+int si_env_int(char *const *envp, const char *name, int lo, int hi, int *out, struct si_error *err)
+{
+    long long v = *out;
+    if (si_env_long(envp, name, lo, hi, &v, err) != 0)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
 int si_config_load(struct si_config *cfg, char *const *envp, struct si_error *err)
 {
     memset(cfg, 0, sizeof *cfg);
+    cfg->envp = envp;
 
     const char *url = si_env_get(envp, "DATABASE_URL");
     cfg->database_url = (url != NULL && *url != '\0') ? url : NULL;

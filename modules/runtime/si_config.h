@@ -28,6 +28,8 @@ struct si_config {
     int db_bulk_timeout_ms;        /* SMARTIMPORT_DB_BULK_TIMEOUT_MS */
     const char *log_file;          /* SMARTIMPORT_LOG_FILE; NULL = stderr as is */
     const char *listen_path;       /* SMARTIMPORT_LISTEN; NULL = socket on fd 0 */
+    char *const *envp;             /* the environment it was read from: a function's
+                                    * init hook reads its own settings from it */
 };
 
 /* Reads the configuration from envp (a NULL-terminated "NAME=value" array,
@@ -38,9 +40,17 @@ int si_config_load(struct si_config *cfg, char *const *envp, struct si_error *er
 /* The value of name in envp, or NULL. */
 const char *si_env_get(char *const *envp, const char *name);
 
-/* Parses an optional decimal integer within [lo, hi] (unset or empty keeps
- * *out).  Returns 0, or -1 with err naming the variable. */
+/* The one way a numeric setting is read (durations are integers too, in the
+ * unit their name ends with: _MS, _S).  Parses an optional decimal integer
+ * within [lo, hi]: unset or empty keeps *out (the caller's default); anything
+ * else that is not such an integer (a sign or space around it, a unit,
+ * "1e3", an overflow, a value out of bounds) is an error naming the variable
+ * and its bounds, which the caller turns into a refusal to start: never a
+ * silent fallback to the default.  Returns 0, or -1 with err (500
+ * bad_config). */
 int si_env_long(char *const *envp, const char *name, long long lo, long long hi, long long *out,
                 struct si_error *err);
+/* si_env_long for an int (lo and hi within int). */
+int si_env_int(char *const *envp, const char *name, int lo, int hi, int *out, struct si_error *err);
 
 #endif

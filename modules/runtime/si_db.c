@@ -518,7 +518,7 @@ static int copy_result(struct si_db *db, long long *out_rows, struct si_error *e
         return -1;
     }
     if (out_rows != NULL)
-        *out_rows = strtoll(PQcmdTuples(res), NULL, 10);
+        *out_rows = si_db_rows_affected(res);
     PQclear(res);
     return 0;
 }

@@ -90,6 +90,24 @@ int si_db_copy_put(struct si_db *db, const char *data, size_t len, struct si_err
 int si_db_copy_end(struct si_db *db, long long *out_rows, struct si_error *err);
 void si_db_copy_abort(struct si_db *db, const char *why);
 
+/* Reading results.  PostgreSQL sends text; these read one cell as what its
+ * column holds.  Each returns 0 with *out set, 1 when the cell is SQL NULL
+ * (*out untouched, so a caller that allows NULL sets its default first and
+ * checks `< 0`), or -1 when the cell does not exist or does not hold that
+ * type (not a decimal integer, out of range, not 't'/'f'); *out untouched. */
+int si_db_get_int64(const PGresult *res, int row, int col, long long *out);
+int si_db_get_int(const PGresult *res, int row, int col, int *out);
+int si_db_get_bool(const PGresult *res, int row, int col, bool *out);
+/* The cell's text (owned by res), or NULL when it is SQL NULL or does not
+ * exist; PQgetvalue would give "" for both. */
+const char *si_db_get_text(const PGresult *res, int row, int col);
+/* The rows an INSERT/UPDATE/DELETE/COPY touched (PQcmdTuples), or -1 when
+ * the result carries no count. */
+long long si_db_rows_affected(const PGresult *res);
+/* Sets err to the 500 of a cell that is not what its column should hold
+ * (what: e.g. "imports.rows_total"); returns -1. */
+int si_db_bad_value(struct si_error *err, const char *what);
+
 /* The SQLSTATE of the last failed statement's result, for callers that
  * treat some states specially. */
 const char *si_db_sqlstate(const PGresult *res);

@@ -109,10 +109,8 @@ static int insert_event(struct si_db *db, const char *user_id, const char *impor
         "VALUES ($1::uuid, $2::uuid, $3, $4::jsonb) RETURNING id", 4, params, err);
     if (res == NULL)
         goto out;
-    if (out_id != NULL)
-        *out_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    rc = (out_id == NULL || si_db_get_int64(res, 0, 0, out_id) == 0) ? 0 : si_db_bad_value(err, "import_events.id");
     PQclear(res);
-    rc = 0;
 out:
     free(text);
     return rc;
@@ -125,28 +123,61 @@ static bool is_error_type(const char *type)
 }
 
 int si_event_record(struct si_db *db, const char *user_id, const char *import_id,
-                    const char *event_type, const json_t *payload, long long *out_id,
+                    const char *event_type, json_t *payload, long long *out_id,
                     struct si_error *err)
 {
-    if (is_error_type(event_type))
-        return si_error_set(err, 500, "internal", "error events go through si_event_record_error");
-    if (!si_db_in_transaction(db))
-        return si_error_set(err, 500, "internal", "events are recorded inside the change's transaction");
-    return insert_event(db, user_id, import_id, event_type, payload, out_id, err);
+    int rc;
+    if (payload == NULL)
+        rc = si_error_set(err, 500, "internal", "out of memory");
+    else if (is_error_type(event_type))
+        rc = si_error_set(err, 500, "internal", "error events go through si_event_record_error");
+    else if (!si_db_in_transaction(db))
+        rc = si_error_set(err, 500, "internal", "events are recorded inside the change's transaction");
+    else
+        rc = insert_event(db, user_id, import_id, event_type, payload, out_id, err);
+    json_decref(payload);
+    return rc;
+}
+
+json_t *si_event_error_payload(const char *import_id, const struct si_error *failure, json_t *extra)
+{
+    json_t *p = json_pack("{s:s, s:i}", "code", failure->code != NULL ? failure->code : "internal",
+                          "status", failure->status);
+    if (p != NULL && import_id != NULL && json_object_set_new(p, "importId", json_string(import_id)) != 0) {
+        json_decref(p);
+        p = NULL;
+    }
+    if (p != NULL && extra != NULL && json_object_update(p, extra) != 0) {
+        json_decref(p);
+        p = NULL;
+    }
+    json_decref(extra);
+    return p;
 }
 
 int si_event_record_error(struct si_db *db, const char *user_id, const char *import_id,
-                          const char *event_type, const json_t *payload, long long *out_id,
+                          const char *event_type, const struct si_error *failure, json_t *extra,
                           struct si_error *err)
 {
-    if (!is_error_type(event_type))
-        return si_error_set(err, 500, "internal", "si_event_record_error takes *:error events only");
+    json_t *payload = si_event_error_payload(import_id, failure, extra);
+    int rc = -1;
+    if (payload == NULL) {
+        si_error_set(err, 500, "internal", "out of memory");
+        goto out;
+    }
+    if (!is_error_type(event_type)) {
+        si_error_set(err, 500, "internal", "si_event_record_error takes *:error events only");
+        goto out;
+    }
     si_db_rollback(db);
     if (si_db_begin(db, err) != 0)
-        return -1;
-    if (insert_event(db, user_id, import_id, event_type, payload, out_id, err) != 0) {
+        goto out;
+    if (insert_event(db, user_id, import_id, event_type, payload, NULL, err) != 0) {
         si_db_rollback(db);
-        return -1;
+        goto out;
     }
-    return si_db_commit(db, err);
+    rc = si_db_commit(db, err);
+out:
+    json_decref(payload);
+    return rc;
 }

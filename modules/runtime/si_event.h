@@ -21,15 +21,28 @@
 #include "si_db.h"
 #include "si_error.h"
 
-/* import_id may be NULL (workflow events).  payload may be NULL ({}).
- * out_id (may be NULL) receives the event's id. */
+/* import_id may be NULL (workflow events).  payload is a JSON object and is
+ * TAKEN: si_event_record json_decref's it on every path, so a caller passes
+ * json_pack(...) straight in; NULL (what a json_pack that ran out of memory
+ * returns) is a 500 "out of memory".  out_id (may be NULL) receives the
+ * event's id. */
 int si_event_record(struct si_db *db, const char *user_id, const char *import_id,
-                    const char *event_type, const json_t *payload, long long *out_id,
+                    const char *event_type, json_t *payload, long long *out_id,
                     struct si_error *err);
 
+/* The `*:error` event of a failure, the one shape every error event has:
+ * {"code": failure's code ("internal" when none), "status": its HTTP status},
+ * plus "importId" when import_id is not NULL, plus the members of extra
+ * (may be NULL; TAKEN, e.g. {"handoffId": ...}).  Rolls back any open
+ * transaction first and commits the event on its own.  0, or -1 with err
+ * (the caller logs it: the failure it describes is already answered). */
 int si_event_record_error(struct si_db *db, const char *user_id, const char *import_id,
-                          const char *event_type, const json_t *payload, long long *out_id,
+                          const char *event_type, const struct si_error *failure, json_t *extra,
                           struct si_error *err);
+
+/* The payload si_event_record_error writes (a new reference, NULL when out
+ * of memory); extra is TAKEN. */
+json_t *si_event_error_payload(const char *import_id, const struct si_error *failure, json_t *extra);
 
 /* True when type is domain:action[:state] in lower case. */
 bool si_event_type_valid(const char *type);

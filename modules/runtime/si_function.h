@@ -3,7 +3,14 @@
  * A responder's main.c fills one struct si_function and calls
  * si_server_main().  The runtime answers what can be answered before the
  * handler runs (405 for a method not in `methods`, 413 for a body over the
- * limit) and gives the handler a context that belongs to its worker thread. */
+ * limit) and gives the handler a context that belongs to its worker thread.
+ *
+ * A function with settings or state of its own (ingest's spool directory and
+ * upload slots) does not keep them in process globals: its init hook reads
+ * them once at start, before any worker exists, into an object the runtime
+ * hands every handler as ctx->fn_config and gives back to cleanup at exit.
+ * A failing init stops the start with its message, like a bad
+ * SMARTIMPORT_* variable. */
 #ifndef SI_FUNCTION_H
 #define SI_FUNCTION_H
 
@@ -22,6 +29,8 @@ struct si_function;
 struct si_ctx {
     const struct si_config *config;      /* shared, read-only */
     const struct si_function *function;  /* shared, read-only */
+    void *fn_config;                     /* what function->init made (NULL without one); shared
+                                          * by every worker: read-only, or guarded by its own lock */
     struct si_db *db;                    /* this worker's connection; NULL if !needs_db */
     struct si_arena *arena;              /* reset after every request */
     struct si_buf *scratch;              /* e.g. the request body; reset per request */
@@ -37,6 +46,20 @@ struct si_function {
     /* Fills resp; a return of -1 with resp still at 500 and no body becomes a
      * generic internal error.  The handler may read the body through req. */
     int (*handle)(struct si_ctx *ctx, struct si_request *req, struct si_response *resp);
+    /* Optional.  Runs once in the main thread after the configuration is
+     * loaded and before any worker starts; reads the function's own settings
+     * (cfg->envp, with si_env_long & co.) and sets *fn_config.  0, or -1 with
+     * err naming what is wrong: the responder logs it and refuses to start. */
+    int (*init)(const struct si_config *cfg, void **fn_config, struct si_error *err);
+    /* Optional.  Runs once after the last worker ended, with *fn_config. */
+    void (*cleanup)(void *fn_config);
 };
+
+/* Runs fn->init when there is one (*fn_config stays NULL otherwise): 0, or
+ * -1 with err ("<function>: start-up failed" when init left it empty). */
+int si_function_init(const struct si_function *fn, const struct si_config *cfg, void **fn_config,
+                     struct si_error *err);
+/* Runs fn->cleanup when there is one. */
+void si_function_cleanup(const struct si_function *fn, void *fn_config);
 
 #endif

@@ -1,5 +1,6 @@
 /* si_log.c: JSON log lines (see si_log.h). */
 #include "si_log.h"
+#include "si_clock.h"
 #include "si_limits.h"
 
 #include <fcntl.h>
@@ -30,21 +31,10 @@ int si_log_to_file(const char *path)
     return rc;
 }
 
-void si_log_timestamp(char *out, size_t n)
-{
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    char base[24];
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, n, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
-}
-
 void si_log(enum si_log_level level, const char *msg, json_t *fields)
 {
-    char ts[32];
-    si_log_timestamp(ts, sizeof ts);
+    char ts[SI_UTC_TIMESTAMP_SIZE];
+    si_utc_timestamp(ts, sizeof ts);
     json_t *line = json_object();
     if (line == NULL) {
         json_decref(fields);

@@ -25,7 +25,4 @@ void si_logf(enum si_log_level level, const char *fmt, ...) __attribute__((forma
  * -1 with errno.  For SMARTIMPORT_LOG_FILE and programs that reopen their log. */
 int si_log_to_file(const char *path);
 
-/* Formats the current UTC time as 2026-01-02T03:04:05.678Z into out (>= 32 bytes). */
-void si_log_timestamp(char *out, size_t n);
-
 #endif

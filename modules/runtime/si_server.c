@@ -46,6 +46,7 @@ struct worker {
     int listen_fd;
     const struct si_function *fn;
     const struct si_config *cfg;
+    void *fn_config;
 };
 
 /* Written by the main thread on SIGTERM, read by the workers. */
@@ -166,7 +167,7 @@ static void *worker_main(void *arg)
     db.bulk_timeout_ms = w->cfg->db_bulk_timeout_ms;
     db.prepare = w->fn->prepare_statements;
     struct si_ctx ctx = {
-        .config = w->cfg, .function = w->fn, .db = w->fn->needs_db ? &db : NULL,
+        .config = w->cfg, .function = w->fn, .fn_config = w->fn_config, .db = w->fn->needs_db ? &db : NULL,
         .arena = &arena, .scratch = &scratch, .worker = w->id,
     };
     if (FCGX_InitRequest(&r, w->listen_fd, 0) != 0) {
@@ -262,12 +263,19 @@ int si_server_main(const struct si_function *fn, int argc, char **argv)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-    struct worker *workers = calloc((size_t)cfg.threads, sizeof *workers);
-    if (workers == NULL)
+    void *fn_config = NULL;
+    if (si_function_init(fn, &cfg, &fn_config, &err) != 0) {
+        si_logf(SI_LOG_ERROR, "configuration: %s", err.message);
         return 2;
+    }
+    struct worker *workers = calloc((size_t)cfg.threads, sizeof *workers);
+    if (workers == NULL) {
+        si_function_cleanup(fn, fn_config);
+        return 2;
+    }
     int started = 0;
     for (int i = 0; i < cfg.threads; i++) {
-        workers[i] = (struct worker){ .id = i, .listen_fd = listen_fd, .fn = fn, .cfg = &cfg };
+        workers[i] = (struct worker){ .id = i, .listen_fd = listen_fd, .fn = fn, .cfg = &cfg, .fn_config = fn_config };
         if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
             si_logf(SI_LOG_ERROR, "cannot start worker %d", i);
             break;
@@ -288,6 +296,7 @@ int si_server_main(const struct si_function *fn, int argc, char **argv)
     for (int i = 0; i < started; i++)
         pthread_join(workers[i].thread, NULL);
     free(workers);
+    si_function_cleanup(fn, fn_config);
     si_log(SI_LOG_INFO, "stopped", NULL);
     return started == cfg.threads ? 0 : 1;
 }

@@ -76,7 +76,7 @@ static void start(struct supervisor *sv, struct sv_proc *p)
     p->pid = pid;
     p->state = SV_UP;
     p->started_ms = now;
-    si_log_timestamp(p->up_since, sizeof p->up_since);
+    si_utc_timestamp(p->up_since, sizeof p->up_since);
     sv_pidfile_write(sv->run_dir, p);
     si_log(SI_LOG_INFO, "started", json_pack("{s:s, s:i, s:i}", "process", p->name, "pid", (int)pid,
                                              "restarts", p->restarts));
@@ -97,7 +97,7 @@ static void on_exit_status(struct supervisor *sv, struct sv_proc *p, int status)
     sv->changed = true;
     long long now = si_now_ms(), uptime = now - p->started_ms;
     sv_describe_exit(status, p->last_exit, sizeof p->last_exit);
-    si_log_timestamp(p->last_exit_at, sizeof p->last_exit_at);
+    si_utc_timestamp(p->last_exit_at, sizeof p->last_exit_at);
     sv_pidfile_remove(sv->run_dir, p);
     pid_t pid = p->pid;
     p->pid = 0;

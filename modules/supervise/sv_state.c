@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "si_clock.h"
 #include "si_log.h"
 
 const char *sv_state_name(enum sv_state s)
@@ -41,8 +42,8 @@ static int replace_file(const char *path, const char *data, size_t len)
 
 int sv_state_write(const struct sv_spec *spec, const char *path, pid_t supervisor_pid)
 {
-    char now[32];
-    si_log_timestamp(now, sizeof now);
+    char now[SI_UTC_TIMESTAMP_SIZE];
+    si_utc_timestamp(now, sizeof now);
     json_t *procs = json_object();
     json_t *root = json_pack("{s:i, s:s, s:o}", "supervisor_pid", (int)supervisor_pid, "updated_at", now,
                              "processes", procs);

@@ -167,15 +167,6 @@ static int audit(struct shared *sh, struct si_db *db, const struct wf_job *job, 
         "VALUES ($1::bigint, $2, $3::smallint, 'running', $4, $5::int, $6, $7::float8, $8)", 8, p, err);
 }
 
-static int event(struct si_db *db, const struct wf_job *job, const char *type, json_t *payload, struct si_error *err)
-{
-    if (payload == NULL)
-        return si_error_set(err, 500, "internal", "out of memory");
-    int rc = si_event_record(db, job->user_id, NULL, type, payload, NULL, err);
-    json_decref(payload);
-    return rc;
-}
-
 /* Success: effects, completed + result, audit and event in one transaction. */
 static int complete(struct shared *sh, struct si_db *db, const struct wf_job *job, const json_t *trigger,
                     const struct timespec *t0, bool *lost, struct si_error *err)
@@ -272,7 +263,8 @@ static void fail(struct shared *sh, struct si_db *db, const struct wf_job *job, 
                                   "attempts", job->attempts, "code", code)
                       : json_pack("{s:I, s:i, s:i, s:I, s:s}", "jobId", (json_int_t)job->id, "phase", job->phase,
                                   "attempt", job->attempts, "delayMs", (json_int_t)delay, "code", code);
-    if (event(db, job, dead ? "workflow:phase:dead" : "workflow:phase:retry", ev, &err) != 0 ||
+    if (si_event_record(db, job->user_id, NULL, dead ? "workflow:phase:dead" : "workflow:phase:retry", ev, NULL,
+                        &err) != 0 ||
         si_db_commit(db, &err) != 0)
         goto out;
     si_log(dead ? SI_LOG_WARN : SI_LOG_INFO, dead ? "job dead" : "job failed; will retry",

@@ -80,7 +80,7 @@ START_TEST(an_event_in_a_rolled_back_transaction_never_existed)
     long long before = count_events("test:rollback:complete");
     ck_assert_int_eq(si_db_begin(&db, &err), 0);
     long long id = 0;
-    ck_assert_int_eq(si_event_record(&db, USER, IMPORT, "test:rollback:complete", NULL, &id, &err), 0);
+    ck_assert_int_eq(si_event_record(&db, USER, IMPORT, "test:rollback:complete", json_object(), &id, &err), 0);
     ck_assert_int_gt(id, 0);
     si_db_rollback(&db);
     ck_assert_int_eq(count_events("test:rollback:complete"), before);
@@ -107,7 +107,6 @@ START_TEST(a_committed_event_is_stored_and_notified_after_commit)
     snprintf(want, sizeof want, "\"id\" : %lld", id);
     ck_assert_msg(strstr(n, want) != NULL, "notification %s lacks %s", n, want);
     free(n);
-    json_decref(payload);
     PQfinish(l);
 }
 END_TEST
@@ -119,7 +118,7 @@ START_TEST(event_ids_increase_monotonically)
     for (int i = 0; i < 5; i++) {
         long long id = 0;
         ck_assert_int_eq(si_db_begin(&db, &err), 0);
-        ck_assert_int_eq(si_event_record(&db, USER, NULL, "test:order:step", NULL, &id, &err), 0);
+        ck_assert_int_eq(si_event_record(&db, USER, NULL, "test:order:step", json_object(), &id, &err), 0);
         ck_assert_int_eq(si_db_commit(&db, &err), 0);
         ck_assert_int_gt(id, prev);
         prev = id;
@@ -132,29 +131,40 @@ START_TEST(an_error_event_survives_the_rollback_of_the_failed_change)
     struct si_error err;
     long long before = count_events("test:commit:error");
     ck_assert_int_eq(si_db_begin(&db, &err), 0);
-    ck_assert_int_eq(si_event_record(&db, USER, IMPORT, "test:commit:start", NULL, NULL, &err), 0);
+    ck_assert_int_eq(si_event_record(&db, USER, IMPORT, "test:commit:start", json_object(), NULL, &err), 0);
     /* the change fails half-way */
     ck_assert_int_eq(si_db_command(&db, "SELECT 1/0", 0, NULL, &err), -1);
     ck_assert_int_eq(err.status, 400);
-    json_t *p = json_pack("{s:s, s:s}", "stage", "commit", "code", "invalid_input");
-    ck_assert_int_eq(si_event_record_error(&db, USER, IMPORT, "test:commit:error", p, NULL, &err), 0);
-    json_decref(p);
+    struct si_error failure = err;   /* the 400 of the failed statement */
+    ck_assert_int_eq(si_event_record_error(&db, USER, IMPORT, "test:commit:error", &failure,
+                                           json_pack("{s:s}", "stage", "commit"), &err), 0);
     ck_assert(!si_db_in_transaction(&db));
     ck_assert_int_eq(count_events("test:commit:error"), before + 1);
+    /* the one shape of an error event: code, status, importId, and what the caller added */
+    PGresult *res = si_db_exec(&db, "SELECT payload->>'code', payload->>'status', payload->>'importId', "
+                                    "payload->>'stage' FROM import_events WHERE event_type = 'test:commit:error' "
+                                    "ORDER BY id DESC LIMIT 1", 0, NULL, &err);
+    ck_assert_ptr_nonnull(res);
+    ck_assert_str_eq(PQgetvalue(res, 0, 0), failure.code);
+    ck_assert_str_eq(PQgetvalue(res, 0, 1), "400");
+    ck_assert_str_eq(PQgetvalue(res, 0, 2), IMPORT);
+    ck_assert_str_eq(PQgetvalue(res, 0, 3), "commit");
+    PQclear(res);
 }
 END_TEST
 
 START_TEST(events_outside_a_transaction_or_with_unsafe_payloads_are_refused)
 {
     struct si_error err;
-    ck_assert_int_eq(si_event_record(&db, USER, IMPORT, "test:x:complete", NULL, NULL, &err), -1);
+    ck_assert_int_eq(si_event_record(&db, USER, IMPORT, "test:x:complete", json_object(), NULL, &err), -1);
     ck_assert_int_eq(si_db_begin(&db, &err), 0);
-    json_t *p = json_pack("{s:s}", "description", "ACME PAYROLL 12345678");
-    ck_assert_int_eq(si_event_record(&db, USER, IMPORT, "test:x:complete", p, NULL, &err), -1);
-    ck_assert_int_eq(si_event_record(&db, USER, IMPORT, "test:x:error", NULL, NULL, &err), -1);
-    ck_assert_int_eq(si_event_record(&db, "not-a-uuid", IMPORT, "test:x:complete", NULL, NULL, &err), -1);
+    ck_assert_int_eq(si_event_record(&db, USER, IMPORT, "test:x:complete",
+                                     json_pack("{s:s}", "description", "ACME PAYROLL 12345678"), NULL, &err), -1);
+    ck_assert_int_eq(si_event_record(&db, USER, IMPORT, "test:x:error", json_object(), NULL, &err), -1);
+    ck_assert_int_eq(si_event_record(&db, "not-a-uuid", IMPORT, "test:x:complete", json_object(), NULL, &err), -1);
+    /* a payload a failed json_pack left NULL is an error, never an empty event */
+    ck_assert_int_eq(si_event_record(&db, USER, IMPORT, "test:x:complete", NULL, NULL, &err), -1);
     si_db_rollback(&db);
-    json_decref(p);
 }
 END_TEST
 

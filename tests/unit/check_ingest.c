@@ -11,6 +11,7 @@
 #include "dedup.h"
 #include "encoding.h"
 #include "file_name.h"
+#include "ingest_config.h"
 #include "multipart.h"
 #include "spool_file.h"
 #include "stage.h"
@@ -173,7 +174,7 @@ static char *to_utf8(const void *data, size_t n, const char **name, struct si_er
     fwrite(data, 1, n, in);
     rewind(in);
     FILE *out = NULL;
-    if (encoding_to_utf8(in, &out, name, err) != 0) {
+    if (encoding_to_utf8(INGEST_SPOOL_DIR_DEFAULT, in, &out, name, err) != 0) {
         fclose(in);
         return NULL;
     }
@@ -448,7 +449,7 @@ START_TEST(a_full_disk_is_storage_full_and_other_write_errors_are_internal)
     errno = EIO;
     spool_file_write_error(&err, "cannot write");
     ck_assert_int_eq(err.status, 500);
-    FILE *f = spool_file_open(&err);   /* the default directory works */
+    FILE *f = spool_file_open(INGEST_SPOOL_DIR_DEFAULT, &err);   /* the default directory works */
     ck_assert_ptr_nonnull(f);
     ck_assert_int_eq(fputs("x", f) >= 0, 1);
     fclose(f);
