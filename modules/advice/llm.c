@@ -87,15 +87,7 @@ int advice_config_load(struct advice_config *cfg, char *const *envp, struct si_e
             return si_error_set(err, 500, "bad_config", "OPENAI_MODEL is too long or holds control characters");
         snprintf(cfg->model, sizeof cfg->model, "%s", model);
     }
-    const char *timeout = si_env_get(envp, "OPENAI_TIMEOUT_MS");
-    if (timeout != NULL && timeout[0] != '\0') {
-        char *end;
-        long v = strtol(timeout, &end, 10);
-        if (*end != '\0' || v < 100 || v > ADVICE_MAX_TIMEOUT_MS)
-            return si_error_set(err, 500, "bad_config", "OPENAI_TIMEOUT_MS must be 100..%d", ADVICE_MAX_TIMEOUT_MS);
-        cfg->timeout_ms = (int)v;
-    }
-    return 0;
+    return si_env_int(envp, "OPENAI_TIMEOUT_MS", 100, ADVICE_MAX_TIMEOUT_MS, &cfg->timeout_ms, err);
 }
 
 extern char **environ;

@@ -20,34 +20,17 @@
 
 extern char **environ;
 
-/* An optional integer variable within [lo, hi]; unset keeps *out. */
-static int env_int(const char *name, long long lo, long long hi, long long *out)
-{
-    const char *v = si_env_get(environ, name);
-    if (v == NULL || *v == '\0')
-        return 0;
-    char *end = NULL;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (errno != 0 || end == v || *end != '\0' || x < lo || x > hi) {
-        si_logf(SI_LOG_ERROR, "%s must be an integer in [%lld, %lld]", name, lo, hi);
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
-static int load_settings(struct ev_settings *set)
+static int load_settings(struct ev_settings *set, struct si_error *err)
 {
     long long streams = EV_MAX_STREAMS_DEFAULT, out = EV_OUT_MAX_DEFAULT;
     long long hb = EV_HEARTBEAT_MS_DEFAULT, query = EV_QUERY_TIMEOUT_MS_DEFAULT;
     long long per_user = EV_STREAMS_PER_USER_DEFAULT, threads = EV_QUERY_THREADS_DEFAULT;
-    if (env_int("SMARTIMPORT_EVENTS_MAX_STREAMS", 1, EV_MAX_STREAMS_CEILING, &streams) != 0 ||
-        env_int("SMARTIMPORT_EVENTS_STREAMS_PER_USER", 1, EV_MAX_STREAMS_CEILING, &per_user) != 0 ||
-        env_int("SMARTIMPORT_EVENTS_QUERY_THREADS", 1, EV_QUERY_THREADS_CEILING, &threads) != 0 ||
-        env_int("SMARTIMPORT_EVENTS_OUT_MAX", EV_OUT_MAX_MIN, EV_OUT_MAX_CEILING, &out) != 0 ||
-        env_int("SMARTIMPORT_EVENTS_HEARTBEAT_MS", EV_HEARTBEAT_MS_MIN, EV_HEARTBEAT_MS_CEILING, &hb) != 0 ||
-        env_int("SMARTIMPORT_EVENTS_QUERY_TIMEOUT_MS", 100, 60000, &query) != 0)
+    if (si_env_long(environ, "SMARTIMPORT_EVENTS_MAX_STREAMS", 1, EV_MAX_STREAMS_CEILING, &streams, err) != 0 ||
+        si_env_long(environ, "SMARTIMPORT_EVENTS_STREAMS_PER_USER", 1, EV_MAX_STREAMS_CEILING, &per_user, err) != 0 ||
+        si_env_long(environ, "SMARTIMPORT_EVENTS_QUERY_THREADS", 1, EV_QUERY_THREADS_CEILING, &threads, err) != 0 ||
+        si_env_long(environ, "SMARTIMPORT_EVENTS_OUT_MAX", EV_OUT_MAX_MIN, EV_OUT_MAX_CEILING, &out, err) != 0 ||
+        si_env_long(environ, "SMARTIMPORT_EVENTS_HEARTBEAT_MS", EV_HEARTBEAT_MS_MIN, EV_HEARTBEAT_MS_CEILING, &hb, err) != 0 ||
+        si_env_long(environ, "SMARTIMPORT_EVENTS_QUERY_TIMEOUT_MS", 100, 60000, &query, err) != 0)
         return -1;
     set->max_streams = (int)streams;
     set->streams_per_user = (int)per_user;
@@ -134,8 +117,10 @@ int main(void)
         si_log(SI_LOG_ERROR, "DATABASE_URL is not set", NULL);
         return 2;
     }
-    if (load_settings(&set) != 0)
+    if (load_settings(&set, &err) != 0) {
+        si_logf(SI_LOG_ERROR, "configuration: %s", err.message);
         return 2;
+    }
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit(&set);
     int fd = open_listen_socket(&cfg);

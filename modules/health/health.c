@@ -7,7 +7,8 @@
  * SI_HEALTH_TIMEOUT_MS when the database does not answer;
  * 503 {"ok":false,"code":"function_down",...} while a process is not up
  * (restarting after a crash, or in a crash loop's back-off).  "functions"
- * comes from the supervisor (SMARTIMPORT_SUPERVISE_STATE, functions.c).  The worker's
+ * comes from the supervisor (SMARTIMPORT_SUPERVISE_STATE, read once at start by
+ * health_init; functions.c).  The worker's
  * connection is reused and replaced after a server restart by si_db, so
  * health turns 200 again on its own once PostgreSQL is back. */
 #include "health.h"
@@ -18,8 +19,25 @@
 
 #include "config.h"
 
+int health_init(const struct si_config *cfg, void **fn_config, struct si_error *err)
+{
+    struct health_config *hc = calloc(1, sizeof *hc);
+    if (hc == NULL)
+        return si_error_set(err, 500, "internal", "out of memory");
+    const char *path = si_env_get(cfg->envp, "SMARTIMPORT_SUPERVISE_STATE");
+    hc->state_path = (path != NULL && *path != '\0') ? path : NULL;
+    *fn_config = hc;
+    return 0;
+}
+
+void health_cleanup(void *fn_config)
+{
+    free(fn_config);
+}
+
 int health_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
 {
+    const struct health_config *hc = ctx->fn_config;
     (void)req;
     struct si_error err;
     si_error_clear(&err);
@@ -28,8 +46,10 @@ int health_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
     PGresult *res = si_db_exec_timeout(ctx->db, "SELECT coalesce(max(version), 0) FROM schema_migrations",
                                        0, NULL, SI_HEALTH_TIMEOUT_MS, &err);
     if (res != NULL) {
-        schema = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        int got = si_db_get_int64(res, 0, 0, &schema);
         PQclear(res);
+        if (got != 0)
+            return si_response_error(resp, 500, "internal", "unexpected schema version");
     } else if (err.status != 503 && err.status != 504) {
         /* The database answers but has no migrations table yet: up, schema 0. */
         if (strcmp(err.sqlstate, "42P01") != 0)
@@ -39,7 +59,7 @@ int health_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
     }
     bool all_up;
     char down[64];
-    json_t *functions = health_functions(getenv("SMARTIMPORT_SUPERVISE_STATE"), &all_up, down, sizeof down);
+    json_t *functions = health_functions(hc->state_path, &all_up, down, sizeof down);
     json_t *body;
     int status = 200;
     if (!db_up) {

@@ -8,6 +8,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The health function's settings, read once at start (health_init, its
+ * init hook) and reached by the handler as ctx->fn_config. */
+struct health_config {
+    const char *state_path;   /* SMARTIMPORT_SUPERVISE_STATE; NULL: no supervisor to report */
+};
+
+int health_init(const struct si_config *cfg, void **fn_config, struct si_error *err);
+void health_cleanup(void *fn_config);
+
 int health_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp);
 
 /* functions.c: {"<process>":{"state","restarts","lastExit","lastExitAt"}} from the

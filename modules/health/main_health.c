@@ -8,6 +8,8 @@ static const struct si_function health_function = {
     .needs_db = true,
     .needs_auth = false,
     .handle = health_handle,
+    .init = health_init,
+    .cleanup = health_cleanup,
 };
 
 int main(int argc, char **argv)

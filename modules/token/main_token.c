@@ -1,17 +1,25 @@
 /* main_token.c: smartimport-token -- prints an HS256 access token for a user id,
  * signed with SMARTIMPORT_JWT_SECRET, for trying the API in jwt mode and for
  * the tests.  Usage: smartimport-token <user-uuid> [seconds-valid] */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "si_config.h"
 #include "si_jwt.h"
 #include "si_uuid.h"
 
+extern char **environ;
+
+/* seconds-valid: at most ten years either way (negative: an already expired
+ * token, for tests), so now + valid cannot overflow. */
+#define TOKEN_VALID_MAX 315360000
+
 int main(int argc, char **argv)
 {
-    const char *secret = getenv("SMARTIMPORT_JWT_SECRET");
+    const char *secret = si_env_get(environ, "SMARTIMPORT_JWT_SECRET");
     if (argc < 2 || argc > 3 || !si_uuid_valid(argv[1])) {
         fprintf(stderr, "usage: smartimport-token <user-uuid> [seconds-valid]\n");
         return 2;
@@ -23,9 +31,11 @@ int main(int argc, char **argv)
     long long valid = 3600;
     if (argc == 3) {
         char *end = NULL;
+        errno = 0;
         valid = strtoll(argv[2], &end, 10);
-        if (end == argv[2] || *end != '\0') {
-            fprintf(stderr, "smartimport-token: seconds-valid must be an integer\n");
+        if (end == argv[2] || *end != '\0' || errno != 0 || valid < -TOKEN_VALID_MAX || valid > TOKEN_VALID_MAX) {
+            fprintf(stderr, "smartimport-token: seconds-valid must be an integer in [-%d, %d]\n", TOKEN_VALID_MAX,
+                    TOKEN_VALID_MAX);
             return 2;
         }
     }

@@ -444,7 +444,8 @@ static void run_health(struct si_db *hdb, struct si_response *resp)
     struct si_request req;
     struct si_error err;
     ck_assert_int_eq(si_request_from_env(&req, &arena, env, 100, &err), 0);
-    struct si_ctx ctx = { .function = &fn, .db = hdb, .arena = &arena };
+    struct health_config hc = { .state_path = NULL };   /* what health_init makes without a supervisor */
+    struct si_ctx ctx = { .function = &fn, .fn_config = &hc, .db = hdb, .arena = &arena };
     si_server_dispatch(&ctx, &req, resp);
     si_arena_cleanup(&arena);
 }

@@ -22,7 +22,7 @@ INTEGRATION_SHELL_TESTS = tests/integration/t0001-health.sh tests/integration/t0
 	tests/integration/t0097-staging-crash.sh \
 	tests/integration/t0098-events-db-restart.sh \
 	tests/integration/t0099-db-outage.sh
-dist_check_SCRIPTS = $(INTEGRATION_SHELL_TESTS)
+dist_check_SCRIPTS += $(INTEGRATION_SHELL_TESTS)
 EXTRA_DIST += tests/integration/lib.sh
 EXTRA_DIST += tests/integration/data/basic.csv tests/integration/data/overlap.csv \
 	tests/integration/data/bank.ofx tests/integration/data/truncated.ofx \

@@ -1,8 +1,10 @@
 # tests/unit: Check unit tests of the runtime; no services needed.
 UNIT_TESTS = tests/unit/check_request tests/unit/check_jwt tests/unit/check_auth \
-	tests/unit/check_response tests/unit/check_basics tests/unit/check_db_message
+	tests/unit/check_response tests/unit/check_basics tests/unit/check_db_message \
+	tests/unit/check_runtime_kit
 check_PROGRAMS += $(UNIT_TESTS)
-TESTS += $(UNIT_TESTS)
+TESTS += $(UNIT_TESTS) tests/unit/t-checksrc.sh
+dist_check_SCRIPTS += tests/unit/t-checksrc.sh
 UNIT_LDADD = libsmartimport.la $(CHECK_LIBS) $(JANSSON_LIBS) $(PQ_LIBS) $(CRYPTO_LIBS)
 UNIT_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_check_request_SOURCES = tests/unit/check_request.c tests/unit/testutil.h
@@ -23,3 +25,6 @@ tests_unit_check_basics_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_db_message_SOURCES = tests/unit/check_db_message.c
 tests_unit_check_db_message_LDADD = $(UNIT_LDADD)
 tests_unit_check_db_message_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_runtime_kit_SOURCES = tests/unit/check_runtime_kit.c
+tests_unit_check_runtime_kit_LDADD = $(UNIT_LDADD)
+tests_unit_check_runtime_kit_CFLAGS = $(UNIT_CFLAGS)
