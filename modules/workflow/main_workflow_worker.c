@@ -34,6 +34,7 @@
  *
  * SIGTERM/SIGINT: stop claiming, finish the jobs in hand, exit 0. */
 #include "workflow.h"
+#include "si_clock.h"
 #include "si_config.h"
 #include "si_event.h"
 #include "si_log.h"
@@ -56,7 +57,7 @@ extern char **environ;
 
 #define WORKER_PG_OPTIONS "-c synchronous_commit=off"   /* see the top of this file */
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+#define TS(col) SI_SQL_UTC_US(col)
 
 struct shared {
     const struct si_config *cfg;
@@ -118,17 +119,16 @@ static int claim(struct shared *sh, struct si_db *db, struct wf_job *job, struct
     if (PQntuples(res) == 1) {
         json_error_t jerr;
         memset(job, 0, sizeof *job);
-        job->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        bool numbers_ok = si_db_get_int64(res, 0, 0, &job->id) == 0 && si_db_get_int(res, 0, 2, &job->phase) == 0 &&
+                          si_db_get_int(res, 0, 5, &job->attempts) == 0 &&
+                          si_db_get_int(res, 0, 6, &job->max_attempts) == 0;
         snprintf(job->user_id, sizeof job->user_id, "%s", PQgetvalue(res, 0, 1));
-        job->phase = atoi(PQgetvalue(res, 0, 2));
         job->sync_id = PQgetisnull(res, 0, 3) ? NULL : strdup(PQgetvalue(res, 0, 3));
         job->payload = json_loads(PQgetvalue(res, 0, 4), 0, &jerr);
-        job->attempts = atoi(PQgetvalue(res, 0, 5));
-        job->max_attempts = atoi(PQgetvalue(res, 0, 6));
         snprintf(job->created_at, sizeof job->created_at, "%s", PQgetvalue(res, 0, 7));
         snprintf(job->prev_status, sizeof job->prev_status, "%s", PQgetvalue(res, 0, 8));
         rc = 1;
-        if (job->payload == NULL || (!PQgetisnull(res, 0, 3) && job->sync_id == NULL) ||
+        if (!numbers_ok || job->payload == NULL || (!PQgetisnull(res, 0, 3) && job->sync_id == NULL) ||
             job->phase < WF_PHASE_MIN || job->phase > WF_PHASE_MAX) {
             si_error_set(err, 500, "invalid_job", "a claimed job could not be read");
             rc = 2;   /* claimed but unusable: fail it */

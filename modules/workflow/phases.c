@@ -38,36 +38,24 @@ static const struct {
     [6] = { "learning", "WORKFLOW_LEARNING_URL" },
 };
 
-static int env_ll(char *const *envp, const char *name, long long def, long long min, long long max,
-                  long long *out, struct si_error *err)
-{
-    const char *v = si_env_get(envp, name);
-    if (v == NULL || *v == '\0') {
-        *out = def;
-        return 0;
-    }
-    char *end = NULL;
-    long long n = strtoll(v, &end, 10);
-    if (*end != '\0' || n < min || n > max)
-        return si_error_set(err, 500, "bad_config", "%s must be an integer from %lld to %lld", name, min, max);
-    *out = n;
-    return 0;
-}
-
 int wf_settings_load(struct wf_settings *s, char *const *envp, struct si_error *err)
 {
-    long long threads, attempts;
     memset(s, 0, sizeof *s);
-    if (env_ll(envp, "WORKFLOW_WORKER_THREADS", 8, 1, 64, &threads, err) != 0 ||
-        env_ll(envp, "WORKFLOW_LEASE_MS", 30000, 200, 86400000, &s->lease_ms, err) != 0 ||
-        env_ll(envp, "WORKFLOW_MAX_ATTEMPTS", 5, 1, 100, &attempts, err) != 0 ||
-        env_ll(envp, "WORKFLOW_BACKOFF_MS", 1000, 0, 3600000, &s->backoff_ms, err) != 0 ||
-        env_ll(envp, "WORKFLOW_BACKOFF_MAX_MS", 300000, 0, 86400000, &s->backoff_max_ms, err) != 0 ||
-        env_ll(envp, "WORKFLOW_HTTP_TIMEOUT_MS", 5000, 10, 600000, &s->http_timeout_ms, err) != 0 ||
-        env_ll(envp, "WORKFLOW_POLL_MS", 1000, 10, 60000, &s->poll_ms, err) != 0)
+    s->threads = 8;
+    s->lease_ms = 30000;
+    s->max_attempts = WF_MAX_ATTEMPTS_DEFAULT;
+    s->backoff_ms = 1000;
+    s->backoff_max_ms = 300000;
+    s->http_timeout_ms = 5000;
+    s->poll_ms = 1000;
+    if (si_env_int(envp, "WORKFLOW_WORKER_THREADS", 1, 64, &s->threads, err) != 0 ||
+        si_env_long(envp, "WORKFLOW_LEASE_MS", 200, 86400000, &s->lease_ms, err) != 0 ||
+        si_env_int(envp, "WORKFLOW_MAX_ATTEMPTS", 1, WF_MAX_ATTEMPTS_MAX, &s->max_attempts, err) != 0 ||
+        si_env_long(envp, "WORKFLOW_BACKOFF_MS", 0, 3600000, &s->backoff_ms, err) != 0 ||
+        si_env_long(envp, "WORKFLOW_BACKOFF_MAX_MS", 0, 86400000, &s->backoff_max_ms, err) != 0 ||
+        si_env_long(envp, "WORKFLOW_HTTP_TIMEOUT_MS", 10, 600000, &s->http_timeout_ms, err) != 0 ||
+        si_env_long(envp, "WORKFLOW_POLL_MS", 10, 60000, &s->poll_ms, err) != 0)
         return -1;
-    s->threads = (int)threads;
-    s->max_attempts = (int)attempts;
     for (int p = WF_PHASE_MIN; p <= WF_PHASE_MAX; p++) {
         s->service[p] = TRIGGERS[p].service;
         if (TRIGGERS[p].env != NULL) {
@@ -350,13 +338,17 @@ static int phase7(struct si_db *db, const struct wf_job *job, json_t *result, st
         si_error_set(err, 500, "internal", "the payout row is missing");
         goto out;
     }
+    long long payout_job = 0, amount = 0, fee = 0, net = 0;
+    if (si_db_get_int64(res, 0, 0, &payout_job) != 0 || si_db_get_int64(res, 0, 1, &amount) != 0 ||
+        si_db_get_int64(res, 0, 3, &fee) != 0 || si_db_get_int64(res, 0, 4, &net) != 0) {
+        si_db_bad_value(err, "workflow_payouts");
+        goto out;
+    }
     json_t *r = json_pack("{s:s, s:I, s:s, s:I, s:I, s:i, s:s, s:s, s:I}", "claim_id", claim,
-                          "amount_minor", (json_int_t)strtoll(PQgetvalue(res, 0, 1), NULL, 10),
-                          "currency", PQgetvalue(res, 0, 2),
-                          "fee_minor", (json_int_t)strtoll(PQgetvalue(res, 0, 3), NULL, 10),
-                          "net_minor", (json_int_t)strtoll(PQgetvalue(res, 0, 4), NULL, 10),
+                          "amount_minor", (json_int_t)amount, "currency", PQgetvalue(res, 0, 2),
+                          "fee_minor", (json_int_t)fee, "net_minor", (json_int_t)net,
                           "fee_bps", WF_FEE_BPS, "rounding", "half_up", "proof_sha256", PQgetvalue(res, 0, 5),
-                          "payout_job_id", (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10));
+                          "payout_job_id", (json_int_t)payout_job);
     if (r == NULL || json_object_update(result, r) != 0) {
         json_decref(r);
         si_error_set(err, 500, "internal", "out of memory");

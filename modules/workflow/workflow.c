@@ -18,6 +18,7 @@
  * the caller's user_id. */
 #include "workflow.h"
 #include "si_auth.h"
+#include "si_clock.h"
 #include "si_event.h"
 #include "si_json.h"
 #include "si_log.h"
@@ -27,21 +28,28 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
-
 #define PREFIX "/api/v1/workflow/"
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define TS(col) SI_SQL_UTC_MS(col)
 
 static const char *const STATUSES[] = { "queued", "running", "completed", "failed", "dead" };
 
-static int max_attempts_setting(void)
+int workflow_init(const struct si_config *cfg, void **fn_config, struct si_error *err)
 {
-    const char *v = si_env_get(environ, "WORKFLOW_MAX_ATTEMPTS");
-    char *end = NULL;
-    long n = v != NULL ? strtol(v, &end, 10) : 0;
-    if (v == NULL || *v == '\0' || *end != '\0' || n < 1 || n > 100)
-        return 5;
-    return (int)n;
+    struct wf_api_config *c = malloc(sizeof *c);
+    if (c == NULL)
+        return si_error_set(err, 500, "internal", "out of memory");
+    c->max_attempts = WF_MAX_ATTEMPTS_DEFAULT;
+    if (si_env_int(cfg->envp, "WORKFLOW_MAX_ATTEMPTS", 1, WF_MAX_ATTEMPTS_MAX, &c->max_attempts, err) != 0) {
+        free(c);
+        return -1;
+    }
+    *fn_config = c;
+    return 0;
+}
+
+void workflow_cleanup(void *fn_config)
+{
+    free(fn_config);
 }
 
 /* After the job's own transaction committed: the workflow:phase:queued event
@@ -74,7 +82,8 @@ static void announce(struct si_db *db, const char *user, long long job_id, int p
 }
 
 /* Inserts the job unless (user, phase, sync_id) exists; fills the job's id/status. */
-static int enqueue(struct si_db *db, const char *user, int phase, const char *sync_id, const json_t *body,
+static int enqueue(struct si_db *db, int max_attempts, const char *user, int phase, const char *sync_id,
+                   const json_t *body,
                    long long *out_id, char *out_status, size_t status_len, bool *out_existing,
                    struct si_error *err)
 {
@@ -82,7 +91,7 @@ static int enqueue(struct si_db *db, const char *user, int phase, const char *sy
     PGresult *res = NULL;
     char *payload = NULL, phase_s[12], max_s[12];
     snprintf(phase_s, sizeof phase_s, "%d", phase);
-    snprintf(max_s, sizeof max_s, "%d", max_attempts_setting());
+    snprintf(max_s, sizeof max_s, "%d", max_attempts);
     payload = json_dumps(body, JSON_COMPACT);
     if (payload == NULL) {
         si_error_set(err, 500, "internal", "out of memory");
@@ -99,7 +108,10 @@ static int enqueue(struct si_db *db, const char *user, int phase, const char *sy
     if (res == NULL)
         goto out;
     if (PQntuples(res) == 1) {
-        *out_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        if (si_db_get_int64(res, 0, 0, out_id) != 0) {
+            si_db_bad_value(err, "workflow_jobs.id");
+            goto out;
+        }
         *out_existing = false;
         snprintf(out_status, status_len, "queued");
     } else {
@@ -114,7 +126,10 @@ static int enqueue(struct si_db *db, const char *user, int phase, const char *sy
             si_error_set(err, 503, "retry", "the job changed while it was enqueued; try again");
             goto out;
         }
-        *out_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        if (si_db_get_int64(res, 0, 0, out_id) != 0) {
+            si_db_bad_value(err, "workflow_jobs.id");
+            goto out;
+        }
         *out_existing = true;
         snprintf(out_status, status_len, "%s", PQgetvalue(res, 0, 1));
     }
@@ -170,7 +185,7 @@ static int post_phase(struct si_ctx *ctx, struct si_request *req, struct si_resp
         goto fail;
     long long id = 0;
     bool existing = false;
-    if (enqueue(ctx->db, user, phase, sync_id, body, &id, status, sizeof status, &existing, &err) != 0)
+    if (enqueue(ctx->db, ((const struct wf_api_config *)ctx->fn_config)->max_attempts, user, phase, sync_id, body, &id, status, sizeof status, &existing, &err) != 0)
         goto fail;
     out = json_pack("{s:b, s:I, s:i, s:s, s:b}", "ok", 1, "job_id", (json_int_t)id, "phase", phase,
                     "status", status, "existing", existing);
@@ -227,10 +242,16 @@ static int get_job(struct si_ctx *ctx, struct si_request *req, struct si_respons
             goto fail;
         }
     }
+    long long job_id = 0;
+    int phase = 0, attempts = 0, max_attempts = 0;
+    if (si_db_get_int64(res, 0, 0, &job_id) != 0 || si_db_get_int(res, 0, 1, &phase) != 0 ||
+        si_db_get_int(res, 0, 3, &attempts) != 0 || si_db_get_int(res, 0, 4, &max_attempts) != 0) {
+        si_db_bad_value(&err, "workflow_jobs");
+        goto fail;
+    }
     out = json_pack("{s:b, s:I, s:i, s:s, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:o}", "ok", 1,
-                    "job_id", (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10),
-                    "phase", atoi(PQgetvalue(res, 0, 1)), "status", PQgetvalue(res, 0, 2),
-                    "attempts", atoi(PQgetvalue(res, 0, 3)), "max_attempts", atoi(PQgetvalue(res, 0, 4)),
+                    "job_id", (json_int_t)job_id, "phase", phase, "status", PQgetvalue(res, 0, 2),
+                    "attempts", attempts, "max_attempts", max_attempts,
                     "result", result != NULL ? json_incref(result) : json_null(),
                     "error", text_or_null(res, 0, 6), "sync_id", text_or_null(res, 0, 7),
                     "created_at", text_or_null(res, 0, 8), "started_at", text_or_null(res, 0, 9),
@@ -293,7 +314,11 @@ static int get_stats(struct si_ctx *ctx, struct si_request *req, struct si_respo
     for (int r = 0; r < PQntuples(res); r++) {
         json_t *o = json_object_get(phases, PQgetvalue(res, r, 0));
         const char *st = PQgetvalue(res, r, 1);
-        long long c = strtoll(PQgetvalue(res, r, 2), NULL, 10);
+        long long c = 0;
+        if (si_db_get_int64(res, r, 2, &c) != 0) {
+            si_db_bad_value(&err, "workflow_jobs count");
+            goto fail;
+        }
         json_t *t = json_object_get(totals, st);
         if (o == NULL || t == NULL)
             continue;
@@ -301,11 +326,15 @@ static int get_stats(struct si_ctx *ctx, struct si_request *req, struct si_respo
             json_integer_set(t, json_integer_value(t) + c) != 0)
             goto oom;
     }
+    long long finished = 0, completed = 0;
+    if (si_db_get_int64(res2, 0, 1, &finished) != 0 || si_db_get_int64(res2, 0, 2, &completed) != 0) {
+        si_db_bad_value(&err, "workflow_jobs counts");
+        goto fail;
+    }
     out = json_pack("{s:b, s:O, s:O, s:o, s:I, s:I}", "ok", 1, "phases", phases, "totals", totals,
                     "oldest_queued_age_ms",
                     PQgetisnull(res2, 0, 0) ? json_null() : json_integer((json_int_t)atof(PQgetvalue(res2, 0, 0))),
-                    "finished_last_minute", (json_int_t)strtoll(PQgetvalue(res2, 0, 1), NULL, 10),
-                    "completed_last_minute", (json_int_t)strtoll(PQgetvalue(res2, 0, 2), NULL, 10));
+                    "finished_last_minute", (json_int_t)finished, "completed_last_minute", (json_int_t)completed);
     if (out == NULL)
         goto oom;
     rc = si_response_json(resp, 200, out);

@@ -26,6 +26,8 @@
 #define WF_FEE_BPS 2000             /* 20% platform fee, basis points */
 #define WF_AUTO_SUBMIT_MIN 0.85
 #define WF_SMART_PROMPT_MIN 0.50
+#define WF_MAX_ATTEMPTS_DEFAULT 5   /* WORKFLOW_MAX_ATTEMPTS */
+#define WF_MAX_ATTEMPTS_MAX 100
 
 /* "1".."7" exactly (no sign, no leading zero, nothing after) -> 1..7; else -1. */
 int wf_parse_phase(const char *s);
@@ -56,6 +58,14 @@ int wf_validate_phase_fields(int phase, const json_t *body, struct si_error *err
 
 /* The HTTP responder's handler (workflow.c). */
 int workflow_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp);
+
+/* The responder's settings, read once at start by its init hook
+ * (workflow_init) and reached as ctx->fn_config. */
+struct wf_api_config {
+    int max_attempts;   /* WORKFLOW_MAX_ATTEMPTS (5, 1..100): a new job's attempts */
+};
+int workflow_init(const struct si_config *cfg, void **fn_config, struct si_error *err);
+void workflow_cleanup(void *fn_config);
 
 /* ---- the worker side (phases.c) ---- */
 

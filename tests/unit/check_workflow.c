@@ -1,6 +1,7 @@
 /* check_workflow.c: the workflow's pure rules: phase numbers, the 20% fee and
  * its rounding, claim routing, backoff, canonical JSON + sha256 and the
- * validation of phase fields. */
+ * validation of phase fields; the settings, which refuse to start rather than
+ * fall back to a default. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,38 @@ START_TEST(phase_fields_are_validated)
 }
 END_TEST
 
+START_TEST(a_malformed_setting_refuses_the_start_instead_of_falling_back)
+{
+    struct si_config cfg;
+    struct si_error err;
+    struct wf_settings set;
+    void *fc = NULL;
+    char *good[] = { "WORKFLOW_MAX_ATTEMPTS=7", "WORKFLOW_LEASE_MS=2000", NULL };
+    ck_assert_int_eq(si_config_load(&cfg, good, &err), 0);
+    ck_assert_int_eq(workflow_init(&cfg, &fc, &err), 0);
+    ck_assert_int_eq(((struct wf_api_config *)fc)->max_attempts, 7);
+    workflow_cleanup(fc);
+    ck_assert_int_eq(wf_settings_load(&set, good, &err), 0);
+    ck_assert_int_eq(set.max_attempts, 7);
+    ck_assert_int_eq(set.lease_ms, 2000);
+    ck_assert_int_eq(set.threads, 8);   /* unset: the default */
+
+    const char *bad[] = { "WORKFLOW_MAX_ATTEMPTS=five", "WORKFLOW_MAX_ATTEMPTS=0", "WORKFLOW_MAX_ATTEMPTS=101",
+                          "WORKFLOW_MAX_ATTEMPTS= 5" };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *env[] = { (char *)bad[i], NULL };
+        ck_assert_int_eq(si_config_load(&cfg, env, &err), 0);
+        fc = NULL;
+        ck_assert_msg(workflow_init(&cfg, &fc, &err) == -1, "the API took %s", bad[i]);
+        ck_assert_ptr_null(fc);
+        ck_assert_ptr_nonnull(strstr(err.message, "WORKFLOW_MAX_ATTEMPTS"));
+        ck_assert_msg(wf_settings_load(&set, env, &err) == -1, "the worker took %s", bad[i]);
+    }
+    char *overflow[] = { "WORKFLOW_LEASE_MS=99999999999999999999", NULL };
+    ck_assert_int_eq(wf_settings_load(&set, overflow, &err), -1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("workflow");
@@ -148,6 +181,9 @@ int main(void)
     tcase_add_test(tc, backoff_doubles_and_is_capped);
     tcase_add_test(tc, canonical_json_sorts_keys_without_whitespace_and_hashes_stably);
     tcase_add_test(tc, phase_fields_are_validated);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("settings");
+    tcase_add_test(tc, a_malformed_setting_refuses_the_start_instead_of_falling_back);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
