@@ -338,15 +338,15 @@ static int phase7(struct si_db *db, const struct wf_job *job, json_t *result, st
         si_error_set(err, 500, "internal", "the payout row is missing");
         goto out;
     }
-    long long payout_job = 0, amount = 0, fee = 0, net = 0;
-    if (si_db_get_int64(res, 0, 0, &payout_job) != 0 || si_db_get_int64(res, 0, 1, &amount) != 0 ||
-        si_db_get_int64(res, 0, 3, &fee) != 0 || si_db_get_int64(res, 0, 4, &net) != 0) {
+    long long payout_job = 0, stored_amount = 0, stored_fee = 0, stored_net = 0;
+    if (si_db_get_int64(res, 0, 0, &payout_job) != 0 || si_db_get_int64(res, 0, 1, &stored_amount) != 0 ||
+        si_db_get_int64(res, 0, 3, &stored_fee) != 0 || si_db_get_int64(res, 0, 4, &stored_net) != 0) {
         si_db_bad_value(err, "workflow_payouts");
         goto out;
     }
     json_t *r = json_pack("{s:s, s:I, s:s, s:I, s:I, s:i, s:s, s:s, s:I}", "claim_id", claim,
-                          "amount_minor", (json_int_t)amount, "currency", PQgetvalue(res, 0, 2),
-                          "fee_minor", (json_int_t)fee, "net_minor", (json_int_t)net,
+                          "amount_minor", (json_int_t)stored_amount, "currency", PQgetvalue(res, 0, 2),
+                          "fee_minor", (json_int_t)stored_fee, "net_minor", (json_int_t)stored_net,
                           "fee_bps", WF_FEE_BPS, "rounding", "half_up", "proof_sha256", PQgetvalue(res, 0, 5),
                           "payout_job_id", (json_int_t)payout_job);
     if (r == NULL || json_object_update(result, r) != 0) {
