@@ -225,8 +225,8 @@ static int apply_page(struct ev_loop *L, struct ev_sub *sub, PGresult *res, stru
         struct ev_row row;
         if (ev_row_read(res, i, &row) != 0) {
             si_log(SI_LOG_WARN, "skipped an event row that does not match the schema", NULL);
-            long long id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-            if (id > sub->page_cursor)
+            long long id = 0;
+            if (si_db_get_int64(res, i, 0, &id) == 0 && id > sub->page_cursor)
                 sub->page_cursor = id;
             continue;
         }

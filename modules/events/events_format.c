@@ -33,14 +33,12 @@ int ev_row_read(const PGresult *res, int i, struct ev_row *out)
 {
     if (PQnfields(res) < 6 || i < 0 || i >= PQntuples(res))
         return -1;
-    char *end = NULL;
-    errno = 0;
-    long long id = strtoll(PQgetvalue(res, i, 0), &end, 10);
-    if (errno != 0 || end == NULL || *end != '\0' || id <= 0)
+    long long id = 0;
+    if (si_db_get_int64(res, i, 0, &id) != 0 || id <= 0)
         return -1;
     out->id = id;
     out->user_id = PQgetvalue(res, i, 1);
-    out->import_id = PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2);
+    out->import_id = si_db_get_text(res, i, 2);
     out->type = PQgetvalue(res, i, 3);
     out->payload = PQgetvalue(res, i, 4);
     out->created_at = PQgetvalue(res, i, 5);

@@ -146,8 +146,9 @@ static int json_page(struct ev_loop *L, const struct ev_query *q, PGresult *res,
         struct ev_row row;
         if (ev_row_read(res, i, &row) != 0) {
             si_log(SI_LOG_WARN, "skipped an event row that does not match the schema", NULL);
-            long long id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-            next = id > next ? id : next;
+            long long id = 0;
+            if (si_db_get_int64(res, i, 0, &id) == 0 && id > next)
+                next = id;
             continue;
         }
         rc = (first ? 0 : si_buf_appends(b, ",")) || ev_event_json(b, &row);
