@@ -12,12 +12,18 @@
  * never wait for this one.
  *
  * The pieces:
- *   events_loop.c     accept, read, write, timers, signals; FastCGI in and out
- *   import_events.c  one complete request -> an error, a JSON page, or a stream
- *   events_bus.c      LISTEN/NOTIFY fan-out, replay pages, fences, catch-up
+ *   events_loop.c     epoll, accept, timers, signals, shutdown
+ *   events_conn.c     one FastCGI connection: output queue, reads, writes, its end
+ *   import_events.c   one complete request -> an error, a JSON page, or a stream
+ *   events_bus.c      the table of open streams; dispatch of the bus's work
+ *   events_replay.c   replay pages, fences, catch-up after an outage
+ *   events_live.c     the LISTEN connection, notifications, live delivery
  *   events_pool.c     the query threads and their lanes
  *   events_format.c   event rows -> JSON objects and SSE frames
  *   fcgi_proto.c      the FastCGI wire format
+ * Status line, headers, JSON errors and the request log line are the
+ * runtime's (si_response_head, si_http_head, si_response_from_error,
+ * si_log_request), the same as every si_server responder's.
  *
  * The loop never waits for a SELECT.  A statement that waits on another
  * transaction's lock (an ALTER TABLE or VACUUM FULL on imports), or is just
@@ -336,6 +342,18 @@ int ev_loop_init(struct ev_loop *L, const struct si_config *cfg, const struct ev
                  int accept_fd);
 int ev_loop_run(struct ev_loop *L);
 void ev_loop_cleanup(struct ev_loop *L);
+/* epoll_ctl on the loop's epoll set with ptr as the event's data. */
+int ev_epoll_set(struct ev_loop *L, int op, int fd, uint32_t events, void *ptr);
+
+/* events_conn.c */
+/* A connection for an accepted fd, registered for reading; NULL when out of memory. */
+struct ev_conn *ev_conn_new(struct ev_loop *L, int fd);
+/* Unsubscribes its stream (logging the close line), closes and frees it. */
+void ev_conn_free(struct ev_loop *L, struct ev_conn *c);
+/* Writes what is queued for c without blocking (asks for EPOLLOUT while some is left). */
+void ev_conn_flush(struct ev_loop *L, struct ev_conn *c);
+/* c's socket is ready (epoll events). */
+void ev_conn_event(struct ev_loop *L, struct ev_conn *c, uint32_t events);
 /* Appends data as FCGI_STDOUT records of c's request.  A stream whose queue
  * would pass its limit is doomed ("overflow"); returns -1 then. */
 int ev_conn_send(struct ev_loop *L, struct ev_conn *c, const void *data, size_t n);
@@ -361,7 +379,7 @@ void ev_request_stream_failed(struct ev_loop *L, struct ev_conn *c, const struct
 /* Logs the stream open line of c's request and frees its pending state. */
 void ev_request_stream_started(struct ev_loop *L, struct ev_conn *c);
 
-/* events_bus.c */
+/* events_bus.c (with events_replay.c and events_live.c) */
 void ev_bus_init(struct ev_bus *bus, const struct si_config *cfg);
 void ev_bus_cleanup(struct ev_loop *L);
 /* Registers sub for live rows and submits its first replay page (see
@@ -380,6 +398,30 @@ void ev_bus_on_input(struct ev_loop *L);
 void ev_bus_tick(struct ev_loop *L, long long now);
 /* Milliseconds until the bus needs a tick, or -1 when it does not. */
 int ev_bus_timeout(const struct ev_loop *L, long long now);
+
+/* Inside the bus (events_bus.c, events_replay.c, events_live.c). */
+unsigned ev_bus_bucket(const char *user);
+/* Keep the bus's counts of replaying and fence-awaiting streams right. */
+void ev_sub_set_replaying(struct ev_bus *bus, struct ev_sub *sub, bool on);
+void ev_sub_set_await(struct ev_bus *bus, struct ev_sub *sub, unsigned long long fence);
+/* A started stream whose connection is open. */
+bool ev_sub_live(const struct ev_sub *sub);
+/* id was sent by sub's last replay page. */
+bool ev_sub_in_recent(const struct ev_sub *sub, long long id);
+/* events_replay.c: submit sub's next replay page (0, or -1 when out of memory); a
+ * page is back; every replaying stream that may have its next page gets it; send
+ * the fence that is wanted, and its answer; every stream replays from its cursor. */
+int ev_replay_submit(struct ev_loop *L, struct ev_sub *sub);
+void ev_replay_on_page(struct ev_loop *L, struct ev_job *job);
+void ev_replay_run(struct ev_loop *L);
+void ev_fence_send(struct ev_loop *L);
+void ev_fence_on_sent(struct ev_loop *L, struct ev_job *job);
+void ev_replay_catch_up_all(struct ev_loop *L);
+/* events_live.c: the LISTEN connection is lost (why is logged), (re)connect it
+ * (every stream then catches up), a delivery batch is back. */
+void ev_live_lost(struct ev_loop *L, const char *why);
+void ev_live_connect(struct ev_loop *L, long long now);
+void ev_live_on_delivered(struct ev_loop *L, struct ev_job *job);
 
 /* events_format.c: event rows as read by EV_ROW_COLUMNS. */
 #define EV_ROW_COLUMNS \

@@ -47,13 +47,8 @@ static const char sql_page_import[] =
 
 static void log_request(const struct ev_pending *p, const struct si_response *resp)
 {
-    json_t *f = json_pack("{s:s, s:s, s:s, s:i, s:I}", "req", p->request_id, "method", p->method,
-                          "path", p->path, "status", resp->status, "ms", (json_int_t)(ev_now_ms() - p->t0));
-    if (f != NULL && resp->error_code != NULL)
-        json_object_set_new(f, "code", json_string(resp->error_code));
-    if (f != NULL && resp->log_detail[0] != '\0')
-        json_object_set_new(f, "detail", json_string(resp->log_detail));
-    si_log(resp->status >= 500 ? SI_LOG_ERROR : SI_LOG_INFO, "request", f);
+    si_log_request(p->request_id, p->method, p->path, resp->status, (double)(ev_now_ms() - p->t0), -1,
+                   resp->error_code, resp->log_detail);
 }
 
 static void pending_free(struct ev_conn *c)
@@ -66,13 +61,9 @@ static void pending_free(struct ev_conn *c)
 static void respond(struct ev_loop *L, struct ev_conn *c, const struct ev_pending *p)
 {
     const struct si_response *resp = &L->resp;
-    char top[SI_MAX_EXTRA_HEADERS + 256];
-    int n = snprintf(top, sizeof top,
-                     "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                     "Cache-Control: no-store\r\n%s\r\n",
-                     resp->status, si_status_text(resp->status), resp->content_type, resp->body.len,
-                     resp->headers);
-    if (n < 0 || (size_t)n >= sizeof top) {
+    char top[SI_RESPONSE_HEAD_MAX];
+    int n = si_response_head(resp, top, sizeof top);
+    if (n < 0) {
         ev_conn_doom(L, c, "internal");
         return;
     }

@@ -7,10 +7,10 @@ EVENTS_SOURCES = modules/events/events.h modules/events/events_limits.h \
 pkglibexec_PROGRAMS += modules/events/smartimport-import-events
 modules_events_smartimport_import_events_SOURCES = $(EVENTS_SOURCES) \
 	modules/events/main_import_events.c modules/events/events_loop.c \
-	modules/events/import_events.c modules/events/events_bus.c \
-	modules/events/events_pool.c
+	modules/events/events_conn.c modules/events/import_events.c modules/events/events_bus.c \
+	modules/events/events_replay.c modules/events/events_live.c modules/events/events_pool.c
 modules_events_smartimport_import_events_LDADD = libsmartimport.la $(JANSSON_LIBS) $(PQ_LIBS) $(PTHREAD_LIBS)
-EXTRA_DIST += modules/events/README.md tests/bench/sse_bench.c
+EXTRA_DIST += modules/events/README.md tests/bench/sse_bench.c tests/bench/bare_fcgi.c tests/bench/node_peer.js
 
 # The FastCGI record layer and the SSE framing, without sockets or a database.
 check_PROGRAMS += tests/unit/check_fcgi_proto
@@ -24,7 +24,8 @@ tests_unit_check_fcgi_proto_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 check_PROGRAMS += tests/unit/check_events_pool
 TESTS += tests/unit/check_events_pool
 tests_unit_check_events_pool_SOURCES = tests/unit/check_events_pool.c $(EVENTS_SOURCES) \
-	modules/events/events_loop.c modules/events/import_events.c modules/events/events_bus.c \
+	modules/events/events_loop.c modules/events/events_conn.c modules/events/import_events.c \
+	modules/events/events_bus.c modules/events/events_replay.c modules/events/events_live.c \
 	modules/events/events_pool.c
 tests_unit_check_events_pool_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/events
 tests_unit_check_events_pool_LDADD = libsmartimport.la $(CHECK_LIBS) $(JANSSON_LIBS) $(PQ_LIBS) $(PTHREAD_LIBS)

@@ -127,11 +127,14 @@ int main(void)
     if (fd < 0)
         return 2;
     int rc = 2;
+    if (si_log_buffer_start(cfg.log_flush_ms) != 0)
+        si_log(SI_LOG_WARN, "cannot buffer the log: every line is written at once", NULL);
     if (ev_loop_init(&loop, &cfg, &set, fd) != 0)
         si_logf(SI_LOG_ERROR, "cannot start the event loop: %s", strerror(errno));
     else
         rc = ev_loop_run(&loop) == 0 ? 0 : 1;
     ev_loop_cleanup(&loop);
     si_log(SI_LOG_INFO, "stopped", NULL);
+    si_log_buffer_stop();
     return rc;
 }

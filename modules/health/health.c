@@ -43,8 +43,9 @@ int health_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
     si_error_clear(&err);
     long long schema = 0;
     bool db_up = true;
-    PGresult *res = si_db_exec_timeout(ctx->db, "SELECT coalesce(max(version), 0) FROM schema_migrations",
-                                       0, NULL, SI_HEALTH_TIMEOUT_MS, &err);
+    /* Prepared once per connection: its plan (the index's last entry) cannot depend on a value. */
+    PGresult *res = si_db_exec_prepared(ctx->db, "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                                        0, NULL, SI_HEALTH_TIMEOUT_MS, &err);
     if (res != NULL) {
         int got = si_db_get_int64(res, 0, 0, &schema);
         PQclear(res);

@@ -70,18 +70,20 @@ int si_config_load(struct si_config *cfg, char *const *envp, struct si_error *er
 
     long long threads = SI_THREADS_DEFAULT, max_body = (long long)SI_MAX_BODY_DEFAULT;
     long long connect_ms = SI_DB_CONNECT_TIMEOUT_MS, query_ms = SI_DB_QUERY_TIMEOUT_MS;
-    long long bulk_ms = SI_DB_BULK_TIMEOUT_MS;
+    long long bulk_ms = SI_DB_BULK_TIMEOUT_MS, flush_ms = SI_LOG_FLUSH_MS_DEFAULT;
     if (si_env_long(envp, "SMARTIMPORT_THREADS", 1, SI_THREADS_MAX, &threads, err) != 0 ||
         si_env_long(envp, "SMARTIMPORT_MAX_BODY", 1, (long long)SI_MAX_BODY_CEILING, &max_body, err) != 0 ||
         si_env_long(envp, "SMARTIMPORT_DB_CONNECT_TIMEOUT_MS", 100, 60000, &connect_ms, err) != 0 ||
         si_env_long(envp, "SMARTIMPORT_DB_QUERY_TIMEOUT_MS", 100, 3600000, &query_ms, err) != 0 ||
-        si_env_long(envp, "SMARTIMPORT_DB_BULK_TIMEOUT_MS", 100, 3600000, &bulk_ms, err) != 0)
+        si_env_long(envp, "SMARTIMPORT_DB_BULK_TIMEOUT_MS", 100, 3600000, &bulk_ms, err) != 0 ||
+        si_env_long(envp, "SMARTIMPORT_LOG_FLUSH_MS", 0, SI_LOG_FLUSH_MS_MAX, &flush_ms, err) != 0)
         return -1;
     cfg->threads = (int)threads;
     cfg->max_body = (size_t)max_body;
     cfg->db_connect_timeout_ms = (int)connect_ms;
     cfg->db_query_timeout_ms = (int)query_ms;
     cfg->db_bulk_timeout_ms = (int)bulk_ms;
+    cfg->log_flush_ms = (int)flush_ms;
 
     const char *log_file = si_env_get(envp, "SMARTIMPORT_LOG_FILE");
     cfg->log_file = (log_file != NULL && *log_file != '\0') ? log_file : NULL;

@@ -27,6 +27,7 @@ struct si_config {
     int db_query_timeout_ms;       /* SMARTIMPORT_DB_QUERY_TIMEOUT_MS */
     int db_bulk_timeout_ms;        /* SMARTIMPORT_DB_BULK_TIMEOUT_MS */
     const char *log_file;          /* SMARTIMPORT_LOG_FILE; NULL = stderr as is */
+    int log_flush_ms;              /* SMARTIMPORT_LOG_FLUSH_MS; 0 = unbuffered (si_log.h) */
     const char *listen_path;       /* SMARTIMPORT_LISTEN; NULL = socket on fd 0 */
     char *const *envp;             /* the environment it was read from: a function's
                                     * init hook reads its own settings from it */

@@ -310,14 +310,15 @@ static PGresult *collect(struct si_db *db, long long deadline, int timeout_ms, s
 
 /* The name under which sql is prepared on this connection, preparing it the
  * first time (one extra round trip, once per connection and statement).
- * Statements with parameters only, at most SI_DB_PREPARED_MAX of them; *name
+ * Statements with parameters only unless `always` (si_db_exec_prepared), at
+ * most SI_DB_PREPARED_MAX of them; *name
  * is "" when the statement runs unnamed.  -1 with err when preparing failed
  * (a syntax error, an aborted transaction, a lost connection). */
-static int prepared_name(struct si_db *db, const char *sql, int n_params, long long deadline, int timeout_ms,
-                         char name[16], struct si_error *err)
+static int prepared_name(struct si_db *db, const char *sql, int n_params, bool always, long long deadline,
+                         int timeout_ms, char name[16], struct si_error *err)
 {
     name[0] = '\0';
-    if (n_params == 0)
+    if (n_params == 0 && !always)
         return 0;
     for (int i = 0; i < db->nprepared; i++) {
         if (strcmp(db->prepared[i], sql) == 0) {
@@ -352,8 +353,11 @@ static int prepared_name(struct si_db *db, const char *sql, int n_params, long l
     return 0;
 }
 
+/* When a statement is prepared (si_db.h): never, when the connection opted in, or always. */
+enum prepare_mode { PREPARE_NEVER, PREPARE_IF_OPTED_IN, PREPARE_ALWAYS };
+
 static PGresult *exec(struct si_db *db, const char *sql, int n_params, const char *const *params,
-                      int timeout_ms, bool prepare, struct si_error *err)
+                      int timeout_ms, enum prepare_mode prepare, struct si_error *err)
 {
     if (db->tx_lost) {
         unavailable(err, "query", "connection lost during the transaction");
@@ -363,7 +367,8 @@ static PGresult *exec(struct si_db *db, const char *sql, int n_params, const cha
         return NULL;
     long long deadline = si_now_ms() + timeout_ms;
     char name[16] = "";
-    if (prepare && db->prepare && prepared_name(db, sql, n_params, deadline, timeout_ms, name, err) != 0)
+    bool wanted = prepare == PREPARE_ALWAYS || (prepare == PREPARE_IF_OPTED_IN && db->prepare);
+    if (wanted && prepared_name(db, sql, n_params, prepare == PREPARE_ALWAYS, deadline, timeout_ms, name, err) != 0)
         return NULL;
     int sent = name[0] != '\0' ? PQsendQueryPrepared(db->conn, name, n_params, params, NULL, NULL, 0)
                                : PQsendQueryParams(db->conn, sql, n_params, NULL, params, NULL, NULL, 0);
@@ -384,7 +389,13 @@ static PGresult *exec(struct si_db *db, const char *sql, int n_params, const cha
 PGresult *si_db_exec_timeout(struct si_db *db, const char *sql, int n_params,
                              const char *const *params, int timeout_ms, struct si_error *err)
 {
-    return exec(db, sql, n_params, params, timeout_ms, true, err);
+    return exec(db, sql, n_params, params, timeout_ms, PREPARE_IF_OPTED_IN, err);
+}
+
+PGresult *si_db_exec_prepared(struct si_db *db, const char *sql, int n_params, const char *const *params,
+                              int timeout_ms, struct si_error *err)
+{
+    return exec(db, sql, n_params, params, timeout_ms, PREPARE_ALWAYS, err);
 }
 
 PGresult *si_db_exec(struct si_db *db, const char *sql, int n_params, const char *const *params,
@@ -397,7 +408,7 @@ PGresult *si_db_exec_bulk(struct si_db *db, const char *sql, int n_params, const
                           struct si_error *err)
 {
     /* never prepared: parsing once saves nothing at that size */
-    return exec(db, sql, n_params, params, db->bulk_timeout_ms, false, err);
+    return exec(db, sql, n_params, params, db->bulk_timeout_ms, PREPARE_NEVER, err);
 }
 
 int si_db_command(struct si_db *db, const char *sql, int n_params, const char *const *params,

@@ -61,11 +61,18 @@ PGresult *si_db_exec(struct si_db *db, const char *sql, int n_params, const char
 /* The same with an explicit deadline in milliseconds. */
 PGresult *si_db_exec_timeout(struct si_db *db, const char *sql, int n_params,
                              const char *const *params, int timeout_ms, struct si_error *err);
-/* si_db_exec for statements whose result is not needed. */
+/* si_db_exec_timeout, prepared on this connection the first time it runs
+ * (parameters or not) whatever `prepare` says: the explicit opt-in of one
+ * statement whose plan cannot depend on its values (/health's lookup).  A
+ * statement prepared while the schema it reads is missing is prepared again
+ * on its next run, since the failed preparation is not remembered. */
+PGresult *si_db_exec_prepared(struct si_db *db, const char *sql, int n_params, const char *const *params,
+                              int timeout_ms, struct si_error *err);
 /* si_db_exec with the bulk deadline (bulk_timeout_ms) and never prepared:
  * for the statements that move a whole import's rows. */
 PGresult *si_db_exec_bulk(struct si_db *db, const char *sql, int n_params, const char *const *params,
                           struct si_error *err);
+/* si_db_exec for statements whose result is not needed. */
 int si_db_command(struct si_db *db, const char *sql, int n_params, const char *const *params,
                   struct si_error *err);
 

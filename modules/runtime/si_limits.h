@@ -42,6 +42,11 @@
 #define SI_DB_TX_BACKOFF_MS        25
 
 #define SI_LOG_LINE_MAX            4096
+/* Buffered log lines (si_log.h): bytes held at most, and the default and
+ * largest SMARTIMPORT_LOG_FLUSH_MS (0 = every line written at once). */
+#define SI_LOG_BUFFER              65536
+#define SI_LOG_FLUSH_MS_DEFAULT    200
+#define SI_LOG_FLUSH_MS_MAX        10000
 #define SI_ERROR_MESSAGE_MAX       256
 #define SI_ERROR_DETAIL_MAX        512
 

@@ -4,7 +4,15 @@
  * fields (request id, status, duration...).  What goes in a field is the
  * caller's promise: ids, counts, timings and codes, never request bodies,
  * statement contents, tokens or account numbers.  Each line is written with
- * one write(2), so lines from different threads never interleave. */
+ * one write(2), so lines from different threads never interleave.
+ *
+ * Buffering (responders, si_log_buffer_start): info and debug lines are
+ * collected in one process-wide buffer of SI_LOG_BUFFER bytes and written,
+ * whole lines only and in order, when it is full, every flush_ms
+ * (SMARTIMPORT_LOG_FLUSH_MS) by a background thread, when a warn or error
+ * line comes (it goes out at once, after the lines before it), and at
+ * si_log_buffer_stop() or exit().  A crash loses at most the last flush_ms
+ * of info lines; warnings and errors are never held back. */
 #ifndef SI_LOG_H
 #define SI_LOG_H
 
@@ -24,5 +32,20 @@ void si_logf(enum si_log_level level, const char *fmt, ...) __attribute__((forma
 /* Points standard error (where every line goes) at PATH, appending: 0, or
  * -1 with errno.  For SMARTIMPORT_LOG_FILE and programs that reopen their log. */
 int si_log_to_file(const char *path);
+
+/* Starts buffering (above) with a flush every flush_ms (> 0; 0 leaves every
+ * line unbuffered).  Call once, from the main thread; the flusher thread
+ * starts with every signal blocked.  0, or -1 (then lines stay unbuffered). */
+int si_log_buffer_start(int flush_ms);
+/* Writes what is buffered now. */
+void si_log_flush(void);
+/* Writes what is buffered, stops the flusher thread and buffering.  Safe to call twice. */
+void si_log_buffer_stop(void);
+
+/* The one request line every responder writes after it answered:
+ * {"ts","level","fn","msg":"request","req","method","path","status","ms"[,"worker"][,"code"][,"detail"]}
+ * at level error for a 5xx, else info.  NULL strings are logged as "-"; worker < 0 is left out. */
+void si_log_request(const char *request_id, const char *method, const char *path, int status, double ms,
+                    int worker, const char *code, const char *detail);
 
 #endif

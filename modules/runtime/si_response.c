@@ -41,6 +41,22 @@ int si_response_header(struct si_response *resp, const char *name, const char *v
     return 0;
 }
 
+int si_http_head(char *out, size_t cap, int status, const char *content_type, long long content_length,
+                 const char *extra_headers)
+{
+    char length[48] = "";
+    if (content_length >= 0)
+        snprintf(length, sizeof length, "Content-Length: %lld\r\n", content_length);
+    int n = snprintf(out, cap, "Status: %d %s\r\nContent-Type: %s\r\n%sCache-Control: no-store\r\n%s\r\n",
+                     status, si_status_text(status), content_type, length, extra_headers ? extra_headers : "");
+    return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
+int si_response_head(const struct si_response *resp, char *out, size_t cap)
+{
+    return si_http_head(out, cap, resp->status, resp->content_type, (long long)resp->body.len, resp->headers);
+}
+
 static int dump_cb(const char *buf, size_t size, void *data)
 {
     return si_buf_append(data, buf, size) == 0 ? 0 : -1;

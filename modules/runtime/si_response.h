@@ -40,6 +40,19 @@ int si_response_error(struct si_response *resp, int status, const char *code,
                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 int si_response_from_error(struct si_response *resp, const struct si_error *err);
 
+/* The CGI head every responder sends, for si_server's libfcgi workers and
+ * import-events' own FastCGI loop alike:
+ *   Status: <status> <text>\r\nContent-Type: <type>\r\n[Content-Length: <n>\r\n]
+ *   Cache-Control: no-store\r\n<extra header lines>\r\n
+ * content_length < 0 leaves Content-Length out (a stream).  Returns the
+ * length written to out (NUL-terminated), or -1 when it does not fit in cap. */
+int si_http_head(char *out, size_t cap, int status, const char *content_type, long long content_length,
+                 const char *extra_headers);
+/* si_http_head of resp (its status, type, body length and headers). */
+int si_response_head(const struct si_response *resp, char *out, size_t cap);
+/* Room enough for si_response_head. */
+#define SI_RESPONSE_HEAD_MAX (SI_MAX_EXTRA_HEADERS + 256)
+
 /* The error object itself, for responses that add fields to it. */
 json_t *si_error_json(int status, const char *code, const char *message);
 

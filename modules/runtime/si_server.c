@@ -92,13 +92,9 @@ void si_server_dispatch(struct si_ctx *ctx, struct si_request *req, struct si_re
 
 static void write_response(FCGX_Request *r, const char *method, const struct si_response *resp)
 {
-    char head[SI_MAX_EXTRA_HEADERS + 256];
-    int n = snprintf(head, sizeof head,
-                     "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                     "Cache-Control: no-store\r\n%s\r\n",
-                     resp->status, si_status_text(resp->status), resp->content_type,
-                     resp->body.len, resp->headers);
-    if (n < 0 || (size_t)n >= sizeof head)
+    char head[SI_RESPONSE_HEAD_MAX];
+    int n = si_response_head(resp, head, sizeof head);
+    if (n < 0)
         return;
     if (FCGX_PutStr(head, n, r->out) < 0)
         return;
@@ -111,21 +107,6 @@ static double elapsed_ms(const struct timespec *t0)
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
-static void log_request(const struct si_request *req, const struct si_response *resp, double ms,
-                        int worker)
-{
-    json_t *f = json_pack("{s:s, s:s, s:s, s:i, s:f, s:i}",
-                          "req", req->request_id ? req->request_id : "-",
-                          "method", req->method ? req->method : "-",
-                          "path", req->path ? req->path : "-",
-                          "status", resp->status, "ms", ms, "worker", worker);
-    if (f != NULL && resp->error_code != NULL)
-        json_object_set_new(f, "code", json_string(resp->error_code));
-    if (f != NULL && resp->log_detail[0] != '\0')
-        json_object_set_new(f, "detail", json_string(resp->log_detail));
-    si_log(resp->status >= 500 ? SI_LOG_ERROR : SI_LOG_INFO, "request", f);
 }
 
 static void serve_one(struct si_ctx *ctx, FCGX_Request *r, struct si_response *resp)
@@ -145,7 +126,8 @@ static void serve_one(struct si_ctx *ctx, FCGX_Request *r, struct si_response *r
     }
     write_response(r, req.method ? req.method : "GET", resp);
     FCGX_Finish_r(r);
-    log_request(&req, resp, elapsed_ms(&t0), ctx->worker);
+    si_log_request(req.request_id, req.method, req.path, resp->status, elapsed_ms(&t0), ctx->worker,
+                   resp->error_code, resp->log_detail);
 }
 
 static void *worker_main(void *arg)
@@ -262,15 +244,19 @@ int si_server_main(const struct si_function *fn, int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (si_log_buffer_start(cfg.log_flush_ms) != 0)
+        si_log(SI_LOG_WARN, "cannot buffer the log: every line is written at once", NULL);
 
     void *fn_config = NULL;
     if (si_function_init(fn, &cfg, &fn_config, &err) != 0) {
         si_logf(SI_LOG_ERROR, "configuration: %s", err.message);
+        si_log_buffer_stop();
         return 2;
     }
     struct worker *workers = calloc((size_t)cfg.threads, sizeof *workers);
     if (workers == NULL) {
         si_function_cleanup(fn, fn_config);
+        si_log_buffer_stop();
         return 2;
     }
     int started = 0;
@@ -298,5 +284,6 @@ int si_server_main(const struct si_function *fn, int argc, char **argv)
     free(workers);
     si_function_cleanup(fn, fn_config);
     si_log(SI_LOG_INFO, "stopped", NULL);
+    si_log_buffer_stop();
     return started == cfg.threads ? 0 : 1;
 }

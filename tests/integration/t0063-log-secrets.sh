@@ -18,15 +18,20 @@ NGINX_LOG="$VAR/log/nginx-error.log" PG_LOG="$VAR/pg/log/postgresql.log"
 # An EventSource-style request (token in the query) with a 2 MB body: nginx spools the body
 # to a temporary file and warns, quoting the request line.
 head -c 2000000 /dev/zero | tr '\0' 'a' > "$T/body2m"
-curl -sS -o /dev/null --max-time 3 -X GET -H 'Accept: text/event-stream' -H 'Expect:' \
+curl -sS -o /dev/null -D "$T/head2m" --max-time 3 -X GET -H 'Accept: text/event-stream' -H 'Expect:' \
   --data-binary @"$T/body2m" "$BASE/.netlify/functions/import-events?access_token=$TOKEN&account=NL91ABNA0417164300" \
   2>/dev/null || true
+REQ_ID="$(tr -d '\r' < "$T/head2m" | awk -F': ' 'tolower($1) == "x-request-id" { print $2 }')"
+[[ -n $REQ_ID ]] || REQ_ID=no-request-id
 for _ in $(seq 1 20); do grep -q 'buffered to a temporary file' "$NGINX_LOG" 2>/dev/null && break; sleep 0.25; done
 check "nginx warned about the spooled body (the request line is in its error log)" \
   grep -q 'buffered to a temporary file.*import-events' "$NGINX_LOG"
 check "the warning keeps the path but not the query" grep -q 'import-events?\[scrubbed\]' "$NGINX_LOG"
 check "nginx's error log holds no token" bash -c "! grep -q -e '${TOKEN:0:20}' -e 'access_token=ey' '$NGINX_LOG'"
 check "nginx's error log holds no account number" bash -c "! grep -q NL91ABNA0417164300 '$NGINX_LOG'"
+# nginx writes its access log in buffers (flush=1s): wait for this request's line.
+for _ in $(seq 1 20); do grep -q "\"req\":\"$REQ_ID\"" "$VAR/log/nginx-access.log" 2>/dev/null && break; sleep 0.25; done
+check "the access log has this request's line" grep -q "\"req\":\"$REQ_ID\"" "$VAR/log/nginx-access.log"
 check "the access log has the path only" bash -c "! grep -q -e 'access_token' -e NL91ABNA '$VAR/log/nginx-access.log'"
 
 # A unique violation whose key is an account number.

@@ -1,13 +1,16 @@
 /* check_supervise.c: the supervisor's spec parser, its restart back-off,
  * how it names an exit, and a real start of a process on a real socket. */
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "supervise.h"
@@ -203,6 +206,59 @@ START_TEST(health_reads_every_process_state_and_names_the_first_one_down)
 }
 END_TEST
 
+static void write_state(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fputs(text, f) >= 0, 1);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static const char *state_of(const char *path, const char *process)
+{
+    bool all_up;
+    char down[64];
+    json_t *f = health_functions(path, &all_up, down, sizeof down);
+    ck_assert_ptr_nonnull(f);
+    static char state[32];
+    const char *s = json_string_value(json_object_get(json_object_get(f, process), "state"));
+    snprintf(state, sizeof state, "%s", s ? s : "(none)");
+    json_decref(f);
+    return state;
+}
+
+/* /health parses the state file again only when it changed: the same file (inode, size,
+ * modification time) is answered from what was read; a new file renamed into place (what
+ * the supervisor does) is read at once. */
+START_TEST(health_rereads_the_state_file_only_when_it_changed)
+{
+    char dir[] = "/tmp/check_health_cache.XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[256], next[256];
+    snprintf(path, sizeof path, "%s/state.json", dir);
+    snprintf(next, sizeof next, "%s/state.json.new", dir);
+    write_state(path, "{\"processes\":{\"a\":{\"state\":\"up\",\"restarts\":0}}}");
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_str_eq(state_of(path, "a"), "up");
+
+    /* Overwritten in place with the same size and its old modification time put back:
+     * the same file as far as the cache can tell, so the first answer stays. */
+    write_state(path, "{\"processes\":{\"a\":{\"state\":\"XX\",\"restarts\":0}}}");
+    struct timespec times[2] = { st.st_atim, st.st_mtim };
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, times, 0), 0);
+    ck_assert_str_eq(state_of(path, "a"), "up");
+
+    /* A new file renamed into place: read again. */
+    write_state(next, "{\"processes\":{\"a\":{\"state\":\"restarting\",\"restarts\":1}}}");
+    ck_assert_int_eq(rename(next, path), 0);
+    ck_assert_str_eq(state_of(path, "a"), "restarting");
+
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 static Suite *supervise_suite(void)
 {
     Suite *s = suite_create("supervise");
@@ -215,6 +271,7 @@ static Suite *supervise_suite(void)
     tcase_add_test(tc, an_exit_is_named_by_its_signal_or_code);
     tcase_add_test(tc, a_child_gets_the_socket_as_stdin_and_finds_waiting_clients);
     tcase_add_test(tc, health_reads_every_process_state_and_names_the_first_one_down);
+    tcase_add_test(tc, health_rereads_the_state_file_only_when_it_changed);
     suite_add_tcase(s, tc);
     return s;
 }
