@@ -1,4 +1,5 @@
-/* phases.c: what each of the seven phases does when the worker runs its job.
+/* phases.c: what each of the seven phases does when smartimport-worker runs its job
+ * (the task workflow.phaseN, wf_tasks.c).
  *
  * A job runs in two steps.  wf_phase_trigger() makes the phase's external HTTP
  * call (if it has one) outside any transaction: a call cannot be rolled back, so
@@ -38,36 +39,23 @@ static const struct {
     [6] = { "learning", "WORKFLOW_LEARNING_URL" },
 };
 
-static int env_ll(char *const *envp, const char *name, long long def, long long min, long long max,
-                  long long *out, struct si_error *err)
-{
-    const char *v = si_env_get(envp, name);
-    if (v == NULL || *v == '\0') {
-        *out = def;
-        return 0;
-    }
-    char *end = NULL;
-    long long n = strtoll(v, &end, 10);
-    if (*end != '\0' || n < min || n > max)
-        return si_error_set(err, 500, "bad_config", "%s must be an integer from %lld to %lld", name, min, max);
-    *out = n;
-    return 0;
-}
-
 int wf_settings_load(struct wf_settings *s, char *const *envp, struct si_error *err)
 {
-    long long threads, attempts;
+    long long attempts = 5, jitter = 0;
     memset(s, 0, sizeof *s);
-    if (env_ll(envp, "WORKFLOW_WORKER_THREADS", 8, 1, 64, &threads, err) != 0 ||
-        env_ll(envp, "WORKFLOW_LEASE_MS", 30000, 200, 86400000, &s->lease_ms, err) != 0 ||
-        env_ll(envp, "WORKFLOW_MAX_ATTEMPTS", 5, 1, 100, &attempts, err) != 0 ||
-        env_ll(envp, "WORKFLOW_BACKOFF_MS", 1000, 0, 3600000, &s->backoff_ms, err) != 0 ||
-        env_ll(envp, "WORKFLOW_BACKOFF_MAX_MS", 300000, 0, 86400000, &s->backoff_max_ms, err) != 0 ||
-        env_ll(envp, "WORKFLOW_HTTP_TIMEOUT_MS", 5000, 10, 600000, &s->http_timeout_ms, err) != 0 ||
-        env_ll(envp, "WORKFLOW_POLL_MS", 1000, 10, 60000, &s->poll_ms, err) != 0)
+    s->backoff_ms = 1000;
+    s->backoff_max_ms = 300000;
+    s->http_timeout_ms = 5000;
+    if (si_env_long(envp, "WORKFLOW_MAX_ATTEMPTS", 1, 100, &attempts, err) != 0 ||
+        si_env_long(envp, "WORKFLOW_BACKOFF_MS", 0, 3600000, &s->backoff_ms, err) != 0 ||
+        si_env_long(envp, "WORKFLOW_BACKOFF_MAX_MS", 0, 86400000, &s->backoff_max_ms, err) != 0 ||
+        si_env_long(envp, "WORKFLOW_BACKOFF_JITTER_PCT", 0, 100, &jitter, err) != 0 ||
+        si_env_long(envp, "WORKFLOW_HTTP_TIMEOUT_MS", 10, 600000, &s->http_timeout_ms, err) != 0)
         return -1;
-    s->threads = (int)threads;
+    if (s->backoff_max_ms < s->backoff_ms)
+        return si_error_set(err, 500, "bad_config", "WORKFLOW_BACKOFF_MAX_MS must be at least WORKFLOW_BACKOFF_MS");
     s->max_attempts = (int)attempts;
+    s->backoff_jitter_pct = (int)jitter;
     for (int p = WF_PHASE_MIN; p <= WF_PHASE_MAX; p++) {
         s->service[p] = TRIGGERS[p].service;
         if (TRIGGERS[p].env != NULL) {
