@@ -13,7 +13,11 @@ PIDFILE="$SMARTIMPORT_TEST_VAR/run/worker.pid"
 U="$(cat /proc/sys/kernel/random/uuid)" OTHER="$(cat /proc/sys/kernel/random/uuid)"
 sql() { psql -X -q -t -A -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
 # add TASK PAYLOAD [NAMED ARGS...]: jobs_add for user U; prints id|state|existing|replaced.
-add() { local task=$1 payload=$2; shift 2; sql "SELECT id, state, existing, replaced FROM jobs_add('$task', '$payload'::jsonb, p_user => '$U'${*:+, $*})"; }
+add() {
+  local task=$1 payload=$2 extra="" a; shift 2
+  for a in "$@"; do extra+=", $a"; done
+  sql "SELECT id, state, existing, replaced FROM jobs_add('$task', '$payload'::jsonb, p_user => '$U'$extra)"
+}
 state() { sql "SELECT state FROM jobs WHERE id = $1"; }
 # wait_state ID STATE [SECONDS]
 wait_state() {
@@ -66,7 +70,8 @@ check "it runs once due" wait_state "$JF" succeeded 20
 check "and not before its run_at" test "$(sql "SELECT started_at >= created_at + interval '3 seconds' FROM jobs WHERE id = $JF")" = t
 
 # --- priority: lower runs first ----------------------------------------------------------------
-for p in 5 1 3 2 4; do add test.serial '{"ms":30}' "p_queue => 'prio-$U'" "p_priority => $p" "p_run_at => now() + interval '1 second'" >/dev/null; done
+DUE="$(sql "SELECT now() + interval '1.5 seconds'")"   # one run_at for all: due together
+for p in 5 1 3 2 4; do add test.serial '{"ms":30}' "p_queue => 'prio-$U'" "p_priority => $p" "p_run_at => '$DUE'" >/dev/null; done
 check "the prioritised jobs finish" wait_all "queue = 'prio-$U'" succeeded
 check "they started in priority order (1 first)" test \
   "$(sql "SELECT string_agg(priority::text, ',' ORDER BY started_at) FROM jobs WHERE user_id = '$U' AND queue = 'prio-$U'")" = "1,2,3,4,5"
