@@ -31,7 +31,7 @@ stub() { curl -fsS -X "$1" "$STUB$2"; }
 events() { sql "SELECT string_agg(event_type, ',' ORDER BY id) FROM import_events WHERE user_id = '$USER_ID' AND payload->>'jobId' = '$1'"; }
 audit() { sql "SELECT string_agg(coalesce(from_state, '-') || '>' || to_state, ',' ORDER BY id) FROM job_audit WHERE job_id = $1 AND user_id = '$USER_ID'"; }
 PIDFILE="$SMARTIMPORT_TEST_VAR/run/worker.pid"
-check "a workflow worker is running" test -n "$(pid="$(cat "$PIDFILE" 2>/dev/null)"; [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && echo y)"
+check "a job worker is running" test -n "$(pid="$(cat "$PIDFILE" 2>/dev/null)"; [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && echo y)"
 [[ -n $STUB ]] && stub POST /_reset >/dev/null
 
 # --- validation ---------------------------------------------------------------------------
