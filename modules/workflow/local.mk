@@ -26,4 +26,4 @@ tests_unit_check_workflow_LDADD = $(WORKFLOW_LDADD) $(CHECK_LIBS)
 check_PROGRAMS += tests/workflow-stub/workflow_stub
 tests_workflow_stub_workflow_stub_SOURCES = tests/workflow-stub/workflow_stub.c
 tests_workflow_stub_workflow_stub_LDADD = $(PTHREAD_LIBS)
-EXTRA_DIST += tests/workflow-stub/README.md
+EXTRA_DIST += tests/workflow-stub/README.md modules/workflow/README.md
