@@ -166,7 +166,7 @@ begin
     insert into job_audit (job_id, user_id, task, from_state, to_state, attempt)
       values (v_id, p_user, p_task, null, 'queued', 0);
     if p_wake then
-      perform pg_notify('jobs', v_id::text);
+      perform pg_notify('jobs', '');   -- one notice per transaction, however many jobs it adds
     end if;
     return query select v_id, 'queued'::text, false, false;
     return;
@@ -180,7 +180,7 @@ begin
       returning j.id into v_id;
     if v_id is not null then
       if p_wake then
-        perform pg_notify('jobs', v_id::text);
+        perform pg_notify('jobs', '');
       end if;
       return query select v_id, 'queued'::text, true, true;
       return;
