@@ -18,6 +18,13 @@ add() {
   for a in "$@"; do extra+=", $a"; done
   sql "SELECT id, state, existing, replaced FROM jobs_add('$task', '$payload'::jsonb, p_user => '$U'$extra)"
 }
+# add_all TASK PAYLOAD "NAMED ARGS" ...: one job per NAMED ARGS, all in one transaction (so they are
+# there together, however slow psql is to start on a busy machine).
+add_all() {
+  local task=$1 payload=$2 q="" a; shift 2
+  for a in "$@"; do q+="SELECT jobs_add('$task', '$payload'::jsonb, p_user => '$U'${a:+, $a}); "; done
+  sql "$q" >/dev/null
+}
 state() { sql "SELECT state FROM jobs WHERE id = $1"; }
 # wait_state ID STATE [SECONDS]
 wait_state() {
@@ -70,8 +77,9 @@ check "it runs once due" wait_state "$JF" succeeded 20
 check "and not before its run_at" test "$(sql "SELECT started_at >= created_at + interval '3 seconds' FROM jobs WHERE id = $JF")" = t
 
 # --- priority: lower runs first ----------------------------------------------------------------
-DUE="$(sql "SELECT now() + interval '1.5 seconds'")"   # one run_at for all: due together
-for p in 5 1 3 2 4; do add test.serial '{"ms":30}' "p_queue => 'prio-$U'" "p_priority => $p" "p_run_at => '$DUE'" >/dev/null; done
+args=()
+for p in 5 1 3 2 4; do args+=("p_queue => 'prio-$U', p_priority => $p, p_run_at => now() + interval '1 second'"); done
+add_all test.serial '{"ms":30}' "${args[@]}"   # one transaction: one now(), one run_at for all
 check "the prioritised jobs finish" wait_all "queue = 'prio-$U'" succeeded
 check "they started in priority order (1 first)" test \
   "$(sql "SELECT string_agg(priority::text, ',' ORDER BY started_at) FROM jobs WHERE user_id = '$U' AND queue = 'prio-$U'")" = "1,2,3,4,5"
@@ -103,17 +111,16 @@ check "jobs_requeue(id) in SQL does the same" test "$(sql "SELECT jobs_requeue($
 check "and it runs again" eval 'wait_state "$JD2" dead 20 && test "$(sql "SELECT count(*) FROM job_audit WHERE job_id = $JD2 AND to_state = '"'dead'"'")" = 2'
 
 # --- serial queues next to parallel work -----------------------------------------------------
-for i in 1 2 3 4; do
-  add test.serial '{"ms":300}' "p_queue => 'lane-a-$U'" >/dev/null
-  add test.serial '{"ms":300}' "p_queue => 'lane-b-$U'" >/dev/null
-done
+args=()
+for i in 1 2 3 4; do args+=("p_queue => 'lane-a-$U'" "p_queue => 'lane-b-$U'"); done
+add_all test.serial '{"ms":300}' "${args[@]}"
 check "the serial jobs finish" wait_all "task = 'test.serial' AND queue LIKE 'lane-_-%'" succeeded 30
 check "lane a never ran two of its jobs at once" test "$(overlap "queue = 'lane-a-$U'")" = 1
 check "lane b never ran two of its jobs at once" test "$(overlap "queue = 'lane-b-$U'")" = 1
 check "while the two lanes ran side by side" test "$(overlap "queue LIKE 'lane-_-$U'")" = 2
 
 # --- the per-task concurrency limit (test.sleep: 2 at once) -----------------------------------
-for i in 1 2 3 4 5 6; do add test.sleep '{"ms":400}' "p_queue => NULL" >/dev/null; done
+add_all test.sleep '{"ms":400}' "" "" "" "" "" ""
 check "the limited jobs finish" wait_all "task = 'test.sleep'" succeeded 30
 check "at most 2 test.sleep jobs ran at once, and 2 did" test "$(overlap "task = 'test.sleep'")" = 2
 
