@@ -1,7 +1,7 @@
 /* supervise.h: smartimport-supervise, the process supervisor of a stack.
  *
  * One supervisor starts every long-running process of a stack (the FastCGI
- * responders, the event-stream responder, the workflow worker, nginx) and
+ * responders, the event-stream responder, the job worker, nginx) and
  * restarts any that exits or crashes, at once the first time and with a
  * growing delay while it keeps crashing (a crash loop).  It owns the
  * listening socket of every FastCGI function: a responder gets it as its

@@ -1,4 +1,5 @@
-/* phases.c: what each of the seven phases does when the worker runs its job.
+/* phases.c: what each of the seven phases does when smartimport-worker runs its job
+ * (the task workflow.phaseN, wf_tasks.c).
  *
  * A job runs in two steps.  wf_phase_trigger() makes the phase's external HTTP
  * call (if it has one) outside any transaction: a call cannot be rolled back, so
@@ -40,22 +41,21 @@ static const struct {
 
 int wf_settings_load(struct wf_settings *s, char *const *envp, struct si_error *err)
 {
+    long long attempts = WF_MAX_ATTEMPTS_DEFAULT, jitter = 0;
     memset(s, 0, sizeof *s);
-    s->threads = 8;
-    s->lease_ms = 30000;
-    s->max_attempts = WF_MAX_ATTEMPTS_DEFAULT;
     s->backoff_ms = 1000;
     s->backoff_max_ms = 300000;
     s->http_timeout_ms = 5000;
-    s->poll_ms = 1000;
-    if (si_env_int(envp, "WORKFLOW_WORKER_THREADS", 1, 64, &s->threads, err) != 0 ||
-        si_env_long(envp, "WORKFLOW_LEASE_MS", 200, 86400000, &s->lease_ms, err) != 0 ||
-        si_env_int(envp, "WORKFLOW_MAX_ATTEMPTS", 1, WF_MAX_ATTEMPTS_MAX, &s->max_attempts, err) != 0 ||
+    if (si_env_long(envp, "WORKFLOW_MAX_ATTEMPTS", 1, WF_MAX_ATTEMPTS_MAX, &attempts, err) != 0 ||
         si_env_long(envp, "WORKFLOW_BACKOFF_MS", 0, 3600000, &s->backoff_ms, err) != 0 ||
         si_env_long(envp, "WORKFLOW_BACKOFF_MAX_MS", 0, 86400000, &s->backoff_max_ms, err) != 0 ||
-        si_env_long(envp, "WORKFLOW_HTTP_TIMEOUT_MS", 10, 600000, &s->http_timeout_ms, err) != 0 ||
-        si_env_long(envp, "WORKFLOW_POLL_MS", 10, 60000, &s->poll_ms, err) != 0)
+        si_env_long(envp, "WORKFLOW_BACKOFF_JITTER_PCT", 0, 100, &jitter, err) != 0 ||
+        si_env_long(envp, "WORKFLOW_HTTP_TIMEOUT_MS", 10, 600000, &s->http_timeout_ms, err) != 0)
         return -1;
+    if (s->backoff_max_ms < s->backoff_ms)
+        return si_error_set(err, 500, "bad_config", "WORKFLOW_BACKOFF_MAX_MS must be at least WORKFLOW_BACKOFF_MS");
+    s->max_attempts = (int)attempts;
+    s->backoff_jitter_pct = (int)jitter;
     for (int p = WF_PHASE_MIN; p <= WF_PHASE_MAX; p++) {
         s->service[p] = TRIGGERS[p].service;
         if (TRIGGERS[p].env != NULL) {

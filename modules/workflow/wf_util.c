@@ -36,14 +36,25 @@ const char *wf_route(double confidence)
 
 long long wf_backoff_ms(int attempt, long long base_ms, long long cap_ms)
 {
-    if (base_ms < 0)
-        base_ms = 0;
-    if (attempt < 1)
-        attempt = 1;
-    long long d = base_ms;
-    for (int i = 1; i < attempt && d < cap_ms; i++)
-        d *= 2;
-    return d > cap_ms ? cap_ms : d;
+    const struct jobs_retry_policy p = { .base_ms = base_ms, .cap_ms = cap_ms, .jitter_pct = 0 };
+    return jobs_backoff_ms(&p, attempt, 0);
+}
+
+static const char *const TASKS[WF_PHASE_MAX + 1] = {
+    NULL, "workflow.phase1", "workflow.phase2", "workflow.phase3", "workflow.phase4",
+    "workflow.phase5", "workflow.phase6", "workflow.phase7",
+};
+
+const char *wf_task_name(int phase)
+{
+    return phase >= WF_PHASE_MIN && phase <= WF_PHASE_MAX ? TASKS[phase] : NULL;
+}
+
+int wf_task_phase(const char *task)
+{
+    if (task == NULL || strncmp(task, "workflow.phase", 14) != 0)
+        return -1;
+    return wf_parse_phase(task + 14);
 }
 
 char *wf_canonical_json(const json_t *doc)

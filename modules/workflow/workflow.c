@@ -4,18 +4,22 @@
  *   POST /api/v1/workflow/phase/:n   n = 1..7 (anything else 400 invalid_phase)
  *        {"user_id", "sync_id"?, "seller_id"?, ...phase fields}
  *        -> 202 {"ok":true,"job_id","phase","status","existing"}
- *        The job and its audit row (null -> queued) are committed first; then the
- *        workflow:phase:queued event and a NOTIFY on channel 'workflow_jobs' (see
- *        announce() for why that is a second transaction).  The same
+ *        The job (task workflow.phase<n>, job_key = sync_id, in the engine's table
+ *        `jobs`, modules/jobs) and its audit row (null -> queued) are committed
+ *        first; then the workflow:phase:queued event and a NOTIFY on channel 'jobs'
+ *        (see announce() for why that is a second transaction).  The same
  *        (user_id, phase, sync_id) again returns the existing job (existing: true,
  *        status: whatever it is now) and writes nothing.
  *   GET  /api/v1/workflow/jobs/:id   the caller's job; anyone else's is 404 job_not_found
  *   GET  /api/v1/workflow/stats      the caller's jobs: counts by phase and status, the
  *        age of the oldest queued job, jobs finished in the last minute
  *
+ * The engine's state `succeeded` is this API's status `completed`; the other states
+ * (queued, running, failed = retry scheduled, dead) are the same words.
+ *
  * Identity: si_auth_identify with the body (POST) or the query (GET); in jwt mode a
  * body user_id that differs from the token's sub is a 403.  Every query filters by
- * the caller's user_id. */
+ * the caller's user_id (and by the workflow's tasks). */
 #include "workflow.h"
 #include "si_auth.h"
 #include "si_clock.h"
@@ -52,6 +56,16 @@ void workflow_cleanup(void *fn_config)
     free(fn_config);
 }
 
+/* The API's word for an engine state. */
+static const char *status_of(const char *state)
+{
+    return strcmp(state, "succeeded") == 0 ? "completed" : state;
+}
+
+/* SQL: the same, for a column. */
+#define STATUS_OF(col) "CASE " col " WHEN 'succeeded' THEN 'completed' ELSE " col " END"
+#define WF_TASKS "task LIKE 'workflow.phase_'"
+
 /* After the job's own transaction committed: the workflow:phase:queued event
  * and the worker wake-up, in a second transaction that commits asynchronously.
  *
@@ -81,65 +95,26 @@ static void announce(struct si_db *db, const char *user, long long job_id, int p
                          "detail", err.detail));
 }
 
-/* Inserts the job unless (user, phase, sync_id) exists; fills the job's id/status. */
+/* Enqueues the job unless (user, phase, sync_id) exists (the engine's job_key, mode
+ * keep); fills the job's id/status. */
 static int enqueue(struct si_db *db, int max_attempts, const char *user, int phase, const char *sync_id,
                    const json_t *body,
                    long long *out_id, char *out_status, size_t status_len, bool *out_existing,
                    struct si_error *err)
 {
-    int rc = -1;
-    PGresult *res = NULL;
-    char *payload = NULL, phase_s[12], max_s[12];
-    snprintf(phase_s, sizeof phase_s, "%d", phase);
-    snprintf(max_s, sizeof max_s, "%d", max_attempts);
-    payload = json_dumps(body, JSON_COMPACT);
-    if (payload == NULL) {
-        si_error_set(err, 500, "internal", "out of memory");
-        goto out;
-    }
-    const char *p[] = { user, phase_s, sync_id, payload, max_s };
-    res = si_db_exec(db,
-        "WITH ins AS (INSERT INTO workflow_jobs (user_id, phase, sync_id, payload, max_attempts) "
-        "    VALUES ($1, $2::smallint, $3, $4::jsonb, $5::int) "
-        "    ON CONFLICT (user_id, phase, sync_id) DO NOTHING RETURNING id, user_id, phase), "
-        "  audit AS (INSERT INTO workflow_audit (job_id, user_id, phase, from_status, to_status, attempt) "
-        "    SELECT id, user_id, phase, NULL, 'queued', 0 FROM ins) "
-        "SELECT id FROM ins", 5, p, err);
-    if (res == NULL)
-        goto out;
-    if (PQntuples(res) == 1) {
-        if (si_db_get_int64(res, 0, 0, out_id) != 0) {
-            si_db_bad_value(err, "workflow_jobs.id");
-            goto out;
-        }
-        *out_existing = false;
-        snprintf(out_status, status_len, "queued");
-    } else {
-        /* Someone enqueued it before (possibly concurrently: ON CONFLICT waited for them). */
-        PQclear(res);
-        const char *q[] = { user, phase_s, sync_id };
-        res = si_db_exec(db, "SELECT id, status FROM workflow_jobs WHERE user_id = $1 AND phase = $2::smallint "
-                             "AND sync_id = $3", 3, q, err);
-        if (res == NULL)
-            goto out;
-        if (PQntuples(res) != 1) {
-            si_error_set(err, 503, "retry", "the job changed while it was enqueued; try again");
-            goto out;
-        }
-        if (si_db_get_int64(res, 0, 0, out_id) != 0) {
-            si_db_bad_value(err, "workflow_jobs.id");
-            goto out;
-        }
-        *out_existing = true;
-        snprintf(out_status, status_len, "%s", PQgetvalue(res, 0, 1));
-    }
-    rc = 0;
-    if (!*out_existing)
-        announce(db, user, *out_id, phase);
-out:
-    PQclear(res);
-    free(payload);
-    return rc;
+    struct jobs_enqueued q;
+    const struct jobs_new job = {
+        .task = wf_task_name(phase), .payload = body, .user_id = user, .job_key = sync_id,
+        .key_mode = JOBS_KEY_KEEP, .max_attempts = max_attempts,
+    };
+    if (jobs_enqueue(db, &job, &q, err) != 0)
+        return -1;
+    *out_id = q.id;
+    *out_existing = q.existing;
+    snprintf(out_status, status_len, "%s", status_of(q.state));
+    if (!q.existing)
+        announce(db, user, q.id, phase);
+    return 0;
 }
 
 static int post_phase(struct si_ctx *ctx, struct si_request *req, struct si_response *resp, const char *rest)
@@ -225,9 +200,9 @@ static int get_job(struct si_ctx *ctx, struct si_request *req, struct si_respons
         goto fail;
     const char *p[] = { rest, user };
     res = si_db_exec(ctx->db,
-        "SELECT id, phase, status, attempts, max_attempts, result::text, error, sync_id, "
+        "SELECT id, substr(task, 15), " STATUS_OF("state") ", attempts, max_attempts, result::text, error, job_key, "
         TS("created_at") ", " TS("started_at") ", " TS("finished_at") " "
-        "FROM workflow_jobs WHERE id = $1::bigint AND user_id = $2", 2, p, &err);
+        "FROM jobs WHERE id = $1::bigint AND user_id = $2 AND " WF_TASKS, 2, p, &err);
     if (res == NULL)
         goto fail;
     if (PQntuples(res) != 1) {
@@ -282,15 +257,16 @@ static int get_stats(struct si_ctx *ctx, struct si_request *req, struct si_respo
     if (si_auth_identify(ctx->config, req, NULL, (long long)time(NULL), user, &err) != 0)
         goto fail;
     const char *p[] = { user };
-    res = si_db_exec(ctx->db, "SELECT phase, status, count(*) FROM workflow_jobs WHERE user_id = $1 "
-                              "GROUP BY phase, status", 1, p, &err);
+    res = si_db_exec(ctx->db, "SELECT substr(task, 15), " STATUS_OF("state") ", count(*) FROM jobs "
+                              "WHERE user_id = $1 AND " WF_TASKS " GROUP BY task, state", 1, p, &err);
     if (res == NULL)
         goto fail;
     res2 = si_db_exec(ctx->db,
-        "SELECT (SELECT extract(epoch FROM now() - min(created_at)) * 1000 FROM workflow_jobs "
-        "          WHERE user_id = $1 AND status = 'queued'), "
-        "       (SELECT count(*) FROM workflow_jobs WHERE user_id = $1 AND finished_at > now() - interval '1 minute'), "
-        "       (SELECT count(*) FROM workflow_jobs WHERE user_id = $1 AND status = 'completed' "
+        "SELECT (SELECT extract(epoch FROM now() - min(created_at)) * 1000 FROM jobs "
+        "          WHERE user_id = $1 AND " WF_TASKS " AND state = 'queued'), "
+        "       (SELECT count(*) FROM jobs WHERE user_id = $1 AND " WF_TASKS " "
+        "          AND finished_at > now() - interval '1 minute'), "
+        "       (SELECT count(*) FROM jobs WHERE user_id = $1 AND " WF_TASKS " AND state = 'succeeded' "
         "          AND finished_at > now() - interval '1 minute')", 1, p, &err);
     if (res2 == NULL)
         goto fail;

@@ -1,10 +1,13 @@
-/* workflow.h: the seven-phase workflow queue (issue 7).
+/* workflow.h: the seven-phase workflow (issue 7), on the general job engine
+ * (modules/jobs: the table `jobs`, the daemon smartimport-worker).
  *
- * Three parts share this header:
+ * Four parts share this header:
  *   wf_util.c    pure helpers (phase numbers, the fee, canonical JSON + sha256,
  *                backoff, payload validation); unit-tested in tests/unit/check_workflow.c
  *   workflow.c   the HTTP responder smartimport-workflow (enqueue, job, stats)
- *   phases.c     what each phase does, run by the worker (main_workflow_worker.c) */
+ *   phases.c     what each phase does when its job runs
+ *   wf_tasks.c   the tasks workflow.phase1 .. workflow.phase7 registered with the
+ *                engine (modules/jobs/tasks.c calls workflow_register_tasks) */
 #ifndef WORKFLOW_H
 #define WORKFLOW_H
 
@@ -12,6 +15,7 @@
 #include <stddef.h>
 #include <jansson.h>
 
+#include "jobs.h"
 #include "si_db.h"
 #include "si_error.h"
 #include "si_function.h"
@@ -41,7 +45,7 @@ int wf_fee(long long amount_minor, long long *fee_minor, long long *net_minor);
 const char *wf_route(double confidence);
 
 /* Retry delay after `attempt` failed attempts (1, 2, ...):
- * base * 2^(attempt-1), capped at cap_ms. */
+ * base * 2^(attempt-1), capped at cap_ms: the engine's jobs_backoff_ms without jitter. */
 long long wf_backoff_ms(int attempt, long long base_ms, long long cap_ms);
 
 /* The canonical form of a JSON document: keys sorted, no whitespace, UTF-8
@@ -69,20 +73,31 @@ void workflow_cleanup(void *fn_config);
 
 /* ---- the worker side (phases.c) ---- */
 
+/* The phases' settings.  The worker-wide ones that used to be WORKFLOW_* (threads,
+ * lease, poll) are smartimport-worker's now; their old names still work there
+ * (modules/jobs/worker.h). */
 struct wf_settings {
-    int threads;                 /* WORKFLOW_WORKER_THREADS (8: a job is mostly round trips) */
-    long long lease_ms;          /* WORKFLOW_LEASE_MS (30000) */
-    int max_attempts;            /* WORKFLOW_MAX_ATTEMPTS (5), for jobs enqueued without one */
+    int max_attempts;            /* WORKFLOW_MAX_ATTEMPTS (5), 1..100: a job's attempts, set at enqueue */
     long long backoff_ms;        /* WORKFLOW_BACKOFF_MS (1000) */
-    long long backoff_max_ms;    /* WORKFLOW_BACKOFF_MAX_MS (300000) */
+    long long backoff_max_ms;    /* WORKFLOW_BACKOFF_MAX_MS (300000), >= WORKFLOW_BACKOFF_MS */
+    int backoff_jitter_pct;      /* WORKFLOW_BACKOFF_JITTER_PCT (0): 0 keeps each retry's delay exactly
+                                  * base * 2^(n-1), as the workflow:phase:retry events report it */
     long long http_timeout_ms;   /* WORKFLOW_HTTP_TIMEOUT_MS (5000) */
-    long long poll_ms;           /* WORKFLOW_POLL_MS (1000): longest sleep without a NOTIFY */
     const char *url[WF_PHASE_MAX + 1];  /* trigger URL per phase, NULL = skipped */
     const char *service[WF_PHASE_MAX + 1]; /* the service's name per phase, NULL = none */
 };
 
 /* Reads the WORKFLOW_* variables from envp.  0, or -1 with err. */
 int wf_settings_load(struct wf_settings *s, char *const *envp, struct si_error *err);
+
+/* The task name of a phase ("workflow.phase4"), and back (-1 when not a phase task). */
+const char *wf_task_name(int phase);
+int wf_task_phase(const char *task);
+
+/* wf_tasks.c: registers workflow.phase1..7 with the engine (modules/jobs/tasks.c);
+ * *out_state holds the settings until workflow_tasks_free. */
+int workflow_register_tasks(struct jobs_registry *reg, char *const *envp, void **out_state, struct si_error *err);
+void workflow_tasks_free(void *state);
 
 /* A claimed job, as the worker holds it. */
 struct wf_job {

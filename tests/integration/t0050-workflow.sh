@@ -29,9 +29,9 @@ wait_job() {
 }
 stub() { curl -fsS -X "$1" "$STUB$2"; }
 events() { sql "SELECT string_agg(event_type, ',' ORDER BY id) FROM import_events WHERE user_id = '$USER_ID' AND payload->>'jobId' = '$1'"; }
-audit() { sql "SELECT string_agg(coalesce(from_status, '-') || '>' || to_status, ',' ORDER BY id) FROM workflow_audit WHERE job_id = $1 AND user_id = '$USER_ID'"; }
-PIDFILE="$SMARTIMPORT_TEST_VAR/run/workflow-worker.pid"
-check "a workflow worker is running" test -n "$(pid="$(cat "$PIDFILE" 2>/dev/null)"; [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && echo y)"
+audit() { sql "SELECT string_agg(coalesce(from_state, '-') || '>' || to_state, ',' ORDER BY id) FROM job_audit WHERE job_id = $1 AND user_id = '$USER_ID'"; }
+PIDFILE="$SMARTIMPORT_TEST_VAR/run/worker.pid"
+check "a job worker is running" test -n "$(pid="$(cat "$PIDFILE" 2>/dev/null)"; [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && echo y)"
 [[ -n $STUB ]] && stub POST /_reset >/dev/null
 
 # --- validation ---------------------------------------------------------------------------
@@ -59,7 +59,7 @@ post 7 "{\"user_id\":\"$USER_ID\",\"claim_id\":\"c\",\"amount_minor\":100,\"curr
 check "a lower-case currency is 400 (got $STATUS)" test "$STATUS" = 400
 post 1 "{\"user_id\":\"$USER_ID\",\"sync_id\":7}"
 check "a numeric sync_id is 400 (got $STATUS)" test "$STATUS" = 400
-check "nothing was enqueued by the refused requests" test "$(sql "SELECT count(*) FROM workflow_jobs WHERE user_id = '$USER_ID'")" = 0
+check "nothing was enqueued by the refused requests" test "$(sql "SELECT count(*) FROM jobs WHERE user_id = '$USER_ID'")" = 0
 
 # --- phase 1 and idempotent enqueue --------------------------------------------------------
 post 1 "{\"user_id\":\"$USER_ID\",\"seller_id\":\"seller_456\",\"sync_id\":\"oauth_1\"}"
@@ -74,7 +74,7 @@ for i in 1 2 3 4 5 6; do
 done
 wait
 check "6 concurrent posts of one (phase, sync_id) give one job" test "$(jq -s '[.[].job_id] | unique | length' "$T"/dup[1-6].json)" = 1
-check "and one row" test "$(sql "SELECT count(*) FROM workflow_jobs WHERE user_id = '$USER_ID' AND sync_id IN ('oauth_1', 'race')")" = 2
+check "and one row" test "$(sql "SELECT count(*) FROM jobs WHERE user_id = '$USER_ID' AND job_key IN ('oauth_1', 'race')")" = 2
 check "phase 1 completes" wait_job "$J1" completed
 check "its result records the sync trigger" body_jq '.result.trigger.service == "sync" and (.result.trigger.status == "sent" or .result.trigger.status == "skipped") and .attempts == 1 and .finished_at != null and .error == null'
 if [[ -n $STUB ]]; then
@@ -82,8 +82,8 @@ if [[ -n $STUB ]]; then
   check "once, with Idempotency-Key = job id" test "$(stub GET "/_count?key=$J1" | jq .key)" = 1
 fi
 check "the connection is recorded" test "$(sql "SELECT job_id FROM workflow_connections WHERE user_id = '$USER_ID' AND seller_id = 'seller_456'")" = "$J1"
-check "audit: null>queued, queued>running, running>completed" test "$(audit "$J1")" = "->queued,queued>running,running>completed"
-check "audit rows carry the worker and timings" test "$(sql "SELECT count(*) FROM workflow_audit WHERE job_id = $J1 AND to_status <> 'queued' AND worker IS NOT NULL AND duration_ms >= 0")" = 2
+check "audit: null>queued, queued>running, running>succeeded" test "$(audit "$J1")" = "->queued,queued>running,running>succeeded"
+check "audit rows carry the worker and timings" test "$(sql "SELECT count(*) FROM job_audit WHERE job_id = $J1 AND to_state <> 'queued' AND worker IS NOT NULL AND duration_ms >= 0")" = 2
 check "events: workflow:phase:queued then workflow:phase:complete" test "$(events "$J1")" = "workflow:phase:queued,workflow:phase:complete"
 check "events have no import_id" test "$(sql "SELECT count(*) FROM import_events WHERE user_id = '$USER_ID' AND import_id IS NOT NULL")" = 0
 
@@ -145,14 +145,14 @@ if [[ -z $STUB ]]; then
 fi
 
 # --- retries with backoff, then dead -----------------------------------------------------------
-MAX="$(sql "SELECT max_attempts FROM workflow_jobs WHERE id = $J1")"
+MAX="$(sql "SELECT max_attempts FROM jobs WHERE id = $J1")"
 stub POST "/_fail?n=$(( MAX - 1 ))&status=503" >/dev/null
 post 2 "{\"user_id\":\"$USER_ID\",\"sync_id\":\"retry_1\"}"; JR="$JOB"
 check "a job whose service fails $(( MAX - 1 )) times completes on attempt $MAX" eval 'wait_job "$JR" completed 30 && body_jq ".attempts == $MAX"'
-check "its audit shows the failures and retries" test "$(sql "SELECT count(*) FROM workflow_audit WHERE job_id = $JR AND to_status = 'failed' AND error LIKE 'trigger_http_error%'")" = $(( MAX - 1 ))
+check "its audit shows the failures and retries" test "$(sql "SELECT count(*) FROM job_audit WHERE job_id = $JR AND to_state = 'failed' AND error LIKE 'trigger_http_error%'")" = $(( MAX - 1 ))
 check "retry events carry the growing delay" test "$(sql "SELECT string_agg(payload->>'delayMs', ',' ORDER BY id) FROM import_events WHERE user_id = '$USER_ID' AND event_type = 'workflow:phase:retry' AND payload->>'jobId' = '$JR'")" = \
   "$(sql "SELECT string_agg((least(${WORKFLOW_BACKOFF_MS:-100}::bigint * (2 ^ (n - 1))::bigint, ${WORKFLOW_BACKOFF_MAX_MS:-300000}))::text, ',' ORDER BY n) FROM generate_series(1, $(( MAX - 1 ))) n")"
-check "the retries waited for the backoff" test "$(sql "SELECT bool_and(d >= ${WORKFLOW_BACKOFF_MS:-100} * 0.9) FROM (SELECT extract(epoch FROM at - lag(at) OVER (ORDER BY id)) * 1000 AS d, from_status FROM workflow_audit WHERE job_id = $JR) x WHERE from_status = 'failed'")" = t
+check "the retries waited for the backoff" test "$(sql "SELECT bool_and(d >= ${WORKFLOW_BACKOFF_MS:-100} * 0.9) FROM (SELECT extract(epoch FROM at - lag(at) OVER (ORDER BY id)) * 1000 AS d, from_state FROM job_audit WHERE job_id = $JR) x WHERE from_state = 'failed'")" = t
 stub POST "/_fail?n=1000&status=500" >/dev/null
 post 3 "{\"user_id\":\"$USER_ID\",\"sync_id\":\"dead_1\"}"; JD="$JOB"
 check "a job that always fails ends dead after $MAX attempts" eval 'wait_job "$JD" dead 30 && body_jq ".attempts == $MAX and (.error | startswith(\"trigger_http_error\")) and .finished_at != null"'
@@ -167,7 +167,7 @@ post 3 "{\"user_id\":\"$USER_ID\",\"sync_id\":\"kill_1\"}"; JK="$JOB"
 for _ in $(seq 1 100); do
   [[ $(stub GET "/_count?key=$JK" | jq .key) == 1 ]] && break; sleep 0.1
 done
-check "the job is running (its service call in flight)" test "$(sql "SELECT status FROM workflow_jobs WHERE id = $JK")" = running
+check "the job is running (its service call in flight)" test "$(sql "SELECT state FROM jobs WHERE id = $JK")" = running
 echo "$OLD_PID" >> "$SMARTIMPORT_TEST_VAR/log/expected-crashes"   # scripts/test: a kill on purpose
 kill -9 "$OLD_PID"
 stub POST "/_delay?ms=0" >/dev/null
@@ -176,7 +176,7 @@ check "after the lease expires the restarted worker completes it" wait_job "$JK"
 check "the supervisor started a new worker (pid $OLD_PID -> $(cat "$PIDFILE" 2>/dev/null))" \
   test "$(tr -dc '0-9' < "$PIDFILE" 2>/dev/null)" != "$OLD_PID"
 check "on its second attempt" body_jq '.attempts == 2'
-check "the audit records the takeover (lease_expired)" test "$(sql "SELECT count(*) FROM workflow_audit WHERE job_id = $JK AND from_status = 'running' AND to_status = 'running' AND error = 'lease_expired'")" = 1
+check "the audit records the takeover (lease_expired)" test "$(sql "SELECT count(*) FROM job_audit WHERE job_id = $JK AND from_state = 'running' AND to_state = 'running' AND error = 'lease_expired'")" = 1
 check "the service saw the same Idempotency-Key twice" test "$(stub GET "/_count?key=$JK" | jq .key)" = 2
 check "the job's effects exist once" test "$(sql "SELECT count(*) FROM workflow_triggers WHERE job_id = $JK")" = 1
 check "and one workflow:phase:complete event" test "$(sql "SELECT count(*) FROM import_events WHERE user_id = '$USER_ID' AND event_type = 'workflow:phase:complete' AND payload->>'jobId' = '$JK'")" = 1

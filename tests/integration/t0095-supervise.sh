@@ -2,7 +2,7 @@
 # t0095-supervise: every process of the stack runs under smartimport-supervise.
 # A FastCGI responder killed with SIGKILL or SIGSEGV under load is restarted at
 # once and only the requests it was serving fail (as 502 JSON); the SSE
-# responder and the workflow worker come back the same way; /health reports
+# responder and the job worker (smartimport-worker) come back the same way; /health reports
 # every process's state; the supervisor logs each exit with its signal; a
 # process that keeps crashing is restarted with a growing delay.
 set -euo pipefail
@@ -47,7 +47,7 @@ check "the supervisor publishes its state" test -s "$STATE"
 request GET /health
 check "/health is 200 with every process up (got $STATUS)" eval \
   'test "$STATUS" = 200 && body_jq ".ok == true and (.functions | length) >= 5 and all(.functions[]; .state == \"up\")"'
-for p in ingest-statement commit-import import-events workflow-worker nginx; do
+for p in ingest-statement commit-import import-events worker nginx; do
   check "/health lists $p" body_jq ".functions[\"$p\"].state == \"up\""
 done
 
@@ -128,7 +128,7 @@ for sig in KILL SEGV; do
   check "the restarted import-events answers (got $STATUS)" test "$STATUS" = 200
 done
 
-# --- the workflow worker: jobs enqueued before and after the kill all run ---------------------
+# --- the job worker: workflow jobs enqueued before and after the kill all run ---------------------
 if [[ -n ${SMARTIMPORT_TEST_WORKFLOW_STUB:-} ]]; then
   enqueue() {
     request POST /api/v1/workflow/phase/3 "${AUTH[@]}" -H 'Content-Type: application/json' \
@@ -138,7 +138,7 @@ if [[ -n ${SMARTIMPORT_TEST_WORKFLOW_STUB:-} ]]; then
   for sig in KILL SEGV; do
     jobs=()
     for i in 1 2 3 4 5; do jobs+=("$(enqueue "$sig-before-$i")"); done
-    kill_and_check workflow-worker "$sig"
+    kill_and_check worker "$sig"
     jobs+=("$(enqueue "$sig-after")")
     done_jobs=0
     for job in "${jobs[@]}"; do
@@ -152,7 +152,7 @@ if [[ -n ${SMARTIMPORT_TEST_WORKFLOW_STUB:-} ]]; then
       test "$done_jobs" = "${#jobs[@]}"
   done
 else
-  ok "# SKIP the workflow worker (no SMARTIMPORT_TEST_WORKFLOW_STUB)"
+  ok "# SKIP the job worker (no SMARTIMPORT_TEST_WORKFLOW_STUB)"
 fi
 
 # --- a crash loop is restarted with a growing delay -------------------------------------------

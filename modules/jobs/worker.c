@@ -1,0 +1,671 @@
+/* worker.c: smartimport-worker, the one daemon that runs every registered task.
+ *
+ * Not a FastCGI responder: a plain process under the supervisor.  Several may run
+ * at once, on any host; they coordinate only through PostgreSQL (jobs_engine.c).
+ * Inside one process:
+ *   - the dispatcher thread (own connection) claims jobs in batches, as many as
+ *     there are idle executors (at most SMARTIMPORT_WORKER_BATCH a statement, and
+ *     never more of a task than its max_concurrency leaves), one job at a time for
+ *     serial lanes, and writes the completions the executors queued, many per
+ *     statement;
+ *   - SMARTIMPORT_WORKER_THREADS executor threads run one job each.  A task
+ *     without a commit hook, limit or lane just queues its completion; the others
+ *     finish on the executor's own connection (lease check, commit hook, the state
+ *     change) before the executor takes the next job, so a limit of N means at most
+ *     N of its jobs are `running` in the table.  Failures are written at once;
+ *   - the listener thread LISTENs on channel 'jobs' (enqueues NOTIFY it) and
+ *     wakes the dispatcher; without notices it claims again every
+ *     SMARTIMPORT_WORKER_POLL_MS (retries become due that way).  It also extends
+ *     the leases of every job in hand every lease/3 (the heartbeat): if the process
+ *     dies its leases run out and another worker takes the jobs over.
+ * The daemon's connections commit asynchronously (synchronous_commit off): a
+ * crash can undo its last few hundred milliseconds of claims and completions, and
+ * those jobs run again, exactly as after a kill -9, which tasks must tolerate
+ * anyway (their effects are idempotent).  See README.md for the measurements.
+ *
+ * SIGTERM/SIGINT: stop claiming, finish the jobs in hand, write their
+ * completions, exit 0. */
+#include "worker.h"
+#include "si_clock.h"
+#include "si_log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WORKER_PG_OPTIONS "-c synchronous_commit=off"   /* see the top of this file */
+#define TASKS_LITERAL_MAX (JOBS_MAX_TASKS * (JOBS_TASK_NAME_MAX + 1) + 3)
+
+struct worker {
+    const struct si_config *cfg;
+    const struct worker_config *wc;
+    const struct jobs_registry *reg;
+    struct jobs_lease lease;
+    char serial[TASKS_LITERAL_MAX];   /* every serial task, as a text[] literal */
+    pthread_mutex_t mu;
+    pthread_cond_t exec_cv;           /* executors: a job is ready, or stopping */
+    pthread_cond_t disp_cv;           /* dispatcher: something changed */
+    struct jobs_job *ready;           /* claimed, not started: a ring of `threads` */
+    int ready_head, ready_n;
+    int busy;                         /* executors running a job */
+    int in_hand[JOBS_MAX_TASKS];      /* ready + running, per task */
+    unsigned long changes;            /* a NOTIFY, a slot freed, a completion queued */
+    struct jobs_done *done;           /* completions for the dispatcher to write */
+    int done_n, done_cap;
+    struct jobs_job *claim_buf;       /* the dispatcher's: `threads` entries */
+    atomic_bool stopping;             /* no more claims */
+    bool claims_over;                 /* the dispatcher will claim no more (under mu) */
+    atomic_bool listener_stop;
+    int stop_pipe[2];
+};
+
+static void changed(struct worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->changes++;
+    pthread_cond_signal(&w->disp_cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static int task_index(const struct jobs_registry *reg, const char *name)
+{
+    for (int i = 0; i < reg->n; i++)
+        if (reg->tasks[i].name == name)
+            return i;
+    return -1;
+}
+
+static void db_open(struct worker *w, struct si_db *db, const char *name)
+{
+    si_db_init(db, w->cfg->database_url, name, w->cfg->db_connect_timeout_ms, w->cfg->db_query_timeout_ms);
+    db->options = WORKER_PG_OPTIONS;
+    db->prepare = true;   /* the same few statements, thousands of times */
+}
+
+/* ---- executors ------------------------------------------------------------------------ */
+
+static const char *event_of(const struct jobs_task *t, const struct jobs_job *job, const struct jobs_end *end,
+                            char **out_text)
+{
+    *out_text = NULL;
+    if (t == NULL || t->event == NULL)
+        return NULL;
+    json_t *payload = NULL;
+    const char *type = t->event(t->ctx, job, end, &payload);
+    if (type != NULL && payload != NULL)
+        *out_text = json_dumps(payload, JSON_COMPACT);
+    json_decref(payload);
+    if (type != NULL && *out_text == NULL) {
+        si_log(SI_LOG_ERROR, "could not build a job's event; the change is recorded without it",
+               json_pack("{s:I, s:s}", "job", (json_int_t)job->id, "task", job->task));
+        return NULL;
+    }
+    return type;
+}
+
+static void fail(struct worker *w, struct si_db *db, const struct jobs_task *t, const struct jobs_job *job,
+                 const struct si_error *why, bool no_retry)
+{
+    struct si_error err;
+    si_error_clear(&err);
+    const char *code = why->code != NULL ? why->code : "internal";
+    bool dead = no_retry || t == NULL || job->attempts >= job->max_attempts;
+    uint32_t rnd = 0;
+    if (!dead && t->retry.jitter_pct > 0 && getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        rnd = (uint32_t)si_now_ms();
+    long long delay = dead ? 0 : jobs_backoff_ms(&t->retry, job->attempts, rnd);
+    char text[SI_ERROR_MESSAGE_MAX + 64], *ev_text = NULL;
+    snprintf(text, sizeof text, "%s: %s", code, why->message);
+    double ms = (double)(si_now_ms() - job->started_ms);
+    struct jobs_end end = { .outcome = dead ? JOBS_DEAD : JOBS_RETRY, .ms = ms, .delay_ms = delay, .code = code };
+    const char *ev = event_of(t, job, &end, &ev_text);
+    int n = jobs_fail(db, &w->lease, job->id, dead, delay, ms, text, ev, ev_text, &err);
+    free(ev_text);
+    if (n < 0) {
+        si_log(SI_LOG_ERROR, "could not record a job failure (its lease will expire)",
+               json_pack("{s:I, s:s, s:s}", "job", (json_int_t)job->id, "code", err.code, "detail", err.detail));
+        return;
+    }
+    if (n == 0) {
+        si_log(SI_LOG_WARN, "lease lost before the failure was recorded; another worker has the job",
+               json_pack("{s:I}", "job", (json_int_t)job->id));
+        return;
+    }
+    si_log(dead ? SI_LOG_WARN : SI_LOG_INFO, dead ? "job dead" : "job failed; will retry",
+           json_pack("{s:I, s:s, s:i, s:s, s:I, s:s}", "job", (json_int_t)job->id, "task", job->task ? job->task : "?",
+                     "attempt", job->attempts, "code", code, "delay_ms", (json_int_t)delay, "detail", why->detail));
+}
+
+/* Fills d for a successful run; 0 or -1 (out of memory). */
+static int done_entry(const struct jobs_task *t, const struct jobs_job *job, const json_t *result,
+                      struct jobs_done *d)
+{
+    memset(d, 0, sizeof *d);
+    d->id = job->id;
+    d->ms = (double)(si_now_ms() - job->started_ms);
+    if (result != NULL && (d->result = json_dumps(result, JSON_COMPACT)) == NULL)
+        return -1;
+    struct jobs_end end = { .outcome = JOBS_SUCCEEDED, .ms = d->ms };
+    d->event_type = event_of(t, job, &end, &d->event_payload);
+    return 0;
+}
+
+/* Success of a task with a commit hook, limit or lane, on the executor's connection:
+ * the lease check, the hook and the state change in one transaction. */
+static int complete_now(struct worker *w, struct si_db *db, const struct jobs_task *t, const struct jobs_job *job,
+                        const json_t *state, bool *out_lost, struct si_error *err)
+{
+    int rc = -1, held, n = 0;
+    json_t *result = NULL;
+    struct jobs_done d;
+    memset(&d, 0, sizeof d);
+    if (si_db_begin(db, err) != 0 || (held = jobs_lock_held(db, &w->lease, job->id, err)) < 0)
+        goto out;
+    if (!held) {
+        *out_lost = true;
+        rc = 0;
+        goto out;
+    }
+    if (t->commit != NULL && t->commit(t->ctx, db, job, state, &result, err) != 0)
+        goto out;
+    if (done_entry(t, job, t->commit != NULL ? result : state, &d) != 0) {
+        si_error_set(err, 500, "internal", "out of memory");
+        goto out;
+    }
+    if (jobs_complete(db, &w->lease, &d, 1, &n, err) != 0)
+        goto out;
+    if (n != 1) {   /* cannot happen under the row lock taken above */
+        si_error_set(err, 500, "internal", "the job's lease changed under its lock");
+        goto out;
+    }
+    if (si_db_commit(db, err) != 0)
+        goto out;
+    rc = 0;
+out:
+    si_db_rollback(db);   /* no-op after a commit */
+    jobs_done_clear(&d);
+    json_decref(result);
+    return rc;
+}
+
+static void queue_done(struct worker *w, struct jobs_done *d)
+{
+    pthread_mutex_lock(&w->mu);
+    if (w->done_n == w->done_cap) {
+        int cap = w->done_cap ? w->done_cap * 2 : 64;
+        struct jobs_done *nd = realloc(w->done, (size_t)cap * sizeof *nd);
+        if (nd == NULL) {
+            pthread_mutex_unlock(&w->mu);
+            si_log(SI_LOG_ERROR, "out of memory queueing a completion (its lease will expire)",
+                   json_pack("{s:I}", "job", (json_int_t)d->id));
+            jobs_done_clear(d);
+            return;
+        }
+        w->done = nd;
+        w->done_cap = cap;
+    }
+    w->done[w->done_n++] = *d;
+    memset(d, 0, sizeof *d);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void run_job(struct worker *w, struct si_db *db, struct jobs_job *job)
+{
+    struct si_error err;
+    si_error_clear(&err);
+    int ti = job->task != NULL ? task_index(w->reg, job->task) : -1;
+    const struct jobs_task *t = ti >= 0 ? &w->reg->tasks[ti] : NULL;
+    json_t *state = NULL;
+    bool lost = false;
+    if (t == NULL || job->payload == NULL) {
+        si_error_set(&err, 500, "invalid_job", "a claimed job could not be read");
+        fail(w, db, t, job, &err, true);
+        return;
+    }
+    if (job->attempts > job->max_attempts) {
+        /* Claimed again after its holders kept dying: stop here. */
+        si_error_set(&err, 500, "lease_expired", "the job's worker stopped %d times", job->attempts - 1);
+        fail(w, db, t, job, &err, true);
+        return;
+    }
+    int rc = t->run(t->ctx, db, job, &state, &err);
+    if (rc == 0 && job->deadline_ms > 0 && si_now_ms() > job->deadline_ms) {
+        si_error_set(&err, 500, "job_timeout", "the job ran longer than its task's %lld ms", t->timeout_ms);
+        rc = -1;
+    }
+    if (rc == 0 && t->commit == NULL && t->max_concurrency == 0 && !(t->serial && job->queue != NULL)) {
+        struct jobs_done d;
+        if (done_entry(t, job, state, &d) == 0)
+            queue_done(w, &d);
+        else {
+            jobs_done_clear(&d);
+            si_error_set(&err, 500, "internal", "out of memory");
+            rc = -1;
+        }
+    } else if (rc == 0 && complete_now(w, db, t, job, state, &lost, &err) != 0) {
+        rc = -1;
+    }
+    if (rc != 0)
+        fail(w, db, t, job, &err, false);
+    else if (lost)
+        si_log(SI_LOG_WARN, "lease lost before completion; another worker has the job",
+               json_pack("{s:I}", "job", (json_int_t)job->id));
+    json_decref(state);
+}
+
+static void *executor(void *arg)
+{
+    struct worker *w = arg;
+    struct si_db db;
+    db_open(w, &db, "smartimport-worker");
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        while (w->ready_n == 0 && !w->claims_over)
+            pthread_cond_wait(&w->exec_cv, &w->mu);
+        if (w->ready_n == 0) {   /* stopped, nothing left */
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
+        struct jobs_job job = w->ready[w->ready_head];
+        w->ready_head = (w->ready_head + 1) % w->wc->threads;
+        w->ready_n--;
+        w->busy++;
+        pthread_mutex_unlock(&w->mu);
+
+        int ti = job.task != NULL ? task_index(w->reg, job.task) : -1;
+        run_job(w, &db, &job);
+        jobs_job_clear(&job);
+
+        pthread_mutex_lock(&w->mu);
+        w->busy--;
+        if (ti >= 0)
+            w->in_hand[ti]--;
+        w->changes++;
+        pthread_cond_signal(&w->disp_cv);
+        pthread_mutex_unlock(&w->mu);
+    }
+    si_db_cleanup(&db);
+    return NULL;
+}
+
+/* ---- the dispatcher ------------------------------------------------------------------- */
+
+static void push_ready(struct worker *w, struct jobs_job *jobs, int n)
+{
+    pthread_mutex_lock(&w->mu);
+    for (int i = 0; i < n; i++) {
+        int ti = jobs[i].task != NULL ? task_index(w->reg, jobs[i].task) : -1;
+        if (ti >= 0)
+            w->in_hand[ti]++;
+        w->ready[(w->ready_head + w->ready_n) % w->wc->threads] = jobs[i];
+        w->ready_n++;
+    }
+    pthread_cond_broadcast(&w->exec_cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Appends name to a text[] literal being built in buf ("{" ... "}" added by the caller). */
+static void literal_add(char *buf, size_t cap, const char *name)
+{
+    size_t len = strlen(buf);
+    snprintf(buf + len, cap - len, "%s%s", len > 1 ? "," : "", name);
+}
+
+/* Ends a PostgreSQL array literal begun with "{". */
+static void literal_close(char *buf, size_t cap)
+{
+    size_t len = strlen(buf);
+    snprintf(buf + len, cap - len, "}");
+}
+
+/* Free slots for task i now (under mu): INT_MAX-like when unlimited. */
+static int task_free(const struct worker *w, int i)
+{
+    const struct jobs_task *t = &w->reg->tasks[i];
+    return t->max_concurrency == 0 ? w->wc->threads : t->max_concurrency - w->in_hand[i];
+}
+
+static void log_db_error(bool *warned, const char *what, const struct si_error *err)
+{
+    if (*warned)
+        return;
+    si_log(SI_LOG_ERROR, what, json_pack("{s:s, s:s}", "code", err->code ? err->code : "", "detail", err->detail));
+    *warned = true;
+}
+
+/* One round of claims; returns how many jobs were claimed, or -1 on a database error. */
+static int claim_round(struct worker *w, struct si_db *db, struct jobs_job *buf, struct si_error *err)
+{
+    const struct jobs_registry *reg = w->reg;
+    char unlimited[TASKS_LITERAL_MAX] = "{";
+    int free_t[JOBS_MAX_TASKS], total = 0, n;
+    pthread_mutex_lock(&w->mu);
+    int free = w->wc->threads - w->busy - w->ready_n;
+    for (int i = 0; i < reg->n; i++)
+        free_t[i] = task_free(w, i);
+    pthread_mutex_unlock(&w->mu);
+    if (free <= 0)
+        return 0;
+    for (int i = 0; i < reg->n; i++)
+        if (reg->tasks[i].max_concurrency == 0)
+            literal_add(unlimited, sizeof unlimited, reg->tasks[i].name);
+    literal_close(unlimited, sizeof unlimited);
+    if (strcmp(unlimited, "{}") != 0) {
+        int lim = free < w->wc->batch ? free : w->wc->batch;
+        if (jobs_claim(db, &w->lease, reg, unlimited, w->serial, lim, buf, &n, err) != 0)
+            return -1;
+        push_ready(w, buf, n);
+        free -= n;
+        total += n;
+    }
+    for (int i = 0; i < reg->n && free > 0; i++) {
+        if (reg->tasks[i].max_concurrency == 0 || free_t[i] <= 0)
+            continue;
+        char one[JOBS_TASK_NAME_MAX + 3];
+        snprintf(one, sizeof one, "{%s}", reg->tasks[i].name);
+        int lim = free < free_t[i] ? free : free_t[i];
+        if (lim > w->wc->batch)
+            lim = w->wc->batch;
+        if (jobs_claim(db, &w->lease, reg, one, w->serial, lim, buf, &n, err) != 0)
+            return -1;
+        push_ready(w, buf, n);
+        free -= n;
+        total += n;
+    }
+    /* Serial lanes: one job a statement, while slots are free. */
+    while (free > 0 && strcmp(w->serial, "{}") != 0) {
+        char lanes[TASKS_LITERAL_MAX] = "{";
+        pthread_mutex_lock(&w->mu);
+        for (int i = 0; i < reg->n; i++)
+            if (reg->tasks[i].serial && task_free(w, i) > 0)
+                literal_add(lanes, sizeof lanes, reg->tasks[i].name);
+        pthread_mutex_unlock(&w->mu);
+        literal_close(lanes, sizeof lanes);
+        if (strcmp(lanes, "{}") == 0)
+            break;
+        if (jobs_claim_lane(db, &w->lease, reg, lanes, buf, &n, err) != 0)
+            return -1;
+        if (n == 0)
+            break;
+        push_ready(w, buf, n);
+        free -= n;
+        total += n;
+    }
+    return total;
+}
+
+static void *dispatcher(void *arg)
+{
+    struct worker *w = arg;
+    struct si_db db;
+    db_open(w, &db, "smartimport-worker-dispatch");
+    struct jobs_job *buf = w->claim_buf;
+    bool warned = false;
+    for (;;) {
+        struct si_error err;
+        si_error_clear(&err);
+        pthread_mutex_lock(&w->mu);
+        unsigned long seq = w->changes;
+        struct jobs_done *done = w->done;
+        int done_n = w->done_n;
+        if (atomic_load(&w->stopping) && !w->claims_over) {
+            w->claims_over = true;   /* checked under mu: no claim round starts after this */
+            pthread_cond_broadcast(&w->exec_cv);
+        }
+        bool finished = w->claims_over && w->ready_n == 0 && w->busy == 0 && done_n == 0;
+        bool claims_over = w->claims_over;
+        w->done = NULL;
+        w->done_n = w->done_cap = 0;
+        pthread_mutex_unlock(&w->mu);
+        if (finished)
+            break;
+        /* Completions first: they free serial lanes, and their rows. */
+        for (int off = 0; off < done_n; off += w->wc->batch) {
+            int n = done_n - off < w->wc->batch ? done_n - off : w->wc->batch, written = 0;
+            if (jobs_complete(&db, &w->lease, done + off, n, &written, &err) != 0) {
+                si_log(SI_LOG_ERROR, "could not record completions (their leases will expire and they run again)",
+                       json_pack("{s:i, s:s, s:s}", "jobs", n, "code", err.code ? err.code : "", "detail", err.detail));
+                si_error_clear(&err);
+            } else if (written != n) {
+                si_log(SI_LOG_WARN, "leases lost before completion; other workers have those jobs",
+                       json_pack("{s:i}", "jobs", n - written));
+            }
+        }
+        for (int i = 0; i < done_n; i++)
+            jobs_done_clear(&done[i]);
+        free(done);
+        int claimed = claims_over ? 0 : claim_round(w, &db, buf, &err);
+        if (claimed < 0)
+            log_db_error(&warned, "claiming failed; retrying", &err);
+        else if (claimed > 0)
+            warned = false;
+        if (claimed > 0)
+            continue;
+        /* Nothing to claim, or no free slot: sleep until something changes or the poll. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        long long ns = until.tv_nsec + (w->wc->poll_ms % 1000) * 1000000LL;
+        until.tv_sec += (time_t)(w->wc->poll_ms / 1000 + ns / 1000000000LL);
+        until.tv_nsec = (long)(ns % 1000000000LL);
+        pthread_mutex_lock(&w->mu);
+        while (seq == w->changes && w->done_n == 0 && !(atomic_load(&w->stopping) && !w->claims_over))
+            if (pthread_cond_timedwait(&w->disp_cv, &w->mu, &until) == ETIMEDOUT)
+                break;
+        pthread_mutex_unlock(&w->mu);
+    }
+    si_db_cleanup(&db);
+    return NULL;
+}
+
+/* ---- LISTEN and the lease heartbeat --------------------------------------------------- */
+
+static PGconn *listen_connect(struct worker *w)
+{
+    char timeout[16];
+    snprintf(timeout, sizeof timeout, "%d", (w->cfg->db_connect_timeout_ms + 999) / 1000);
+    const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
+    const char *vals[] = { w->cfg->database_url, timeout, "smartimport-worker-listen", NULL };
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    if (c == NULL)
+        return NULL;
+    PGresult *r = NULL;
+    if (PQstatus(c) != CONNECTION_OK || (r = PQexec(c, "LISTEN jobs")) == NULL ||
+        PQresultStatus(r) != PGRES_COMMAND_OK) {
+        PQclear(r);
+        PQfinish(c);
+        return NULL;
+    }
+    PQclear(r);
+    return c;
+}
+
+static void *listener(void *arg)
+{
+    struct worker *w = arg;
+    PGconn *c = NULL;
+    long long last_beat = si_now_ms();
+    long long beat_ms = w->wc->lease_ms / 3;
+    while (!atomic_load(&w->listener_stop)) {
+        if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+            if (c != NULL)
+                PQfinish(c);
+            c = listen_connect(w);
+            if (c != NULL)
+                changed(w);   /* notices may have been missed meanwhile */
+        }
+        long long timeout = beat_ms - (si_now_ms() - last_beat);
+        if (timeout < 0)
+            timeout = 0;
+        if (c == NULL && timeout > 500)
+            timeout = 500;
+        struct pollfd fds[2] = { { .fd = w->stop_pipe[0], .events = POLLIN },
+                                 { .fd = c != NULL ? PQsocket(c) : -1, .events = POLLIN } };
+        int n = poll(fds, 2, (int)timeout);
+        if (n < 0 && errno != EINTR)
+            si_logf(SI_LOG_ERROR, "poll: %s", strerror(errno));
+        if (c != NULL && n > 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+            bool got = false;
+            if (PQconsumeInput(c) == 0) {
+                PQfinish(c);
+                c = NULL;
+            } else {
+                PGnotify *nt;
+                while ((nt = PQnotifies(c)) != NULL) {
+                    got = true;
+                    PQfreemem(nt);
+                }
+            }
+            if (got)
+                changed(w);
+        }
+        if (si_now_ms() - last_beat >= beat_ms) {
+            last_beat = si_now_ms();
+            if (c != NULL && jobs_heartbeat(c, &w->lease) != 0)
+                si_log(SI_LOG_WARN, "lease heartbeat failed", NULL);
+        }
+    }
+    if (c != NULL)
+        PQfinish(c);
+    return NULL;
+}
+
+/* ---- start and stop ------------------------------------------------------------------- */
+
+int worker_config_load(struct worker_config *wc, char *const *envp, struct si_error *err)
+{
+    long long threads = 8, batch = 64, lease = 30000, poll_ms = 1000, test = 0;
+    memset(wc, 0, sizeof *wc);
+    if (si_env_long(envp, "WORKFLOW_WORKER_THREADS", 1, 128, &threads, err) != 0 ||
+        si_env_long(envp, "SMARTIMPORT_WORKER_THREADS", 1, 128, &threads, err) != 0 ||
+        si_env_long(envp, "SMARTIMPORT_WORKER_BATCH", 1, 1000, &batch, err) != 0 ||
+        si_env_long(envp, "WORKFLOW_LEASE_MS", 200, 86400000, &lease, err) != 0 ||
+        si_env_long(envp, "SMARTIMPORT_WORKER_LEASE_MS", 200, 86400000, &lease, err) != 0 ||
+        si_env_long(envp, "WORKFLOW_POLL_MS", 10, 60000, &poll_ms, err) != 0 ||
+        si_env_long(envp, "SMARTIMPORT_WORKER_POLL_MS", 10, 60000, &poll_ms, err) != 0 ||
+        si_env_long(envp, "SMARTIMPORT_WORKER_TEST_TASKS", 0, 1, &test, err) != 0)
+        return -1;
+    wc->threads = (int)threads;
+    wc->batch = (int)batch;
+    wc->lease_ms = lease;
+    wc->poll_ms = poll_ms;
+    wc->test_tasks = test == 1;
+    return 0;
+}
+
+static void lease_owner(struct jobs_lease *lease, long long lease_ms)
+{
+    char host[64] = "localhost";
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    unsigned int rnd = 0;
+    if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        rnd = (unsigned int)time(NULL);
+    snprintf(lease->owner, sizeof lease->owner, "%s:%d:%08x", host, (int)getpid(), rnd);
+    snprintf(lease->lease_ms, sizeof lease->lease_ms, "%lld", lease_ms);
+}
+
+int worker_run(const struct si_config *cfg, const struct worker_config *wc, const struct jobs_registry *reg)
+{
+    struct worker w;
+    pthread_t listen_thread, dispatch_thread;
+    pthread_t *threads = NULL;
+    int started = 0, rc = 1;
+    bool listening = false, dispatching = false, sync_up = false;
+    memset(&w, 0, sizeof w);
+    w.cfg = cfg;
+    w.wc = wc;
+    w.reg = reg;
+    w.stop_pipe[0] = w.stop_pipe[1] = -1;
+    lease_owner(&w.lease, wc->lease_ms);
+    snprintf(w.serial, sizeof w.serial, "{");
+    for (int i = 0; i < reg->n; i++)
+        if (reg->tasks[i].serial)
+            literal_add(w.serial, sizeof w.serial, reg->tasks[i].name);
+    literal_close(w.serial, sizeof w.serial);
+    w.ready = calloc((size_t)wc->threads, sizeof *w.ready);
+    w.claim_buf = calloc((size_t)wc->threads, sizeof *w.claim_buf);
+    threads = calloc((size_t)wc->threads, sizeof *threads);
+    if (w.ready == NULL || w.claim_buf == NULL || threads == NULL || pthread_mutex_init(&w.mu, NULL) != 0)
+        goto out;
+    if (pthread_cond_init(&w.exec_cv, NULL) != 0 || pthread_cond_init(&w.disp_cv, NULL) != 0) {
+        pthread_mutex_destroy(&w.mu);
+        goto out;
+    }
+    sync_up = true;
+    if (pipe2(w.stop_pipe, O_CLOEXEC) != 0)
+        goto out;
+    if (pthread_create(&listen_thread, NULL, listener, &w) != 0)
+        goto out;
+    listening = true;
+    for (int i = 0; i < wc->threads; i++) {
+        if (pthread_create(&threads[i], NULL, executor, &w) != 0)
+            break;
+        started++;
+    }
+    if (started == wc->threads && pthread_create(&dispatch_thread, NULL, dispatcher, &w) == 0)
+        dispatching = true;
+    json_t *names = json_array();
+    for (int i = 0; i < reg->n && names != NULL; i++)
+        json_array_append_new(names, json_string(reg->tasks[i].name));
+    si_log(SI_LOG_INFO, "started",
+           json_pack("{s:i, s:s, s:i, s:i, s:I, s:I, s:o*}", "pid", (int)getpid(), "owner", w.lease.owner,
+                     "threads", started, "batch", wc->batch, "lease_ms", (json_int_t)wc->lease_ms,
+                     "poll_ms", (json_int_t)wc->poll_ms, "tasks", names));
+    int sig = 0;
+    if (dispatching) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigwait(&set, &sig);
+        rc = 0;
+    }
+    si_log(SI_LOG_INFO, "stopping: finishing the jobs in hand", json_pack("{s:i}", "signal", sig));
+    /* The dispatcher sees `stopping`, ends its claims (claims_over), and the executors
+     * finish what is in hand; then the dispatcher writes their completions and ends. */
+    atomic_store(&w.stopping, true);
+    pthread_mutex_lock(&w.mu);
+    if (!dispatching)
+        w.claims_over = true;
+    pthread_cond_broadcast(&w.exec_cv);
+    pthread_mutex_unlock(&w.mu);
+    changed(&w);
+    for (int i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    if (dispatching) {
+        changed(&w);
+        pthread_join(dispatch_thread, NULL);
+    }
+out:
+    if (listening) {
+        atomic_store(&w.listener_stop, true);
+        if (write(w.stop_pipe[1], "x", 1) != 1)
+            si_log(SI_LOG_WARN, "could not wake the listener", NULL);
+        pthread_join(listen_thread, NULL);
+    }
+    for (int i = 0; i < 2; i++)
+        if (w.stop_pipe[i] >= 0)
+            close(w.stop_pipe[i]);
+    for (int i = 0; i < w.done_n; i++)
+        jobs_done_clear(&w.done[i]);
+    free(w.done);
+    free(w.ready);
+    free(w.claim_buf);
+    free(threads);
+    if (sync_up) {
+        pthread_cond_destroy(&w.exec_cv);
+        pthread_cond_destroy(&w.disp_cv);
+        pthread_mutex_destroy(&w.mu);
+    }
+    return rc;
+}
