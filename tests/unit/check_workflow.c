@@ -144,15 +144,15 @@ START_TEST(a_malformed_setting_refuses_the_start_instead_of_falling_back)
     struct si_error err;
     struct wf_settings set;
     void *fc = NULL;
-    char *good[] = { "WORKFLOW_MAX_ATTEMPTS=7", "WORKFLOW_LEASE_MS=2000", NULL };
+    char *good[] = { "WORKFLOW_MAX_ATTEMPTS=7", "WORKFLOW_BACKOFF_MS=2000", NULL };
     ck_assert_int_eq(si_config_load(&cfg, good, &err), 0);
     ck_assert_int_eq(workflow_init(&cfg, &fc, &err), 0);
     ck_assert_int_eq(((struct wf_api_config *)fc)->max_attempts, 7);
     workflow_cleanup(fc);
     ck_assert_int_eq(wf_settings_load(&set, good, &err), 0);
     ck_assert_int_eq(set.max_attempts, 7);
-    ck_assert_int_eq(set.lease_ms, 2000);
-    ck_assert_int_eq(set.threads, 8);   /* unset: the default */
+    ck_assert_int_eq(set.backoff_ms, 2000);
+    ck_assert_int_eq(set.backoff_max_ms, 300000);   /* unset: the default */
 
     const char *bad[] = { "WORKFLOW_MAX_ATTEMPTS=five", "WORKFLOW_MAX_ATTEMPTS=0", "WORKFLOW_MAX_ATTEMPTS=101",
                           "WORKFLOW_MAX_ATTEMPTS= 5" };
@@ -165,7 +165,7 @@ START_TEST(a_malformed_setting_refuses_the_start_instead_of_falling_back)
         ck_assert_ptr_nonnull(strstr(err.message, "WORKFLOW_MAX_ATTEMPTS"));
         ck_assert_msg(wf_settings_load(&set, env, &err) == -1, "the worker took %s", bad[i]);
     }
-    char *overflow[] = { "WORKFLOW_LEASE_MS=99999999999999999999", NULL };
+    char *overflow[] = { "WORKFLOW_BACKOFF_MAX_MS=99999999999999999999", NULL };
     ck_assert_int_eq(wf_settings_load(&set, overflow, &err), -1);
 }
 END_TEST
