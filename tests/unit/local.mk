@@ -1,6 +1,7 @@
 # tests/unit: Check unit tests of the runtime; no services needed.
 UNIT_TESTS = tests/unit/check_request tests/unit/check_jwt tests/unit/check_auth \
-	tests/unit/check_response tests/unit/check_basics tests/unit/check_db_message
+	tests/unit/check_response tests/unit/check_basics tests/unit/check_db_message \
+	tests/unit/check_money tests/unit/check_http
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_LDADD = libsmartimport.la $(CHECK_LIBS) $(JANSSON_LIBS) $(PQ_LIBS) $(CRYPTO_LIBS)
@@ -23,3 +24,9 @@ tests_unit_check_basics_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_db_message_SOURCES = tests/unit/check_db_message.c
 tests_unit_check_db_message_LDADD = $(UNIT_LDADD)
 tests_unit_check_db_message_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_money_SOURCES = tests/unit/check_money.c
+tests_unit_check_money_LDADD = $(UNIT_LDADD)
+tests_unit_check_money_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_http_SOURCES = tests/unit/check_http.c
+tests_unit_check_http_LDADD = $(UNIT_LDADD) $(PTHREAD_LIBS)
+tests_unit_check_http_CFLAGS = $(UNIT_CFLAGS)
