@@ -138,7 +138,7 @@ int approve_handle(struct si_ctx *ctx, struct si_request *req, struct si_respons
     double prime_ms = advice_ms_since(&t1);
 
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (crystal_run(ctx->db, user, handoff_id, false, &crystal, &err) != 0) {
+    if (crystal_run(ctx->db, ctx->http, user, handoff_id, false, &crystal, &err) != 0) {
         fail_partial(resp, &err, "crystal_analysis", imp.id, committed, handoff_id);
         goto out;
     }
