@@ -25,6 +25,7 @@
 
 #include "si_function.h"
 #include "si_http.h"
+#include "si_uuid.h"
 
 /* ---- configuration (read once from the environment, then read-only) ------ */
 
@@ -215,8 +216,24 @@ int llm_advise(struct si_http_client *http, const struct advice_config *cfg, con
 
 /* ---- the steps --------------------------------------------------------------- */
 
-/* prime-handoff for user's import: *out is the 200 body. 404/409/5xx in err. */
-int prime_run(struct si_db *db, const char *user_id, const char *import_id, json_t **out, struct si_error *err);
+/* What Prime's handoff is: approve-import reads these fields; prime-handoff
+ * answers them as JSON (prime_outcome_json). */
+struct prime_outcome {
+    char handoff_id[SI_UUID_LEN + 1];
+    char import_id[SI_UUID_LEN + 1];
+    char *message;              /* Prime's message (malloc'd; prime_outcome_cleanup) */
+    long long transaction_count;
+    char imported_at[40];       /* "2024-03-31T12:00:00Z" */
+    char status[16];            /* the handoff's: pending, analyzing, completed, failed */
+};
+
+/* prime-handoff for user's import: 0 with *out filled (the caller cleans it
+ * up), or -1 with err (404/409/5xx). */
+int prime_run(struct si_db *db, const char *user_id, const char *import_id, struct prime_outcome *out,
+              struct si_error *err);
+/* The prime-handoff 200 body for an outcome (NULL when out of memory). */
+json_t *prime_outcome_json(const struct prime_outcome *o);
+void prime_outcome_cleanup(struct prime_outcome *o);   /* safe to call twice */
 /* crystal-analyze-import for user's handoff: *out is the 200 body.  http is
  * the worker's client for the model (NULL: one per call). */
 int crystal_run(struct si_db *db, struct si_http_client *http, const char *user_id, const char *handoff_id,
