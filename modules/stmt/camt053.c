@@ -93,19 +93,6 @@ struct camt {
     char desc[CAMT_FIELD_MAX + CAMT_LONG_FIELD_MAX + 2];
 };
 
-static int fail(struct camt *c, long line, const char *message)
-{
-    c->err->line = line;
-    snprintf(c->err->message, sizeof c->err->message, "%s", message);
-    return -1;
-}
-
-static void warn(struct camt *c, long line, const char *message)
-{
-    if (c->sink->warning != NULL)
-        c->sink->warning(c->sink->ctx, line, message);
-}
-
 static void on_xml_error(void *arg, camt_error_ptr e)
 {
     struct camt *c = arg;
@@ -203,11 +190,11 @@ static int end_entry(struct camt *c)
     stmt_normalize_text(c->val);
     const char *date = c->bookg[0] ? c->bookg : c->val;
     if (date[0] == '\0') {
-        warn(c, t.line, "entry without a booking or value date skipped");
+        stmt_warn(c->sink, t.line, "entry without a booking or value date skipped");
         return 0;
     }
     if (camt_date(date, t.date) != 0) {
-        warn(c, t.line, "entry date is not a valid date; skipped");
+        stmt_warn(c->sink, t.line, "entry date is not a valid date; skipped");
         return 0;
     }
     stmt_normalize_text(c->ccy);
@@ -219,7 +206,7 @@ static int end_entry(struct camt *c)
     stmt_normalize_text(c->amt);
     if (c->amt[0] < '0' || c->amt[0] > '9' ||
         stmt_decimal_to_minor(c->amt, strlen(c->amt), '.', 0, t.exponent, &t.amount_minor) != 0) {
-        warn(c, t.line, "entry amount is not a number; skipped");
+        stmt_warn(c->sink, t.line, "entry amount is not a number; skipped");
         return 0;
     }
     stmt_normalize_text(c->cdi);
@@ -229,14 +216,14 @@ static int end_entry(struct camt *c)
     else if (strcmp(c->cdi, "CRDT") == 0)
         debit = false;
     else {
-        warn(c, t.line, "entry has no credit/debit indicator; skipped");
+        stmt_warn(c->sink, t.line, "entry has no credit/debit indicator; skipped");
         return 0;
     }
     if (debit)
         t.amount_minor = -t.amount_minor;
     stmt_normalize_text(c->rvsl);
     if (strcmp(c->rvsl, "true") == 0 || strcmp(c->rvsl, "1") == 0)
-        warn(c, t.line, "entry is a reversal; amount kept as booked");
+        stmt_warn(c->sink, t.line, "entry is a reversal; amount kept as booked");
 
     stmt_normalize_text(c->acct_svcr_ref);
     stmt_normalize_text(c->ntry_ref);
@@ -262,7 +249,7 @@ static int end_entry(struct camt *c)
     t.counterparty = party[0] ? party : NULL;
     t.account = c->account[0] ? c->account : NULL;
     if (c->sink->txn(c->sink->ctx, &t) != 0)
-        return fail(c, t.line, "stopped");
+        return stmt_fail(c->err, t.line, "stopped");
     return 0;
 }
 
@@ -350,13 +337,13 @@ static int element_start(struct camt *c)
     if (!c->seen_root) {
         c->seen_root = true;
         if (local == NULL || strcmp((const char *)local, "Document") != 0 || !ours)
-            return fail(c, line, "not a CAMT.053 document (root is not a camt.053 Document)");
+            return stmt_fail(c->err, line, "not a CAMT.053 document (root is not a camt.053 Document)");
         c->depth = 0;
         c->path[0] = '\0';
         return 0;   /* Document is the root of the path: "" */
     }
     if (c->depth + 1 >= CAMT_MAX_DEPTH)
-        return fail(c, line, "elements nested too deeply");
+        return stmt_fail(c->err, line, "elements nested too deeply");
     c->lens[c->depth] = strlen(c->path);
     const char *name = ours && local != NULL && strlen((const char *)local) <= CAMT_NAME_MAX - 1
                            ? (const char *)local : "#";
@@ -372,10 +359,10 @@ static int process(struct camt *c)
     int type = xmlTextReaderNodeType(c->reader);
     switch (type) {
     case XML_READER_TYPE_DOCUMENT_TYPE:
-        return fail(c, node_line(c), DOCTYPE_REFUSED);
+        return stmt_fail(c->err, node_line(c), DOCTYPE_REFUSED);
     case XML_READER_TYPE_ENTITY_REFERENCE:
     case XML_READER_TYPE_ENTITY:
-        return fail(c, node_line(c), "entity references are not allowed");
+        return stmt_fail(c->err, node_line(c), "entity references are not allowed");
     case XML_READER_TYPE_ELEMENT: {
         bool empty = xmlTextReaderIsEmptyElement(c->reader) == 1;
         bool root = !c->seen_root;
@@ -408,19 +395,19 @@ static int xml_failure(struct camt *c)
 {
     long line = c->xml_failed && c->xml_line > 0 ? c->xml_line : xmlTextReaderGetParserLineNumber(c->reader);
     if (c->doctype_line > 0)
-        return fail(c, c->doctype_line, DOCTYPE_REFUSED);
+        return stmt_fail(c->err, c->doctype_line, DOCTYPE_REFUSED);
     if (!c->nonblank)
-        return fail(c, 0, "the file is empty");
+        return stmt_fail(c->err, 0, "the file is empty");
     if (!c->xml_failed)
-        return fail(c, line, "malformed XML");
+        return stmt_fail(c->err, line, "malformed XML");
     if (c->xml_code == XML_ERR_DOCUMENT_EMPTY)
-        return fail(c, line, "not an XML document");
+        return stmt_fail(c->err, line, "not an XML document");
     if (c->xml_code == XML_ERR_DOCUMENT_END || c->xml_code == XML_ERR_TAG_NOT_FINISHED ||
         c->xml_code == XML_ERR_LTSLASH_REQUIRED || c->xml_code == XML_ERR_GT_REQUIRED)
-        return fail(c, line, "the XML ends early (truncated?)");
+        return stmt_fail(c->err, line, "the XML ends early (truncated?)");
     char msg[128];
     snprintf(msg, sizeof msg, "malformed XML (libxml2 error %d)", c->xml_code);
-    return fail(c, line, msg);
+    return stmt_fail(c->err, line, msg);
 }
 
 int stmt_parse_camt053(FILE *in, const struct stmt_sink *sink, struct stmt_error *err)
@@ -441,7 +428,7 @@ int stmt_parse_camt053(FILE *in, const struct stmt_sink *sink, struct stmt_error
                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
                                    XML_PARSE_IGNORE_ENC | XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA);
     if (c->reader == NULL) {
-        fail(c, 0, "cannot start the XML reader");
+        stmt_fail(c->err, 0, "cannot start the XML reader");
         goto out;
     }
     xmlTextReaderSetStructuredErrorHandler(c->reader, on_xml_error, c);
@@ -457,11 +444,11 @@ int stmt_parse_camt053(FILE *in, const struct stmt_sink *sink, struct stmt_error
             goto out;
     }
     if (c->doctype_line > 0) {
-        fail(c, c->doctype_line, DOCTYPE_REFUSED);
+        stmt_fail(c->err, c->doctype_line, DOCTYPE_REFUSED);
         goto out;
     }
     if (!c->seen_root) {
-        fail(c, 0, c->nonblank ? "no XML document in the file" : "the file is empty");
+        stmt_fail(c->err, 0, c->nonblank ? "no XML document in the file" : "the file is empty");
         goto out;
     }
     rc = 0;

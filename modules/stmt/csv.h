@@ -199,7 +199,7 @@ int csv_indicator_sign(const char *s, size_t n);
 /* A currency code from the common list (for inference from values). */
 bool csv_is_common_currency(const char *s, size_t n);
 
-/* Column roles and statistics (csv_columns.c). */
+/* Column roles and statistics (csv_vocab.c, csv_stats.c). */
 enum csv_role {
     CSV_ROLE_NONE,
     CSV_ROLE_DATE,
@@ -299,7 +299,7 @@ int csv_override_parse(const json_t *o, struct csv_override *ov, struct stmt_err
 int csv_override_check_columns(const struct csv_override *ov, size_t ncols, struct stmt_error *err);
 json_t *csv_mapping_json(const struct csv_mapping *m, json_t *names);
 
-/* Role inference (csv_columns.c).  names: the header names (NULL when no
+/* Role inference (csv_vocab.c, csv_stats.c).  names: the header names (NULL when no
  * header); ov: what the user fixed.  Fills m (whose delimiter, header_line
  * and ncols are already set); *ambiguous_dates is set when the day/month
  * order was never settled by the data.  -1 with err when no date or no amount

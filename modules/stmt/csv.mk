@@ -1,6 +1,6 @@
 # modules/stmt/csv.mk: the CSV engine (sniffing, columns, amounts, dates).
 STMT_CSV_SOURCES = modules/stmt/csv.h modules/stmt/csv_reader.c modules/stmt/csv_text.c \
-	modules/stmt/csv_sniff.c modules/stmt/csv_columns.c modules/stmt/csv_amount.c \
+	modules/stmt/csv_sniff.c modules/stmt/csv_vocab.c modules/stmt/csv_stats.c modules/stmt/csv_infer.c modules/stmt/csv_amount.c \
 	modules/stmt/csv_date.c modules/stmt/csv_mapping.c modules/stmt/csv_parse.c
 
 check_PROGRAMS += tests/unit/check_csv

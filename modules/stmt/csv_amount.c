@@ -42,6 +42,18 @@ static const struct {
     { "\xC2\xA5", 2, "JPY" }, { "\xE2\x82\xB9", 3, "INR" }, { "$", 1, "" },
 };
 
+/* The currency symbol at the start (at_end false) or at the end of s[0..n): its
+ * index in symbols, or -1. */
+static int symbol_at(const char *s, size_t n, bool at_end)
+{
+    for (size_t i = 0; i < sizeof symbols / sizeof symbols[0]; i++) {
+        size_t len = symbols[i].len;
+        if (n >= len && memcmp(at_end ? s + n - len : s, symbols[i].sym, len) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
 /* Length of a space (ASCII, NBSP, narrow/thin NBSP) at p, or 0. */
 static size_t sp_len(const char *p, const char *e)
 {
@@ -122,18 +134,13 @@ int csv_amount_scan(const char *s, size_t n, struct csv_amount *a)
             code = true;
             p += 3;
         } else {
-            size_t i = 0, len = 0;
-            for (; !sym && i < sizeof symbols / sizeof symbols[0]; i++) {
-                len = symbols[i].len;
-                if ((size_t)(e - p) >= len && memcmp(p, symbols[i].sym, len) == 0)
-                    break;
-            }
-            if (sym || i == sizeof symbols / sizeof symbols[0])
+            int i = sym ? -1 : symbol_at(p, (size_t)(e - p), false);
+            if (i < 0)
                 break;
             if (!set_code(a, symbols[i].code))
                 return -1;
             sym = true;
-            p += len;
+            p += symbols[i].len;
         }
     }
     for (size_t k; e > p;) {
@@ -159,18 +166,13 @@ int csv_amount_scan(const char *s, size_t n, struct csv_amount *a)
             crdr = (e[-2] == 'D' || e[-2] == 'd') ? -1 : 1;
             e -= 2;
         } else {
-            size_t i = 0, len = 0;
-            for (; !sym && i < sizeof symbols / sizeof symbols[0]; i++) {
-                len = symbols[i].len;
-                if ((size_t)(e - p) >= len && memcmp(e - len, symbols[i].sym, len) == 0)
-                    break;
-            }
-            if (sym || i == sizeof symbols / sizeof symbols[0])
+            int i = sym ? -1 : symbol_at(p, (size_t)(e - p), true);
+            if (i < 0)
                 break;
             if (!set_code(a, symbols[i].code))
                 return -1;
             sym = true;
-            e -= len;
+            e -= symbols[i].len;
         }
     }
     if (open != close || (open && sign != SIGN_NONE) || (crdr != 0 && sign != SIGN_NONE))

@@ -49,28 +49,29 @@ void csv_trim(const char **s, size_t *n)
     *n = len;
 }
 
+/* Whether field i holds more than blanks. */
+static bool field_nonempty(const struct csv_reader *r, size_t i)
+{
+    const char *s = csv_field(r, i);
+    size_t n = csv_field_len(r, i);
+    csv_trim(&s, &n);
+    return n > 0;
+}
+
 size_t csv_nonempty_fields(const struct csv_reader *r)
 {
     size_t count = 0;
-    for (size_t i = 0; i < r->nfields; i++) {
-        const char *s = csv_field(r, i);
-        size_t n = csv_field_len(r, i);
-        csv_trim(&s, &n);
-        count += n > 0;
-    }
+    for (size_t i = 0; i < r->nfields; i++)
+        count += field_nonempty(r, i);
     return count;
 }
 
 size_t csv_trimmed_count(const struct csv_reader *r)
 {
     size_t last = 0;
-    for (size_t i = 0; i < r->nfields; i++) {
-        const char *s = csv_field(r, i);
-        size_t n = csv_field_len(r, i);
-        csv_trim(&s, &n);
-        if (n > 0)
+    for (size_t i = 0; i < r->nfields; i++)
+        if (field_nonempty(r, i))
             last = i + 1;
-    }
     return last;
 }
 

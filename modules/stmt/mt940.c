@@ -38,43 +38,6 @@
 #define MT_FIELD_MAX 8192
 #define MT_TEXT_MAX 1024
 
-struct line_reader {
-    FILE *in;
-    long line;
-    char buf[MT_LINE_MAX];
-};
-
-/* 1 = a line in r->buf (end of line removed, cut if too long), 0 = end of
- * file, -1 = read error. */
-static int read_line(struct line_reader *r)
-{
-    size_t len = 0;
-    bool full = false, any = false;
-    int c;
-    while ((c = getc(r->in)) != EOF) {
-        any = true;
-        if (c == '\n')
-            break;
-        if (c == '\0')
-            continue;
-        if (len + 1 < sizeof r->buf)
-            r->buf[len++] = (char)c;
-        else
-            full = true;
-    }
-    if (c == EOF && ferror(r->in))
-        return -1;
-    if (!any)
-        return 0;
-    if (full)
-        len = stmt_utf8_trim_partial(r->buf, len);
-    while (len > 0 && (r->buf[len - 1] == '\r' || r->buf[len - 1] == ' ' || r->buf[len - 1] == '\t'))
-        len--;
-    r->buf[len] = '\0';
-    r->line++;
-    return 1;
-}
-
 /* Appends src[0..n) to dst (capacity cap), cut on a UTF-8 boundary. */
 static void append_n(char *dst, size_t cap, const char *src, size_t n)
 {
@@ -98,7 +61,8 @@ static void set_text(char *dst, size_t cap, const char *src)
 }
 
 struct mt940 {
-    struct line_reader r;
+    struct stmt_lines r;
+    char line_buf[MT_LINE_MAX];
     const struct stmt_sink *sink;
     struct stmt_error *err;
     /* The field being read. */
@@ -123,19 +87,6 @@ struct mt940 {
     char party[MT_TEXT_MAX], remittance[MT_TEXT_MAX], posting[MT_TEXT_MAX];
     char desc[2 * MT_TEXT_MAX + 2];
 };
-
-static int fail(struct mt940 *m, long line, const char *message)
-{
-    m->err->line = line;
-    snprintf(m->err->message, sizeof m->err->message, "%s", message);
-    return -1;
-}
-
-static void warn(struct mt940 *m, long line, const char *message)
-{
-    if (m->sink->warning != NULL)
-        m->sink->warning(m->sink->ctx, line, message);
-}
 
 static bool digits(const char *s, int n)
 {
@@ -258,14 +209,14 @@ static int flush(struct mt940 *m)
     t.bank_id = m->bank_id[0] ? m->bank_id : NULL;
     t.account = m->account[0] ? m->account : NULL;
     if (m->sink->txn(m->sink->ctx, &t) != 0)
-        return fail(m, t.line, "stopped");
+        return stmt_fail(m->err, t.line, "stopped");
     return 0;
 }
 
 static void end_statement(struct mt940 *m, long line)
 {
     if (m->in_stmt && !m->closing_seen)
-        warn(m, line, "statement has no closing balance (:62F:); it may be incomplete");
+        stmt_warn(m->sink, line, "statement has no closing balance (:62F:); it may be incomplete");
     m->in_stmt = false;
 }
 
@@ -280,7 +231,7 @@ static void balance_currency(struct mt940 *m, bool opening)
         code[3] = '\0';
     }
     if (!si_currency_code_valid(code)) {
-        warn(m, m->tag_line, opening ? "opening balance is malformed" : "closing balance is malformed");
+        stmt_warn(m->sink, m->tag_line, opening ? "opening balance is malformed" : "closing balance is malformed");
         return;
     }
     if (opening || m->currency[0] == '\0')
@@ -293,17 +244,17 @@ static void statement_line(struct mt940 *m)
     const char *s = m->content;
     long line = m->tag_line;
     if (!m->in_stmt) {
-        warn(m, line, "statement line outside a statement (no :20:) skipped");
+        stmt_warn(m->sink, line, "statement line outside a statement (no :20:) skipped");
         return;
     }
     if (!digits(s, 6)) {
-        warn(m, line, "statement line has no valid value date; skipped");
+        stmt_warn(m->sink, line, "statement line has no valid value date; skipped");
         return;
     }
     int vy = two(s), vm = two(s + 2), vd = two(s + 4);
     char value_date[11];
     if (stmt_make_date(vy, vm, vd, value_date) != 0) {
-        warn(m, line, "statement line has no valid value date; skipped");
+        stmt_warn(m->sink, line, "statement line has no valid value date; skipped");
         return;
     }
     size_t i = 6;
@@ -319,7 +270,7 @@ static void statement_line(struct mt940 *m)
         if (stmt_make_date(year, em, ed, entry_date) == 0)
             memcpy(m->date, entry_date, sizeof m->date);
         else
-            warn(m, line, "statement line entry date is not valid; value date used");
+            stmt_warn(m->sink, line, "statement line entry date is not valid; value date used");
         i += 4;
     }
     int sign;
@@ -330,7 +281,7 @@ static void statement_line(struct mt940 *m)
         sign = s[i] == 'C' ? 1 : -1;
         i++;
     } else {
-        warn(m, line, "statement line has no debit/credit mark; skipped");
+        stmt_warn(m->sink, line, "statement line has no debit/credit mark; skipped");
         return;
     }
     if (is_upper(s[i]))
@@ -342,12 +293,12 @@ static void statement_line(struct mt940 *m)
     if (i == a || stmt_decimal_to_minor(s + a, i - a, ',', 0,
                                         si_currency_exponent(m->currency[0] ? m->currency : NULL),
                                         &amount) != 0) {
-        warn(m, line, "statement line amount is not a number; skipped");
+        stmt_warn(m->sink, line, "statement line amount is not a number; skipped");
         return;
     }
     if (!((s[i] == 'N' || s[i] == 'S' || s[i] == 'F') && s[i + 1] && s[i + 1] != '\n' && s[i + 2] &&
           s[i + 2] != '\n' && s[i + 3] && s[i + 3] != '\n')) {
-        warn(m, line, "statement line has no transaction type code; skipped");
+        stmt_warn(m->sink, line, "statement line has no transaction type code; skipped");
         return;
     }
     i += 4;
@@ -468,12 +419,14 @@ int stmt_parse_mt940(FILE *in, const struct stmt_sink *sink, struct stmt_error *
         return -1;
     }
     m->r.in = in;
+    m->r.buf = m->line_buf;
+    m->r.cap = sizeof m->line_buf;
     m->sink = sink;
     m->err = err;
     for (;;) {
-        int got = read_line(&m->r);
+        int got = stmt_read_line(&m->r, true);
         if (got < 0) {
-            fail(m, m->r.line, "read error");
+            stmt_fail(m->err, m->r.line, "read error");
             goto out;
         }
         if (got == 0)
@@ -487,7 +440,7 @@ int stmt_parse_mt940(FILE *in, const struct stmt_sink *sink, struct stmt_error *
         goto out;
     end_statement(m, m->r.line);
     if (m->statements == 0) {
-        fail(m, 0, m->r.line == 0 ? "the file is empty" : "no MT940 statement (:20:) in the file");
+        stmt_fail(m->err, 0, m->r.line == 0 ? "the file is empty" : "no MT940 statement (:20:) in the file");
         goto out;
     }
     rc = 0;

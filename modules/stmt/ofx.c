@@ -367,19 +367,6 @@ struct ofx {
     char desc[2 * OFX_TEXT_MAX + 16];
 };
 
-static int fail(struct ofx *o, long line, const char *message)
-{
-    o->err->line = line;
-    snprintf(o->err->message, sizeof o->err->message, "%s", message);
-    return -1;
-}
-
-static void warn(struct ofx *o, long line, const char *message)
-{
-    if (o->sink->warning != NULL)
-        o->sink->warning(o->sink->ctx, line, message);
-}
-
 static int stack_find(const struct ofx *o, const char *name)
 {
     for (int i = o->depth - 1; i >= 0; i--)
@@ -447,21 +434,21 @@ static int end_trn(struct ofx *o)
     t.line = o->trn_line;
     const char *date = o->dtposted[0] ? o->dtposted : o->dtuser;
     if (date[0] == '\0') {
-        warn(o, t.line, "transaction without a date skipped");
+        stmt_warn(o->sink, t.line, "transaction without a date skipped");
         return 0;
     }
     if (ofx_date(date, t.date) != 0) {
-        warn(o, t.line, "transaction date is not a valid date; skipped");
+        stmt_warn(o->sink, t.line, "transaction date is not a valid date; skipped");
         return 0;
     }
     memcpy(t.currency, o->currency, sizeof t.currency);
     t.exponent = si_currency_exponent(t.currency[0] ? t.currency : NULL);
     if (o->trnamt[0] == '\0') {
-        warn(o, t.line, "transaction without an amount skipped");
+        stmt_warn(o->sink, t.line, "transaction without an amount skipped");
         return 0;
     }
     if (ofx_amount(o->trnamt, t.exponent, &t.amount_minor) != 0) {
-        warn(o, t.line, "transaction amount is not a number; skipped");
+        stmt_warn(o->sink, t.line, "transaction amount is not a number; skipped");
         return 0;
     }
     stmt_normalize_text(o->name);
@@ -481,7 +468,7 @@ static int end_trn(struct ofx *o)
     t.bank_id = o->fitid[0] ? o->fitid : NULL;
     t.account = o->account[0] ? o->account : NULL;
     if (o->sink->txn(o->sink->ctx, &t) != 0)
-        return fail(o, t.line, "stopped");
+        return stmt_fail(o->err, t.line, "stopped");
     return 0;
 }
 
@@ -522,7 +509,7 @@ static void leaf(struct ofx *o, const char *name, const char *value)
             } else {
                 o->currency[0] = '\0';
                 if (!o->bad_currency_warned)
-                    warn(o, o->lx.tok_line, "statement currency is not an ISO 4217 code; ignored");
+                    stmt_warn(o->sink, o->lx.tok_line, "statement currency is not an ISO 4217 code; ignored");
                 o->bad_currency_warned = true;
             }
         }
@@ -537,12 +524,12 @@ static int open_tag(struct ofx *o)
     if (!is_aggregate(name))
         return 0;
     if (o->depth == 0 && strcasecmp(name, "OFX") != 0)
-        return fail(o, o->lx.tok_line, o->seen_ofx ? "element outside <OFX>" : "not an OFX file (no <OFX> element)");
+        return stmt_fail(o->err, o->lx.tok_line, o->seen_ofx ? "element outside <OFX>" : "not an OFX file (no <OFX> element)");
     if (o->depth >= OFX_MAX_DEPTH)
-        return fail(o, o->lx.tok_line, "elements nested too deeply");
+        return stmt_fail(o->err, o->lx.tok_line, "elements nested too deeply");
     if (strcasecmp(name, "STMTTRN") == 0) {
         if (stack_find(o, "STMTTRN") >= 0)
-            return fail(o, o->lx.tok_line, "a transaction starts before the previous one is closed");
+            return stmt_fail(o->err, o->lx.tok_line, "a transaction starts before the previous one is closed");
         start_trn(o);
     } else if (strcasecmp(name, "STMTRS") == 0 || strcasecmp(name, "CCSTMTRS") == 0) {
         o->seen_stmt = true;
@@ -562,7 +549,7 @@ static int close_tag(struct ofx *o)
         return 0;            /* a leaf's end tag (OFX 2.x) or a stray one */
     for (int i = o->depth - 1; i > at; i--)
         if (strcasecmp(o->stack[i], "STMTTRN") == 0 || strcasecmp(o->stack[i], "BANKTRANLIST") == 0)
-            return fail(o, o->lx.tok_line,
+            return stmt_fail(o->err, o->lx.tok_line,
                         i == at + 1 && strcasecmp(o->stack[i], "STMTTRN") == 0
                             ? "a transaction is not closed" : "the transaction list is not closed");
     o->depth = at;
@@ -576,15 +563,15 @@ static int close_tag(struct ofx *o)
 static int at_eof(struct ofx *o, long line)
 {
     if (stack_find(o, "STMTTRN") >= 0)
-        return fail(o, line, "the file ends inside a transaction (truncated?)");
+        return stmt_fail(o->err, line, "the file ends inside a transaction (truncated?)");
     if (stack_find(o, "BANKTRANLIST") >= 0)
-        return fail(o, line, "the file ends before the transaction list is closed (truncated?)");
+        return stmt_fail(o->err, line, "the file ends before the transaction list is closed (truncated?)");
     if (o->depth > 0)
-        return fail(o, line, "the file ends before </OFX> (truncated?)");
+        return stmt_fail(o->err, line, "the file ends before </OFX> (truncated?)");
     if (!o->seen_ofx)
-        return fail(o, 0, "not an OFX file (no <OFX> element)");
+        return stmt_fail(o->err, 0, "not an OFX file (no <OFX> element)");
     if (!o->seen_stmt)
-        return fail(o, 0, o->seen_invst ? "investment statements are not supported"
+        return stmt_fail(o->err, 0, o->seen_invst ? "investment statements are not supported"
                                         : "no bank or credit card statement in the file");
     return 0;
 }
@@ -609,7 +596,7 @@ int stmt_parse_ofx(FILE *in, const struct stmt_sink *sink, struct stmt_error *er
         enum tok t = lex_next(&o->lx);
         if (t == TOK_ERROR) {
             if (o->lx.error != NULL) {
-                fail(o, o->lx.tok_line, o->lx.error);
+                stmt_fail(o->err, o->lx.tok_line, o->lx.error);
                 goto out;
             }
             t = TOK_EOF;   /* cut inside markup: reported as truncation */

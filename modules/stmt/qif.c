@@ -27,49 +27,12 @@
 #define QIF_LINE_MAX 4096
 #define QIF_FIELD_MAX 1024
 
-struct line_reader {
-    FILE *in;
-    long line;                 /* number of the line in buf */
-    char buf[QIF_LINE_MAX];
-};
-
-/* Reads the next line into r->buf without its end of line (CR LF, LF or a
- * lone CR at the end); a longer line is cut.  1 = a line, 0 = end of file,
- * -1 = read error. */
-static int read_line(struct line_reader *r)
-{
-    size_t len = 0;
-    bool full = false, any = false;
-    int c;
-    while ((c = getc(r->in)) != EOF) {
-        any = true;
-        if (c == '\n')
-            break;
-        if (c == '\0')
-            continue;
-        if (len + 1 < sizeof r->buf)
-            r->buf[len++] = (char)c;
-        else
-            full = true;
-    }
-    if (c == EOF && ferror(r->in))
-        return -1;
-    if (!any)
-        return 0;
-    if (full)
-        len = stmt_utf8_trim_partial(r->buf, len);
-    while (len > 0 && r->buf[len - 1] == '\r')
-        len--;
-    r->buf[len] = '\0';
-    r->line++;
-    return 1;
-}
-
 enum section { SEC_NONE, SEC_TXN, SEC_ACCOUNT, SEC_SKIP };
 enum order { ORDER_MD, ORDER_DM };
 
 struct qif {
-    struct line_reader r;
+    struct stmt_lines r;
+    char line_buf[QIF_LINE_MAX];
     const struct stmt_sink *sink;
     struct stmt_error *err;
     bool emit;                  /* second pass */
@@ -87,17 +50,11 @@ struct qif {
     char account[QIF_FIELD_MAX], account_pending[QIF_FIELD_MAX];
 };
 
-static int fail(struct qif *q, long line, const char *message)
-{
-    q->err->line = line;
-    snprintf(q->err->message, sizeof q->err->message, "%s", message);
-    return -1;
-}
-
+/* Warnings are given once, in the second pass. */
 static void warn(struct qif *q, long line, const char *message)
 {
-    if (q->emit && q->sink->warning != NULL)
-        q->sink->warning(q->sink->ctx, line, message);
+    if (q->emit)
+        stmt_warn(q->sink, line, message);
 }
 
 static void trim_copy(char *dst, size_t cap, const char *src)
@@ -255,7 +212,7 @@ static int end_record(struct qif *q)
         t.account = q->account[0] ? q->account : NULL;
         if (q->sink->txn(q->sink->ctx, &t) != 0) {
             clear_record(q);
-            return fail(q, t.line, "stopped");
+            return stmt_fail(q->err, t.line, "stopped");
         }
     }
     clear_record(q);
@@ -280,7 +237,7 @@ static int header(struct qif *q, const char *l)
                 warn(q, q->r.line, "QIF list section (categories, classes or memorized) skipped");
                 return 0;
             }
-        return fail(q, q->r.line, "unsupported QIF type (only Bank, CCard and Cash are read)");
+        return stmt_fail(q->err, q->r.line, "unsupported QIF type (only Bank, CCard and Cash are read)");
     }
     if (strncasecmp(l, "!Account", 8) == 0) {
         q->section = SEC_ACCOUNT;
@@ -289,7 +246,7 @@ static int header(struct qif *q, const char *l)
     if (strncasecmp(l, "!Option:", 8) == 0 || strncasecmp(l, "!Clear:", 7) == 0)
         return 0;
     if (q->section == SEC_NONE)
-        return fail(q, q->r.line, "not a QIF file (no !Type header)");
+        return stmt_fail(q->err, q->r.line, "not a QIF file (no !Type header)");
     return 0;
 }
 
@@ -348,9 +305,9 @@ static int run(struct qif *q)
     clear_record(q);
     bool any = false;
     for (;;) {
-        int got = read_line(&q->r);
+        int got = stmt_read_line(&q->r, false);
         if (got < 0)
-            return fail(q, q->r.line, "read error");
+            return stmt_fail(q->err, q->r.line, "read error");
         if (got == 0)
             break;
         const char *l = q->r.buf;
@@ -367,7 +324,7 @@ static int run(struct qif *q)
             continue;
         }
         if (q->section == SEC_NONE)
-            return fail(q, q->r.line, "not a QIF file (no !Type header)");
+            return stmt_fail(q->err, q->r.line, "not a QIF file (no !Type header)");
         if (q->section == SEC_SKIP)
             continue;
         if (*l == '^') {
@@ -379,7 +336,7 @@ static int run(struct qif *q)
             return -1;
     }
     if (!any)
-        return fail(q, 0, "the file is empty");
+        return stmt_fail(q->err, 0, "the file is empty");
     if (q->in_record && q->section == SEC_TXN)
         warn(q, q->rec_line, "the last record has no end marker (^)");
     return end_record(q);
@@ -395,11 +352,13 @@ int stmt_parse_qif(FILE *in, const struct stmt_sink *sink, struct stmt_error *er
         return -1;
     }
     q->r.in = in;
+    q->r.buf = q->line_buf;
+    q->r.cap = sizeof q->line_buf;
     q->sink = sink;
     q->err = err;
     long start = ftell(in);
     if (start < 0) {
-        fail(q, 0, "the input is not seekable");
+        stmt_fail(q->err, 0, "the input is not seekable");
         goto out;
     }
     /* Pass 1: evidence only. */
@@ -418,7 +377,7 @@ int stmt_parse_qif(FILE *in, const struct stmt_sink *sink, struct stmt_error *er
     /* Pass 2: emit. */
     clearerr(in);
     if (fseek(in, start, SEEK_SET) != 0) {
-        fail(q, 0, "the input is not seekable");
+        stmt_fail(q->err, 0, "the input is not seekable");
         goto out;
     }
     q->emit = true;

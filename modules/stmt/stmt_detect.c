@@ -51,23 +51,24 @@ static size_t skip_space(const char *s, size_t n, size_t i)
     return i;
 }
 
-/* Finds needle in s[0..n); returns its offset or n. */
-static size_t find(const char *s, size_t n, const char *needle)
+/* Finds needle in s[0..n) (ignoring ASCII case when ci); returns its offset or n. */
+static size_t find_in(const char *s, size_t n, const char *needle, bool ci)
 {
     size_t k = strlen(needle);
     for (size_t i = 0; i + k <= n; i++)
-        if (memcmp(s + i, needle, k) == 0)
+        if ((ci ? strncasecmp(s + i, needle, k) : memcmp(s + i, needle, k)) == 0)
             return i;
     return n;
 }
 
+static size_t find(const char *s, size_t n, const char *needle)
+{
+    return find_in(s, n, needle, false);
+}
+
 static size_t find_ci(const char *s, size_t n, const char *needle)
 {
-    size_t k = strlen(needle);
-    for (size_t i = 0; i + k <= n; i++)
-        if (strncasecmp(s + i, needle, k) == 0)
-            return i;
-    return n;
+    return find_in(s, n, needle, true);
 }
 
 static bool is_name_char(char c)

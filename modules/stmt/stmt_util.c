@@ -134,3 +134,46 @@ size_t stmt_utf8_trim_partial(const char *s, size_t len)
         return i - 1;
     return len;
 }
+
+int stmt_read_line(struct stmt_lines *r, bool trim_blanks)
+{
+    size_t len = 0;
+    bool full = false, any = false;
+    int c;
+    while ((c = getc(r->in)) != EOF) {
+        any = true;
+        if (c == '\n')
+            break;
+        if (c == '\0')
+            continue;
+        if (len + 1 < r->cap)
+            r->buf[len++] = (char)c;
+        else
+            full = true;
+    }
+    if (c == EOF && ferror(r->in))
+        return -1;
+    if (!any)
+        return 0;
+    if (full)
+        len = stmt_utf8_trim_partial(r->buf, len);
+    while (len > 0 && (r->buf[len - 1] == '\r' ||
+                       (trim_blanks && (r->buf[len - 1] == ' ' || r->buf[len - 1] == '\t'))))
+        len--;
+    r->buf[len] = '\0';
+    r->line++;
+    return 1;
+}
+
+int stmt_fail(struct stmt_error *err, long line, const char *message)
+{
+    err->line = line;
+    snprintf(err->message, sizeof err->message, "%s", message);
+    return -1;
+}
+
+void stmt_warn(const struct stmt_sink *sink, long line, const char *message)
+{
+    if (sink->warning != NULL)
+        sink->warning(sink->ctx, line, message);
+}

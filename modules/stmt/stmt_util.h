@@ -6,6 +6,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
+
+#include "stmt.h"
 
 /* The largest magnitude of one transaction's amount, in minor units: 10^13
  * (100,000,000,000.00 in a currency with cents).  The stage refuses a row
@@ -41,5 +44,26 @@ int stmt_make_date(int year, int month, int day, char *out);
 /* Length of s[0..len) without a UTF-8 sequence cut short at its end (for
  * text truncated at a byte limit); len when nothing is cut. */
 size_t stmt_utf8_trim_partial(const char *s, size_t len);
+
+/* A parser's error: err->line and err->message set; returns -1. */
+int stmt_fail(struct stmt_error *err, long line, const char *message);
+
+/* A parser's warning, handed to the sink (when it takes warnings). */
+void stmt_warn(const struct stmt_sink *sink, long line, const char *message);
+
+/* A line reader over a FILE for the line-oriented formats (QIF, MT940): the
+ * caller's buffer, the number of the line in it. */
+struct stmt_lines {
+    FILE *in;
+    long line;
+    char *buf;
+    size_t cap;         /* bytes of buf, >= 2 */
+};
+
+/* Reads the next line into r->buf without its end of line (LF, CR LF; NUL bytes
+ * dropped; a longer line is cut on a UTF-8 boundary), then without trailing CRs,
+ * and also without trailing blanks (space, tab) when trim_blanks.  1 = a line,
+ * 0 = end of file, -1 = read error. */
+int stmt_read_line(struct stmt_lines *r, bool trim_blanks);
 
 #endif
