@@ -4,8 +4,15 @@
  *   crystal_analyze_import.c POST crystal-analyze-import   {"userId","handoffId","force"?}
  *   approve_import.c         POST approve-import           {"userId","importId"}: commit -> prime -> crystal
  *   analytics.c  the spending analytics (SQL over the user's transactions)
- *   text.c       pure helpers: masking, money, the rules template, the prompt, reply validation
- *   llm.c        an OpenAI-compatible chat-completions client on libcurl
+ *   derive.c     the derived figures: run-rates, shares, month-over-month, drivers, projection
+ *   words.c      figures as words: money (si_money.h), percentages, counts, the period
+ *   mask.c       the digit masker and UTF-8-safe copying
+ *   rules.c      the rules template: Crystal's answer without a model
+ *   prompt.c     the chat-completions request for the model
+ *   reply.c      validation of the model's reply
+ *   llm.c        the model client (the runtime's si_http)
+ *   startup.c    the model's configuration, read once at start
+ * (derive, words, mask, rules, prompt and reply are pure: tests/unit/check_advice.c)
  *
  * The *_run functions do the work for one caller on the worker's connection
  * and are what approve-import calls directly (no HTTP between the steps). */
@@ -17,6 +24,8 @@
 #include <time.h>
 
 #include "si_function.h"
+#include "si_http.h"
+#include "si_uuid.h"
 
 /* ---- configuration (read once from the environment, then read-only) ------ */
 
@@ -41,8 +50,8 @@ int advice_config_load(struct advice_config *cfg, char *const *envp, struct si_e
 
 /* For each responder's main(), before si_server_main(): loads the
  * configuration into the module's read-only copy and initialises libcurl
- * (curl_global_init is not thread-safe, so it happens here, before any
- * worker thread exists).  Returns 0 or an exit status. */
+ * (si_http_global_init, before any worker thread exists).  Returns 0 or an
+ * exit status. */
 int advice_startup(const char *function_name, char *const *envp);
 void advice_shutdown(void);
 
@@ -128,7 +137,7 @@ long long advice_money_clamp(long long v);
  * projection) from the loaded ones. */
 void advice_derive(struct advice_analytics *a);
 
-/* ---- text: pure functions (tests/unit/check_advice.c) -------------------- */
+/* ---- the words: pure functions (tests/unit/check_advice.c) ---------------- */
 
 #define ADVICE_TEXT_MAX 1000   /* bytes of one advice field */
 
@@ -138,44 +147,55 @@ struct advice_text {
     char forecast_delta[ADVICE_TEXT_MAX + 1];
 };
 
-/* Copies in to out (size n) with every digit of a run of 6 or more digits,
- * except the run's last 4, replaced by '*'.  A run may contain single spaces
- * or hyphens between digits ("1234 5678 9012", "DE89-3704-0044"), so grouped
- * account and card numbers are masked too.  Output has the input's length;
- * it is truncated (at a UTF-8 boundary) when n is too small.  Returns out. */
+/* mask.c.  Copies in to out (size n) with every digit of a run of 6 or more
+ * digits, except the run's last 4, replaced by '*'.  A run may contain single
+ * spaces or hyphens between digits ("1234 5678 9012", "DE89-3704-0044"), so
+ * grouped account and card numbers are masked too.  Output has the input's
+ * length; it is truncated (at a UTF-8 boundary) when n is too small.  Returns
+ * out. */
 char *advice_mask_digits(const char *in, char *out, size_t n);
 /* True when s holds a run of 6+ digits (with the same separators). */
 bool advice_has_digit_run(const char *s);
-
 /* Copies at most n-1 bytes of src, cut at a UTF-8 character boundary. */
 void advice_copy_utf8(char *dst, size_t n, const char *src);
+/* The length of the longest prefix of s[0..len) that does not end inside a
+ * multi-byte UTF-8 character. */
+size_t advice_utf8_cut(const char *s, size_t len);
 
-/* Currency exponent (2, or 0 for JPY and other zero-decimal currencies, 3 for BHD...). */
-int advice_currency_exponent(const char *currency);
-/* Formats minor units: "$1,234.56", "€1,234.56", "£0.05", "¥1,235",
- * "1,234.56 CHF", "-$3.50".  Integer arithmetic only. */
-void advice_format_money(long long minor, const char *currency, char *out, size_t n);
-/* Rounded num/den (half away from zero); den > 0. */
+/* derive.c.  Rounded num/den (half away from zero); den > 0. */
 long long advice_div_round(long long num, long long den);
 /* Tenths of a percent of num/den, rounded; false when den <= 0. */
 bool advice_pct_tenths(long long num, long long den, long long *out);
-/* "12.5%", or with sign "+12.5%" / "-3.0%". */
-void advice_format_pct(long long tenths, bool with_sign, char *out, size_t n);
 
-/* The rules answer: deterministic text over the analytics. */
+/* words.c.  "12.5%", or with sign "+12.5%" / "-3.0%". */
+void advice_format_pct(long long tenths, bool with_sign, char *out, size_t n);
+/* v minor units in a's currency: "$1,234.56" (si_money_format). */
+void advice_format_amount(const struct advice_analytics *a, long long v, char *out, size_t n);
+/* A count with thousands separators ("1,234"; negative counts as 0). */
+void advice_format_count(long long v, char *out, size_t n);
+/* The spending transactions of the period (all categories). */
+long long advice_spend_count(const struct advice_analytics *a);
+/* "between Mar 1 and Mar 31, 2024", "on Mar 1, 2024", "between Dec 15, 2023
+ * and Jan 14, 2024".  No digit runs: dates in this form pass the masker
+ * untouched. */
+void advice_format_period(const struct advice_analytics *a, char *out, size_t n);
+
+/* rules.c.  The rules answer: deterministic text over the analytics. */
 void advice_template(const struct advice_analytics *a, struct advice_text *out);
 
-/* The chat-completions request body as JSON text (model, messages,
- * response_format), to free().  Everything user-derived in it has been
- * masked, and the user message is checked to hold no digit run (the model
- * name is configuration and may hold a date).  NULL on failure. */
+/* prompt.c.  The chat-completions request body as JSON text (model,
+ * messages, response_format), to free().  Everything user-derived in it has
+ * been masked, and the user message is checked to hold no digit run (the
+ * model name is configuration and may hold a date).  NULL on failure. */
 char *advice_prompt(const struct advice_analytics *a, const char *model);
 
-/* Validates the model's content: a JSON object with exactly summary,
- * budgetImpact and forecastDelta, non-empty strings of at most
+/* reply.c.  Validates the model's content: a JSON object with exactly
+ * summary, budgetImpact and forecastDelta, non-empty strings of at most
  * ADVICE_TEXT_MAX bytes.  0, or -1 with *reason a code. */
 int advice_parse_reply(const char *content, size_t len, struct advice_text *out, const char **reason);
-/* Validates a chat.completion response body and then its content. */
+/* Validates a chat.completion response (parsed, or its body text) and then
+ * its content. */
+int advice_parse_completion_json(const json_t *completion, struct advice_text *out, const char **reason);
 int advice_parse_completion(const char *body, size_t len, struct advice_text *out, const char **reason);
 
 /* ---- the model ------------------------------------------------------------- */
@@ -186,20 +206,38 @@ struct llm_result {
     double ms;
 };
 
-/* Sends request_body to cfg's chat-completions endpoint: one retry on 429 and
- * 5xx, everything within cfg->timeout_ms, response capped at
+/* Sends request_body to cfg's chat-completions endpoint through http (the
+ * worker's client; NULL: one for this call): one retry on 429 and 5xx,
+ * everything within cfg->timeout_ms, response capped at
  * ADVICE_MAX_REPLY_BYTES.  0 with out filled, or -1 with *reason a code
  * ("no_key", "timeout", "http_500", "bad_json", "wrong_keys", ...). */
-int llm_advise(const struct advice_config *cfg, const char *request_body, struct advice_text *out,
-               struct llm_result *res, const char **reason);
+int llm_advise(struct si_http_client *http, const struct advice_config *cfg, const char *request_body,
+               struct advice_text *out, struct llm_result *res, const char **reason);
 
 /* ---- the steps --------------------------------------------------------------- */
 
-/* prime-handoff for user's import: *out is the 200 body. 404/409/5xx in err. */
-int prime_run(struct si_db *db, const char *user_id, const char *import_id, json_t **out, struct si_error *err);
-/* crystal-analyze-import for user's handoff: *out is the 200 body. */
-int crystal_run(struct si_db *db, const char *user_id, const char *handoff_id, bool force, json_t **out,
-                struct si_error *err);
+/* What Prime's handoff is: approve-import reads these fields; prime-handoff
+ * answers them as JSON (prime_outcome_json). */
+struct prime_outcome {
+    char handoff_id[SI_UUID_LEN + 1];
+    char import_id[SI_UUID_LEN + 1];
+    char *message;              /* Prime's message (malloc'd; prime_outcome_cleanup) */
+    long long transaction_count;
+    char imported_at[40];       /* "2024-03-31T12:00:00Z" */
+    char status[16];            /* the handoff's: pending, analyzing, completed, failed */
+};
+
+/* prime-handoff for user's import: 0 with *out filled (the caller cleans it
+ * up), or -1 with err (404/409/5xx). */
+int prime_run(struct si_db *db, const char *user_id, const char *import_id, struct prime_outcome *out,
+              struct si_error *err);
+/* The prime-handoff 200 body for an outcome (NULL when out of memory). */
+json_t *prime_outcome_json(const struct prime_outcome *o);
+void prime_outcome_cleanup(struct prime_outcome *o);   /* safe to call twice */
+/* crystal-analyze-import for user's handoff: *out is the 200 body.  http is
+ * the worker's client for the model (NULL: one per call). */
+int crystal_run(struct si_db *db, struct si_http_client *http, const char *user_id, const char *handoff_id,
+                bool force, json_t **out, struct si_error *err);
 
 int prime_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp);
 int crystal_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp);

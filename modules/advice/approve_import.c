@@ -8,9 +8,12 @@
  *   200 {"ok":true,"importId","handoffId","committed","summary","budgetImpact","forecastDelta",
  *        "topCategories","source","timestamp","timings":{"commitMs","primeMs","crystalMs","totalMs"}}
  *
+ * The steps answer typed outcomes (struct commit_outcome, struct
+ * prime_outcome): nothing is parsed back from JSON between them.
+ *
  * Approving again is safe: commit_run answers an already committed import
- * with committed 0 and adds nothing, and then "committed" is the import's
- * original count (imports.committed_count); Prime answers its existing
+ * with already_committed and adds nothing, and then "committed" is the
+ * import's original count (imports.committed_count); Prime answers its existing
  * handoff and Crystal its stored advice (the model is not asked again).
  *
  * When a step fails:
@@ -93,19 +96,19 @@ static int fail_partial(struct si_response *resp, const struct si_error *err, co
 }
 
 /* The rows this approval (or the first one) committed. */
-static long long committed_count(const json_t *commit)
+static long long committed_count(const struct commit_outcome *commit)
 {
-    if (json_is_true(json_object_get(commit, "alreadyCommitted"))) {
-        json_int_t n = json_integer_value(json_object_get(commit, "previouslyCommitted"));
-        return n > 0 ? (long long)n : 0;
-    }
-    return (long long)json_integer_value(json_object_get(commit, "committed"));
+    if (commit->already_committed)
+        return commit->previously_committed > 0 ? commit->previously_committed : 0;
+    return commit->committed;
 }
 
 int approve_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
 {
-    json_t *body = NULL, *commit = NULL, *prime = NULL, *crystal = NULL, *out = NULL;
+    json_t *body = NULL, *crystal = NULL, *out = NULL;
     char user[SI_UUID_LEN + 1] = "", handoff_id[SI_UUID_LEN + 1] = "", now[32];
+    struct commit_outcome commit;
+    struct prime_outcome prime = { .message = NULL };
     struct locked_import imp;
     struct si_error err;
     struct timespec t0, t1;
@@ -121,7 +124,7 @@ int approve_handle(struct si_ctx *ctx, struct si_request *req, struct si_respons
         fail_commit(resp, &err);
         goto out;
     }
-    long long committed = committed_count(commit);
+    long long committed = committed_count(&commit);
     double commit_ms = advice_ms_since(&t0);
 
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -129,17 +132,11 @@ int approve_handle(struct si_ctx *ctx, struct si_request *req, struct si_respons
         fail_partial(resp, &err, "prime_handoff", imp.id, committed, NULL);
         goto out;
     }
-    const char *hid = si_json_string(prime, "handoffId");
-    if (hid == NULL) {
-        si_error_set(&err, 500, "internal", "prime-handoff answered without a handoffId");
-        fail_partial(resp, &err, "prime_handoff", imp.id, committed, NULL);
-        goto out;
-    }
-    snprintf(handoff_id, sizeof handoff_id, "%s", hid);
+    snprintf(handoff_id, sizeof handoff_id, "%s", prime.handoff_id);
     double prime_ms = advice_ms_since(&t1);
 
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (crystal_run(ctx->db, user, handoff_id, false, &crystal, &err) != 0) {
+    if (crystal_run(ctx->db, ctx->http, user, handoff_id, false, &crystal, &err) != 0) {
         fail_partial(resp, &err, "crystal_analysis", imp.id, committed, handoff_id);
         goto out;
     }
@@ -163,8 +160,7 @@ int approve_handle(struct si_ctx *ctx, struct si_request *req, struct si_respons
 out:
     json_decref(out);
     json_decref(crystal);
-    json_decref(prime);
-    json_decref(commit);
+    prime_outcome_cleanup(&prime);
     json_decref(body);
     return rc;
 }

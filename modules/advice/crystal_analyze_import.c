@@ -7,7 +7,7 @@
  * Crystal analyses the import behind a handoff: the figures come from SQL
  * over all of the user's transactions (analytics.c), the words from the
  * model when one is configured and answers well, else from the rules
- * template (text.c) -- still a 200, with "source":"rules" and a warning in
+ * template (rules.c) -- still a 200, with "source":"rules" and a warning in
  * the log that names the reason code only.  share is the category's percent
  * of the period's spend and momChangePct its monthly run-rate against the
  * average of the earlier months, both with one decimal; momChangePct is null
@@ -138,7 +138,7 @@ static json_t *top_categories_json(const struct advice_analytics *a)
         if (c->spend <= 0)
             continue;
         char amount[48], line[ADVICE_NAME_MAX + 64];
-        advice_format_money(c->spend, a->currency, amount, sizeof amount);
+        advice_format_amount(a, c->spend, amount, sizeof amount);
         snprintf(line, sizeof line, "%s: %s", c->name, amount);
         if (json_array_append_new(arr, json_string(line)) != 0) {
             json_decref(arr);
@@ -192,8 +192,8 @@ static int start(struct si_db *db, const char *user, struct handoff_row *h, bool
 }
 
 /* Step 2b: the words.  Returns the source; *reason is the fallback's code. */
-static const char *advise(const struct advice_analytics *a, struct advice_text *text, struct llm_result *lr,
-                          const char **reason)
+static const char *advise(struct si_http_client *http, const struct advice_analytics *a, struct advice_text *text,
+                          struct llm_result *lr, const char **reason)
 {
     const struct advice_config *cfg = advice_config();
     *reason = NULL;
@@ -204,7 +204,7 @@ static const char *advise(const struct advice_analytics *a, struct advice_text *
         char *body = advice_prompt(a, cfg->model);
         if (body == NULL)
             *reason = "prompt";
-        else if (llm_advise(cfg, body, text, lr, reason) == 0)
+        else if (llm_advise(http, cfg, body, text, lr, reason) == 0)
             *reason = NULL;
         free(body);
     }
@@ -308,8 +308,8 @@ static void record_failure(struct si_db *db, const char *user, const struct hand
     }
 }
 
-int crystal_run(struct si_db *db, const char *user, const char *handoff_id, bool force, json_t **out,
-                struct si_error *err)
+int crystal_run(struct si_db *db, struct si_http_client *http, const char *user, const char *handoff_id, bool force,
+                json_t **out, struct si_error *err)
 {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -333,7 +333,7 @@ int crystal_run(struct si_db *db, const char *user, const char *handoff_id, bool
     const char *reason;
     if (advice_analytics_load(db, user, h.date_from, h.date_to, h.currency, &a, err) != 0)
         goto fail;
-    const char *source = advise(&a, &text, &lr, &reason);
+    const char *source = advise(http, &a, &text, &lr, &reason);
     if (finish(db, user, &h, force, one_tx, &a, &text, source, reason, &lr, &t0, out, err) == 0)
         return 0;
 fail:
@@ -371,7 +371,7 @@ int crystal_handle(struct si_ctx *ctx, struct si_request *req, struct si_respons
     if (si_json_read_body(req, ctx->scratch, &body, &err) != 0 ||
         si_auth_identify(ctx->config, req, body, (long long)time(NULL), user, &err) != 0 ||
         handoff_id_from_body(body, handoff_id, &force, &err) != 0 ||
-        crystal_run(ctx->db, user, handoff_id, force, &out, &err) != 0) {
+        crystal_run(ctx->db, ctx->http, user, handoff_id, force, &out, &err) != 0) {
         si_response_from_error(resp, &err);
         goto out;
     }

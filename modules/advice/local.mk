@@ -1,16 +1,17 @@
 # modules/advice: prime-handoff, crystal-analyze-import and approve-import
-# (libadvice: the steps, the analytics, the rules template and the model client),
+# (libadvice: the steps, the analytics, the rules template and the model client on the
+# runtime's si_http; it takes nothing from libstmt),
 # their unit test, and the stand-in model server the integration tests talk to.
 noinst_LTLIBRARIES += libadvice.la
 libadvice_la_SOURCES = modules/advice/advice.h \
 	modules/advice/analytics.c modules/advice/approve_import.c modules/advice/crystal_analyze_import.c \
-	modules/advice/llm.c modules/advice/prime_handoff.c modules/advice/text.c
-ADVICE_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/advice -I$(top_srcdir)/modules/commit \
-	-I$(top_srcdir)/modules/stmt
+	modules/advice/derive.c modules/advice/llm.c modules/advice/mask.c modules/advice/prime_handoff.c \
+	modules/advice/prompt.c modules/advice/reply.c modules/advice/rules.c modules/advice/startup.c \
+	modules/advice/words.c
+ADVICE_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/advice -I$(top_srcdir)/modules/commit
 libadvice_la_CPPFLAGS = $(ADVICE_CPPFLAGS)
-libadvice_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
-libadvice_la_LIBADD = libcommit.la libstmt.la libsmartimport.la $(CURL_LIBS) $(JANSSON_LIBS) $(PQ_LIBS)
-ADVICE_LDADD = libadvice.la $(CURL_LIBS) $(JANSSON_LIBS) $(PQ_LIBS)
+libadvice_la_LIBADD = libcommit.la libsmartimport.la $(JANSSON_LIBS) $(PQ_LIBS)
+ADVICE_LDADD = libadvice.la $(JANSSON_LIBS) $(PQ_LIBS)
 
 pkglibexec_PROGRAMS += modules/advice/smartimport-prime-handoff \
 	modules/advice/smartimport-crystal-analyze-import modules/advice/smartimport-approve-import

@@ -118,15 +118,35 @@ static void prime_message(const struct import_facts *f, char *out, size_t n)
                  f->transactions, f->transactions == 1 ? "" : "s", f->file_name, f->date_from, f->date_to);
 }
 
-static json_t *answer(const char *handoff_id, const char *import_id, const char *message, long long count,
-                      const char *imported_at, const char *status)
+/* Fills out; 0, or -1 with err when the message cannot be copied. */
+static int answer(struct prime_outcome *out, const char *handoff_id, const char *import_id, const char *message,
+                  long long count, const char *imported_at, const char *status, struct si_error *err)
 {
-    return json_pack("{s:b, s:s, s:s, s:s, s:I, s:s, s:s}", "ok", 1, "handoffId", handoff_id, "importId", import_id,
-                     "primeMessage", message, "transactionCount", (json_int_t)count, "importedAt", imported_at,
-                     "status", status);
+    snprintf(out->handoff_id, sizeof out->handoff_id, "%s", handoff_id);
+    snprintf(out->import_id, sizeof out->import_id, "%s", import_id);
+    snprintf(out->imported_at, sizeof out->imported_at, "%s", imported_at);
+    snprintf(out->status, sizeof out->status, "%s", status);
+    out->transaction_count = count;
+    if ((out->message = strdup(message)) == NULL)
+        return si_error_set(err, 500, "internal", "out of memory");
+    return 0;
 }
 
-static int handoff(struct si_db *db, const char *user, struct locked_import *imp, json_t **out, struct si_error *err)
+json_t *prime_outcome_json(const struct prime_outcome *o)
+{
+    return json_pack("{s:b, s:s, s:s, s:s, s:I, s:s, s:s}", "ok", 1, "handoffId", o->handoff_id, "importId",
+                     o->import_id, "primeMessage", o->message != NULL ? o->message : "", "transactionCount",
+                     (json_int_t)o->transaction_count, "importedAt", o->imported_at, "status", o->status);
+}
+
+void prime_outcome_cleanup(struct prime_outcome *o)
+{
+    free(o->message);
+    o->message = NULL;
+}
+
+static int handoff(struct si_db *db, const char *user, struct locked_import *imp, struct prime_outcome *out,
+                   struct si_error *err)
 {
     struct timespec t0;
     struct import_facts f;
@@ -144,10 +164,10 @@ static int handoff(struct si_db *db, const char *user, struct locked_import *imp
         if (f.message == NULL)
             prime_message(&f, fallback, sizeof fallback);
         si_db_rollback(db);   /* nothing changed */
-        *out = answer(f.handoff_id, imp->id, f.message != NULL ? f.message : fallback, f.handoff_count,
-                      f.committed_at, f.handoff_status);
+        int rc = answer(out, f.handoff_id, imp->id, f.message != NULL ? f.message : fallback, f.handoff_count,
+                        f.committed_at, f.handoff_status, err);
         free(f.message);
-        return *out != NULL ? 0 : si_error_set(err, 500, "internal", "out of memory");
+        return rc;
     }
     free(f.message);   /* none without a handoff; keeps every path simple */
     f.message = NULL;
@@ -183,24 +203,23 @@ static int handoff(struct si_db *db, const char *user, struct locked_import *imp
         return -1;
     if (si_db_commit(db, err) != 0)
         return -1;
-    *out = answer(handoff_id, imp->id, message, f.transactions, f.committed_at, "pending");
-    return *out != NULL ? 0 : si_error_set(err, 500, "internal", "out of memory");
+    return answer(out, handoff_id, imp->id, message, f.transactions, f.committed_at, "pending", err);
 fail:
     free(f.message);
     return -1;
 }
 
-int prime_run(struct si_db *db, const char *user, const char *import_id, json_t **out, struct si_error *err)
+int prime_run(struct si_db *db, const char *user, const char *import_id, struct prime_outcome *out,
+              struct si_error *err)
 {
     struct locked_import imp;
     memset(&imp, 0, sizeof imp);
     snprintf(imp.id, sizeof imp.id, "%s", import_id);
-    *out = NULL;
+    memset(out, 0, sizeof *out);
     if (handoff(db, user, &imp, out, err) == 0)
         return 0;
     si_db_rollback(db);
-    json_decref(*out);
-    *out = NULL;
+    prime_outcome_cleanup(out);
     if (err->status >= 500) {
         struct si_error e2;
         if (si_event_record_error(db, user, imp.id, "prime:handoff:error", err, NULL, &e2) != 0)
@@ -209,7 +228,20 @@ int prime_run(struct si_db *db, const char *user, const char *import_id, json_t 
     return -1;
 }
 
+/* prime_run for import_handle: the outcome as the 200 body. */
+static int prime_run_json(struct si_db *db, const char *user, const char *import_id, json_t **out,
+                          struct si_error *err)
+{
+    struct prime_outcome o;
+    *out = NULL;
+    if (prime_run(db, user, import_id, &o, err) != 0)
+        return -1;
+    *out = prime_outcome_json(&o);
+    prime_outcome_cleanup(&o);
+    return *out != NULL ? 0 : si_error_set(err, 500, "internal", "out of memory");
+}
+
 int prime_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
 {
-    return import_handle(ctx, req, resp, prime_run);
+    return import_handle(ctx, req, resp, prime_run_json);
 }

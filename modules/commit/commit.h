@@ -3,13 +3,28 @@
 #define COMMIT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "si_function.h"
+#include "si_uuid.h"
 
-/* Commits the caller's import; *out_body is the response object (caller
- * json_decref's).  0, or -1 with err (404, 409, 503...). */
-int commit_run(struct si_db *db, const char *user_id, const char *import_id, json_t **out_body,
+/* What a commit did: approve-import reads these fields; commit-import
+ * answers them as JSON (commit_outcome_json). */
+struct commit_outcome {
+    char import_id[SI_UUID_LEN + 1];
+    long long committed;              /* rows this call added (0 when already committed) */
+    long long duplicates;             /* rows the user already had */
+    bool already_committed;           /* committed before: nothing was added */
+    long long previously_committed;   /* then: the import's committed_count */
+};
+
+/* Commits the caller's import.  0 with *out filled, or -1 with err (404,
+ * 409, 503...). */
+int commit_run(struct si_db *db, const char *user_id, const char *import_id, struct commit_outcome *out,
                struct si_error *err);
+
+/* The commit-import 200 body for an outcome (NULL when out of memory). */
+json_t *commit_outcome_json(const struct commit_outcome *o);
 
 int commit_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp);
 int revert_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp);

@@ -24,21 +24,17 @@
 #include "si_import.h"
 #include "si_log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct commit_result {
-    long long committed;
-    long long duplicates;
-    bool already;
-};
 
 /* One attempt at the commit, inside the transaction si_db_retry_tx opened. */
 struct commit_attempt {
     const char *user;
     struct locked_import *imp;
     long long t0_ms;   /* si_now_ms() at the start */
-    struct commit_result result;
+    struct commit_outcome result;
 };
 
 static int commit_import(struct si_db *db, void *arg, struct si_error *err)
@@ -46,7 +42,7 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
     struct commit_attempt *a = arg;
     struct locked_import *imp = a->imp;
     const char *user = a->user;
-    struct commit_result *out = &a->result;
+    struct commit_outcome *out = &a->result;
     memset(out, 0, sizeof *out);
     if (import_ledger_lock(db, user, false, err) != 0 || import_lock(db, user, imp, err) != 0)
         return -1;
@@ -54,7 +50,7 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
     if (si_import_status_from_name(imp->status, &status) != 0)
         return si_db_bad_value(err, "imports.status");
     if (si_import_in_ledger(status)) {
-        out->already = true;   /* nothing to change */
+        out->already_committed = true;   /* nothing to change */
         return 0;
     }
     if (!si_import_may_move(status, SI_IMPORT_COMMITTED))
@@ -161,36 +157,54 @@ static void record_failure(struct si_db *db, const char *user, const char *impor
         si_logf(SI_LOG_WARN, "could not record import:commit:error: %s", err.message);
 }
 
-int commit_run(struct si_db *db, const char *user, const char *import_id, json_t **out_body, struct si_error *err)
+int commit_run(struct si_db *db, const char *user, const char *import_id, struct commit_outcome *out,
+               struct si_error *err)
 {
     struct locked_import imp;
     memset(&imp, 0, sizeof imp);
     snprintf(imp.id, sizeof imp.id, "%s", import_id);
     struct commit_attempt attempt = { .user = user, .imp = &imp };
     attempt.t0_ms = si_now_ms();
-    const struct commit_result *result = &attempt.result;
-    *out_body = NULL;
+    memset(out, 0, sizeof *out);
     if (si_db_retry_tx(db, commit_import, &attempt, err) != 0) {
         if (err->code != NULL && strcmp(err->code, "staging_lost") == 0)
             mark_staging_lost(db, user, imp.id);
         record_failure(db, user, imp.id, err);
         return -1;
     }
-    if (result->already)
-        *out_body = json_pack("{s:b, s:s, s:i, s:i, s:s, s:b, s:I, s:s}", "ok", 1, "importId", imp.id,
-                              "committed", 0, "duplicates", 0, "status", "committed", "alreadyCommitted", 1,
-                              "previouslyCommitted", (json_int_t)imp.committed_count,
-                              "message", "this import was already committed; nothing was added");
-    else
-        *out_body = json_pack("{s:b, s:s, s:I, s:I, s:s, s:b}", "ok", 1, "importId", imp.id,
-                              "committed", (json_int_t)result->committed, "duplicates", (json_int_t)result->duplicates,
-                              "status", "committed", "alreadyCommitted", 0);
-    if (*out_body == NULL)
+    *out = attempt.result;
+    snprintf(out->import_id, sizeof out->import_id, "%s", imp.id);
+    if (out->already_committed)
+        out->previously_committed = imp.committed_count;
+    return 0;
+}
+
+json_t *commit_outcome_json(const struct commit_outcome *o)
+{
+    if (o->already_committed)
+        return json_pack("{s:b, s:s, s:i, s:i, s:s, s:b, s:I, s:s}", "ok", 1, "importId", o->import_id,
+                         "committed", 0, "duplicates", 0, "status", "committed", "alreadyCommitted", 1,
+                         "previouslyCommitted", (json_int_t)o->previously_committed,
+                         "message", "this import was already committed; nothing was added");
+    return json_pack("{s:b, s:s, s:I, s:I, s:s, s:b}", "ok", 1, "importId", o->import_id,
+                     "committed", (json_int_t)o->committed, "duplicates", (json_int_t)o->duplicates,
+                     "status", "committed", "alreadyCommitted", 0);
+}
+
+/* commit_run for import_handle: the outcome as the 200 body. */
+static int commit_run_json(struct si_db *db, const char *user, const char *import_id, json_t **out_body,
+                           struct si_error *err)
+{
+    struct commit_outcome o;
+    *out_body = NULL;
+    if (commit_run(db, user, import_id, &o, err) != 0)
+        return -1;
+    if ((*out_body = commit_outcome_json(&o)) == NULL)
         return si_error_set(err, 500, "internal", "out of memory");
     return 0;
 }
 
 int commit_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
 {
-    return import_handle(ctx, req, resp, commit_run);
+    return import_handle(ctx, req, resp, commit_run_json);
 }

@@ -20,6 +20,7 @@
 #include "si_import.h"
 #include "si_log.h"
 #include "stage.h"
+#include "si_money.h"
 #include "stmt_util.h"
 #include "upload.h"
 #include "upload_slots.h"
@@ -80,7 +81,7 @@ static int read_fields(struct ingest *in, const json_t *fields, struct si_error 
         return -1;
     file_name_display(file_name ? file_name : "", file_name ? strlen(file_name) : 0, in->file_name);
     if (currency != NULL) {
-        if (!stmt_currency_code_valid(currency))
+        if (!si_currency_code_valid(currency))
             return si_error_set(err, 400, "bad_field", "currency must be an ISO 4217 code such as EUR");
         memcpy(in->currency, currency, 4);
     }

@@ -13,14 +13,17 @@ libsmartimport_la_SOURCES = \
 	modules/runtime/si_event.c modules/runtime/si_event.h \
 	modules/runtime/si_function.c modules/runtime/si_function.h \
 	modules/runtime/si_import.c modules/runtime/si_import.h \
+	modules/runtime/si_http.c modules/runtime/si_http.h \
 	modules/runtime/si_json.c modules/runtime/si_json.h \
 	modules/runtime/si_jwt.c modules/runtime/si_jwt.h \
 	modules/runtime/si_limits.h \
 	modules/runtime/si_log.c modules/runtime/si_log.h \
+	modules/runtime/si_money.c modules/runtime/si_money.h \
 	modules/runtime/si_request.c modules/runtime/si_request.h \
 	modules/runtime/si_response.c modules/runtime/si_response.h \
 	modules/runtime/si_server.c modules/runtime/si_server.h \
 	modules/runtime/si_uuid.c modules/runtime/si_uuid.h
+libsmartimport_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
 libsmartimport_la_LDFLAGS = -avoid-version $(AM_LDFLAGS)
-libsmartimport_la_LIBADD = $(FCGI_LIBS) $(PQ_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS) $(PTHREAD_LIBS) -lm
+libsmartimport_la_LIBADD = $(FCGI_LIBS) $(PQ_LIBS) $(CURL_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS) $(PTHREAD_LIBS) -lm
 EXTRA_DIST += modules/runtime/README.md

@@ -20,6 +20,7 @@
 #include "si_buf.h"
 #include "si_config.h"
 #include "si_db.h"
+#include "si_http.h"
 #include "si_request.h"
 #include "si_response.h"
 
@@ -34,6 +35,7 @@ struct si_ctx {
     struct si_db *db;                    /* this worker's connection; NULL if !needs_db */
     struct si_arena *arena;              /* reset after every request */
     struct si_buf *scratch;              /* e.g. the request body; reset per request */
+    struct si_http_client *http;         /* this worker's outbound HTTP client (keeps its connections) */
     int worker;                          /* 0..threads-1, for logs */
 };
 

@@ -50,6 +50,21 @@
 #define SI_ERROR_MESSAGE_MAX       256
 #define SI_ERROR_DETAIL_MAX        512
 
+/* Outbound HTTP (si_http.h): the defaults of si_http_request_init(); each
+ * caller sets its own from its settings (OPENAI_TIMEOUT_MS,
+ * WORKFLOW_HTTP_TIMEOUT_MS...). */
+#define SI_HTTP_CONNECT_TIMEOUT_MS 2000
+#define SI_HTTP_TIMEOUT_MS         10000            /* one attempt */
+#define SI_HTTP_DEADLINE_MS        30000            /* the whole call, pauses included */
+#define SI_HTTP_ATTEMPTS           3
+#define SI_HTTP_ATTEMPTS_MAX       10
+#define SI_HTTP_BACKOFF_MS         200
+#define SI_HTTP_BACKOFF_MAX_MS     5000
+#define SI_HTTP_RETRY_AFTER_MAX_MS 30000
+#define SI_HTTP_MAX_RESPONSE       (1024UL * 1024)  /* bytes of a response body kept */
+#define SI_HTTP_MIN_ATTEMPT_MS     50               /* no attempt starts with less time left */
+#define SI_HTTP_MAX_HEADER_LINE    8192             /* one request header line "Name: value" */
+
 #define SI_EVENT_PAYLOAD_MAX       4096   /* serialised bytes */
 #define SI_EVENT_STRING_MAX        64     /* a string inside an event payload */
 

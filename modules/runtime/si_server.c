@@ -7,8 +7,8 @@
  * threads are slightly cheaper with a database connection each, (2) one
  * process per function means one pid file, so scripts/down stops exactly what
  * scripts/up started, and (3) configuration is loaded once and shared
- * read-only.  Each thread owns its request arena, scratch buffer, response
- * and PostgreSQL connection, so workers share no mutable state; the only
+ * read-only.  Each thread owns its request arena, scratch buffer, response,
+ * PostgreSQL connection and outbound HTTP client, so workers share no mutable state; the only
  * shared variable is the `stopping` flag, which is atomic.
  *
  * Shutdown: signals are blocked in every thread and the main thread waits
@@ -137,11 +137,13 @@ static void *worker_main(void *arg)
     struct si_buf scratch;
     struct si_response resp;
     struct si_db db;
+    struct si_http_client http;
     FCGX_Request r;
 
     si_arena_init(&arena, SI_ARENA_MAX);
     si_buf_init(&scratch, w->cfg->max_body);
     si_response_init(&resp);
+    si_http_client_init(&http);
     char app_name[64];
     snprintf(app_name, sizeof app_name, "smartimport-%s", w->fn->name);
     si_db_init(&db, w->cfg->database_url, app_name, w->cfg->db_connect_timeout_ms,
@@ -150,7 +152,7 @@ static void *worker_main(void *arg)
     db.prepare = w->fn->prepare_statements;
     struct si_ctx ctx = {
         .config = w->cfg, .function = w->fn, .fn_config = w->fn_config, .db = w->fn->needs_db ? &db : NULL,
-        .arena = &arena, .scratch = &scratch, .worker = w->id,
+        .arena = &arena, .scratch = &scratch, .http = &http, .worker = w->id,
     };
     if (FCGX_InitRequest(&r, w->listen_fd, 0) != 0) {
         si_logf(SI_LOG_ERROR, "worker %d: FCGX_InitRequest failed", w->id);
@@ -174,6 +176,7 @@ static void *worker_main(void *arg)
     FCGX_Free(&r, 0);
 out:
     si_db_cleanup(&db);
+    si_http_client_cleanup(&http);
     si_response_cleanup(&resp);
     si_buf_cleanup(&scratch);
     si_arena_cleanup(&arena);

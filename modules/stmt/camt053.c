@@ -23,6 +23,7 @@
  * empty.  A reversal (RvslInd true) keeps the booked sign and is reported as a
  * warning.  Stmt/Acct/Id/IBAN or Othr/Id is the account. */
 #include "stmt.h"
+#include "si_money.h"
 #include "stmt_util.h"
 
 #include <stdbool.h>
@@ -197,11 +198,11 @@ static int end_entry(struct camt *c)
         return 0;
     }
     stmt_normalize_text(c->ccy);
-    if (stmt_currency_code_valid(c->ccy))
+    if (si_currency_code_valid(c->ccy))
         memcpy(t.currency, c->ccy, 4);
-    else if (stmt_currency_code_valid(c->acct_ccy))
+    else if (si_currency_code_valid(c->acct_ccy))
         memcpy(t.currency, c->acct_ccy, 4);
-    t.exponent = stmt_currency_exponent(t.currency[0] ? t.currency : NULL);
+    t.exponent = si_currency_exponent(t.currency[0] ? t.currency : NULL);
     stmt_normalize_text(c->amt);
     if (c->amt[0] < '0' || c->amt[0] > '9' ||
         stmt_decimal_to_minor(c->amt, strlen(c->amt), '.', 0, t.exponent, &t.amount_minor) != 0) {

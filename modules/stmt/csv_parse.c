@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "si_money.h"
 #include "stmt_util.h"
 
 struct run {
@@ -456,7 +457,7 @@ static void set_code(char code[4], const char *from)
     }
 }
 
-/* stmt_currency_exponent(code or NULL for ""), remembering the last answer:
+/* si_currency_exponent(code or NULL for ""), remembering the last answer:
  * a file mostly has one currency. */
 static int exponent_of(struct run *u, const char code[4])
 {
@@ -464,7 +465,7 @@ static int exponent_of(struct run *u, const char code[4])
         return 2;
     if (memcmp(code, u->exp_code, 4) != 0) {
         memcpy(u->exp_code, code, 4);
-        u->exp_value = stmt_currency_exponent(code);
+        u->exp_value = si_currency_exponent(code);
     }
     return u->exp_value;
 }
@@ -581,7 +582,7 @@ static int data_row(struct run *u, struct stmt_error *err)
         s = cell(r, m->col[CSV_ROLE_CURRENCY], &n);
         if (n == 3) {
             char c3[4] = { s[0], s[1], s[2], 0 };
-            if (stmt_currency_code_valid(c3))
+            if (si_currency_code_valid(c3))
                 set_code(code, c3);
         }
     }
@@ -716,7 +717,7 @@ int csv_parse(FILE *in, const json_t *override, const char *default_currency,
     }
     if (default_currency == NULL)
         default_currency = "";
-    if (default_currency[0] != '\0' && !stmt_currency_code_valid(default_currency)) {
+    if (default_currency[0] != '\0' && !si_currency_code_valid(default_currency)) {
         csv_set_error(err, 0, "the default currency is not an ISO 4217 code");
         return -1;
     }

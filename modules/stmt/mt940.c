@@ -26,6 +26,7 @@
  * pieces are fixed-width cuts of one text, so they are joined without adding
  * spaces (pieces of a remittance without SEPA keywords are joined with one). */
 #include "stmt.h"
+#include "si_money.h"
 #include "stmt_util.h"
 
 #include <stdbool.h>
@@ -202,7 +203,7 @@ static int flush(struct mt940 *m)
     memcpy(t.date, m->date, sizeof t.date);
     t.amount_minor = m->amount;
     memcpy(t.currency, m->currency, sizeof t.currency);
-    t.exponent = stmt_currency_exponent(t.currency[0] ? t.currency : NULL);
+    t.exponent = si_currency_exponent(t.currency[0] ? t.currency : NULL);
     t.description = m->desc;
     t.counterparty = m->party[0] ? m->party : NULL;
     t.bank_id = m->bank_id[0] ? m->bank_id : NULL;
@@ -229,7 +230,7 @@ static void balance_currency(struct mt940 *m, bool opening)
         memcpy(code, s + 7, 3);
         code[3] = '\0';
     }
-    if (!stmt_currency_code_valid(code)) {
+    if (!si_currency_code_valid(code)) {
         stmt_warn(m->sink, m->tag_line, opening ? "opening balance is malformed" : "closing balance is malformed");
         return;
     }
@@ -290,7 +291,7 @@ static void statement_line(struct mt940 *m)
         i++;
     long long amount;
     if (i == a || stmt_decimal_to_minor(s + a, i - a, ',', 0,
-                                        stmt_currency_exponent(m->currency[0] ? m->currency : NULL),
+                                        si_currency_exponent(m->currency[0] ? m->currency : NULL),
                                         &amount) != 0) {
         stmt_warn(m->sink, line, "statement line amount is not a number; skipped");
         return;

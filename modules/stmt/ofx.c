@@ -20,6 +20,7 @@
  * Truncated files are errors: the file must close </STMTTRN>,
  * </BANKTRANLIST> and </OFX> (OFX 1.x closes every aggregate too). */
 #include "stmt.h"
+#include "si_money.h"
 #include "stmt_util.h"
 
 #include <ctype.h>
@@ -441,7 +442,7 @@ static int end_trn(struct ofx *o)
         return 0;
     }
     memcpy(t.currency, o->currency, sizeof t.currency);
-    t.exponent = stmt_currency_exponent(t.currency[0] ? t.currency : NULL);
+    t.exponent = si_currency_exponent(t.currency[0] ? t.currency : NULL);
     if (o->trnamt[0] == '\0') {
         stmt_warn(o->sink, t.line, "transaction without an amount skipped");
         return 0;
@@ -503,7 +504,7 @@ static void leaf(struct ofx *o, const char *name, const char *value)
             if (strlen(value) == 3)
                 for (int i = 0; i < 4; i++)
                     code[i] = (char)toupper((unsigned char)value[i]);
-            if (stmt_currency_code_valid(code)) {
+            if (si_currency_code_valid(code)) {
                 memcpy(o->currency, code, 4);
             } else {
                 o->currency[0] = '\0';

@@ -92,28 +92,6 @@ char *stmt_normalize_text(char *s)
     return s;
 }
 
-int stmt_currency_exponent(const char *code)
-{
-    static const char *zero[] = { "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG",
-                                  "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF" };
-    static const char *three[] = { "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND" };
-    if (code == NULL)
-        return 2;
-    for (size_t i = 0; i < sizeof zero / sizeof zero[0]; i++)
-        if (strcmp(code, zero[i]) == 0)
-            return 0;
-    for (size_t i = 0; i < sizeof three / sizeof three[0]; i++)
-        if (strcmp(code, three[i]) == 0)
-            return 3;
-    return 2;
-}
-
-bool stmt_currency_code_valid(const char *code)
-{
-    return code != NULL && strlen(code) == 3 && code[0] >= 'A' && code[0] <= 'Z' &&
-           code[1] >= 'A' && code[1] <= 'Z' && code[2] >= 'A' && code[2] <= 'Z';
-}
-
 int stmt_make_date(int year, int month, int day, char *out)
 {
     if (year >= 0 && year < 100)

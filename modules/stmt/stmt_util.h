@@ -1,5 +1,6 @@
 /* stmt_util.h: small helpers every statement parser shares: decimal text to
- * integer minor units, description clean-up, currency exponents, dates. */
+ * integer minor units, description clean-up, dates.  Currency exponents and
+ * code checks are the runtime's (si_money.h). */
 #ifndef STMT_UTIL_H
 #define STMT_UTIL_H
 
@@ -34,12 +35,6 @@ int stmt_decimal_to_minor(const char *s, size_t n, char decimal, char thousands,
 /* Trims, collapses runs of whitespace (incl. tabs/newlines/NBSP) to one space,
  * drops control characters; in place; returns s. */
 char *stmt_normalize_text(char *s);
-
-/* Minor-unit digits of an ISO 4217 code ("JPY" -> 0, "KWD" -> 3, else 2). */
-int stmt_currency_exponent(const char *code);
-
-/* True when code is three upper-case ASCII letters. */
-bool stmt_currency_code_valid(const char *code);
 
 /* Checks the date (years 1900..2199, the calendar, leap years included)
  * and, when out is not NULL, writes "YYYY-MM-DD" into it (>= 11 bytes).

@@ -20,12 +20,11 @@
  *   7 payout            20% platform fee (half up) and a proof packet with its sha256 */
 #include "workflow.h"
 #include "si_config.h"
+#include "si_http.h"
 #include "si_log.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#include <curl/curl.h>
 
 #include "config.h"
 
@@ -75,80 +74,53 @@ void wf_job_clear(struct wf_job *job)
 
 /* ---- step 1: the HTTP trigger ------------------------------------------------------ */
 
-static size_t discard(char *p, size_t size, size_t n, void *ud)
-{
-    (void)p;
-    (void)ud;
-    return size * n;
-}
-
-#define SETOPT(h, opt, val) \
-    do { if (curl_easy_setopt((h), (opt), (val)) != CURLE_OK) { si_error_set(err, 500, "trigger_setup", "curl_easy_setopt failed"); goto out; } } while (0)
-
+/* POSTs the job to the phase's service through the runtime's HTTP client:
+ * one attempt (the queue retries the job), WORKFLOW_HTTP_TIMEOUT_MS for all
+ * of it, `Idempotency-Key: <job id>`, the answer's body read and dropped. */
 static int http_post(const struct wf_settings *s, const char *url, const struct wf_job *job, long *out_status,
                      struct si_error *err)
 {
     int rc = -1;
-    CURL *h = NULL;
-    struct curl_slist *headers = NULL;
-    char *body = NULL, key[64];
+    char key[32];
+    struct si_http_client client;
+    struct si_http_request req;
+    struct si_http_result res = { .body = NULL };
+    si_http_client_init(&client);
     json_t *doc = json_pack("{s:I, s:i, s:s, s:o, s:O}", "job_id", (json_int_t)job->id, "phase", job->phase,
                             "user_id", job->user_id, "sync_id",
                             job->sync_id != NULL ? json_string(job->sync_id) : json_null(), "payload", job->payload);
-    if (doc == NULL || (body = json_dumps(doc, JSON_COMPACT)) == NULL) {
+    if (doc == NULL) {
         si_error_set(err, 500, "internal", "out of memory");
         goto out;
     }
-    snprintf(key, sizeof key, "Idempotency-Key: %lld", job->id);
-    const char *lines[] = { "Content-Type: application/json", "Expect:", key };
-    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
-        struct curl_slist *next = curl_slist_append(headers, lines[i]);
-        if (next == NULL) {
-            si_error_set(err, 500, "internal", "out of memory");
-            goto out;
-        }
-        headers = next;
-    }
-    h = curl_easy_init();
-    if (h == NULL) {
-        si_error_set(err, 500, "trigger_setup", "curl_easy_init failed");
-        goto out;
-    }
-    SETOPT(h, CURLOPT_URL, url);
-    SETOPT(h, CURLOPT_NOSIGNAL, 1L);
-    SETOPT(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L);
-    SETOPT(h, CURLOPT_POST, 1L);
-    SETOPT(h, CURLOPT_POSTFIELDS, body);
-    SETOPT(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-    SETOPT(h, CURLOPT_HTTPHEADER, headers);
-    SETOPT(h, CURLOPT_USERAGENT, "smartimport-workflow/" PACKAGE_VERSION);
-    SETOPT(h, CURLOPT_TIMEOUT_MS, (long)s->http_timeout_ms);
-    SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, (long)s->http_timeout_ms);
-    SETOPT(h, CURLOPT_WRITEFUNCTION, discard);
-    CURLcode cc = curl_easy_perform(h);
-    if (cc != CURLE_OK) {
-        si_error_set(err, 502, cc == CURLE_OPERATION_TIMEDOUT ? "trigger_timeout" : "trigger_unreachable",
+    snprintf(key, sizeof key, "%lld", job->id);
+    si_http_request_init(&req);
+    req.url = url;
+    req.idempotency_key = key;
+    req.user_agent = "smartimport-workflow/" PACKAGE_VERSION;
+    req.timeout_ms = req.connect_timeout_ms = req.deadline_ms = (long)s->http_timeout_ms;
+    req.max_attempts = 1;
+    req.discard_body = true;
+    req.accept = "*/*";
+    if (si_http_json(&client, &req, doc, NULL, &res) == 0) {
+        *out_status = res.status;
+        rc = 0;
+    } else if (res.error == SI_HTTP_ERR_STATUS) {
+        *out_status = res.status;
+        si_error_set(err, 502, "trigger_http_error", "the %s service answered %ld", s->service[job->phase],
+                     res.status);
+    } else if (res.error == SI_HTTP_ERR_SETUP) {
+        si_error_set(err, 500, "trigger_setup", "the request to the %s service could not be made",
+                     s->service[job->phase]);
+        si_error_detail(err, "http: %s", res.detail);
+    } else {
+        si_error_set(err, 502, res.error == SI_HTTP_ERR_TIMEOUT ? "trigger_timeout" : "trigger_unreachable",
                      "the %s service did not answer", s->service[job->phase]);
-        si_error_detail(err, "curl: %s", curl_easy_strerror(cc));
-        goto out;
+        si_error_detail(err, "http: %s", res.detail);
     }
-    long status = 0;
-    if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK) {
-        si_error_set(err, 502, "trigger_unreachable", "no HTTP status from the %s service", s->service[job->phase]);
-        goto out;
-    }
-    *out_status = status;
-    if (status < 200 || status > 299) {
-        si_error_set(err, 502, "trigger_http_error", "the %s service answered %ld", s->service[job->phase], status);
-        goto out;
-    }
-    rc = 0;
 out:
-    if (h != NULL)
-        curl_easy_cleanup(h);
-    curl_slist_free_all(headers);
-    free(body);
+    si_http_result_cleanup(&res);
+    si_http_client_cleanup(&client);
     json_decref(doc);
     return rc;
 }

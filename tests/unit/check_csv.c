@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 
 #include "csv.h"
+#include "si_money.h"
 #include "stmt_util.h"
 
 #ifndef CSV_FIXTURES
@@ -58,7 +59,7 @@ static void push(char ***list, size_t *n, char *s)
 static int collect_txn(void *ctx, const struct stmt_txn *t)
 {
     struct collect *c = ctx;
-    ck_assert_int_eq(t->exponent, stmt_currency_exponent(t->currency[0] ? t->currency : NULL));
+    ck_assert_int_eq(t->exponent, si_currency_exponent(t->currency[0] ? t->currency : NULL));
     ck_assert_ptr_nonnull(t->description);
     push(&c->rows, &c->nrows,
          fmt("%ld|%s|%lld|%s|%s|%s", t->line, t->date, t->amount_minor, t->currency, t->description,

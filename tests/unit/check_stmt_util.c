@@ -137,28 +137,6 @@ START_TEST(dates_are_checked_against_the_calendar)
 }
 END_TEST
 
-START_TEST(currencies_have_their_iso_exponents)
-{
-    ck_assert_int_eq(stmt_currency_exponent("EUR"), 2);
-    ck_assert_int_eq(stmt_currency_exponent("USD"), 2);
-    ck_assert_int_eq(stmt_currency_exponent("JPY"), 0);
-    ck_assert_int_eq(stmt_currency_exponent("KRW"), 0);
-    ck_assert_int_eq(stmt_currency_exponent("ISK"), 0);
-    ck_assert_int_eq(stmt_currency_exponent("KWD"), 3);
-    ck_assert_int_eq(stmt_currency_exponent("BHD"), 3);
-    ck_assert_int_eq(stmt_currency_exponent("TND"), 3);
-    ck_assert_int_eq(stmt_currency_exponent(NULL), 2);
-    ck_assert_int_eq(stmt_currency_exponent(""), 2);
-    ck_assert(stmt_currency_code_valid("EUR"));
-    ck_assert(!stmt_currency_code_valid("eur"));
-    ck_assert(!stmt_currency_code_valid("EURO"));
-    ck_assert(!stmt_currency_code_valid("EU"));
-    ck_assert(!stmt_currency_code_valid("E1R"));
-    ck_assert(!stmt_currency_code_valid(""));
-    ck_assert(!stmt_currency_code_valid(NULL));
-}
-END_TEST
-
 static const struct {
     const char *s;
     size_t len, want;
@@ -191,9 +169,8 @@ static Suite *stmt_util_suite(void)
     tcase_add_loop_test(tc, text_is_trimmed_and_its_whitespace_collapsed, 0, sizeof texts / sizeof texts[0]);
     tcase_add_loop_test(tc, a_utf8_sequence_cut_at_the_end_is_dropped, 0, sizeof cuts / sizeof cuts[0]);
     suite_add_tcase(s, tc);
-    tc = tcase_create("dates and currencies");
+    tc = tcase_create("dates");
     tcase_add_loop_test(tc, dates_are_checked_against_the_calendar, 0, sizeof dates / sizeof dates[0]);
-    tcase_add_test(tc, currencies_have_their_iso_exponents);
     suite_add_tcase(s, tc);
     return s;
 }
