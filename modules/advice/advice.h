@@ -247,7 +247,5 @@ int approve_handle(struct si_ctx *ctx, struct si_request *req, struct si_respons
  * 12.300000000000001).  0, or -1 with a 500 error in resp. */
 int advice_respond(struct si_response *resp, int status, const json_t *obj);
 
-/* Milliseconds since t0 (CLOCK_MONOTONIC). */
-double advice_ms_since(const struct timespec *t0);
 
 #endif

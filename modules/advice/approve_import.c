@@ -111,36 +111,36 @@ int approve_handle(struct si_ctx *ctx, struct si_request *req, struct si_respons
     struct prime_outcome prime = { .message = NULL };
     struct locked_import imp;
     struct si_error err;
-    struct timespec t0, t1;
+    double t0 = 0, t1 = 0;
     si_error_clear(&err);
     int rc = -1;
     if (import_request(ctx, req, &body, user, &imp, &err) != 0) {
         si_response_from_error(resp, &err);
         goto out;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = si_clock_ms();
 
     if (commit_run(ctx->db, user, imp.id, &commit, &err) != 0) {
         fail_commit(resp, &err);
         goto out;
     }
     long long committed = committed_count(&commit);
-    double commit_ms = advice_ms_since(&t0);
+    double commit_ms = si_ms_since(t0);
 
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    t1 = si_clock_ms();
     if (prime_run(ctx->db, user, imp.id, &prime, &err) != 0) {
         fail_partial(resp, &err, "prime_handoff", imp.id, committed, NULL);
         goto out;
     }
     snprintf(handoff_id, sizeof handoff_id, "%s", prime.handoff_id);
-    double prime_ms = advice_ms_since(&t1);
+    double prime_ms = si_ms_since(t1);
 
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    t1 = si_clock_ms();
     if (crystal_run(ctx->db, ctx->http, user, handoff_id, false, &crystal, &err) != 0) {
         fail_partial(resp, &err, "crystal_analysis", imp.id, committed, handoff_id);
         goto out;
     }
-    double crystal_ms = advice_ms_since(&t1);
+    double crystal_ms = si_ms_since(t1);
 
     si_utc_timestamp(now, sizeof now);
     out = json_pack("{s:b, s:s, s:s, s:I, s:O, s:O, s:O, s:O, s:O, s:s, s:{s:f, s:f, s:f, s:f}}", "ok", 1,
@@ -151,7 +151,7 @@ int approve_handle(struct si_ctx *ctx, struct si_request *req, struct si_respons
                     "topCategories", json_object_get(crystal, "topCategories"),
                     "source", json_object_get(crystal, "source"), "timestamp", now,
                     "timings", "commitMs", tenth(commit_ms), "primeMs", tenth(prime_ms), "crystalMs",
-                    tenth(crystal_ms), "totalMs", tenth(advice_ms_since(&t0)));
+                    tenth(crystal_ms), "totalMs", tenth(si_ms_since(t0)));
     if (out == NULL) {
         si_response_error(resp, 500, "internal", "out of memory");
         goto out;

@@ -30,6 +30,7 @@
  * handoff_not_found (unknown and other users' handoffs alike), 409
  * import_not_committed (the import was reverted), 503/504 database. */
 #include "advice.h"
+#include "si_clock.h"
 #include "si_auth.h"
 #include "si_event.h"
 #include "si_import.h"
@@ -221,7 +222,7 @@ static const char *advise(struct si_http_client *http, const struct advice_analy
  * (and its lock held), so there is nothing to re-check. */
 static int finish(struct si_db *db, const char *user, struct handoff_row *h, bool force, bool in_tx,
                   const struct advice_analytics *a, const struct advice_text *text, const char *source,
-                  const char *reason, const struct llm_result *lr, const struct timespec *t0, json_t **out,
+                  const char *reason, const struct llm_result *lr, double t0, json_t **out,
                   struct si_error *err)
 {
     json_t *top = NULL, *cats = NULL;
@@ -272,7 +273,7 @@ static int finish(struct si_db *db, const char *user, struct handoff_row *h, boo
     json_t *complete = json_pack("{s:s, s:s, s:I, s:s, s:i, s:I, s:i, s:f, s:f}", "handoffId", h->id, "importId",
                                  h->import_id, "adviceId", (json_int_t)advice_id, "source", source, "categories",
                                  (int)a->n_categories, "transactions", (json_int_t)a->tx_count, "llmAttempts",
-                                 lr->attempts, "llmMs", lr->ms, "ms", advice_ms_since(t0));
+                                 lr->attempts, "llmMs", lr->ms, "ms", si_ms_since(t0));
     if (complete != NULL && reason != NULL)
         json_object_set_new(complete, "fallback", json_string(reason));
     if (si_event_record(db, user, h->import_id, "crystal:analyze:complete", complete, NULL, err) != 0 ||
@@ -311,8 +312,7 @@ static void record_failure(struct si_db *db, const char *user, const struct hand
 int crystal_run(struct si_db *db, struct si_http_client *http, const char *user, const char *handoff_id, bool force,
                 json_t **out, struct si_error *err)
 {
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = si_clock_ms();
     struct handoff_row h;
     memset(&h, 0, sizeof h);
     snprintf(h.id, sizeof h.id, "%s", handoff_id);
@@ -334,7 +334,7 @@ int crystal_run(struct si_db *db, struct si_http_client *http, const char *user,
     if (advice_analytics_load(db, user, h.date_from, h.date_to, h.currency, &a, err) != 0)
         goto fail;
     const char *source = advise(http, &a, &text, &lr, &reason);
-    if (finish(db, user, &h, force, one_tx, &a, &text, source, reason, &lr, &t0, out, err) == 0)
+    if (finish(db, user, &h, force, one_tx, &a, &text, source, reason, &lr, t0, out, err) == 0)
         return 0;
 fail:
     si_db_rollback(db);

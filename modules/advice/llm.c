@@ -11,6 +11,7 @@
  * "bad_envelope", ...) and Crystal answers from its rules; nothing here logs
  * the prompt, the reply or the key. */
 #include "advice.h"
+#include "si_clock.h"
 #include "si_http.h"
 
 #include <stdio.h>
@@ -58,8 +59,7 @@ static const char *failure_reason(const struct si_http_result *r)
 int llm_advise(struct si_http_client *http, const struct advice_config *cfg, const char *request_body,
                struct advice_text *out, struct llm_result *res, const char **reason)
 {
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = si_clock_ms();
     memset(res, 0, sizeof *res);
     *reason = "internal";
     if (cfg->api_key[0] == '\0') {
@@ -101,7 +101,7 @@ int llm_advise(struct si_http_client *http, const struct advice_config *cfg, con
         rc = advice_parse_completion_json(reply, out, reason);
     res->attempts = r.attempts;
     res->http_status = r.status;
-    res->ms = advice_ms_since(&t0);
+    res->ms = si_ms_since(t0);
     json_decref(reply);
     si_http_result_cleanup(&r);
     si_http_client_cleanup(&own);

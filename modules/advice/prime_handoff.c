@@ -148,10 +148,9 @@ void prime_outcome_cleanup(struct prime_outcome *o)
 static int handoff(struct si_db *db, const char *user, struct locked_import *imp, struct prime_outcome *out,
                    struct si_error *err)
 {
-    struct timespec t0;
+    double t0 = si_clock_ms();
     struct import_facts f;
     memset(&f, 0, sizeof f);
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (si_db_begin(db, err) != 0 || load_facts(db, user, imp->id, &f, err) != 0)
         goto fail;
     if (!si_import_name_in_ledger(f.status)) {
@@ -199,7 +198,7 @@ static int handoff(struct si_db *db, const char *user, struct locked_import *imp
                                   (json_int_t)f.transactions), NULL, err) != 0 ||
         si_event_record(db, user, imp->id, "prime:message",
                         json_pack("{s:s, s:s, s:I, s:f}", "importId", imp->id, "handoffId", handoff_id, "messageId",
-                                  (json_int_t)message_id, "ms", advice_ms_since(&t0)), NULL, err) != 0)
+                                  (json_int_t)message_id, "ms", si_ms_since(t0)), NULL, err) != 0)
         return -1;
     if (si_db_commit(db, err) != 0)
         return -1;

@@ -24,13 +24,6 @@ const struct advice_config *advice_config(void)
     return &loaded_config;
 }
 
-double advice_ms_since(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
 static bool printable(const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)

@@ -15,6 +15,7 @@
 #include "file_name.h"
 #include "ingest_config.h"
 #include "preview.h"
+#include "si_clock.h"
 #include "si_auth.h"
 #include "si_event.h"
 #include "si_import.h"
@@ -47,16 +48,9 @@ struct ingest {
     json_t *remembered;               /* the user's saved mapping for this layout */
     json_t *columns;                  /* the CSV mapping used */
     FILE *text;                       /* UTF-8 content */
-    struct timespec t0;
+    double t0;                        /* si_clock_ms() at the start */
     char slot_user[SI_UUID_LEN + 1];  /* whose upload slot this request holds, "" = none */
 };
-
-static double ms_since(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
 
 /* Optional string field: NULL when absent; -1 when present but bad. */
 static int string_field(const json_t *fields, const char *name, size_t max, const char **out,
@@ -316,7 +310,7 @@ static int stage_import(struct si_ctx *ctx, struct ingest *in, const struct uplo
         return -1;
     if (si_event_record(db, in->user, in->import_id, "import:parse:complete",
                         json_pack("{s:s, s:I, s:I, s:f}", "importId", in->import_id, "rowsTotal", (json_int_t)st->rows,
-                                  "warnings", (json_int_t)st->warnings_total, "ms", ms_since(&in->t0)), NULL,
+                                  "warnings", (json_int_t)st->warnings_total, "ms", si_ms_since(in->t0)), NULL,
                         err) != 0)
         return -1;
     return si_db_commit(db, err);
@@ -395,7 +389,7 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
     memset(&in, 0, sizeof in);
     memset(&st, 0, sizeof st);
     si_error_clear(&err);
-    clock_gettime(CLOCK_MONOTONIC, &in.t0);
+    in.t0 = si_clock_ms();
     int rc = -1;
 
     memset(&up, 0, sizeof up);
@@ -412,7 +406,7 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
     }
     if (upload_read(ctx, req, &up, &err) != 0)
         goto fail;
-    double upload_ms = ms_since(&in.t0), stage_ms = 0;
+    double upload_ms = si_ms_since(in.t0), stage_ms = 0;
     if (si_auth_identify(ctx->config, req, up.fields, (long long)time(NULL), in.user, &err) != 0) {
         in.user[0] = '\0';
         goto fail;
@@ -452,7 +446,7 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
         goto fail;
     st.cat = cat;
     st.max_rows = INGEST_MAX_ROWS_DEFAULT;
-    stage_ms = ms_since(&in.t0);
+    stage_ms = si_ms_since(in.t0);
     if (stage_import(ctx, &in, &up, &st, &err) != 0) {
         si_db_rollback(ctx->db);
         if (err.status == 409) {    /* the same file raced us in: answer with that import */
@@ -464,14 +458,14 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
         }
         goto fail;
     }
-    stage_ms = ms_since(&in.t0) - stage_ms;
+    stage_ms = si_ms_since(in.t0) - stage_ms;
     if (preview_verdicts(ctx->db, in.user, st.preview_keys, json_array_size(st.preview), st.preview, &err) != 0)
         goto fail;
     si_log(SI_LOG_INFO, "import staged",
            json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:f, s:f}", "importId", in.import_id,
                      "format", stmt_format_name(in.format), "encoding", encoding, "rows", (json_int_t)st.rows,
                      "bytes", (json_int_t)up.size, "uploadMs", upload_ms, "stageMs", stage_ms,
-                     "ms", ms_since(&in.t0)));
+                     "ms", si_ms_since(in.t0)));
     rc = respond(&in, &st, resp);
     goto out;
 fail:

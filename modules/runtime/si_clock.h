@@ -13,6 +13,11 @@
 /* Milliseconds on CLOCK_MONOTONIC (not wall time: never jumps). */
 long long si_now_ms(void);
 
+/* The same clock in fractional milliseconds, for durations finer than a
+ * millisecond (request and step timings): t0 = si_clock_ms(); ... si_ms_since(t0). */
+double si_clock_ms(void);
+double si_ms_since(double t0);
+
 /* Bytes of "2026-01-02T03:04:05.678Z" with its NUL. */
 #define SI_UTC_TIMESTAMP_SIZE 25
 

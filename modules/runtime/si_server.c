@@ -16,6 +16,7 @@
  * listening socket down, which wakes the threads blocked in accept(); a
  * thread in the middle of a request finishes it, writes the response, and
  * exits.  The main thread joins them all and exits 0. */
+#include "si_clock.h"
 #include "si_server.h"
 #include "si_limits.h"
 #include "si_log.h"
@@ -102,17 +103,9 @@ static void write_response(FCGX_Request *r, const char *method, const struct si_
         FCGX_PutStr(resp->body.data, (int)resp->body.len, r->out);
 }
 
-static double elapsed_ms(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
 static void serve_one(struct si_ctx *ctx, FCGX_Request *r, struct si_response *resp)
 {
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = si_clock_ms();
     struct si_request req;
     struct si_error err;
     si_error_clear(&err);
@@ -126,7 +119,7 @@ static void serve_one(struct si_ctx *ctx, FCGX_Request *r, struct si_response *r
     }
     write_response(r, req.method ? req.method : "GET", resp);
     FCGX_Finish_r(r);
-    si_log_request(req.request_id, req.method, req.path, resp->status, elapsed_ms(&t0), ctx->worker,
+    si_log_request(req.request_id, req.method, req.path, resp->status, si_ms_since(t0), ctx->worker,
                    resp->error_code, resp->log_detail);
 }
 

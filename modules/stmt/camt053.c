@@ -133,21 +133,6 @@ static int read_cb(void *ctx, char *buf, int len)
 }
 
 /* Appends src to dst (capacity cap), cutting on a UTF-8 boundary. */
-static void append(char *dst, size_t cap, const char *src)
-{
-    size_t len = strlen(dst), n = strlen(src);
-    if (len + 1 >= cap)
-        return;
-    if (n > cap - 1 - len) {
-        n = cap - 1 - len;
-        memcpy(dst + len, src, n);
-        n = stmt_utf8_trim_partial(dst, len + n) - len;
-    } else {
-        memcpy(dst + len, src, n);
-    }
-    dst[len + n] = '\0';
-}
-
 static long node_line(struct camt *c)
 {
     xmlNodePtr node = xmlTextReaderCurrentNode(c->reader);
@@ -260,7 +245,7 @@ static void capture(struct camt *c, char *dst, size_t cap, int mode)
     if (mode == 1 && dst[0] != '\0')
         return;
     if (mode == 2 && dst[0] != '\0')
-        append(dst, cap, " ");
+        stmt_append(dst, cap, " ", 1);
     else
         dst[0] = '\0';
     c->field = dst;
@@ -383,7 +368,7 @@ static int process(struct camt *c)
         if (c->field != NULL && c->field_depth == c->depth) {
             const xmlChar *v = xmlTextReaderConstValue(c->reader);
             if (v != NULL)
-                append(c->field, c->field_cap, (const char *)v);
+                stmt_append(c->field, c->field_cap, (const char *)v, strlen((const char *)v));
         }
         return 0;
     default:

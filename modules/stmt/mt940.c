@@ -38,26 +38,10 @@
 #define MT_FIELD_MAX 8192
 #define MT_TEXT_MAX 1024
 
-/* Appends src[0..n) to dst (capacity cap), cut on a UTF-8 boundary. */
-static void append_n(char *dst, size_t cap, const char *src, size_t n)
-{
-    size_t len = strlen(dst);
-    if (len + 1 >= cap)
-        return;
-    if (n > cap - 1 - len) {
-        n = cap - 1 - len;
-        memcpy(dst + len, src, n);
-        n = stmt_utf8_trim_partial(dst, len + n) - len;
-    } else {
-        memcpy(dst + len, src, n);
-    }
-    dst[len + n] = '\0';
-}
-
 static void set_text(char *dst, size_t cap, const char *src)
 {
     dst[0] = '\0';
-    append_n(dst, cap, src, strlen(src));
+    stmt_append(dst, cap, src, strlen(src));
 }
 
 struct mt940 {
@@ -156,25 +140,25 @@ static void describe(struct mt940 *m)
             next++;
         size_t n = next != NULL ? (size_t)(next - v) : strlen(v);
         if (code == 0) {
-            append_n(m->posting, sizeof m->posting, v, n);
+            stmt_append(m->posting, sizeof m->posting, v, n);
         } else if (code == 32 || code == 33) {
-            append_n(m->party, sizeof m->party, v, n);
+            stmt_append(m->party, sizeof m->party, v, n);
         } else if ((code >= 20 && code <= 29) || (code >= 60 && code <= 63)) {
             size_t k = n >= 4 ? sepa_keyword(v) : 0;
             if (k > 0) {
                 any_keyword = true;
                 in_svwz = k == 5 && strncmp(v, "SVWZ+", 5) == 0;
                 if (all[0] != '\0')
-                    append_n(all, sizeof all, " ", 1);
-                append_n(all, sizeof all, v, n);
+                    stmt_append(all, sizeof all, " ", 1);
+                stmt_append(all, sizeof all, v, n);
                 if (in_svwz)
-                    append_n(svwz, sizeof svwz, v + k, n - k);
+                    stmt_append(svwz, sizeof svwz, v + k, n - k);
             } else {
                 if (all[0] != '\0' && !any_keyword)
-                    append_n(all, sizeof all, " ", 1);
-                append_n(all, sizeof all, v, n);
+                    stmt_append(all, sizeof all, " ", 1);
+                stmt_append(all, sizeof all, v, n);
                 if (in_svwz)
-                    append_n(svwz, sizeof svwz, v, n);
+                    stmt_append(svwz, sizeof svwz, v, n);
             }
         }
         p = next;
@@ -308,7 +292,7 @@ static void statement_line(struct mt940 *m)
     m->bank_id[0] = m->supplementary[0] = '\0';
     for (size_t k = i; k + 1 < end; k++) {
         if (s[k] == '/' && s[k + 1] == '/') {
-            append_n(m->bank_id, sizeof m->bank_id, s + k + 2, end - k - 2);
+            stmt_append(m->bank_id, sizeof m->bank_id, s + k + 2, end - k - 2);
             stmt_normalize_text(m->bank_id);
             break;
         }
@@ -316,7 +300,7 @@ static void statement_line(struct mt940 *m)
     if (eol != NULL) {
         const char *sup = eol + 1;
         const char *sup_end = strchr(sup, '\n');
-        append_n(m->supplementary, sizeof m->supplementary, sup,
+        stmt_append(m->supplementary, sizeof m->supplementary, sup,
                  sup_end != NULL ? (size_t)(sup_end - sup) : strlen(sup));
     }
     m->amount = sign * amount;
@@ -398,13 +382,13 @@ static int handle_line(struct mt940 *m, const char *l)
         m->tag[k - 2] = '\0';
         m->tag_line = m->r.line;
         m->content[0] = '\0';
-        append_n(m->content, sizeof m->content, l + k, strlen(l + k));
+        stmt_append(m->content, sizeof m->content, l + k, strlen(l + k));
         m->have_field = true;
         return 0;
     }
     if (m->have_field) {
-        append_n(m->content, sizeof m->content, "\n", 1);
-        append_n(m->content, sizeof m->content, l, strlen(l));
+        stmt_append(m->content, sizeof m->content, "\n", 1);
+        stmt_append(m->content, sizeof m->content, l, strlen(l));
     }
     return 0;   /* else a header line before the first field */
 }

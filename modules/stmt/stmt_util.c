@@ -177,3 +177,18 @@ void stmt_warn(const struct stmt_sink *sink, long line, const char *message)
     if (sink->warning != NULL)
         sink->warning(sink->ctx, line, message);
 }
+
+void stmt_append(char *dst, size_t cap, const char *src, size_t n)
+{
+    size_t len = strlen(dst);
+    if (len + 1 >= cap)
+        return;
+    if (n > cap - 1 - len) {
+        n = cap - 1 - len;
+        memcpy(dst + len, src, n);
+        n = stmt_utf8_trim_partial(dst, len + n) - len;
+    } else {
+        memcpy(dst + len, src, n);
+    }
+    dst[len + n] = '\0';
+}

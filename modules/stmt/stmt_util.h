@@ -45,6 +45,10 @@ int stmt_make_date(int year, int month, int day, char *out);
  * text truncated at a byte limit); len when nothing is cut. */
 size_t stmt_utf8_trim_partial(const char *s, size_t len);
 
+/* Appends src[0..n) to the NUL-terminated dst (capacity cap), cut on a UTF-8
+ * boundary when it does not fit. */
+void stmt_append(char *dst, size_t cap, const char *src, size_t n);
+
 /* A parser's error: err->line and err->message set; returns -1. */
 int stmt_fail(struct stmt_error *err, long line, const char *message);
 
