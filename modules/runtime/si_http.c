@@ -347,12 +347,20 @@ static long next_pause(const struct si_http_request *req, const struct si_http_r
     return pause + SI_HTTP_MIN_ATTEMPT_MS > left ? -1 : pause;
 }
 
-int si_http_perform(struct si_http_client *c, const struct si_http_request *req, struct si_http_result *res)
+/* A result that failed before any attempt: error "setup" with detail; returns -1. */
+static int fail_before_sending(struct si_http_result *res, const char *detail)
 {
-    long long t0 = si_now_ms();
     memset(res, 0, sizeof *res);
     res->retry_after_ms = -1;
     res->error = SI_HTTP_ERR_SETUP;
+    snprintf(res->detail, sizeof res->detail, "%s", detail);
+    return -1;
+}
+
+int si_http_perform(struct si_http_client *c, const struct si_http_request *req, struct si_http_result *res)
+{
+    long long t0 = si_now_ms();
+    fail_before_sending(res, "");   /* until an attempt says otherwise */
     struct curl_slist *headers = NULL;
     struct attempt a = { .discard = req->discard_body, .retry_after_ms = -1 };
     char errbuf[CURL_ERROR_SIZE];
@@ -425,11 +433,7 @@ int si_http_json(struct si_http_client *c, const struct si_http_request *req, co
     if (send != NULL) {
         text = json_dumps(send, JSON_COMPACT | JSON_PRESERVE_ORDER);
         if (text == NULL) {
-            memset(res, 0, sizeof *res);
-            res->retry_after_ms = -1;
-            res->error = SI_HTTP_ERR_SETUP;
-            snprintf(res->detail, sizeof res->detail, "the JSON to send could not be written");
-            return -1;
+            return fail_before_sending(res, "the JSON to send could not be written");
         }
         r.body = text;
         r.body_len = strlen(text);
@@ -518,11 +522,7 @@ int si_http_form(struct si_http_client *c, const struct si_http_request *req, co
     if (out != NULL)
         *out = NULL;
     if (form == NULL) {
-        memset(res, 0, sizeof *res);
-        res->retry_after_ms = -1;
-        res->error = SI_HTTP_ERR_SETUP;
-        snprintf(res->detail, sizeof res->detail, "out of memory");
-        return -1;
+        return fail_before_sending(res, "out of memory");
     }
     r.body = form;
     r.body_len = strlen(form);
