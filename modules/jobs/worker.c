@@ -67,6 +67,7 @@ struct worker {
     unsigned long claimed_seq;        /* `changes` when the last claim round began */
     long long last_claim_ms;          /* when the last claim round ended (si_now_ms) */
     bool claiming;                    /* an executor is in a claim round */
+    bool maybe_more;                  /* the last claim round may have left runnable jobs */
     bool claims_over;                 /* stopping: no claim round starts any more */
     bool db_warned;                   /* a failed claim round was logged (until one succeeds) */
     struct jobs_done *done;           /* completions for the writer */
@@ -82,7 +83,7 @@ static void changed(struct worker *w)
 {
     pthread_mutex_lock(&w->mu);
     w->changes++;
-    pthread_cond_signal(&w->exec_cv);
+    pthread_cond_broadcast(&w->exec_cv);   /* the first idle executor to run claims; the others wait */
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -310,8 +311,12 @@ static int task_free(const struct worker *w, int i)
     return t->max_concurrency == 0 ? w->wc->threads : t->max_concurrency - w->in_hand[i];
 }
 
-/* One round of claims; returns how many jobs were claimed, or -1 on a database error. */
-static int claim_round(struct worker *w, struct si_db *db, struct jobs_job *buf, struct si_error *err)
+/* One round of claims; returns how many jobs were claimed, or -1 on a database error.
+ * *out_more: some statement got all it asked for, or the free slots ran out, so more
+ * jobs may be waiting (a task held back by its limit or a busy lane is claimed again
+ * when one of its jobs here ends; the poll finds the rest). */
+static int claim_round(struct worker *w, struct si_db *db, struct jobs_job *buf, bool *out_more,
+                       struct si_error *err)
 {
     const struct jobs_registry *reg = w->reg;
     char unlimited[TASKS_LITERAL_MAX] = "{";
@@ -321,8 +326,10 @@ static int claim_round(struct worker *w, struct si_db *db, struct jobs_job *buf,
     for (int i = 0; i < reg->n; i++)
         free_t[i] = task_free(w, i);
     pthread_mutex_unlock(&w->mu);
+    *out_more = true;
     if (free <= 0)
         return 0;
+    bool full = false;
     for (int i = 0; i < reg->n; i++)
         if (reg->tasks[i].max_concurrency == 0)
             literal_add(unlimited, sizeof unlimited, reg->tasks[i].name);
@@ -331,6 +338,7 @@ static int claim_round(struct worker *w, struct si_db *db, struct jobs_job *buf,
         int lim = free < w->wc->batch ? free : w->wc->batch;
         if (jobs_claim(db, &w->lease, reg, unlimited, w->serial, lim, buf, &n, err) != 0)
             return -1;
+        full = full || n == lim;
         push_ready(w, buf, n);
         free -= n;
         total += n;
@@ -345,6 +353,7 @@ static int claim_round(struct worker *w, struct si_db *db, struct jobs_job *buf,
             lim = w->wc->batch;
         if (jobs_claim(db, &w->lease, reg, one, w->serial, lim, buf, &n, err) != 0)
             return -1;
+        full = full || n == lim;
         push_ready(w, buf, n);
         free -= n;
         total += n;
@@ -368,6 +377,7 @@ static int claim_round(struct worker *w, struct si_db *db, struct jobs_job *buf,
         free -= n;
         total += n;
     }
+    *out_more = full || free <= 0;
     return total;
 }
 
@@ -410,8 +420,10 @@ static void claim_as_executor(struct worker *w, struct si_db *db)
     unsigned long seq = w->changes;   /* read under mu by the caller's lock below */
     w->claiming = true;
     pthread_mutex_unlock(&w->mu);
-    int claimed = claim_round(w, db, w->claim_buf, &err);
+    bool more = false;
+    int claimed = claim_round(w, db, w->claim_buf, &more, &err);
     pthread_mutex_lock(&w->mu);
+    w->maybe_more = claimed > 0 && more;   /* after an error the poll tries again */
     if (claimed < 0 && !w->db_warned) {
         w->db_warned = true;
         pthread_mutex_unlock(&w->mu);
@@ -452,7 +464,12 @@ static void *executor(void *arg)
         w->busy--;
         if (ti >= 0)
             w->in_hand[ti]--;
-        w->changes++;   /* a slot is free: this executor claims next (unless another is) */
+        /* A slot is free: claim again when jobs may be waiting, or when this job's end
+         * lets a limited task or a lane run more (otherwise the next NOTIFY or the poll
+         * does: an empty claim round after every job would hold the claiming token). */
+        const struct jobs_task *t = ti >= 0 ? &w->reg->tasks[ti] : NULL;
+        if (w->maybe_more || (t != NULL && (t->max_concurrency > 0 || t->serial)))
+            w->changes++;
     }
     pthread_mutex_unlock(&w->mu);
     si_db_cleanup(&db);
