@@ -9,8 +9,9 @@
  *     executors (at most SMARTIMPORT_WORKER_BATCH a statement, never more of a
  *     task than its max_concurrency leaves), one job at a time for serial
  *     lanes; it runs the first job it claimed and hands the rest to the others
- *     through the ready ring.  A wake-up thus reaches the database from the
- *     thread that will run the job, with no hand-over in between.  A task
+ *     through the ready ring.  An executor claims after a job only when the
+ *     last round may have left jobs (a backlog) or the job held a task limit or
+ *     a lane.  A task
  *     without a commit hook, limit or lane just queues its completion; the
  *     others finish on the executor's own connection (lease check, commit
  *     hook, the state change) before the executor takes the next job, so a
@@ -18,9 +19,10 @@
  *     Failures are written at once;
  *   - the writer thread (own connection) writes the queued completions, many
  *     per statement;
- *   - the listener thread LISTENs on channel 'jobs' (enqueues NOTIFY it) and
- *     wakes an idle executor; without notices an idle executor claims again
- *     every SMARTIMPORT_WORKER_POLL_MS (retries become due that way).  It also
+ *   - the listener thread LISTENs on channel 'jobs' (enqueues NOTIFY it) and on
+ *     a notice runs the claim round itself (own connection) unless an executor
+ *     is in one; without notices an idle executor claims again every
+ *     SMARTIMPORT_WORKER_POLL_MS (retries become due that way).  It also
  *     extends the leases of every job in hand every lease/3 (the heartbeat): if
  *     the process dies its leases run out and another worker takes the jobs over.
  * The daemon's connections commit asynchronously (synchronous_commit off): a
@@ -78,12 +80,20 @@ struct worker {
     int stop_pipe[2];
 };
 
-/* A NOTIFY (or a reconnected listener): one idle executor claims for all of them. */
-static void changed(struct worker *w)
+static void claim_locked(struct worker *w, struct si_db *db);
+
+/* A NOTIFY (or a reconnected listener): a claim round is due.  The listener runs it
+ * itself on claim_db when no executor is in one, so the wake-up reaches the database
+ * without a hand-over to another thread; otherwise the claimer's next round (or an
+ * idle executor) takes it. */
+static void changed(struct worker *w, struct si_db *claim_db)
 {
     pthread_mutex_lock(&w->mu);
     w->changes++;
-    pthread_cond_broadcast(&w->exec_cv);   /* the first idle executor to run claims; the others wait */
+    if (claim_db != NULL && !w->claiming && !w->claims_over)
+        claim_locked(w, claim_db);   /* broadcasts to the executors when done */
+    else
+        pthread_cond_broadcast(&w->exec_cv);
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -412,8 +422,9 @@ static int next_step(struct worker *w, struct jobs_job *job)
     }
 }
 
-/* One claim round on this executor's connection; the jobs go to the ready ring. */
-static void claim_as_executor(struct worker *w, struct si_db *db)
+/* One claim round on db (the caller's own connection), entered and left under mu
+ * with the claiming token free; the jobs go to the ready ring. */
+static void claim_locked(struct worker *w, struct si_db *db)
 {
     struct si_error err;
     si_error_clear(&err);
@@ -451,7 +462,7 @@ static void *executor(void *arg)
         if (step < 0)
             break;
         if (step == 1) {
-            claim_as_executor(w, &db);
+            claim_locked(w, &db);
             continue;
         }
         pthread_mutex_unlock(&w->mu);
@@ -541,6 +552,8 @@ static void *listener(void *arg)
 {
     struct worker *w = arg;
     PGconn *c = NULL;
+    struct si_db claim_db;
+    db_open(w, &claim_db, "smartimport-worker-claim");
     long long last_beat = si_now_ms();
     long long beat_ms = w->wc->lease_ms / 3;
     while (!atomic_load(&w->listener_stop)) {
@@ -549,7 +562,7 @@ static void *listener(void *arg)
                 PQfinish(c);
             c = listen_connect(w);
             if (c != NULL)
-                changed(w);   /* notices may have been missed meanwhile */
+                changed(w, &claim_db);   /* notices may have been missed meanwhile */
         }
         long long timeout = beat_ms - (si_now_ms() - last_beat);
         if (timeout < 0)
@@ -574,7 +587,7 @@ static void *listener(void *arg)
                 }
             }
             if (got)
-                changed(w);
+                changed(w, &claim_db);
         }
         if (si_now_ms() - last_beat >= beat_ms) {
             last_beat = si_now_ms();
@@ -584,6 +597,7 @@ static void *listener(void *arg)
     }
     if (c != NULL)
         PQfinish(c);
+    si_db_cleanup(&claim_db);
     return NULL;
 }
 
