@@ -187,7 +187,10 @@ check "a key that is not 64 hex digits stops it too, without quoting it" \
 
 # --- logs ----------------------------------------------------------------------------------------------
 if [[ -n ${SMARTIMPORT_TEST_VAR:-} ]]; then
-  check "no log holds the access token, an account number or an IBAN" \
-    test -z "$(grep -rlE "${ACCESS:-tlat_none}|tl(at|rt)_[0-9a-f]{8}|9911[0-9]{4}|GB[0-9]{2}TLSB" "$SMARTIMPORT_TEST_VAR/log" 2>/dev/null || true)"
+  # Account numbers are 9911nnnn as a number of their own (timings and sizes of other tests may hold those digits).
+  leaks="$(grep -rlE "${ACCESS:-tlat_none}|tl(at|rt)_[0-9a-f]{8}|(^|[^0-9.])9911[0-9]{4}([^0-9.]|$)|GB[0-9]{2}TLSB" \
+             "$SMARTIMPORT_TEST_VAR/log" 2>/dev/null || true)"
+  [[ -z $leaks ]] || echo "# in: $leaks"
+  check "no log holds the access token, an account number or an IBAN" test -z "$leaks"
 fi
 finish
