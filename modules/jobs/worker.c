@@ -65,6 +65,7 @@ struct worker {
     struct jobs_job *ready;           /* claimed, not started: a ring of `threads` */
     int ready_head, ready_n;
     int busy;                         /* executors running a job */
+    long long *running;               /* `threads` slots: the id each executor runs, 0 when none */
     int in_hand[JOBS_MAX_TASKS];      /* ready + running, per task */
     unsigned long notifies;           /* NOTIFYs seen: each lets every idle executor claim once */
     unsigned long changes;            /* a NOTIFY or a slot freed: a claim round is due */
@@ -491,16 +492,27 @@ static void *executor(void *arg)
         }
         if (step == 2 && claim_one(w, &db, &job) == 0)
             continue;
+        for (int i = 0; i < w->wc->threads; i++)   /* busy <= threads: a slot is free */
+            if (w->running[i] == 0) {
+                w->running[i] = job.id;
+                break;
+            }
         pthread_mutex_unlock(&w->mu);
 
         int ti = job.task != NULL ? task_index(w->reg, job.task) : -1;
         run_job(w, &db, &job);
+        long long done_id = job.id;
         jobs_job_clear(&job);
 
         pthread_mutex_lock(&w->mu);
         w->busy--;
         if (ti >= 0)
             w->in_hand[ti]--;
+        for (int i = 0; i < w->wc->threads; i++)
+            if (w->running[i] == done_id) {
+                w->running[i] = 0;
+                break;
+            }
         /* A slot is free: claim again when jobs may be waiting, or when this job's end
          * lets a limited task or a lane run more (otherwise the next NOTIFY or the poll
          * does: an empty claim round after every job would hold the claiming token). */
@@ -535,7 +547,12 @@ static void *writer(void *arg)
             break;   /* stopping, and everything is written */
         for (int off = 0; off < done_n; off += w->wc->batch) {
             int n = done_n - off < w->wc->batch ? done_n - off : w->wc->batch, written = 0;
-            if (jobs_complete(&db, &w->lease, done + off, n, &written, &err) != 0) {
+            int rc = jobs_complete(&db, &w->lease, done + off, n, &written, &err);
+            for (int again = 0; rc != 0 && again < 2 && err.code != NULL && strcmp(err.code, "retry") == 0; again++) {
+                si_error_clear(&err);   /* a deadlock or serialization failure: the statement is idempotent */
+                rc = jobs_complete(&db, &w->lease, done + off, n, &written, &err);
+            }
+            if (rc != 0) {
                 si_log(SI_LOG_ERROR, "could not record completions (their leases will expire and they run again)",
                        json_pack("{s:i, s:s, s:s}", "jobs", n, "code", err.code ? err.code : "", "detail", err.detail));
                 si_error_clear(&err);
@@ -553,6 +570,27 @@ static void *writer(void *arg)
 }
 
 /* ---- LISTEN and the lease heartbeat --------------------------------------------------- */
+
+/* The ids of the jobs in hand (running, or claimed and waiting in the ring) as a
+ * bigint[] literal (malloc'd), or NULL when out of memory. */
+static char *ids_in_hand(struct worker *w)
+{
+    size_t cap = (size_t)w->wc->threads * 2 * 21 + 3, len = 1;
+    char *buf = malloc(cap);
+    if (buf == NULL)
+        return NULL;
+    buf[0] = '{';
+    pthread_mutex_lock(&w->mu);
+    for (int i = 0; i < w->wc->threads; i++)
+        if (w->running[i] != 0)
+            len += (size_t)snprintf(buf + len, cap - len, "%s%lld", len > 1 ? "," : "", w->running[i]);
+    for (int k = 0; k < w->ready_n; k++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%lld", len > 1 ? "," : "",
+                                w->ready[(w->ready_head + k) % w->wc->threads].id);
+    pthread_mutex_unlock(&w->mu);
+    snprintf(buf + len, cap - len, "}");
+    return buf;
+}
 
 static PGconn *listen_connect(struct worker *w)
 {
@@ -615,8 +653,10 @@ static void *listener(void *arg)
         }
         if (si_now_ms() - last_beat >= beat_ms) {
             last_beat = si_now_ms();
-            if (c != NULL && jobs_heartbeat(c, &w->lease) != 0)
+            char *ids = ids_in_hand(w);
+            if (c != NULL && (ids == NULL || jobs_heartbeat(c, &w->lease, ids) != 0))
                 si_log(SI_LOG_WARN, "lease heartbeat failed", NULL);
+            free(ids);
         }
     }
     if (c != NULL)
@@ -698,8 +738,9 @@ int worker_run(const struct si_config *cfg, const struct worker_config *wc, cons
     literal_close(w.unlimited, sizeof w.unlimited);
     w.ready = calloc((size_t)wc->threads, sizeof *w.ready);
     w.claim_buf = calloc((size_t)wc->threads, sizeof *w.claim_buf);
+    w.running = calloc((size_t)wc->threads, sizeof *w.running);
     threads = calloc((size_t)wc->threads, sizeof *threads);
-    if (w.ready == NULL || w.claim_buf == NULL || threads == NULL || !(mu_up = pthread_mutex_init(&w.mu, NULL) == 0) ||
+    if (w.ready == NULL || w.claim_buf == NULL || w.running == NULL || threads == NULL || !(mu_up = pthread_mutex_init(&w.mu, NULL) == 0) ||
         !(exec_cv_up = exec_cv_init(&w.exec_cv) == 0) || !(writer_cv_up = pthread_cond_init(&w.writer_cv, NULL) == 0))
         goto out;
     if (pipe2(w.stop_pipe, O_CLOEXEC) != 0)
@@ -762,6 +803,7 @@ out:
     free(w.done);
     free(w.ready);
     free(w.claim_buf);
+    free(w.running);
     free(threads);
     if (exec_cv_up)
         pthread_cond_destroy(&w.exec_cv);
