@@ -1,12 +1,27 @@
 # modules/bank: bank connections and imports over TrueLayer's Data API v1 (issue 13).
 
 # ---- connections (TrueLayer client, token sealing, connect/connections) ----
+# libbank: the TrueLayer client (tl_client.h) every bank responder and task links.
+noinst_LTLIBRARIES += libbank.la
+libbank_la_SOURCES = modules/bank/tl_client.h modules/bank/tl_settings.c modules/bank/tl_wire.c \
+	modules/bank/tl_token.c modules/bank/tl_amount.c
+libbank_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
+libbank_la_LIBADD = libsmartimport.la $(CURL_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) $(PQ_LIBS) -lm
+BANK_LDADD = libbank.la libsmartimport.la $(CURL_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) $(PQ_LIBS) $(PTHREAD_LIBS) -lm
+
+check_PROGRAMS += tests/unit/check_bank_client
+TESTS += tests/unit/check_bank_client
+tests_unit_check_bank_client_SOURCES = tests/unit/check_bank_client.c
+tests_unit_check_bank_client_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/bank
+tests_unit_check_bank_client_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_check_bank_client_LDADD = $(BANK_LDADD) $(CHECK_LIBS)
+
 # The stand-in TrueLayer server (tests/truelayer-stub): started by scripts/test for the whole
 # test stack and by SMARTIMPORT_BANK_STUB=1 scripts/up.
 check_PROGRAMS += tests/truelayer-stub/truelayer_stub
 tests_truelayer_stub_truelayer_stub_SOURCES = tests/truelayer-stub/truelayer_stub.c
 tests_truelayer_stub_truelayer_stub_LDADD = $(JANSSON_LIBS) $(PTHREAD_LIBS)
-EXTRA_DIST += tests/truelayer-stub/README.md
+EXTRA_DIST += tests/truelayer-stub/README.md modules/bank/README.md
 # ---- end connections ----
 
 # ---- modules/bank: import jobs (plan/start/status/history, bank.sync_account, bank.enrich) ----
@@ -35,5 +50,4 @@ tests_unit_check_bank_jobs_SOURCES = tests/unit/check_bank_jobs.c
 tests_unit_check_bank_jobs_CPPFLAGS = $(BANKJOBS_CPPFLAGS)
 tests_unit_check_bank_jobs_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_check_bank_jobs_LDADD = $(BANKJOBS_LDADD) $(CHECK_LIBS)
-EXTRA_DIST += modules/bank/README.md
 # ---- end of import jobs ----
