@@ -62,12 +62,15 @@ static int start_job(struct si_db *db, const struct bank_jobs_settings *s, const
             si_db_command(db, "UPDATE truelayer_import_progress SET status = 'failed', error_code = 'reauth_required', "
                               "completed_at = now(), updated_at = now() WHERE job_id = $1 AND user_id = $2",
                           2, p, err) != 0 ||
-            si_event_record(db, user, job_id, "bank:sync:error",
-                            json_pack("{s:s, s:s}", "jobId", job_id, "code", "reauth_required"), NULL, err) != 0 ||
             si_db_commit(db, err) != 0)
             goto fail;
         PQclear(res);
-        return si_error_set(err, 409, "reauth_required", "the bank asks for consent again: reconnect this connection");
+        si_error_set(err, 409, "reauth_required", "the bank asks for consent again: reconnect this connection");
+        struct si_error eerr;
+        si_error_clear(&eerr);
+        if (si_event_record_error(db, user, NULL, "bank:sync:error", err, json_pack("{s:s}", "jobId", job_id), &eerr) != 0)
+            si_log(SI_LOG_WARN, "could not record a bank:sync:error event", json_pack("{s:s}", "code", eerr.code));
+        return -1;
     }
     if (si_db_command(db, "UPDATE truelayer_import_jobs SET status = 'running', started_at = now(), updated_at = now() "
                           "WHERE id = $1 AND user_id = $2", 2, p, err) != 0)
@@ -86,7 +89,7 @@ static int start_job(struct si_db *db, const struct bank_jobs_settings *s, const
         if (e != 0)
             goto fail;
     }
-    if (si_event_record(db, user, job_id, "bank:sync:start", json_pack("{s:s, s:i}", "jobId", job_id, "accounts", n),
+    if (si_event_record(db, user, NULL, "bank:sync:start", json_pack("{s:s, s:i}", "jobId", job_id, "accounts", n),
                         NULL, err) != 0 ||
         si_db_commit(db, err) != 0)
         goto fail;

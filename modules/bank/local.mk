@@ -30,12 +30,16 @@ EXTRA_DIST += tests/truelayer-stub/README.md modules/bank/README.md
 noinst_LTLIBRARIES += libbankjobs.la
 libbankjobs_la_SOURCES = modules/bank/bank_jobs.h modules/bank/bank_amount.c modules/bank/bank_dates.c \
 	modules/bank/bank_estimate.c modules/bank/bank_jobs_settings.c \
-	modules/bank/bank_ledger.h modules/bank/bank_ledger.c
+	modules/bank/bank_ledger.h modules/bank/bank_ledger.c modules/bank/bank_fetch.h modules/bank/bank_fetch.c \
+	modules/bank/bank_sync.h modules/bank/bank_sync.c modules/bank/bank_sync_commit.c modules/bank/bank_enrich.c \
+	modules/bank/bank_tasks.h modules/bank/bank_tasks.c
 BANKJOBS_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/bank -I$(top_srcdir)/modules/jobs \
 	-I$(top_srcdir)/modules/ingest
 libbankjobs_la_CPPFLAGS = $(BANKJOBS_CPPFLAGS)
-libbankjobs_la_LIBADD = libingest.la libjobs.la libsmartimport.la $(JANSSON_LIBS) $(PQ_LIBS) $(CRYPTO_LIBS)
-BANKJOBS_LDADD = libbankjobs.la $(JANSSON_LIBS) $(PQ_LIBS) $(CRYPTO_LIBS) $(PTHREAD_LIBS)
+libbankjobs_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
+libbankjobs_la_LIBADD = libbank.la libingest.la libjobs.la libsmartimport.la $(CURL_LIBS) $(JANSSON_LIBS) $(PQ_LIBS) \
+	$(CRYPTO_LIBS)
+BANKJOBS_LDADD = libbankjobs.la $(CURL_LIBS) $(JANSSON_LIBS) $(PQ_LIBS) $(CRYPTO_LIBS) $(PTHREAD_LIBS) -lm
 
 pkglibexec_PROGRAMS += modules/bank/smartimport-truelayer-import
 modules_bank_smartimport_truelayer_import_SOURCES = modules/bank/main_truelayer_import.c \

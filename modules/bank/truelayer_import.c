@@ -23,7 +23,8 @@ int truelayer_import_init(const struct si_config *cfg, void **fn_config, struct 
     struct import_config *c = calloc(1, sizeof *c);
     if (c == NULL)
         return si_error_set(err, 500, "internal", "out of memory");
-    if (bank_jobs_settings_load(&c->s, cfg->envp, err) != 0) {
+    if (bank_jobs_settings_load(&c->s, cfg->envp, err) != 0 || tl_settings_load(&c->tl, cfg->envp, err) != 0) {
+        tl_settings_cleanup(&c->tl);
         free(c);
         return -1;
     }
@@ -33,7 +34,11 @@ int truelayer_import_init(const struct si_config *cfg, void **fn_config, struct 
 
 void truelayer_import_cleanup(void *fn_config)
 {
-    free(fn_config);
+    struct import_config *c = fn_config;
+    if (c == NULL)
+        return;
+    tl_settings_cleanup(&c->tl);
+    free(c);
 }
 
 static int wrong_method(struct si_response *resp, const char *method, const char *path)

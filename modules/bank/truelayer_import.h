@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "bank_jobs.h"
+#include "tl_client.h"
 #include "si_function.h"
 #include "si_request.h"
 #include "si_response.h"
@@ -17,6 +18,7 @@
 
 struct import_config {
     struct bank_jobs_settings s;
+    struct tl_settings tl;      /* read at start only so that jwt mode refuses to start without the token key */
 };
 
 int truelayer_import_init(const struct si_config *cfg, void **fn_config, struct si_error *err);
