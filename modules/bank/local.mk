@@ -9,6 +9,13 @@ libbank_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
 libbank_la_LIBADD = libsmartimport.la $(CURL_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) $(PQ_LIBS) -lm
 BANK_LDADD = libbank.la libsmartimport.la $(CURL_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) $(PQ_LIBS) $(PTHREAD_LIBS) -lm
 
+# smartimport-truelayer-connect: POST /api/truelayer/connect, GET /api/truelayer/connections[/{id}],
+# POST /api/truelayer/connections/{id}/refresh.
+pkglibexec_PROGRAMS += modules/bank/smartimport-truelayer-connect
+modules_bank_smartimport_truelayer_connect_SOURCES = modules/bank/main_truelayer_connect.c \
+	modules/bank/truelayer_connect.c modules/bank/truelayer_connect.h
+modules_bank_smartimport_truelayer_connect_LDADD = $(BANK_LDADD)
+
 check_PROGRAMS += tests/unit/check_bank_client
 TESTS += tests/unit/check_bank_client
 tests_unit_check_bank_client_SOURCES = tests/unit/check_bank_client.c
