@@ -41,7 +41,7 @@
 #define TL_AUTH_URL_DEFAULT   "https://auth.truelayer.com"
 #define TL_API_URL_DEFAULT    "https://api.truelayer.com"
 #define TL_TIMEOUT_MS_DEFAULT 15000                 /* TRUELAYER_TIMEOUT_MS: one attempt */
-#define TL_DEADLINE_MS_DEFAULT 45000                /* TRUELAYER_DEADLINE_MS: a call, retries included */
+#define TL_DEADLINE_MS_DEFAULT 30000                /* TRUELAYER_DEADLINE_MS: a call, retries included */
 #define TL_ATTEMPTS_DEFAULT   3                     /* TRUELAYER_ATTEMPTS: 5xx / no connection */
 #define TL_MAX_RESPONSE_DEFAULT (32LL * 1024 * 1024) /* TRUELAYER_MAX_RESPONSE_BYTES: one answer */
 #define TL_REFRESH_MARGIN_S   60                    /* a token expiring sooner is refreshed first */
