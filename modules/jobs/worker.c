@@ -3,21 +3,28 @@
  * Not a FastCGI responder: a plain process under the supervisor.  Several may run
  * at once, on any host; they coordinate only through PostgreSQL (jobs_engine.c).
  * Inside one process:
- *   - the dispatcher thread (own connection) claims jobs in batches, as many as
- *     there are idle executors (at most SMARTIMPORT_WORKER_BATCH a statement, and
- *     never more of a task than its max_concurrency leaves), one job at a time for
- *     serial lanes, and writes the completions the executors queued, many per
- *     statement;
- *   - SMARTIMPORT_WORKER_THREADS executor threads run one job each.  A task
- *     without a commit hook, limit or lane just queues its completion; the others
- *     finish on the executor's own connection (lease check, commit hook, the state
- *     change) before the executor takes the next job, so a limit of N means at most
- *     N of its jobs are `running` in the table.  Failures are written at once;
- *   - the listener thread LISTENs on channel 'jobs' (enqueues NOTIFY it) and
- *     wakes the dispatcher; without notices it claims again every
- *     SMARTIMPORT_WORKER_POLL_MS (retries become due that way).  It also extends
- *     the leases of every job in hand every lease/3 (the heartbeat): if the process
- *     dies its leases run out and another worker takes the jobs over.
+ *   - SMARTIMPORT_WORKER_THREADS executor threads run one job each.  An idle
+ *     executor claims for itself and for the other idle ones: one claim round
+ *     at a time (the `claiming` token), as many jobs as there are idle
+ *     executors (at most SMARTIMPORT_WORKER_BATCH a statement, never more of a
+ *     task than its max_concurrency leaves), one job at a time for serial
+ *     lanes; it runs the first job it claimed and hands the rest to the others
+ *     through the ready ring.  An executor claims after a job only when the
+ *     last round may have left jobs (a backlog) or the job held a task limit or
+ *     a lane.  A task
+ *     without a commit hook, limit or lane just queues its completion; the
+ *     others finish on the executor's own connection (lease check, commit
+ *     hook, the state change) before the executor takes the next job, so a
+ *     limit of N means at most N of its jobs are `running` in the table.
+ *     Failures are written at once;
+ *   - the writer thread (own connection) writes the queued completions, many
+ *     per statement;
+ *   - the listener thread LISTENs on channel 'jobs' (enqueues NOTIFY it) and on
+ *     a notice runs the claim round itself (own connection) unless an executor
+ *     is in one; without notices an idle executor claims again every
+ *     SMARTIMPORT_WORKER_POLL_MS (retries become due that way).  It also
+ *     extends the leases of every job in hand every lease/3 (the heartbeat): if
+ *     the process dies its leases run out and another worker takes the jobs over.
  * The daemon's connections commit asynchronously (synchronous_commit off): a
  * crash can undo its last few hundred milliseconds of claims and completions, and
  * those jobs run again, exactly as after a kill -9, which tasks must tolerate
@@ -52,27 +59,41 @@ struct worker {
     struct jobs_lease lease;
     char serial[TASKS_LITERAL_MAX];   /* every serial task, as a text[] literal */
     pthread_mutex_t mu;
-    pthread_cond_t exec_cv;           /* executors: a job is ready, or stopping */
-    pthread_cond_t disp_cv;           /* dispatcher: something changed */
+    pthread_cond_t exec_cv;           /* executors (CLOCK_MONOTONIC): a job is ready, a claim is due, stopping */
+    pthread_cond_t writer_cv;         /* writer: a completion is queued, or stopping */
     struct jobs_job *ready;           /* claimed, not started: a ring of `threads` */
     int ready_head, ready_n;
     int busy;                         /* executors running a job */
     int in_hand[JOBS_MAX_TASKS];      /* ready + running, per task */
-    unsigned long changes;            /* a NOTIFY, a slot freed, a completion queued */
-    struct jobs_done *done;           /* completions for the dispatcher to write */
+    unsigned long changes;            /* a NOTIFY or a slot freed: a claim round is due */
+    unsigned long claimed_seq;        /* `changes` when the last claim round began */
+    long long last_claim_ms;          /* when the last claim round ended (si_now_ms) */
+    bool claiming;                    /* an executor is in a claim round */
+    bool maybe_more;                  /* the last claim round may have left runnable jobs */
+    bool claims_over;                 /* stopping: no claim round starts any more */
+    bool db_warned;                   /* a failed claim round was logged (until one succeeds) */
+    struct jobs_done *done;           /* completions for the writer */
     int done_n, done_cap;
-    struct jobs_job *claim_buf;       /* the dispatcher's: `threads` entries */
-    atomic_bool stopping;             /* no more claims */
-    bool claims_over;                 /* the dispatcher will claim no more (under mu) */
+    bool writer_stop;                 /* the executors are gone: write what is left and end */
+    struct jobs_job *claim_buf;       /* the claiming executor's: `threads` entries */
     atomic_bool listener_stop;
     int stop_pipe[2];
 };
 
-static void changed(struct worker *w)
+static void claim_locked(struct worker *w, struct si_db *db);
+
+/* A NOTIFY (or a reconnected listener): a claim round is due.  The listener runs it
+ * itself on claim_db when no executor is in one, so the wake-up reaches the database
+ * without a hand-over to another thread; otherwise the claimer's next round (or an
+ * idle executor) takes it. */
+static void changed(struct worker *w, struct si_db *claim_db)
 {
     pthread_mutex_lock(&w->mu);
     w->changes++;
-    pthread_cond_signal(&w->disp_cv);
+    if (claim_db != NULL && !w->claiming && !w->claims_over)
+        claim_locked(w, claim_db);   /* broadcasts to the executors when done */
+    else
+        pthread_cond_broadcast(&w->exec_cv);
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -215,6 +236,7 @@ static void queue_done(struct worker *w, struct jobs_done *d)
     }
     w->done[w->done_n++] = *d;
     memset(d, 0, sizeof *d);
+    pthread_cond_signal(&w->writer_cv);
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -262,42 +284,7 @@ static void run_job(struct worker *w, struct si_db *db, struct jobs_job *job)
     json_decref(state);
 }
 
-static void *executor(void *arg)
-{
-    struct worker *w = arg;
-    struct si_db db;
-    db_open(w, &db, "smartimport-worker");
-    for (;;) {
-        pthread_mutex_lock(&w->mu);
-        while (w->ready_n == 0 && !w->claims_over)
-            pthread_cond_wait(&w->exec_cv, &w->mu);
-        if (w->ready_n == 0) {   /* stopped, nothing left */
-            pthread_mutex_unlock(&w->mu);
-            break;
-        }
-        struct jobs_job job = w->ready[w->ready_head];
-        w->ready_head = (w->ready_head + 1) % w->wc->threads;
-        w->ready_n--;
-        w->busy++;
-        pthread_mutex_unlock(&w->mu);
-
-        int ti = job.task != NULL ? task_index(w->reg, job.task) : -1;
-        run_job(w, &db, &job);
-        jobs_job_clear(&job);
-
-        pthread_mutex_lock(&w->mu);
-        w->busy--;
-        if (ti >= 0)
-            w->in_hand[ti]--;
-        w->changes++;
-        pthread_cond_signal(&w->disp_cv);
-        pthread_mutex_unlock(&w->mu);
-    }
-    si_db_cleanup(&db);
-    return NULL;
-}
-
-/* ---- the dispatcher ------------------------------------------------------------------- */
+/* ---- claims (by whichever executor is idle; one round at a time) ---------------------- */
 
 static void push_ready(struct worker *w, struct jobs_job *jobs, int n)
 {
@@ -334,16 +321,12 @@ static int task_free(const struct worker *w, int i)
     return t->max_concurrency == 0 ? w->wc->threads : t->max_concurrency - w->in_hand[i];
 }
 
-static void log_db_error(bool *warned, const char *what, const struct si_error *err)
-{
-    if (*warned)
-        return;
-    si_log(SI_LOG_ERROR, what, json_pack("{s:s, s:s}", "code", err->code ? err->code : "", "detail", err->detail));
-    *warned = true;
-}
-
-/* One round of claims; returns how many jobs were claimed, or -1 on a database error. */
-static int claim_round(struct worker *w, struct si_db *db, struct jobs_job *buf, struct si_error *err)
+/* One round of claims; returns how many jobs were claimed, or -1 on a database error.
+ * *out_more: some statement got all it asked for, or the free slots ran out, so more
+ * jobs may be waiting (a task held back by its limit or a busy lane is claimed again
+ * when one of its jobs here ends; the poll finds the rest). */
+static int claim_round(struct worker *w, struct si_db *db, struct jobs_job *buf, bool *out_more,
+                       struct si_error *err)
 {
     const struct jobs_registry *reg = w->reg;
     char unlimited[TASKS_LITERAL_MAX] = "{";
@@ -353,8 +336,10 @@ static int claim_round(struct worker *w, struct si_db *db, struct jobs_job *buf,
     for (int i = 0; i < reg->n; i++)
         free_t[i] = task_free(w, i);
     pthread_mutex_unlock(&w->mu);
+    *out_more = true;
     if (free <= 0)
         return 0;
+    bool full = false;
     for (int i = 0; i < reg->n; i++)
         if (reg->tasks[i].max_concurrency == 0)
             literal_add(unlimited, sizeof unlimited, reg->tasks[i].name);
@@ -363,6 +348,7 @@ static int claim_round(struct worker *w, struct si_db *db, struct jobs_job *buf,
         int lim = free < w->wc->batch ? free : w->wc->batch;
         if (jobs_claim(db, &w->lease, reg, unlimited, w->serial, lim, buf, &n, err) != 0)
             return -1;
+        full = full || n == lim;
         push_ready(w, buf, n);
         free -= n;
         total += n;
@@ -377,6 +363,7 @@ static int claim_round(struct worker *w, struct si_db *db, struct jobs_job *buf,
             lim = w->wc->batch;
         if (jobs_claim(db, &w->lease, reg, one, w->serial, lim, buf, &n, err) != 0)
             return -1;
+        full = full || n == lim;
         push_ready(w, buf, n);
         free -= n;
         total += n;
@@ -400,35 +387,126 @@ static int claim_round(struct worker *w, struct si_db *db, struct jobs_job *buf,
         free -= n;
         total += n;
     }
+    *out_more = full || free <= 0;
     return total;
 }
 
-static void *dispatcher(void *arg)
+/* Until there is a job for this executor (0, *job filled), a claim round is due and no
+ * other executor is in one (1), or the worker stops with nothing left (-1).  Under mu. */
+static int next_step(struct worker *w, struct jobs_job *job)
+{
+    for (;;) {
+        if (w->ready_n > 0) {
+            *job = w->ready[w->ready_head];
+            w->ready_head = (w->ready_head + 1) % w->wc->threads;
+            w->ready_n--;
+            w->busy++;
+            return 0;
+        }
+        if (w->claims_over)
+            return -1;
+        long long due_at = w->last_claim_ms + w->wc->poll_ms;
+        if (!w->claiming && (w->changes != w->claimed_seq || si_now_ms() >= due_at))
+            return 1;
+        if (w->claiming) {
+            pthread_cond_wait(&w->exec_cv, &w->mu);   /* the claimer broadcasts when done */
+            continue;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        long long ms = due_at - si_now_ms() + 1;
+        long long ns = until.tv_nsec + (ms % 1000) * 1000000LL;
+        until.tv_sec += (time_t)(ms / 1000 + ns / 1000000000LL);
+        until.tv_nsec = (long)(ns % 1000000000LL);
+        (void)pthread_cond_timedwait(&w->exec_cv, &w->mu, &until);
+    }
+}
+
+/* One claim round on db (the caller's own connection), entered and left under mu
+ * with the claiming token free; the jobs go to the ready ring. */
+static void claim_locked(struct worker *w, struct si_db *db)
+{
+    struct si_error err;
+    si_error_clear(&err);
+    unsigned long seq = w->changes;   /* read under mu by the caller's lock below */
+    w->claiming = true;
+    pthread_mutex_unlock(&w->mu);
+    bool more = false;
+    int claimed = claim_round(w, db, w->claim_buf, &more, &err);
+    pthread_mutex_lock(&w->mu);
+    w->maybe_more = claimed > 0 && more;   /* after an error the poll tries again */
+    if (claimed < 0 && !w->db_warned) {
+        w->db_warned = true;
+        pthread_mutex_unlock(&w->mu);
+        si_log(SI_LOG_ERROR, "claiming failed; retrying",
+               json_pack("{s:s, s:s}", "code", err.code ? err.code : "", "detail", err.detail));
+        pthread_mutex_lock(&w->mu);
+    } else if (claimed > 0) {
+        w->db_warned = false;
+    }
+    w->claiming = false;
+    w->claimed_seq = seq;   /* what changed during the round makes the next one due */
+    w->last_claim_ms = si_now_ms();
+    pthread_cond_broadcast(&w->exec_cv);
+}
+
+static void *executor(void *arg)
 {
     struct worker *w = arg;
     struct si_db db;
-    db_open(w, &db, "smartimport-worker-dispatch");
-    struct jobs_job *buf = w->claim_buf;
-    bool warned = false;
+    db_open(w, &db, "smartimport-worker");
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        struct jobs_job job;
+        int step = next_step(w, &job);
+        if (step < 0)
+            break;
+        if (step == 1) {
+            claim_locked(w, &db);
+            continue;
+        }
+        pthread_mutex_unlock(&w->mu);
+
+        int ti = job.task != NULL ? task_index(w->reg, job.task) : -1;
+        run_job(w, &db, &job);
+        jobs_job_clear(&job);
+
+        pthread_mutex_lock(&w->mu);
+        w->busy--;
+        if (ti >= 0)
+            w->in_hand[ti]--;
+        /* A slot is free: claim again when jobs may be waiting, or when this job's end
+         * lets a limited task or a lane run more (otherwise the next NOTIFY or the poll
+         * does: an empty claim round after every job would hold the claiming token). */
+        const struct jobs_task *t = ti >= 0 ? &w->reg->tasks[ti] : NULL;
+        if (w->maybe_more || (t != NULL && (t->max_concurrency > 0 || t->serial)))
+            w->changes++;
+    }
+    pthread_mutex_unlock(&w->mu);
+    si_db_cleanup(&db);
+    return NULL;
+}
+
+/* ---- the writer: queued completions, many per statement ------------------------------- */
+
+static void *writer(void *arg)
+{
+    struct worker *w = arg;
+    struct si_db db;
+    db_open(w, &db, "smartimport-worker-write");
     for (;;) {
         struct si_error err;
         si_error_clear(&err);
         pthread_mutex_lock(&w->mu);
-        unsigned long seq = w->changes;
+        while (w->done_n == 0 && !w->writer_stop)
+            pthread_cond_wait(&w->writer_cv, &w->mu);
         struct jobs_done *done = w->done;
         int done_n = w->done_n;
-        if (atomic_load(&w->stopping) && !w->claims_over) {
-            w->claims_over = true;   /* checked under mu: no claim round starts after this */
-            pthread_cond_broadcast(&w->exec_cv);
-        }
-        bool finished = w->claims_over && w->ready_n == 0 && w->busy == 0 && done_n == 0;
-        bool claims_over = w->claims_over;
         w->done = NULL;
         w->done_n = w->done_cap = 0;
         pthread_mutex_unlock(&w->mu);
-        if (finished)
-            break;
-        /* Completions first: they free serial lanes, and their rows. */
+        if (done_n == 0)
+            break;   /* stopping, and everything is written */
         for (int off = 0; off < done_n; off += w->wc->batch) {
             int n = done_n - off < w->wc->batch ? done_n - off : w->wc->batch, written = 0;
             if (jobs_complete(&db, &w->lease, done + off, n, &written, &err) != 0) {
@@ -443,24 +521,6 @@ static void *dispatcher(void *arg)
         for (int i = 0; i < done_n; i++)
             jobs_done_clear(&done[i]);
         free(done);
-        int claimed = claims_over ? 0 : claim_round(w, &db, buf, &err);
-        if (claimed < 0)
-            log_db_error(&warned, "claiming failed; retrying", &err);
-        else if (claimed > 0)
-            warned = false;
-        if (claimed > 0)
-            continue;
-        /* Nothing to claim, or no free slot: sleep until something changes or the poll. */
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        long long ns = until.tv_nsec + (w->wc->poll_ms % 1000) * 1000000LL;
-        until.tv_sec += (time_t)(w->wc->poll_ms / 1000 + ns / 1000000000LL);
-        until.tv_nsec = (long)(ns % 1000000000LL);
-        pthread_mutex_lock(&w->mu);
-        while (seq == w->changes && w->done_n == 0 && !(atomic_load(&w->stopping) && !w->claims_over))
-            if (pthread_cond_timedwait(&w->disp_cv, &w->mu, &until) == ETIMEDOUT)
-                break;
-        pthread_mutex_unlock(&w->mu);
     }
     si_db_cleanup(&db);
     return NULL;
@@ -492,6 +552,8 @@ static void *listener(void *arg)
 {
     struct worker *w = arg;
     PGconn *c = NULL;
+    struct si_db claim_db;
+    db_open(w, &claim_db, "smartimport-worker-claim");
     long long last_beat = si_now_ms();
     long long beat_ms = w->wc->lease_ms / 3;
     while (!atomic_load(&w->listener_stop)) {
@@ -500,7 +562,7 @@ static void *listener(void *arg)
                 PQfinish(c);
             c = listen_connect(w);
             if (c != NULL)
-                changed(w);   /* notices may have been missed meanwhile */
+                changed(w, &claim_db);   /* notices may have been missed meanwhile */
         }
         long long timeout = beat_ms - (si_now_ms() - last_beat);
         if (timeout < 0)
@@ -525,7 +587,7 @@ static void *listener(void *arg)
                 }
             }
             if (got)
-                changed(w);
+                changed(w, &claim_db);
         }
         if (si_now_ms() - last_beat >= beat_ms) {
             last_beat = si_now_ms();
@@ -535,6 +597,7 @@ static void *listener(void *arg)
     }
     if (c != NULL)
         PQfinish(c);
+    si_db_cleanup(&claim_db);
     return NULL;
 }
 
@@ -574,18 +637,31 @@ static void lease_owner(struct jobs_lease *lease, long long lease_ms)
     snprintf(lease->lease_ms, sizeof lease->lease_ms, "%lld", lease_ms);
 }
 
+/* exec_cv waits with CLOCK_MONOTONIC deadlines (the poll), like si_now_ms. */
+static int exec_cv_init(pthread_cond_t *cv)
+{
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0)
+        return -1;
+    int rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 && pthread_cond_init(cv, &attr) == 0 ? 0 : -1;
+    pthread_condattr_destroy(&attr);
+    return rc;
+}
+
 int worker_run(const struct si_config *cfg, const struct worker_config *wc, const struct jobs_registry *reg)
 {
     struct worker w;
-    pthread_t listen_thread, dispatch_thread;
+    pthread_t listen_thread, writer_thread;
     pthread_t *threads = NULL;
     int started = 0, rc = 1;
-    bool listening = false, dispatching = false, sync_up = false;
+    bool listening = false, writing = false, exec_cv_up = false, writer_cv_up = false, mu_up = false;
     memset(&w, 0, sizeof w);
     w.cfg = cfg;
     w.wc = wc;
     w.reg = reg;
     w.stop_pipe[0] = w.stop_pipe[1] = -1;
+    w.last_claim_ms = si_now_ms() - wc->poll_ms;   /* the first claim round is due at once */
+    w.claimed_seq = (unsigned long)-1;
     lease_owner(&w.lease, wc->lease_ms);
     snprintf(w.serial, sizeof w.serial, "{");
     for (int i = 0; i < reg->n; i++)
@@ -595,25 +671,22 @@ int worker_run(const struct si_config *cfg, const struct worker_config *wc, cons
     w.ready = calloc((size_t)wc->threads, sizeof *w.ready);
     w.claim_buf = calloc((size_t)wc->threads, sizeof *w.claim_buf);
     threads = calloc((size_t)wc->threads, sizeof *threads);
-    if (w.ready == NULL || w.claim_buf == NULL || threads == NULL || pthread_mutex_init(&w.mu, NULL) != 0)
+    if (w.ready == NULL || w.claim_buf == NULL || threads == NULL || !(mu_up = pthread_mutex_init(&w.mu, NULL) == 0) ||
+        !(exec_cv_up = exec_cv_init(&w.exec_cv) == 0) || !(writer_cv_up = pthread_cond_init(&w.writer_cv, NULL) == 0))
         goto out;
-    if (pthread_cond_init(&w.exec_cv, NULL) != 0 || pthread_cond_init(&w.disp_cv, NULL) != 0) {
-        pthread_mutex_destroy(&w.mu);
-        goto out;
-    }
-    sync_up = true;
     if (pipe2(w.stop_pipe, O_CLOEXEC) != 0)
         goto out;
     if (pthread_create(&listen_thread, NULL, listener, &w) != 0)
         goto out;
     listening = true;
+    if (pthread_create(&writer_thread, NULL, writer, &w) != 0)
+        goto out;
+    writing = true;
     for (int i = 0; i < wc->threads; i++) {
         if (pthread_create(&threads[i], NULL, executor, &w) != 0)
             break;
         started++;
     }
-    if (started == wc->threads && pthread_create(&dispatch_thread, NULL, dispatcher, &w) == 0)
-        dispatching = true;
     json_t *names = json_array();
     for (int i = 0; i < reg->n && names != NULL; i++)
         json_array_append_new(names, json_string(reg->tasks[i].name));
@@ -622,7 +695,7 @@ int worker_run(const struct si_config *cfg, const struct worker_config *wc, cons
                      "threads", started, "batch", wc->batch, "lease_ms", (json_int_t)wc->lease_ms,
                      "poll_ms", (json_int_t)wc->poll_ms, "tasks", names));
     int sig = 0;
-    if (dispatching) {
+    if (started == wc->threads) {
         sigset_t set;
         sigemptyset(&set);
         sigaddset(&set, SIGTERM);
@@ -631,22 +704,22 @@ int worker_run(const struct si_config *cfg, const struct worker_config *wc, cons
         rc = 0;
     }
     si_log(SI_LOG_INFO, "stopping: finishing the jobs in hand", json_pack("{s:i}", "signal", sig));
-    /* The dispatcher sees `stopping`, ends its claims (claims_over), and the executors
-     * finish what is in hand; then the dispatcher writes their completions and ends. */
-    atomic_store(&w.stopping, true);
+    /* No claim round starts any more; the executors run what is in the ring, the
+     * writer writes their completions. */
     pthread_mutex_lock(&w.mu);
-    if (!dispatching)
-        w.claims_over = true;
+    w.claims_over = true;
     pthread_cond_broadcast(&w.exec_cv);
     pthread_mutex_unlock(&w.mu);
-    changed(&w);
     for (int i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
-    if (dispatching) {
-        changed(&w);
-        pthread_join(dispatch_thread, NULL);
-    }
 out:
+    if (writing) {
+        pthread_mutex_lock(&w.mu);
+        w.writer_stop = true;
+        pthread_cond_signal(&w.writer_cv);
+        pthread_mutex_unlock(&w.mu);
+        pthread_join(writer_thread, NULL);
+    }
     if (listening) {
         atomic_store(&w.listener_stop, true);
         if (write(w.stop_pipe[1], "x", 1) != 1)
@@ -662,10 +735,11 @@ out:
     free(w.ready);
     free(w.claim_buf);
     free(threads);
-    if (sync_up) {
+    if (exec_cv_up)
         pthread_cond_destroy(&w.exec_cv);
-        pthread_cond_destroy(&w.disp_cv);
+    if (writer_cv_up)
+        pthread_cond_destroy(&w.writer_cv);
+    if (mu_up)
         pthread_mutex_destroy(&w.mu);
-    }
     return rc;
 }

@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../../modules/health/health.h"
+#include "jobs.h"
 #include "si_db_retry.h"
 #include "si_event.h"
 #include "si_server.h"
@@ -487,6 +489,60 @@ START_TEST(health_is_a_quick_503_when_the_database_cannot_be_reached)
 }
 END_TEST
 
+/* jobs_enqueue: a new job in one statement, a known key through jobs_add (keep/replace). */
+static json_t *job_payload(long long id)
+{
+    char id_s[24];
+    struct si_error err;
+    snprintf(id_s, sizeof id_s, "%lld", id);
+    const char *p[] = { id_s };
+    PGresult *res = si_db_exec(&db, "SELECT payload::text FROM jobs WHERE id = $1::bigint", 1, p, &err);
+    ck_assert_msg(res != NULL && PQntuples(res) == 1, "job %lld not found", id);
+    json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    PQclear(res);
+    return j;
+}
+
+START_TEST(an_enqueue_adds_a_job_once_per_key_and_replace_changes_only_a_queued_one)
+{
+    struct si_error err;
+    char key[64];
+    snprintf(key, sizeof key, "check-db-%ld-%d", (long)time(NULL), (int)getpid());
+    json_t *one = json_pack("{s:i}", "n", 1), *two = json_pack("{s:i}", "n", 2);
+    struct jobs_new job = { .task = "check.enqueue", .payload = one, .user_id = USER, .job_key = key,
+                            .key_mode = JOBS_KEY_KEEP, .run_at = "2999-01-01T00:00:00Z" };
+    struct jobs_enqueued a, b, c;
+    ck_assert_msg(jobs_enqueue(&db, &job, &a, &err) == 0, "%s %s", err.message, err.detail);
+    ck_assert_str_eq(a.state, "queued");
+    ck_assert(!a.existing && !a.replaced);
+    job.payload = two;   /* keep: the first job stays as it is */
+    ck_assert_msg(jobs_enqueue(&db, &job, &b, &err) == 0, "%s %s", err.message, err.detail);
+    ck_assert_int_eq(b.id, a.id);
+    ck_assert(b.existing && !b.replaced);
+    json_t *j = job_payload(a.id);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "n")), 1);
+    json_decref(j);
+    job.key_mode = JOBS_KEY_REPLACE;   /* replace: still queued, so its payload changes */
+    ck_assert_msg(jobs_enqueue(&db, &job, &c, &err) == 0, "%s %s", err.message, err.detail);
+    ck_assert_int_eq(c.id, a.id);
+    ck_assert(c.existing && c.replaced);
+    j = job_payload(a.id);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "n")), 2);
+    json_decref(j);
+    char id_s[24];
+    snprintf(id_s, sizeof id_s, "%lld", a.id);
+    const char *p[] = { id_s };
+    PGresult *res = si_db_exec(&db, "SELECT count(*) FROM job_audit WHERE job_id = $1::bigint AND to_state = 'queued'",
+                               1, p, &err);
+    ck_assert(res != NULL);
+    ck_assert_str_eq(PQgetvalue(res, 0, 0), "1");   /* one job, one "queued" row */
+    PQclear(res);
+    ck_assert(si_db_command(&db, "DELETE FROM jobs WHERE id = $1::bigint", 1, p, &err) == 0);
+    json_decref(one);
+    json_decref(two);
+}
+END_TEST
+
 static Suite *db_suite(void)
 {
     Suite *s = suite_create("db");
@@ -498,6 +554,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, event_ids_increase_monotonically);
     tcase_add_test(tc, an_error_event_survives_the_rollback_of_the_failed_change);
     tcase_add_test(tc, events_outside_a_transaction_or_with_unsafe_payloads_are_refused);
+    tcase_add_test(tc, an_enqueue_adds_a_job_once_per_key_and_replace_changes_only_a_queued_one);
     suite_add_tcase(s, tc);
     tc = tcase_create("connection");
     tcase_add_checked_fixture(tc, setup, teardown);

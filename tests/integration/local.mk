@@ -4,7 +4,8 @@
 check_PROGRAMS += tests/integration/check_db
 tests_integration_check_db_SOURCES = tests/integration/check_db.c \
 	modules/health/health.c modules/health/health.h modules/health/functions.c
-tests_integration_check_db_LDADD = libsmartimport.la $(CHECK_LIBS) $(JANSSON_LIBS) $(PQ_LIBS)
+tests_integration_check_db_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/jobs
+tests_integration_check_db_LDADD = libjobs.la libsmartimport.la $(CHECK_LIBS) $(JANSSON_LIBS) $(PQ_LIBS)
 tests_integration_check_db_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 # The slowloris attack client of t0061 (built by make check, not a test itself).
 check_PROGRAMS += tests/integration/slowloris
