@@ -29,7 +29,7 @@ struct sync_target {
     char job_id[SI_UUID_LEN + 1];
     char connection_id[SI_UUID_LEN + 1];
     char from[11], to[11];
-    int index, total_accounts;
+    int index;
     char *account_id;               /* malloc'd */
     bool finished;                  /* the job or the account already ended: nothing to do */
     bool account_gone;              /* the account left the connection */
@@ -47,8 +47,7 @@ static int load_target(struct si_db *db, const struct jobs_job *job, struct sync
     const char *p[] = { t->job_id, idx_s, job->user_id };
     PGresult *res = si_db_exec(db,
         "SELECT j.status, j.connection_id, to_char(j.from_date, 'YYYY-MM-DD'), to_char(j.to_date, 'YYYY-MM-DD'), "
-        "  p.account_id, p.status, a.account_id IS NULL, "
-        "  (SELECT count(*) FROM truelayer_import_progress q WHERE q.job_id = j.id AND q.user_id = j.user_id) "
+        "  p.account_id, p.status, a.account_id IS NULL "
         "FROM truelayer_import_jobs j "
         "JOIN truelayer_import_progress p ON p.job_id = j.id AND p.account_index = $2::int AND p.user_id = j.user_id "
         "LEFT JOIN truelayer_accounts a ON a.connection_id = j.connection_id AND a.account_id = p.account_id "
@@ -67,7 +66,6 @@ static int load_target(struct si_db *db, const struct jobs_job *job, struct sync
     snprintf(t->from, sizeof t->from, "%s", PQgetvalue(res, 0, 2));
     snprintf(t->to, sizeof t->to, "%s", PQgetvalue(res, 0, 3));
     t->account_gone = strcmp(PQgetvalue(res, 0, 6), "t") == 0;
-    t->total_accounts = atoi(PQgetvalue(res, 0, 7));
     t->account_id = strdup(PQgetvalue(res, 0, 4));
     PQclear(res);
     if (t->account_id == NULL)

@@ -22,9 +22,11 @@
 #include <string.h>
 
 static int account_done(const struct bank_tasks_state *st, struct si_db *db, const char *user, const char *job_id,
-                        const char *idx, const PGresult *job, const char *failed, json_t **out_counts,
+                        int index, const PGresult *job, const char *failed, json_t **out_counts,
                         struct si_error *err)
 {
+    char idx[16];
+    snprintf(idx, sizeof idx, "%d", index);
     const char *p[] = { job_id, idx, user };
     PGresult *prog = si_db_exec(db,
         "SELECT p.status, p.account_id, coalesce(a.currency, 'GBP'), "
@@ -42,7 +44,11 @@ static int account_done(const struct bank_tasks_state *st, struct si_db *db, con
         rc = 0;                                 /* ended before: nothing to do */
         goto out;
     }
-    int index = atoi(idx), total = atoi(PQgetvalue(prog, 0, 3));
+    int total = 0, batch_size = 0;
+    if (si_db_get_int(prog, 0, 3, &total) != 0 || si_db_get_int(job, 0, 2, &batch_size) != 0) {
+        si_db_bad_value(err, "truelayer_import_progress");
+        goto out;
+    }
     if (failed != NULL) {                       /* its bank:sync:error was written by the run */
         const char *q[] = { job_id, idx, user, failed };
         if (si_db_command(db, "UPDATE truelayer_import_progress SET status = 'failed', error_code = $4, "
@@ -54,7 +60,7 @@ static int account_done(const struct bank_tasks_state *st, struct si_db *db, con
     }
     const struct bank_ledger_in in = {
         .user_id = user, .job_id = job_id, .account_id = PQgetvalue(prog, 0, 1), .currency = PQgetvalue(prog, 0, 2),
-        .batch_size = atoi(PQgetvalue(job, 0, 2)), .pending_match_days = st->s.pending_match_days,
+        .batch_size = batch_size, .pending_match_days = st->s.pending_match_days,
     };
     struct bank_ledger_counts c;
     if (bank_ledger_write(db, &in, &c, err) != 0)
@@ -162,11 +168,11 @@ int bank_sync_commit(void *ctx, struct si_db *db, const struct jobs_job *job, co
     const struct bank_tasks_state *st = ctx;
     if (json_is_true(json_object_get(state, "skip")))
         return 0;
-    char job_id[SI_UUID_LEN + 1], idx[16];
+    char job_id[SI_UUID_LEN + 1];
     const char *jid = json_string_value(json_object_get(job->payload, "import_job_id"));
     if (jid == NULL || si_uuid_normalize(jid, job_id) != 0)
         return si_error_set(err, 500, "invalid_job", "a bank.sync_account job without its import job");
-    snprintf(idx, sizeof idx, "%d", (int)json_integer_value(json_object_get(state, "account_index")));
+    int index = (int)json_integer_value(json_object_get(state, "account_index"));
     const char *p[] = { job_id, job->user_id };
     PGresult *jr = si_db_exec(db, "SELECT status, auto_enrich, batch_size FROM truelayer_import_jobs "
                                   "WHERE id = $1 AND user_id = $2 FOR UPDATE", 2, p, err);
@@ -177,7 +183,7 @@ int bank_sync_commit(void *ctx, struct si_db *db, const struct jobs_job *job, co
         rc = 0;                                  /* the job is gone or ended */
         goto out;
     }
-    if (account_done(st, db, job->user_id, job_id, idx, jr, json_string_value(json_object_get(state, "failed")),
+    if (account_done(st, db, job->user_id, job_id, index, jr, json_string_value(json_object_get(state, "failed")),
                      out_result, err) != 0 ||
         maybe_finish(st, db, job->user_id, job_id, strcmp(PQgetvalue(jr, 0, 1), "t") == 0, err) != 0)
         goto out;
