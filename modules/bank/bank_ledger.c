@@ -6,7 +6,8 @@
  * sha256("v1|b|" account "|" provider transaction id)): a re-sync, an overlapping range, or
  * a statement of the same account carrying the same ids adds nothing twice.  Rows go in
  * batches of batch_size through jsonb_to_recordset (one parameter, no array literals to
- * escape), ON CONFLICT DO NOTHING; what conflicted is a duplicate.  A booked row first
+ * escape); what conflicted is a duplicate, and is claimed by the job (import_job_id) when
+ * no bank sync held it, so that reverting the statement import that holds it keeps it.  A booked row first
  * tries to replace a pending row of the same account, amount and currency dated up to
  * pending_match_days before it (the bank gives a booked transaction a new id), unless
  * that pending row is still pending now. */
@@ -98,16 +99,24 @@ static int insert_batch(struct si_db *db, const struct bank_ledger_in *in, json_
     if (rows == NULL)
         return si_error_set(err, 500, "internal", "out of memory");
     const char *p[] = { in->user_id, in->account_id, in->job_id, rows };
+    /* A row the ledger already has is claimed by this job when no bank sync holds it yet
+     * (a statement import's row): revert-import then hands it to the sync instead of
+     * removing it.  DISTINCT ON: an id twice in one batch is one row (and a duplicate). */
     PGresult *res = si_db_exec(db,
-        "INSERT INTO transactions (user_id, tx_date, amount_minor, currency, description, counterparty, bank_id, "
+        "INSERT INTO transactions AS t (user_id, tx_date, amount_minor, currency, description, counterparty, bank_id, "
         "  account, category, dedup_hash, provider_transaction_id, pending, import_job_id) "
-        "SELECT $1, r.d, r.a, r.c, r.ds, r.cp, r.b, $2, 'Other', r.h, r.b, r.p, $3 "
-        "FROM jsonb_to_recordset($4::jsonb) AS r(d date, a bigint, c text, ds text, cp text, b text, h text, p boolean) "
-        "ON CONFLICT (user_id, dedup_hash) DO NOTHING", 4, p, err);
+        "SELECT $1, r.d, r.a, r.c, r.ds, r.cp, r.b, $2, 'Other', r.h, r.b, r.p, $3::uuid "
+        "FROM (SELECT DISTINCT ON (x.h) * FROM jsonb_to_recordset($4::jsonb) "
+        "      AS x(d date, a bigint, c text, ds text, cp text, b text, h text, p boolean)) r "
+        "ON CONFLICT (user_id, dedup_hash) DO UPDATE SET import_job_id = excluded.import_job_id "
+        "  WHERE t.import_job_id IS NULL "
+        "RETURNING (t.xmax = 0)", 4, p, err);
     free(rows);
     if (res == NULL)
         return -1;
-    long long inserted = si_db_rows_affected(res);
+    long long inserted = 0;
+    for (int i = 0; i < PQntuples(res); i++)
+        inserted += strcmp(PQgetvalue(res, i, 0), "t") == 0;
     PQclear(res);
     out->synced += (int)inserted;
     out->duplicates += (int)((long long)n - inserted);

@@ -15,6 +15,7 @@
  * or everything, and the counts are exact. */
 #include "bank_sync.h"
 #include "bank_ledger.h"
+#include "import_lock.h"
 #include "si_event.h"
 
 #include <stdio.h>
@@ -63,7 +64,9 @@ static int account_done(const struct bank_tasks_state *st, struct si_db *db, con
         .batch_size = batch_size, .pending_match_days = st->s.pending_match_days,
     };
     struct bank_ledger_counts c;
-    if (bank_ledger_write(db, &in, &c, err) != 0)
+    /* Shared, like commit-import: a revert (exclusive) never runs between our look at a row
+     * and our claim of it. */
+    if (import_ledger_lock(db, user, false, err) != 0 || bank_ledger_write(db, &in, &c, err) != 0)
         goto out;
     char synced[16], dups[16], errs[16], repl[16], booked[16];
     snprintf(synced, sizeof synced, "%d", c.synced);

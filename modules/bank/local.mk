@@ -41,10 +41,10 @@ libbankjobs_la_SOURCES = modules/bank/bank_jobs.h modules/bank/bank_amount.c mod
 	modules/bank/bank_sync.h modules/bank/bank_sync.c modules/bank/bank_sync_commit.c modules/bank/bank_enrich.c \
 	modules/bank/bank_tasks.h modules/bank/bank_tasks.c
 BANKJOBS_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/bank -I$(top_srcdir)/modules/jobs \
-	-I$(top_srcdir)/modules/ingest
+	-I$(top_srcdir)/modules/ingest -I$(top_srcdir)/modules/commit
 libbankjobs_la_CPPFLAGS = $(BANKJOBS_CPPFLAGS)
 libbankjobs_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
-libbankjobs_la_LIBADD = libbank.la libingest.la libjobs.la libsmartimport.la $(CURL_LIBS) $(JANSSON_LIBS) $(PQ_LIBS) \
+libbankjobs_la_LIBADD = libbank.la libingest.la libcommit.la libjobs.la libsmartimport.la $(CURL_LIBS) $(JANSSON_LIBS) $(PQ_LIBS) \
 	$(CRYPTO_LIBS)
 BANKJOBS_LDADD = libbankjobs.la $(CURL_LIBS) $(JANSSON_LIBS) $(PQ_LIBS) $(CRYPTO_LIBS) $(PTHREAD_LIBS) -lm
 

@@ -163,6 +163,23 @@ check "a statement of stub-acc-01 sees the synced transaction as a duplicate ($S
 request POST /.netlify/functions/commit-import "${AUTH[@]}" "${JSON[@]}" --data-binary "{\"importId\":\"$IMPORT\"}"
 check "committing it adds only the statement's own row" test "$STATUS,$(user_rows)" = "200,215"
 
+# --- a statement's row that a bank sync also contains survives the statement's revert ---------
+sed -e 's/tx-stub-acc-01-2024-01-15-0/tx-stub-acc-01-2024-06-15-0/; s/statement-only-1/statement-only-2/' \
+    -e 's/20240115/20240615/g; s/20240116/20240616/g' "$T/acc01.ofx" > "$T/acc01-june.ofx"
+request POST "/.netlify/functions/ingest-statement?fileName=acc01-june.ofx" "${AUTH[@]}" -H 'Content-Type: application/x-ofx' --data-binary @"$T/acc01-june.ofx"
+IMPORT2="$(jq -r '.importId // empty' "$T/body")"
+request POST /.netlify/functions/commit-import "${AUTH[@]}" "${JSON[@]}" --data-binary "{\"importId\":\"$IMPORT2\"}"
+check "setup: a June statement of stub-acc-01 committed first ($STATUS)" test "$STATUS,$(user_rows)" = "200,217"
+plan '{"connection_id":"'"$CONN"'","from_date":"2024-06-01","to_date":"2024-06-30","account_ids":["stub-acc-01"]}'
+start_wait "$JOB"
+check "the June sync finds the statement's row (29 new, 1 + pending duplicates)" jqf '.summary ==
+  {"total_synced":29,"total_duplicates":2,"total_errors":0}' "$T/body"
+request POST /.netlify/functions/revert-import "${AUTH[@]}" "${JSON[@]}" --data-binary "{\"importId\":\"$IMPORT2\"}"
+check "reverting the statement removes only its own row and hands the synced one over" \
+  jqf '.removed == 1 and .handedOver == 1' "$T/body"
+check "the row the bank sync contains is still in the ledger, once" test \
+  "$(user_rows "(provider_transaction_id = 'tx-stub-acc-01-2024-06-15-0' OR bank_id = 'tx-stub-acc-01-2024-06-15-0')"),$(user_rows)" = "1,245"
+
 # --- pending -> booked ---------------------------------------------------------------------
 TODAY="$(date -u +%F)" FROM5="$(date -u -d '5 days ago' +%F)"
 PENDING_AMOUNT="$(sql "SELECT amount_minor FROM transactions WHERE user_id = '$USER_ID' AND account = 'stub-acc-01' AND pending")"
@@ -251,7 +268,7 @@ check "status shows the enrichment" jqf '.enrichment == {"status":"completed","c
 # --- history ------------------------------------------------------------------------------------
 request GET "$API/history?limit=50" "${AUTH[@]}"
 check "history: the caller's jobs, newest first, in the seed's shape" jqf --arg u "$USER_ID" --arg j1 "$J1" --arg j4 "$J4" '
-  .user_id == $u and (.imports | length) == 7 and .imports[0].job_id == $j4
+  .user_id == $u and (.imports | length) == 8 and .imports[0].job_id == $j4
   and (.imports | map(.created_at) | . == (sort | reverse))
   and (.imports[] | select(.job_id == $j1) | .status == "completed" and .accounts_synced == 2
        and .transactions_imported == 184 and .job_type == "date_range"
