@@ -23,6 +23,13 @@ tests_unit_check_bank_client_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/b
 tests_unit_check_bank_client_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_check_bank_client_LDADD = $(BANK_LDADD) $(CHECK_LIBS)
 
+# The client against the stand-in and PostgreSQL (skips without them; scripts/test has both).
+check_PROGRAMS += tests/integration/check_bank_wire
+TESTS += tests/integration/check_bank_wire
+tests_integration_check_bank_wire_SOURCES = tests/integration/check_bank_wire.c
+tests_integration_check_bank_wire_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_integration_check_bank_wire_LDADD = $(BANK_LDADD) $(CHECK_LIBS)
+
 # The stand-in TrueLayer server (tests/truelayer-stub): started by scripts/test for the whole
 # test stack and by SMARTIMPORT_BANK_STUB=1 scripts/up.
 check_PROGRAMS += tests/truelayer-stub/truelayer_stub
