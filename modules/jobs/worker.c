@@ -434,7 +434,7 @@ static void claim_locked(struct worker *w, struct si_db *db)
     bool more = false;
     int claimed = claim_round(w, db, w->claim_buf, &more, &err);
     pthread_mutex_lock(&w->mu);
-    w->maybe_more = claimed > 0 && more;   /* after an error the poll tries again */
+    w->maybe_more = claimed >= 0 && more;   /* no free slot counts as "maybe"; after an error the poll tries again */
     if (claimed < 0 && !w->db_warned) {
         w->db_warned = true;
         pthread_mutex_unlock(&w->mu);
