@@ -17,7 +17,8 @@
  *   invalid_grant      400  an authorization code the bank refused (used, expired, wrong
  *                           redirect_uri)
  *   token_expired      401  a data call answered 401 (the caller refreshes and retries once:
- *                           tl_access_token with `rejected`, or tl_fetch_for does it)
+ *                           tl_access_token with `rejected`, or tl_fetch_for does it; a
+ *                           second 401 there is bank_error)
  *   rate_limited       429  the bank answered 429; call->retry_after_ms says how long it asked
  *                           for (-1 when it did not say).  Never slept through here: a sync
  *                           pauses that account and goes on with the others
@@ -122,7 +123,7 @@ int tl_access_token(struct si_db *db, struct si_http_client *http, const struct 
                     struct si_error *err);
 
 /* tl_access_token + tl_fetch_transactions, refreshing once and trying again when the data
- * call answers 401 (a second 401 is token_expired). */
+ * call answers 401 (a second 401, with the new token, is 502 bank_error). */
 int tl_fetch_for(struct si_db *db, struct si_http_client *http, const struct tl_settings *s, const char *user_id,
                  const char *connection_id, const char *account_id, const char *from, const char *to, bool pending,
                  json_t **out_results, struct tl_call *call, struct si_error *err);

@@ -274,7 +274,14 @@ static int with_token(struct si_db *db, struct si_http_client *http, const struc
     for (int round = 0;; round++) {
         rc = accounts ? tl_fetch_accounts(http, s, token, out_results, call, err)
                       : tl_fetch_transactions(http, s, token, account_id, from, to, pending, out_results, call, err);
-        if (rc == 0 || round == 1 || err->code == NULL || strcmp(err->code, "token_expired") != 0)
+        bool expired = rc != 0 && err->code != NULL && strcmp(err->code, "token_expired") == 0;
+        if (expired && round == 1) {
+            /* A token refreshed a moment ago refused too: the bank's fault, not the caller's
+             * credentials (a 401 would read as "log in again" to a client). */
+            si_error_set(err, 502, "bank_error", "the bank refused a freshly refreshed access token");
+            si_error_detail(err, "HTTP 401 again after a refresh");
+        }
+        if (!expired || round == 1)
             break;
         char *next = NULL;
         rc = tl_access_token(db, http, s, user_id, connection_id, token, &next, err);

@@ -2,7 +2,7 @@
  * stand-in server (tests/truelayer-stub, SMARTIMPORT_TEST_TRUELAYER) and a real PostgreSQL:
  * the code exchange, a window of transactions with exact minor units (0.1, 0.29,
  * 1234567.89, a 3-decimal currency), pending transactions and their booking, 401 ->
- * token_expired, 429 -> rate_limited with the bank's Retry-After and no retry, 5xx retried
+ * token_expired (and a second 401 after tl_fetch_for's refresh -> bank_error), 429 -> rate_limited with the bank's Retry-After and no retry, 5xx retried
  * then bank_unavailable, and tl_fetch_for's refresh-once on a 401 and reauth_required on
  * invalid_grant.  Skipped (77) without the stand-in or DATABASE_URL. */
 #include <check.h>
@@ -255,6 +255,14 @@ START_TEST(fetch_for_refreshes_once_after_a_401_and_stops_at_invalid_grant)
     ck_assert_int_eq(tl_fetch_for(&db, &http, &settings, "5b0c8e4e-0000-4000-8000-ffffffffffff", conn, "stub-acc-01",
                                   NULL, NULL, false, &results, &call, &err), -1);
     ck_assert_str_eq(err.code, "not_found");
+    /* the refreshed token refused too: one refresh, then bank_error (not a 401 for the caller) */
+    stub("script", "{\"expire_tokens\":true,\"token_calls\":0}");
+    ck_assert_int_eq(tl_fetch_for(&db, &http, &settings, user, conn, "stub-acc-01", "2026-01-01", "2026-01-03", false,
+                                  &results, &call, &err), -1);
+    ck_assert_str_eq(err.code, "bank_error");
+    ck_assert_int_eq(err.status, 502);
+    ck_assert_int_eq(stat("grant:refresh_token"), refreshes + 2);
+    stub("script", "{\"token_calls\":-1}");
     stub("script", "{\"expire_tokens\":true,\"refresh_invalid_grant\":1}");
     ck_assert_int_eq(tl_fetch_for(&db, &http, &settings, user, conn, "stub-acc-01", "2026-01-01", "2026-01-03", false,
                                   &results, &call, &err), -1);
