@@ -128,7 +128,7 @@ static int cache_page(struct si_db *db, const char *user, const struct sync_targ
 static bool definitive(const char *code)
 {
     static const char *const codes[] = { "reauth_required", "not_found", "account_not_found", "rate_limited",
-                                         "token_expired", "invalid_date_range", "invalid_job" };
+                                         "invalid_date_range", "invalid_job" };
     for (size_t i = 0; i < sizeof codes / sizeof *codes; i++)
         if (code != NULL && strcmp(code, codes[i]) == 0)
             return true;
