@@ -6,6 +6,7 @@ libsmartimport_la_SOURCES = \
 	modules/runtime/si_buf.c modules/runtime/si_buf.h \
 	modules/runtime/si_clock.c modules/runtime/si_clock.h \
 	modules/runtime/si_config.c modules/runtime/si_config.h \
+	modules/runtime/si_crypt.c modules/runtime/si_crypt.h \
 	modules/runtime/si_db.c modules/runtime/si_db.h \
 	modules/runtime/si_db_get.c \
 	modules/runtime/si_db_retry.c modules/runtime/si_db_retry.h \

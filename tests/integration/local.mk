@@ -10,6 +10,10 @@ tests_integration_check_db_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 # The slowloris attack client of t0061 (built by make check, not a test itself).
 check_PROGRAMS += tests/integration/slowloris
 tests_integration_slowloris_SOURCES = tests/integration/slowloris.c
+# The sealed-token opener of t0070 (built by make check, not a test itself).
+check_PROGRAMS += tests/integration/open_token
+tests_integration_open_token_SOURCES = tests/integration/open_token.c
+tests_integration_open_token_LDADD = libsmartimport.la $(CRYPTO_LIBS) $(JANSSON_LIBS) $(PQ_LIBS)
 INTEGRATION_SHELL_TESTS = tests/integration/t0001-health.sh tests/integration/t0002-nginx-errors.sh \
 	tests/integration/t0010-ingest.sh tests/integration/t0015-ingest-limits.sh tests/integration/t0020-commit.sh \
 	tests/integration/t0021-revert-overlap.sh tests/integration/t0022-commit-overlap-concurrent.sh \
@@ -17,8 +21,10 @@ INTEGRATION_SHELL_TESTS = tests/integration/t0001-health.sh tests/integration/t0
 	tests/integration/t0040-events.sh \
 	tests/integration/t0041-events-limits.sh \
 	tests/integration/t0050-workflow.sh tests/integration/t0051-jobs.sh \
+	tests/integration/t0071-bank-import.sh \
 	tests/integration/t0060-edge-identity.sh tests/integration/t0061-edge-slowloris.sh \
 	tests/integration/t0062-edge-backpressure.sh tests/integration/t0063-log-secrets.sh \
+	tests/integration/t0070-bank-connect.sh \
 	tests/integration/t0095-supervise.sh tests/integration/t0096-reload.sh \
 	tests/integration/t0097-staging-crash.sh \
 	tests/integration/t0098-events-db-restart.sh \

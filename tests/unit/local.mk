@@ -1,7 +1,7 @@
 # tests/unit: Check unit tests of the runtime; no services needed.
 UNIT_TESTS = tests/unit/check_request tests/unit/check_jwt tests/unit/check_auth \
 	tests/unit/check_response tests/unit/check_basics tests/unit/check_db_message \
-	tests/unit/check_runtime_kit tests/unit/check_money tests/unit/check_http
+	tests/unit/check_runtime_kit tests/unit/check_money tests/unit/check_http tests/unit/check_crypt
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS) tests/unit/t-checksrc.sh
 dist_check_SCRIPTS += tests/unit/t-checksrc.sh
@@ -34,3 +34,6 @@ tests_unit_check_money_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_http_SOURCES = tests/unit/check_http.c
 tests_unit_check_http_LDADD = $(UNIT_LDADD) $(PTHREAD_LIBS)
 tests_unit_check_http_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_crypt_SOURCES = tests/unit/check_crypt.c
+tests_unit_check_crypt_LDADD = $(UNIT_LDADD)
+tests_unit_check_crypt_CFLAGS = $(UNIT_CFLAGS)
