@@ -4,7 +4,9 @@
  * it only contained as duplicates (its links in transaction_imports,
  * sql/0009, are dropped), and of the rows it holds (transactions.import_id)
  * those that another committed import still contains are handed over to it
- * (the earliest committed) and stay; only the others are removed.  Rows it contained as duplicates of rows held
+ * (the earliest committed) and stay, as do those a bank sync also contains
+ * (transactions.import_job_id, modules/bank: held by no import from then on);
+ * only the others are removed.  Rows it contained as duplicates of rows held
  * by other imports stay where they are.  Then it is marked reverted and
  * import:revert:complete records {removed, handedOver}.  A reverted import
  * no longer holds its file's place, so the same file can be imported again.
@@ -81,6 +83,12 @@ static int revert_import(struct si_db *db, void *arg, struct si_error *err)
         "WHERE l.transaction_id = moved.id AND l.import_id = moved.import_id AND l.user_id = $2", params, err);
     if (a->handed_over < 0)
         return -1;
+    /* A row a bank sync also contains (import_job_id, modules/bank) stays, held by no import. */
+    long long to_bank = bulk_count(db, "UPDATE transactions SET import_id = NULL "
+                                       "WHERE import_id = $1 AND user_id = $2 AND import_job_id IS NOT NULL", params, err);
+    if (to_bank < 0)
+        return -1;
+    a->handed_over += to_bank;
     a->removed = bulk_count(db, "DELETE FROM transactions WHERE import_id = $1 AND user_id = $2", params, err);
     if (a->removed < 0)
         return -1;

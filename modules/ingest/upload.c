@@ -5,6 +5,7 @@
 #include "ingest_config.h"
 #include "multipart.h"
 #include "spool_file.h"
+#include "si_base64.h"
 #include "si_json.h"
 
 #include <stdlib.h>
@@ -19,6 +20,7 @@ struct spool {
     EVP_MD_CTX *md;
     size_t size;
     size_t max;
+    struct si_error *err;   /* where spool_sink reports (base64_to_spool) */
 };
 
 static int spool_open(struct spool *s, const char *dir, size_t max, struct si_error *err)
@@ -80,42 +82,28 @@ static void spool_cleanup(struct spool *s)
     s->md = NULL;
 }
 
-/* Standard base64 (RFC 4648 section 4), whitespace ignored, padding optional. */
+static int spool_sink(void *arg, const unsigned char *data, size_t n)
+{
+    struct spool *s = arg;
+    return spool_write(s, data, n, s->err);
+}
+
+/* Standard base64 (si_base64: whitespace ignored, padding optional) into the spool. */
 static int base64_to_spool(const char *in, size_t n, struct spool *s, struct si_error *err)
 {
-    unsigned char out[3 * 1024];
-    size_t o = 0;
-    unsigned int acc = 0;
-    int bits = 0, pad = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)in[i];
-        int v;
-        if (c >= 'A' && c <= 'Z') v = c - 'A';
-        else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9') v = c - '0' + 52;
-        else if (c == '+') v = 62;
-        else if (c == '/') v = 63;
-        else if (c == '=') { pad++; continue; }
-        else if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-        else return si_error_set(err, 400, "bad_base64", "contentBase64 is not valid base64");
-        if (pad)
-            return si_error_set(err, 400, "bad_base64", "contentBase64 has data after its padding");
-        acc = (acc << 6) | (unsigned int)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-            if (o == sizeof out) {
-                if (spool_write(s, out, o, err) != 0)
-                    return -1;
-                o = 0;
-            }
-        }
-    }
-    if (bits >= 6 || pad > 2)
+    s->err = err;
+    switch (si_base64_decode(in, n, SI_BASE64_STD, spool_sink, s)) {
+    case SI_BASE64_OK:
+        return 0;
+    case SI_BASE64_SINK:
+        return -1;   /* spool_write set err */
+    case SI_BASE64_AFTER_PADDING:
+        return si_error_set(err, 400, "bad_base64", "contentBase64 has data after its padding");
+    case SI_BASE64_TRUNCATED:
         return si_error_set(err, 400, "bad_base64", "contentBase64 is truncated");
-    return o > 0 ? spool_write(s, out, o, err) : 0;
+    default:
+        return si_error_set(err, 400, "bad_base64", "contentBase64 is not valid base64");
+    }
 }
 
 static int read_json(struct si_ctx *ctx, struct si_request *req, struct upload *up, struct si_error *err)

@@ -204,7 +204,8 @@ int jobs_fail(struct si_db *db, const struct jobs_lease *lease, long long id, bo
               double ms, const char *error, const char *event_type, const char *event_payload,
               struct si_error *err);
 
-/* Extends every lease (jobs and lanes) this owner holds.  0 or -1. */
-int jobs_heartbeat(PGconn *conn, const struct jobs_lease *lease);
+/* Extends the leases of the jobs in hand (ids: a bigint[] literal) and of their lanes.
+ * 0 or -1. */
+int jobs_heartbeat(PGconn *conn, const struct jobs_lease *lease, const char *ids);
 
 #endif

@@ -276,13 +276,21 @@ int jobs_fail(struct si_db *db, const struct jobs_lease *lease, long long id, bo
     return n == 1 ? 1 : 0;
 }
 
-int jobs_heartbeat(PGconn *conn, const struct jobs_lease *lease)
+int jobs_heartbeat(PGconn *conn, const struct jobs_lease *lease, const char *ids)
 {
-    const char *p[] = { lease->owner, lease->lease_ms };
+    const char *p[] = { lease->owner, lease->lease_ms, ids };
+    /* Only the jobs in hand: a job whose completion could not be written must see its
+     * lease run out (and run again), not be extended for as long as this process lives.
+     * Rows are locked in id order, like a completion batch (by the primary key), so the
+     * two cannot deadlock. */
     PGresult *r = PQexecParams(conn,
-        "WITH j AS (UPDATE jobs SET locked_until = now() + " LEASE ", run_at = now() + " LEASE " "
-        "    WHERE locked_by = $1 AND state = 'running' RETURNING 1) "
-        "UPDATE job_queues SET locked_until = now() + " LEASE " WHERE locked_by = $1", 2, NULL, p, NULL, NULL, 0);
+        "WITH mine AS (SELECT id, queue FROM jobs WHERE id = ANY ($3::bigint[]) AND locked_by = $1 "
+        "    AND " RUNNING("") " ORDER BY id FOR UPDATE), "
+        "  j AS (UPDATE jobs SET locked_until = now() + " LEASE ", run_at = now() + " LEASE " "
+        "    FROM mine WHERE jobs.id = mine.id RETURNING 1) "
+        "UPDATE job_queues SET locked_until = now() + " LEASE " "
+        "  WHERE locked_by = $1 AND queue IN (SELECT queue FROM mine WHERE queue IS NOT NULL)",
+        3, NULL, p, NULL, NULL, 0);
     int rc = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
     PQclear(r);
     return rc;

@@ -10,10 +10,11 @@ JOBS_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/jobs
 pkglibexec_PROGRAMS += modules/jobs/smartimport-worker
 modules_jobs_smartimport_worker_SOURCES = modules/jobs/main_worker.c modules/jobs/worker.c modules/jobs/worker.h \
 	modules/jobs/tasks.c modules/jobs/test_tasks.c modules/jobs/test_tasks.h
-modules_jobs_smartimport_worker_CPPFLAGS = $(JOBS_CPPFLAGS) -I$(top_srcdir)/modules/workflow
+modules_jobs_smartimport_worker_CPPFLAGS = $(JOBS_CPPFLAGS) -I$(top_srcdir)/modules/workflow \
+	-I$(top_srcdir)/modules/bank
 modules_jobs_smartimport_worker_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
-modules_jobs_smartimport_worker_LDADD = libworkflow.la libjobs.la $(CURL_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) \
-	$(PQ_LIBS) $(PTHREAD_LIBS)
+modules_jobs_smartimport_worker_LDADD = libworkflow.la libbankjobs.la libjobs.la $(CURL_LIBS) $(CRYPTO_LIBS) \
+	$(JANSSON_LIBS) $(PQ_LIBS) $(PTHREAD_LIBS)
 
 check_PROGRAMS += tests/unit/check_jobs
 TESTS += tests/unit/check_jobs

@@ -3,28 +3,28 @@
  * Not a FastCGI responder: a plain process under the supervisor.  Several may run
  * at once, on any host; they coordinate only through PostgreSQL (jobs_engine.c).
  * Inside one process:
- *   - SMARTIMPORT_WORKER_THREADS executor threads run one job each.  An idle
- *     executor claims for itself and for the other idle ones: one claim round
- *     at a time (the `claiming` token), as many jobs as there are idle
- *     executors (at most SMARTIMPORT_WORKER_BATCH a statement, never more of a
- *     task than its max_concurrency leaves), one job at a time for serial
- *     lanes; it runs the first job it claimed and hands the rest to the others
- *     through the ready ring.  An executor claims after a job only when the
- *     last round may have left jobs (a backlog) or the job held a task limit or
- *     a lane.  A task
- *     without a commit hook, limit or lane just queues its completion; the
- *     others finish on the executor's own connection (lease check, commit
+ *   - SMARTIMPORT_WORKER_THREADS executor threads run one job each.  On a NOTIFY
+ *     every idle executor claims one job for itself at once, side by side
+ *     (SKIP LOCKED keeps them apart), so the first one the scheduler runs starts
+ *     the new job with no hand-over between threads.  Claim rounds do the rest,
+ *     one at a time (the `claiming` token), by whichever executor is idle: as
+ *     many jobs as there are idle executors (at most SMARTIMPORT_WORKER_BATCH a
+ *     statement, never more of a task than its max_concurrency leaves), one job
+ *     at a time for serial lanes, handed to the others through the ready ring.
+ *     A round runs after a NOTIFY, after a job when the last round may have left
+ *     jobs (a backlog: then claims are batched) or the job held a task limit or
+ *     a lane, and every SMARTIMPORT_WORKER_POLL_MS (retries become due that way).
+ *     A task without a commit hook, limit or lane just queues its completion;
+ *     the others finish on the executor's own connection (lease check, commit
  *     hook, the state change) before the executor takes the next job, so a
  *     limit of N means at most N of its jobs are `running` in the table.
  *     Failures are written at once;
  *   - the writer thread (own connection) writes the queued completions, many
  *     per statement;
- *   - the listener thread LISTENs on channel 'jobs' (enqueues NOTIFY it) and on
- *     a notice runs the claim round itself (own connection) unless an executor
- *     is in one; without notices an idle executor claims again every
- *     SMARTIMPORT_WORKER_POLL_MS (retries become due that way).  It also
- *     extends the leases of every job in hand every lease/3 (the heartbeat): if
- *     the process dies its leases run out and another worker takes the jobs over.
+ *   - the listener thread LISTENs on channel 'jobs' (enqueues NOTIFY it) and
+ *     wakes the idle executors.  It also extends the leases of every job in
+ *     hand every lease/3 (the heartbeat): if the process dies its leases run
+ *     out and another worker takes the jobs over.
  * The daemon's connections commit asynchronously (synchronous_commit off): a
  * crash can undo its last few hundred milliseconds of claims and completions, and
  * those jobs run again, exactly as after a kill -9, which tasks must tolerate
@@ -58,13 +58,16 @@ struct worker {
     const struct jobs_registry *reg;
     struct jobs_lease lease;
     char serial[TASKS_LITERAL_MAX];   /* every serial task, as a text[] literal */
+    char unlimited[TASKS_LITERAL_MAX];   /* every task without a concurrency limit */
     pthread_mutex_t mu;
     pthread_cond_t exec_cv;           /* executors (CLOCK_MONOTONIC): a job is ready, a claim is due, stopping */
     pthread_cond_t writer_cv;         /* writer: a completion is queued, or stopping */
     struct jobs_job *ready;           /* claimed, not started: a ring of `threads` */
     int ready_head, ready_n;
     int busy;                         /* executors running a job */
+    long long *running;               /* `threads` slots: the id each executor runs, 0 when none */
     int in_hand[JOBS_MAX_TASKS];      /* ready + running, per task */
+    unsigned long notifies;           /* NOTIFYs seen: each lets every idle executor claim once */
     unsigned long changes;            /* a NOTIFY or a slot freed: a claim round is due */
     unsigned long claimed_seq;        /* `changes` when the last claim round began */
     long long last_claim_ms;          /* when the last claim round ended (si_now_ms) */
@@ -80,20 +83,15 @@ struct worker {
     int stop_pipe[2];
 };
 
-static void claim_locked(struct worker *w, struct si_db *db);
-
-/* A NOTIFY (or a reconnected listener): a claim round is due.  The listener runs it
- * itself on claim_db when no executor is in one, so the wake-up reaches the database
- * without a hand-over to another thread; otherwise the claimer's next round (or an
- * idle executor) takes it. */
-static void changed(struct worker *w, struct si_db *claim_db)
+/* A NOTIFY (or a reconnected listener): every idle executor tries a quick claim of
+ * one job for itself, at once and side by side (SKIP LOCKED keeps them apart), so the
+ * first one the scheduler runs starts the job; a claim round is due too. */
+static void changed(struct worker *w)
 {
     pthread_mutex_lock(&w->mu);
+    w->notifies++;
     w->changes++;
-    if (claim_db != NULL && !w->claiming && !w->claims_over)
-        claim_locked(w, claim_db);   /* broadcasts to the executors when done */
-    else
-        pthread_cond_broadcast(&w->exec_cv);
+    pthread_cond_broadcast(&w->exec_cv);
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -329,7 +327,6 @@ static int claim_round(struct worker *w, struct si_db *db, struct jobs_job *buf,
                        struct si_error *err)
 {
     const struct jobs_registry *reg = w->reg;
-    char unlimited[TASKS_LITERAL_MAX] = "{";
     int free_t[JOBS_MAX_TASKS], total = 0, n;
     pthread_mutex_lock(&w->mu);
     int free = w->wc->threads - w->busy - w->ready_n;
@@ -340,13 +337,9 @@ static int claim_round(struct worker *w, struct si_db *db, struct jobs_job *buf,
     if (free <= 0)
         return 0;
     bool full = false;
-    for (int i = 0; i < reg->n; i++)
-        if (reg->tasks[i].max_concurrency == 0)
-            literal_add(unlimited, sizeof unlimited, reg->tasks[i].name);
-    literal_close(unlimited, sizeof unlimited);
-    if (strcmp(unlimited, "{}") != 0) {
+    if (strcmp(w->unlimited, "{}") != 0) {
         int lim = free < w->wc->batch ? free : w->wc->batch;
-        if (jobs_claim(db, &w->lease, reg, unlimited, w->serial, lim, buf, &n, err) != 0)
+        if (jobs_claim(db, &w->lease, reg, w->unlimited, w->serial, lim, buf, &n, err) != 0)
             return -1;
         full = full || n == lim;
         push_ready(w, buf, n);
@@ -391,9 +384,11 @@ static int claim_round(struct worker *w, struct si_db *db, struct jobs_job *buf,
     return total;
 }
 
-/* Until there is a job for this executor (0, *job filled), a claim round is due and no
- * other executor is in one (1), or the worker stops with nothing left (-1).  Under mu. */
-static int next_step(struct worker *w, struct jobs_job *job)
+/* Until there is a job for this executor (0, *job filled), a NOTIFY it has not acted
+ * on (2: a quick claim for itself, counted busy meanwhile), a claim round is due and
+ * no other executor is in one (1), or the worker stops with nothing left (-1).
+ * Under mu. */
+static int next_step(struct worker *w, struct jobs_job *job, unsigned long *seen)
 {
     for (;;) {
         if (w->ready_n > 0) {
@@ -405,6 +400,13 @@ static int next_step(struct worker *w, struct jobs_job *job)
         }
         if (w->claims_over)
             return -1;
+        if (w->notifies != *seen) {
+            *seen = w->notifies;
+            if (strcmp(w->unlimited, "{}") != 0) {
+                w->busy++;   /* so a claim round meanwhile leaves this slot alone */
+                return 2;
+            }
+        }
         long long due_at = w->last_claim_ms + w->wc->poll_ms;
         if (!w->claiming && (w->changes != w->claimed_seq || si_now_ms() >= due_at))
             return 1;
@@ -450,31 +452,67 @@ static void claim_locked(struct worker *w, struct si_db *db)
     pthread_cond_broadcast(&w->exec_cv);
 }
 
+/* A quick claim: one job of a task without limits, for this executor (counted busy).
+ * 1 with *job filled, or 0 (nothing runnable, or an error: the poll tries again). */
+static int claim_one(struct worker *w, struct si_db *db, struct jobs_job *job)
+{
+    struct si_error err;
+    si_error_clear(&err);
+    int n = 0;
+    pthread_mutex_unlock(&w->mu);
+    if (jobs_claim(db, &w->lease, w->reg, w->unlimited, w->serial, 1, job, &n, &err) != 0)
+        n = 0;   /* the claim rounds log database errors */
+    pthread_mutex_lock(&w->mu);
+    if (n == 1) {
+        int ti = job->task != NULL ? task_index(w->reg, job->task) : -1;
+        if (ti >= 0)
+            w->in_hand[ti]++;
+        w->maybe_more = true;   /* the executors' next round finds out */
+        return 1;
+    }
+    w->busy--;
+    return 0;
+}
+
 static void *executor(void *arg)
 {
     struct worker *w = arg;
     struct si_db db;
     db_open(w, &db, "smartimport-worker");
     pthread_mutex_lock(&w->mu);
+    unsigned long seen = w->notifies;
     for (;;) {
         struct jobs_job job;
-        int step = next_step(w, &job);
+        int step = next_step(w, &job, &seen);
         if (step < 0)
             break;
         if (step == 1) {
             claim_locked(w, &db);
             continue;
         }
+        if (step == 2 && claim_one(w, &db, &job) == 0)
+            continue;
+        for (int i = 0; i < w->wc->threads; i++)   /* busy <= threads: a slot is free */
+            if (w->running[i] == 0) {
+                w->running[i] = job.id;
+                break;
+            }
         pthread_mutex_unlock(&w->mu);
 
         int ti = job.task != NULL ? task_index(w->reg, job.task) : -1;
         run_job(w, &db, &job);
+        long long done_id = job.id;
         jobs_job_clear(&job);
 
         pthread_mutex_lock(&w->mu);
         w->busy--;
         if (ti >= 0)
             w->in_hand[ti]--;
+        for (int i = 0; i < w->wc->threads; i++)
+            if (w->running[i] == done_id) {
+                w->running[i] = 0;
+                break;
+            }
         /* A slot is free: claim again when jobs may be waiting, or when this job's end
          * lets a limited task or a lane run more (otherwise the next NOTIFY or the poll
          * does: an empty claim round after every job would hold the claiming token). */
@@ -509,7 +547,12 @@ static void *writer(void *arg)
             break;   /* stopping, and everything is written */
         for (int off = 0; off < done_n; off += w->wc->batch) {
             int n = done_n - off < w->wc->batch ? done_n - off : w->wc->batch, written = 0;
-            if (jobs_complete(&db, &w->lease, done + off, n, &written, &err) != 0) {
+            int rc = jobs_complete(&db, &w->lease, done + off, n, &written, &err);
+            for (int again = 0; rc != 0 && again < 2 && err.code != NULL && strcmp(err.code, "retry") == 0; again++) {
+                si_error_clear(&err);   /* a deadlock or serialization failure: the statement is idempotent */
+                rc = jobs_complete(&db, &w->lease, done + off, n, &written, &err);
+            }
+            if (rc != 0) {
                 si_log(SI_LOG_ERROR, "could not record completions (their leases will expire and they run again)",
                        json_pack("{s:i, s:s, s:s}", "jobs", n, "code", err.code ? err.code : "", "detail", err.detail));
                 si_error_clear(&err);
@@ -527,6 +570,27 @@ static void *writer(void *arg)
 }
 
 /* ---- LISTEN and the lease heartbeat --------------------------------------------------- */
+
+/* The ids of the jobs in hand (running, or claimed and waiting in the ring) as a
+ * bigint[] literal (malloc'd), or NULL when out of memory. */
+static char *ids_in_hand(struct worker *w)
+{
+    size_t cap = (size_t)w->wc->threads * 2 * 21 + 3, len = 1;
+    char *buf = malloc(cap);
+    if (buf == NULL)
+        return NULL;
+    buf[0] = '{';
+    pthread_mutex_lock(&w->mu);
+    for (int i = 0; i < w->wc->threads; i++)
+        if (w->running[i] != 0)
+            len += (size_t)snprintf(buf + len, cap - len, "%s%lld", len > 1 ? "," : "", w->running[i]);
+    for (int k = 0; k < w->ready_n; k++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%lld", len > 1 ? "," : "",
+                                w->ready[(w->ready_head + k) % w->wc->threads].id);
+    pthread_mutex_unlock(&w->mu);
+    snprintf(buf + len, cap - len, "}");
+    return buf;
+}
 
 static PGconn *listen_connect(struct worker *w)
 {
@@ -552,8 +616,6 @@ static void *listener(void *arg)
 {
     struct worker *w = arg;
     PGconn *c = NULL;
-    struct si_db claim_db;
-    db_open(w, &claim_db, "smartimport-worker-claim");
     long long last_beat = si_now_ms();
     long long beat_ms = w->wc->lease_ms / 3;
     while (!atomic_load(&w->listener_stop)) {
@@ -562,7 +624,7 @@ static void *listener(void *arg)
                 PQfinish(c);
             c = listen_connect(w);
             if (c != NULL)
-                changed(w, &claim_db);   /* notices may have been missed meanwhile */
+                changed(w);   /* notices may have been missed meanwhile */
         }
         long long timeout = beat_ms - (si_now_ms() - last_beat);
         if (timeout < 0)
@@ -587,17 +649,18 @@ static void *listener(void *arg)
                 }
             }
             if (got)
-                changed(w, &claim_db);
+                changed(w);
         }
         if (si_now_ms() - last_beat >= beat_ms) {
             last_beat = si_now_ms();
-            if (c != NULL && jobs_heartbeat(c, &w->lease) != 0)
+            char *ids = ids_in_hand(w);
+            if (c != NULL && (ids == NULL || jobs_heartbeat(c, &w->lease, ids) != 0))
                 si_log(SI_LOG_WARN, "lease heartbeat failed", NULL);
+            free(ids);
         }
     }
     if (c != NULL)
         PQfinish(c);
-    si_db_cleanup(&claim_db);
     return NULL;
 }
 
@@ -668,10 +731,16 @@ int worker_run(const struct si_config *cfg, const struct worker_config *wc, cons
         if (reg->tasks[i].serial)
             literal_add(w.serial, sizeof w.serial, reg->tasks[i].name);
     literal_close(w.serial, sizeof w.serial);
+    snprintf(w.unlimited, sizeof w.unlimited, "{");
+    for (int i = 0; i < reg->n; i++)
+        if (reg->tasks[i].max_concurrency == 0)
+            literal_add(w.unlimited, sizeof w.unlimited, reg->tasks[i].name);
+    literal_close(w.unlimited, sizeof w.unlimited);
     w.ready = calloc((size_t)wc->threads, sizeof *w.ready);
     w.claim_buf = calloc((size_t)wc->threads, sizeof *w.claim_buf);
+    w.running = calloc((size_t)wc->threads, sizeof *w.running);
     threads = calloc((size_t)wc->threads, sizeof *threads);
-    if (w.ready == NULL || w.claim_buf == NULL || threads == NULL || !(mu_up = pthread_mutex_init(&w.mu, NULL) == 0) ||
+    if (w.ready == NULL || w.claim_buf == NULL || w.running == NULL || threads == NULL || !(mu_up = pthread_mutex_init(&w.mu, NULL) == 0) ||
         !(exec_cv_up = exec_cv_init(&w.exec_cv) == 0) || !(writer_cv_up = pthread_cond_init(&w.writer_cv, NULL) == 0))
         goto out;
     if (pipe2(w.stop_pipe, O_CLOEXEC) != 0)
@@ -734,6 +803,7 @@ out:
     free(w.done);
     free(w.ready);
     free(w.claim_buf);
+    free(w.running);
     free(threads);
     if (exec_cv_up)
         pthread_cond_destroy(&w.exec_cv);

@@ -17,6 +17,7 @@ libsmartimport_la_SOURCES = \
 	modules/runtime/si_http.c modules/runtime/si_http.h \
 	modules/runtime/si_json.c modules/runtime/si_json.h \
 	modules/runtime/si_jwt.c modules/runtime/si_jwt.h \
+	modules/runtime/si_base64.c modules/runtime/si_base64.h \
 	modules/runtime/si_limits.h \
 	modules/runtime/si_log.c modules/runtime/si_log.h \
 	modules/runtime/si_money.c modules/runtime/si_money.h \

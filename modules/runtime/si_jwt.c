@@ -12,66 +12,6 @@
 
 #define NBF_LEEWAY_SECONDS 30
 
-static int b64url_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
-    return -1;
-}
-
-int si_base64url_decode(const char *in, size_t n, unsigned char *out, size_t cap, size_t *out_len)
-{
-    *out_len = 0;
-    if (n % 4 == 1)
-        return -1;
-    size_t need = n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
-    if (need > cap)
-        return -1;
-    unsigned int acc = 0;
-    int bits = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64url_value((unsigned char)in[i]);
-        if (v < 0)
-            return -1;
-        acc = (acc << 6) | (unsigned int)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    if (acc != 0)   /* leftover bits must be zero: one text per byte string */
-        return -1;
-    *out_len = o;
-    return 0;
-}
-
-int si_base64url_encode(const unsigned char *data, size_t n, struct si_buf *out)
-{
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    unsigned int acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        acc = (acc << 8) | data[i];
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            if (si_buf_append(out, &alphabet[(acc >> bits) & 63], 1) != 0)
-                return -1;
-        }
-        acc &= (1u << bits) - 1;
-    }
-    if (bits > 0 && si_buf_append(out, &alphabet[(acc << (6 - bits)) & 63], 1) != 0)
-        return -1;
-    return 0;
-}
-
 /* Decodes one base64url segment as a JSON object. */
 static json_t *decode_json_segment(const char *seg, size_t n)
 {

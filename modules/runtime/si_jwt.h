@@ -11,15 +11,9 @@
 #include <stddef.h>
 #include <jansson.h>
 
+#include "si_base64.h"   /* si_base64url_decode, si_base64url_encode */
 #include "si_buf.h"
 #include "si_error.h"
-
-/* Decodes base64url text in[0..n) into out (capacity cap).  Returns 0 and the
- * length in *out_len, or -1 for any character, length or trailing-bit error. */
-int si_base64url_decode(const char *in, size_t n, unsigned char *out, size_t cap, size_t *out_len);
-
-/* Encodes data as unpadded base64url, appended to out.  Returns 0 or -1. */
-int si_base64url_encode(const unsigned char *data, size_t n, struct si_buf *out);
 
 /* Verifies token with secret at time now (seconds since the epoch).  On
  * success *out_claims is the payload object (caller json_decref's it).

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "si_base64.h"
 #include "si_clock.h"
 #include "si_config.h"
 #include "si_db.h"
@@ -301,6 +302,81 @@ START_TEST(status_names_and_sql_predicates_agree_with_the_table)
 }
 END_TEST
 
+/* ---- base64: one decoder for uploads (standard) and tokens (url) ---- */
+
+struct collect {
+    unsigned char data[16384];
+    size_t len;
+    int calls, fail_at;
+};
+
+static int collect_sink(void *arg, const unsigned char *p, size_t n)
+{
+    struct collect *c = arg;
+    if (++c->calls == c->fail_at || n > sizeof c->data - c->len)
+        return -1;
+    memcpy(c->data + c->len, p, n);
+    c->len += n;
+    return 0;
+}
+
+static enum si_base64_status decode(const char *text, unsigned flags, struct collect *c)
+{
+    memset(c, 0, sizeof *c);
+    return si_base64_decode(text, strlen(text), flags, collect_sink, c);
+}
+
+START_TEST(base64_standard_skips_whitespace_and_takes_optional_padding)
+{
+    struct collect c;
+    ck_assert_int_eq(decode("Zm9v\r\nYmE=", SI_BASE64_STD, &c), SI_BASE64_OK);
+    ck_assert_int_eq(c.len, 5);
+    ck_assert(memcmp(c.data, "fooba", 5) == 0);
+    ck_assert_int_eq(decode("Zm9vYmE", SI_BASE64_STD, &c), SI_BASE64_OK);   /* padding left out */
+    ck_assert_int_eq(c.len, 5);
+    ck_assert_int_eq(decode("+/8=", SI_BASE64_STD, &c), SI_BASE64_OK);
+    ck_assert(c.len == 2 && c.data[0] == 0xfb && c.data[1] == 0xff);
+    ck_assert_int_eq(decode("Zm9v@", SI_BASE64_STD, &c), SI_BASE64_BAD_CHAR);
+    ck_assert_int_eq(decode("Zm9=v", SI_BASE64_STD, &c), SI_BASE64_AFTER_PADDING);
+    ck_assert_int_eq(decode("Zm9vY", SI_BASE64_STD, &c), SI_BASE64_TRUNCATED);
+    ck_assert_int_eq(decode("Zg===", SI_BASE64_STD, &c), SI_BASE64_TRUNCATED);
+}
+END_TEST
+
+START_TEST(base64_url_is_strict_and_canonical)
+{
+    struct collect c;
+    ck_assert_int_eq(decode("-_8", SI_BASE64_URL, &c), SI_BASE64_OK);
+    ck_assert(c.len == 2 && c.data[0] == 0xfb && c.data[1] == 0xff);
+    ck_assert_int_eq(decode("+/8", SI_BASE64_URL, &c), SI_BASE64_BAD_CHAR);
+    ck_assert_int_eq(decode("Zg==", SI_BASE64_URL, &c), SI_BASE64_BAD_CHAR);   /* no padding */
+    ck_assert_int_eq(decode("Zm 9v", SI_BASE64_URL, &c), SI_BASE64_BAD_CHAR);  /* no whitespace */
+    ck_assert_int_eq(decode("Zh", SI_BASE64_URL, &c), SI_BASE64_NONCANONICAL);  /* 'f' is Zg */
+    unsigned char out[4];
+    size_t n = 99;
+    ck_assert_int_eq(si_base64url_decode("Zm9vYg", 6, out, sizeof out, &n), 0);
+    ck_assert(n == 4 && memcmp(out, "foob", 4) == 0);
+    ck_assert_int_eq(si_base64url_decode("Zm9vYmE", 7, out, sizeof out, &n), -1);   /* 5 bytes > cap */
+}
+END_TEST
+
+START_TEST(base64_long_input_reaches_the_sink_in_chunks_and_a_failing_sink_stops_it)
+{
+    static char text[12000];
+    for (size_t i = 0; i + 4 <= sizeof text - 1; i += 4)
+        memcpy(text + i, "QUJD", 4);   /* "ABC" */
+    text[sizeof text - 1] = '\0';
+    struct collect c;
+    ck_assert_int_eq(decode(text, SI_BASE64_STD, &c), SI_BASE64_OK);
+    ck_assert_int_eq(c.len, (sizeof text - 1) / 4 * 3);
+    ck_assert_int_gt(c.calls, 1);
+    ck_assert(memcmp(c.data + c.len - 3, "ABC", 3) == 0);
+    memset(&c, 0, sizeof c);
+    c.fail_at = 2;
+    ck_assert_int_eq(si_base64_decode(text, strlen(text), SI_BASE64_STD, collect_sink, &c), SI_BASE64_SINK);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("runtime_kit");
@@ -322,6 +398,11 @@ int main(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("function_hooks");
     tcase_add_test(tc, a_function_reads_its_settings_once_at_start_or_refuses_to_start);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("base64");
+    tcase_add_test(tc, base64_standard_skips_whitespace_and_takes_optional_padding);
+    tcase_add_test(tc, base64_url_is_strict_and_canonical);
+    tcase_add_test(tc, base64_long_input_reaches_the_sink_in_chunks_and_a_failing_sink_stops_it);
     suite_add_tcase(s, tc);
     tc = tcase_create("import_status");
     tcase_add_test(tc, an_import_moves_only_along_the_status_machine);
