@@ -5,7 +5,9 @@
  * double is 0.28999999999999998, and no rounding rule is right for every currency.
  * The digits are shifted by the currency's exponent and the number's own exponent;
  * a digit that would fall off must be 0. */
-#include "bank_jobs.h"
+#include "tl_client.h"
+
+#include <stdbool.h>
 
 #include <stddef.h>
 

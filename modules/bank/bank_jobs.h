@@ -16,17 +16,11 @@
 #include <stdint.h>
 
 #include "si_error.h"
+#include "tl_client.h"
 
 /* ---- amounts -------------------------------------------------------------------------- */
 
-#define BANK_AMOUNT_MAX 10000000000000LL   /* minor units, either way: the statement parsers' limit */
-
-/* A JSON number's text ("-12.5", "0.29", "1.2e3") as exact minor units of a currency
- * with `exponent` decimals.  No floating point: digits are shifted, never rounded.
- * 0; -1 for text that is not a JSON number ("invalid"), more decimals than the
- * currency has that are not zeros ("not_exact"), or beyond BANK_AMOUNT_MAX
- * ("out_of_range"); *out_reason (may be NULL) names which. */
-int bank_amount_minor(const char *text, int exponent, long long *out, const char **out_reason);
+/* bank_amount_minor and BANK_AMOUNT_MAX: tl_client.h (libbank), shared with the client. */
 
 /* ---- dates ------------------------------------------------------------------------------- */
 

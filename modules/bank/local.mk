@@ -4,7 +4,7 @@
 # libbank: the TrueLayer client (tl_client.h) every bank responder and task links.
 noinst_LTLIBRARIES += libbank.la
 libbank_la_SOURCES = modules/bank/tl_client.h modules/bank/tl_settings.c modules/bank/tl_wire.c \
-	modules/bank/tl_token.c modules/bank/tl_amount.c
+	modules/bank/tl_token.c modules/bank/tl_amount.c modules/bank/bank_amount.c
 libbank_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
 libbank_la_LIBADD = libsmartimport.la $(CURL_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) $(PQ_LIBS) -lm
 BANK_LDADD = libbank.la libsmartimport.la $(CURL_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) $(PQ_LIBS) $(PTHREAD_LIBS) -lm
@@ -42,7 +42,7 @@ EXTRA_DIST += tests/truelayer-stub/README.md modules/bank/README.md
 # libbankjobs: the pure rules (amounts, dates, estimates), the settings, the ledger writes and
 # the tasks; the responder smartimport-truelayer-import; the unit test check_bank_jobs.
 noinst_LTLIBRARIES += libbankjobs.la
-libbankjobs_la_SOURCES = modules/bank/bank_jobs.h modules/bank/bank_amount.c modules/bank/bank_dates.c \
+libbankjobs_la_SOURCES = modules/bank/bank_jobs.h modules/bank/bank_dates.c \
 	modules/bank/bank_estimate.c modules/bank/bank_jobs_settings.c \
 	modules/bank/bank_ledger.h modules/bank/bank_ledger.c modules/bank/bank_fetch.h modules/bank/bank_fetch.c \
 	modules/bank/bank_sync.h modules/bank/bank_sync.c modules/bank/bank_sync_commit.c modules/bank/bank_enrich.c \

@@ -133,12 +133,19 @@ int tl_fetch_accounts_for(struct si_db *db, struct si_http_client *http, const s
                           const char *user_id, const char *connection_id, json_t **out_results, struct tl_call *call,
                           struct si_error *err);
 
-/* A transaction's "amount" (a JSON number: integer or real) as exact minor units of a
- * currency with `exponent` decimals (si_currency_exponent): the real is printed with 15
- * significant digits, the fewest every amount a bank sends survives unchanged, and that
- * decimal text is scaled with integer arithmetic (1234567.89 -> 123456789, 0.1 -> 10,
- * -12.345 at 3 -> -12345).  -1 when it is not a number, has more decimals than the
- * currency, or is not below 10^15 minor units in size (15 digits). */
+#define BANK_AMOUNT_MAX 10000000000000LL   /* minor units, either way: the statement parsers' limit */
+
+/* A JSON number's text ("-12.5", "0.29", "1.2e3") as exact minor units of a currency
+ * with `exponent` decimals (bank_amount.c).  No floating point: digits are shifted,
+ * never rounded.  0; -1 for text that is not a JSON number ("invalid"), more decimals
+ * than the currency has that are not zeros ("not_exact"), or beyond BANK_AMOUNT_MAX
+ * ("out_of_range"); *out_reason (may be NULL) names which. */
+int bank_amount_minor(const char *text, int exponent, long long *out, const char **out_reason);
+
+/* A transaction's "amount" (a JSON number: integer or real, as jansson parsed it) as
+ * exact minor units: the real is printed with 15 significant digits, the fewest every
+ * amount a bank sends survives unchanged, and that text goes through bank_amount_minor
+ * (1234567.89 -> 123456789, 0.1 -> 10, -12.345 at 3 -> -12345).  0 or -1. */
 int tl_amount_minor(const json_t *amount, int exponent, long long *out_minor);
 
 /* The additional authenticated data of a connection's sealed token ("<connection>/<user>/<which>",

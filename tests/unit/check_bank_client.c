@@ -88,7 +88,8 @@ static const struct { const char *json; int exp; long long minor; } amounts[] = 
     { "0.001", 3, 1 },
     { "1234567.89", 3, 1234567890 },
     { "1235", 0, 1235 },
-    { "9999999999999.99", 2, 999999999999999LL },
+    { "99999999999.99", 2, 9999999999999LL },
+    { "100000000000.00", 2, BANK_AMOUNT_MAX },   /* the largest the ledger takes */
 };
 
 START_TEST(json_amounts_become_exact_minor_units)
@@ -106,7 +107,7 @@ START_TEST(json_amounts_become_exact_minor_units)
 END_TEST
 
 static const struct { const char *json; int exp; } bad_amounts[] = {
-    { "0.001", 2 }, { "1.5", 0 }, { "\"1.00\"", 2 }, { "null", 2 }, { "1e300", 2 }, { "10000000000000.00", 2 },
+    { "0.001", 2 }, { "1.5", 0 }, { "\"1.00\"", 2 }, { "null", 2 }, { "1e300", 2 }, { "10000000000000.00", 2 }, { "100000000000.01", 2 }, { "9999999999999.99", 2 },
     { "-10000000000000", 2 }, { "true", 2 },
 };
 
