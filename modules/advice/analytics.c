@@ -20,6 +20,7 @@
  * arithmetic (period length, month lengths, where the earlier months start)
  * is done here in C so that the statements are plain index scans. */
 #include "advice.h"
+#include "si_clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,24 +63,6 @@ static const char merchants_sql[] =
     "  AND tx_date >= $3::date AND tx_date <= $4::date "
     "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 8";
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static long days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    long era = (y >= 0 ? y : y - 399) / 400;
-    long yoe = y - era * 400;
-    long doy = (153L * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static int days_in_month(int y, int m)
-{
-    static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : days[m - 1];
-}
-
 static long long col_ll(const PGresult *res, int row, int col)
 {
     long long v = 0;   /* NULL (an empty sum) is 0 */
@@ -108,17 +91,17 @@ int advice_analytics_load(struct si_db *db, const char *user_id, const char *dat
     if (a->from_m < 1 || a->from_m > 12 || a->to_m < 1 || a->to_m > 12)
         return si_error_set(err, 500, "internal", "the import has no valid period");
     /* Calendar arithmetic in C, so the statements stay simple. */
-    a->period_days = (int)(days_from_civil(a->to_y, a->to_m, a->to_d) - days_from_civil(a->from_y, a->from_m, a->from_d)) + 1;
+    a->period_days = (int)(si_days_from_civil(a->to_y, a->to_m, a->to_d) - si_days_from_civil(a->from_y, a->from_m, a->from_d)) + 1;
     if (a->period_days < 1)
         a->period_days = 1;
-    a->month_days = days_in_month(a->to_y, a->to_m);
-    a->next_month_days = a->to_m == 12 ? days_in_month(a->to_y + 1, 1) : days_in_month(a->to_y, a->to_m + 1);
+    a->month_days = si_days_in_month(a->to_y, a->to_m);
+    a->next_month_days = a->to_m == 12 ? si_days_in_month(a->to_y + 1, 1) : si_days_in_month(a->to_y, a->to_m + 1);
     int hy = a->from_y, hm = a->from_m - ADVICE_HISTORY_MONTHS;
     while (hm < 1) {
         hm += 12;
         hy--;
     }
-    char h0[16], h1[16];
+    char h0[32], h1[32];   /* room for any int year: -Wformat-truncation */
     snprintf(h0, sizeof h0, "%04d-%02d-01", hy, hm);
     snprintf(h1, sizeof h1, "%04d-%02d-01", a->from_y, a->from_m);
 

@@ -3,43 +3,9 @@
  * Days are counted from 1970-01-01 with the civil-calendar arithmetic (no time zone,
  * no libc state: the same in every thread). */
 #include "bank_jobs.h"
+#include "si_clock.h"
 
 #include <stddef.h>
-
-static bool leap(long y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int month_days(long y, int m)
-{
-    static const int d[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    return m == 2 && leap(y) ? 29 : d[m - 1];
-}
-
-/* Days from 1970-01-01 of a civil date (Howard Hinnant's days_from_civil). */
-static long days_from_civil(long y, int m, int d)
-{
-    y -= m <= 2;
-    long era = (y >= 0 ? y : y - 399) / 400;
-    long yoe = y - era * 400;
-    long doy = (153L * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(long z, long *y, int *m, int *d)
-{
-    z += 719468;
-    long era = (z >= 0 ? z : z - 146096) / 146097;
-    long doe = z - era * 146097;
-    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    long mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
 
 static int digits(const char *s, int n, long *out)
 {
@@ -59,9 +25,9 @@ int bank_date_parse(const char *text, long *out_days)
     if (text == NULL || digits(text, 4, &y) != 0 || text[4] != '-' || digits(text + 5, 2, &m) != 0 ||
         text[7] != '-' || digits(text + 8, 2, &d) != 0 || text[10] != '\0')
         return -1;
-    if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1 || d > month_days(y, (int)m))
+    if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1 || d > si_days_in_month(y, (int)m))
         return -1;
-    *out_days = days_from_civil(y, (int)m, (int)d);
+    *out_days = si_days_from_civil(y, (int)m, (int)d);
     return 0;
 }
 
@@ -69,7 +35,7 @@ void bank_date_format(long days, char out[11])
 {
     long y;
     int m, d;
-    civil_from_days(days, &y, &m, &d);
+    si_civil_from_days(days, &y, &m, &d);
     unsigned yy = (unsigned)(y < 0 ? 0 : y % 10000);
     const unsigned v[] = { yy / 1000, yy / 100 % 10, yy / 10 % 10, yy % 10, 10, (unsigned)m / 10, (unsigned)m % 10,
                            10, (unsigned)d / 10, (unsigned)d % 10 };
@@ -90,11 +56,11 @@ int bank_range_check(const char *from, const char *to, long *out_from, long *out
     /* from plus N years: the same day of the month N years later (29 Feb -> 28 Feb). */
     long y;
     int m, d;
-    civil_from_days(f, &y, &m, &d);
+    si_civil_from_days(f, &y, &m, &d);
     y += BANK_RANGE_MAX_YEARS;
-    if (d > month_days(y, m))
-        d = month_days(y, m);
-    if (t > days_from_civil(y, m, d))
+    if (d > si_days_in_month(y, m))
+        d = si_days_in_month(y, m);
+    if (t > si_days_from_civil(y, m, d))
         return si_error_set(err, 400, "date_range_too_long", "a date range is at most %d years",
                             BANK_RANGE_MAX_YEARS);
     *out_from = f;

@@ -32,4 +32,10 @@ void si_utc_timestamp(char *out, size_t n);
 #define SI_SQL_UTC_US(expr) "to_char((" expr ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 #define SI_SQL_UTC_S(expr)  "to_char((" expr ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
+/* Civil (proleptic Gregorian) dates as days since 1970-01-01 and back (H. Hinnant's
+ * algorithms), and the length of a month; m is 1..12. */
+long si_days_from_civil(long y, int m, int d);
+void si_civil_from_days(long days, long *y, int *m, int *d);
+int si_days_in_month(long y, int m);
+
 #endif

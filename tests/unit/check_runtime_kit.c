@@ -302,6 +302,28 @@ START_TEST(status_names_and_sql_predicates_agree_with_the_table)
 }
 END_TEST
 
+START_TEST(civil_dates_count_days_from_1970_and_back)
+{
+    ck_assert_int_eq(si_days_from_civil(1970, 1, 1), 0);
+    ck_assert_int_eq(si_days_from_civil(2000, 3, 1), 11017);
+    ck_assert_int_eq(si_days_from_civil(1969, 12, 31), -1);
+    ck_assert_int_eq(si_days_from_civil(2024, 3, 1) - si_days_from_civil(2024, 2, 28), 2);   /* 29 Feb */
+    ck_assert_int_eq(si_days_from_civil(2023, 3, 1) - si_days_from_civil(2023, 2, 28), 1);
+    for (long z = -800; z < 30000; z += 37) {
+        long y;
+        int m, d;
+        si_civil_from_days(z, &y, &m, &d);
+        ck_assert(m >= 1 && m <= 12 && d >= 1 && d <= si_days_in_month(y, m));
+        ck_assert_int_eq(si_days_from_civil(y, m, d), z);
+    }
+    ck_assert_int_eq(si_days_in_month(2023, 2), 28);
+    ck_assert_int_eq(si_days_in_month(2024, 2), 29);
+    ck_assert_int_eq(si_days_in_month(1900, 2), 28);
+    ck_assert_int_eq(si_days_in_month(2000, 2), 29);
+    ck_assert_int_eq(si_days_in_month(2024, 12), 31);
+}
+END_TEST
+
 /* ---- base64: one decoder for uploads (standard) and tokens (url) ---- */
 
 struct collect {
@@ -392,6 +414,7 @@ int main(void)
     tc = tcase_create("timestamps");
     tcase_add_test(tc, timestamps_are_iso_8601_utc_with_milliseconds);
     tcase_add_test(tc, sql_timestamps_are_spelled_like_the_runtime_s);
+    tcase_add_test(tc, civil_dates_count_days_from_1970_and_back);
     suite_add_tcase(s, tc);
     tc = tcase_create("error_events");
     tcase_add_test(tc, every_error_event_has_one_payload_shape);
