@@ -5,23 +5,13 @@
  * is never reused with the same key in practice (96 random bits, NIST's
  * limit is 2^32 seals per key). */
 #include "si_crypt.h"
+#include "si_request.h"   /* si_hex_value */
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 void si_crypt_hex(const unsigned char *in, size_t n, char *out)
 {
@@ -38,7 +28,7 @@ int si_crypt_unhex(const char *hex, unsigned char *out, size_t n)
     if (hex == NULL || strlen(hex) != 2 * n)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        int hi = hexval((unsigned char)hex[2 * i]), lo = hexval((unsigned char)hex[2 * i + 1]);
+        int hi = si_hex_value((unsigned char)hex[2 * i]), lo = si_hex_value((unsigned char)hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[i] = (unsigned char)(hi * 16 + lo);

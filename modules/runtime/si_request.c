@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hexval(int c)
+int si_hex_value(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -39,7 +39,7 @@ static char *percent_decode(struct si_arena *arena, const char *s, size_t n, str
                 si_error_set(err, 400, "bad_query", "truncated %%-escape in query string");
                 return NULL;
             }
-            int h = hexval((unsigned char)s[i + 1]), l = hexval((unsigned char)s[i + 2]);
+            int h = si_hex_value((unsigned char)s[i + 1]), l = si_hex_value((unsigned char)s[i + 2]);
             if (h < 0 || l < 0) {
                 si_error_set(err, 400, "bad_query", "invalid %%-escape in query string");
                 return NULL;

@@ -59,4 +59,7 @@ int si_request_read_body(struct si_request *req, struct si_buf *out, struct si_e
 int si_query_parse(struct si_arena *arena, const char *query, struct si_param **out,
                    size_t *out_n, struct si_error *err);
 
+/* The value of one hex digit (0-9, a-f, A-F), or -1. */
+int si_hex_value(int c);
+
 #endif
