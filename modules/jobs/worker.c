@@ -3,17 +3,21 @@
  * Not a FastCGI responder: a plain process under the supervisor.  Several may run
  * at once, on any host; they coordinate only through PostgreSQL (jobs_engine.c).
  * Inside one process:
- *   - SMARTIMPORT_WORKER_THREADS executor threads run one job each.  On a NOTIFY
- *     every idle executor claims one job for itself at once, side by side
- *     (SKIP LOCKED keeps them apart), so the first one the scheduler runs starts
- *     the new job with no hand-over between threads.  Claim rounds do the rest,
- *     one at a time (the `claiming` token), by whichever executor is idle: as
- *     many jobs as there are idle executors (at most SMARTIMPORT_WORKER_BATCH a
- *     statement, never more of a task than its max_concurrency leaves), one job
- *     at a time for serial lanes, handed to the others through the ready ring.
- *     A round runs after a NOTIFY, after a job when the last round may have left
- *     jobs (a backlog: then claims are batched) or the job held a task limit or
- *     a lane, and every SMARTIMPORT_WORKER_POLL_MS (retries become due that way).
+ *   - SMARTIMPORT_WORKER_THREADS executor threads run one job each.  A NOTIFY
+ *     gives one ticket: every idle executor wakes, the first one the scheduler
+ *     runs takes it and claims one job for itself, with no hand-over between
+ *     threads (a notice naming no job, or a claim that found nothing, also makes a
+ *     claim round due).  Letting every woken executor claim instead cost
+ *     a herd of empty claims per job: 20% of the workflow bench.  Claim
+ *     rounds do the rest, one at a time (the `claiming` token), by whichever
+ *     executor is idle: as many jobs as there are idle executors (at most
+ *     SMARTIMPORT_WORKER_BATCH a statement, never more of a task than its
+ *     max_concurrency leaves), one job at a time for serial lanes, handed to the
+ *     others through the ready ring.  A round runs after a quick claim found
+ *     nothing, when tickets pile up (a backlog: then claims are batched, and a
+ *     round follows each job while the last one may have left jobs), after a job
+ *     that held a task limit or a lane, and every SMARTIMPORT_WORKER_POLL_MS
+ *     (retries become due that way).
  *     A task without a commit hook, limit or lane just queues its completion;
  *     the others finish on the executor's own connection (lease check, commit
  *     hook, the state change) before the executor takes the next job, so a
@@ -22,7 +26,7 @@
  *   - the writer thread (own connection) writes the queued completions, many
  *     per statement;
  *   - the listener thread LISTENs on channel 'jobs' (enqueues NOTIFY it) and
- *     wakes the idle executors.  It also extends the leases of every job in
+ *     hands out the tickets.  It also extends the leases of every job in
  *     hand every lease/3 (the heartbeat): if the process dies its leases run
  *     out and another worker takes the jobs over.
  * The daemon's connections commit asynchronously (synchronous_commit off): a
@@ -67,7 +71,8 @@ struct worker {
     int busy;                         /* executors running a job */
     long long *running;               /* `threads` slots: the id each executor runs, 0 when none */
     int in_hand[JOBS_MAX_TASKS];      /* ready + running, per task */
-    unsigned long notifies;           /* NOTIFYs seen: each lets every idle executor claim once */
+    int tickets_one;                  /* NOTIFYs not acted on that name one job (see notice()) */
+    int tickets_open;                 /* ... that name none: the transaction may have added several */
     unsigned long changes;            /* a NOTIFY or a slot freed: a claim round is due */
     unsigned long claimed_seq;        /* `changes` when the last claim round began */
     long long last_claim_ms;          /* when the last claim round ended (si_now_ms) */
@@ -83,15 +88,43 @@ struct worker {
     int stop_pipe[2];
 };
 
-/* A NOTIFY (or a reconnected listener): every idle executor tries a quick claim of
- * one job for itself, at once and side by side (SKIP LOCKED keeps them apart), so the
- * first one the scheduler runs starts the job; a claim round is due too. */
-static void changed(struct worker *w)
+/* A ticket (under mu): every idle executor wakes, and the first one the scheduler
+ * runs takes the ticket and claims one job for itself, with no hand-over between
+ * threads; the others find no ticket and sleep again without a statement.  (Waking
+ * one executor cost 2 ms a job under load, waiting for a core; letting every woken
+ * one claim cost a herd of empty claims per job, 20% of the workflow bench.)  open:
+ * the notice named no job.  With no task a quick claim can take, or `threads` claims pending
+ * already (a backlog), a claim round is due instead (batched, and again after each
+ * job while rounds find more). */
+static void ticket_add(struct worker *w, bool open)
 {
-    pthread_mutex_lock(&w->mu);
-    w->notifies++;
-    w->changes++;
+    if (strcmp(w->unlimited, "{}") == 0 || w->tickets_one + w->tickets_open >= w->wc->threads) {
+        w->changes++;
+        w->maybe_more = true;
+        pthread_cond_broadcast(&w->exec_cv);
+        return;
+    }
+    if (open)
+        w->tickets_open++;
+    else
+        w->tickets_one++;
     pthread_cond_broadcast(&w->exec_cv);
+}
+
+/* A NOTIFY on 'jobs': the payload names the new job (an id) or nothing ('': a
+ * transaction that may have added several).  One executor acts on it (a quick claim,
+ * see claim_one), not every idle one: a herd of claims finding nothing cost the
+ * database more than the jobs.  A reconnected listener (notices may have been
+ * missed) also makes a claim round due. */
+static void notice(struct worker *w, const char *payload, bool reconnected)
+{
+    bool names_one = payload != NULL && payload[0] != '\0';   /* an id: jobs_add and jobs_wake send '' */
+    pthread_mutex_lock(&w->mu);
+    ticket_add(w, !names_one);
+    if (reconnected) {
+        w->changes++;
+        pthread_cond_broadcast(&w->exec_cv);
+    }
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -384,11 +417,11 @@ static int claim_round(struct worker *w, struct si_db *db, struct jobs_job *buf,
     return total;
 }
 
-/* Until there is a job for this executor (0, *job filled), a NOTIFY it has not acted
- * on (2: a quick claim for itself, counted busy meanwhile), a claim round is due and
- * no other executor is in one (1), or the worker stops with nothing left (-1).
- * Under mu. */
-static int next_step(struct worker *w, struct jobs_job *job, unsigned long *seen)
+/* Until there is a job for this executor (0, *job filled), a ticket (2: a quick claim
+ * for itself, counted busy meanwhile; *open: the ticket's notice named no job), a
+ * claim round is due and no other executor is in one (1), or the worker stops with
+ * nothing left (-1).  Under mu. */
+static int next_step(struct worker *w, struct jobs_job *job, bool *open)
 {
     for (;;) {
         if (w->ready_n > 0) {
@@ -400,12 +433,14 @@ static int next_step(struct worker *w, struct jobs_job *job, unsigned long *seen
         }
         if (w->claims_over)
             return -1;
-        if (w->notifies != *seen) {
-            *seen = w->notifies;
-            if (strcmp(w->unlimited, "{}") != 0) {
-                w->busy++;   /* so a claim round meanwhile leaves this slot alone */
-                return 2;
-            }
+        if (w->tickets_one + w->tickets_open > 0) {
+            *open = w->tickets_open > 0;
+            if (*open)
+                w->tickets_open--;
+            else
+                w->tickets_one--;
+            w->busy++;   /* so a claim round meanwhile leaves this slot alone */
+            return 2;
         }
         long long due_at = w->last_claim_ms + w->wc->poll_ms;
         if (!w->claiming && (w->changes != w->claimed_seq || si_now_ms() >= due_at))
@@ -452,9 +487,14 @@ static void claim_locked(struct worker *w, struct si_db *db)
     pthread_cond_broadcast(&w->exec_cv);
 }
 
-/* A quick claim: one job of a task without limits, for this executor (counted busy).
- * 1 with *job filled, or 0 (nothing runnable, or an error: the poll tries again). */
-static int claim_one(struct worker *w, struct si_db *db, struct jobs_job *job)
+/* A quick claim for a ticket: one job of a task without limits, for this executor
+ * (counted busy).  1 with *job filled, or 0.  Each notice naming one job gives one
+ * ticket, so those tickets are never fewer than the announced jobs waiting; after a
+ * hit for an open ticket a claim round is due (its transaction may have added more:
+ * the round claims them in one statement for every idle executor).  When nothing
+ * is found, the job may be of a task with a limit or a lane (quick claims take only
+ * the others), or the claim failed: a claim round is due. */
+static int claim_one(struct worker *w, struct si_db *db, struct jobs_job *job, bool open)
 {
     struct si_error err;
     si_error_clear(&err);
@@ -467,10 +507,14 @@ static int claim_one(struct worker *w, struct si_db *db, struct jobs_job *job)
         int ti = job->task != NULL ? task_index(w->reg, job->task) : -1;
         if (ti >= 0)
             w->in_hand[ti]++;
-        w->maybe_more = true;   /* the executors' next round finds out */
+        if (open) {   /* the transaction may have added more: a (batched) round for them */
+            w->changes++;
+            pthread_cond_broadcast(&w->exec_cv);
+        }
         return 1;
     }
     w->busy--;
+    w->changes++;
     return 0;
 }
 
@@ -480,17 +524,17 @@ static void *executor(void *arg)
     struct si_db db;
     db_open(w, &db, "smartimport-worker");
     pthread_mutex_lock(&w->mu);
-    unsigned long seen = w->notifies;
     for (;;) {
         struct jobs_job job;
-        int step = next_step(w, &job, &seen);
+        bool open = false;
+        int step = next_step(w, &job, &open);
         if (step < 0)
             break;
         if (step == 1) {
             claim_locked(w, &db);
             continue;
         }
-        if (step == 2 && claim_one(w, &db, &job) == 0)
+        if (step == 2 && claim_one(w, &db, &job, open) == 0)
             continue;
         for (int i = 0; i < w->wc->threads; i++)   /* busy <= threads: a slot is free */
             if (w->running[i] == 0) {
@@ -624,7 +668,7 @@ static void *listener(void *arg)
                 PQfinish(c);
             c = listen_connect(w);
             if (c != NULL)
-                changed(w);   /* notices may have been missed meanwhile */
+                notice(w, NULL, true);   /* notices may have been missed meanwhile */
         }
         long long timeout = beat_ms - (si_now_ms() - last_beat);
         if (timeout < 0)
@@ -637,19 +681,16 @@ static void *listener(void *arg)
         if (n < 0 && errno != EINTR)
             si_logf(SI_LOG_ERROR, "poll: %s", strerror(errno));
         if (c != NULL && n > 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-            bool got = false;
             if (PQconsumeInput(c) == 0) {
                 PQfinish(c);
                 c = NULL;
             } else {
                 PGnotify *nt;
                 while ((nt = PQnotifies(c)) != NULL) {
-                    got = true;
+                    notice(w, nt->extra, false);
                     PQfreemem(nt);
                 }
             }
-            if (got)
-                changed(w);
         }
         if (si_now_ms() - last_beat >= beat_ms) {
             last_beat = si_now_ms();
