@@ -172,6 +172,46 @@ static int put_elem(char **buf, size_t *len, size_t *cap, const char *s, bool fi
     return put(buf, len, cap, "\"", 1);
 }
 
+/* The tail both completions share: the audit row, the event, the lane's release. */
+#define COMPLETE_TAIL \
+    "  a AS (INSERT INTO job_audit (job_id, user_id, task, from_state, to_state, attempt, worker, duration_ms) " \
+    "    SELECT id, user_id, task, 'running', 'succeeded', attempts, $1, ms FROM done), " \
+    "  e AS (INSERT INTO import_events (user_id, import_id, event_type, payload) " \
+    "    SELECT user_id, NULL, ev_type, ev_payload::jsonb FROM done WHERE ev_type IS NOT NULL AND user_id IS NOT NULL), " \
+    "  l AS (UPDATE job_queues q SET locked_by = NULL, locked_until = NULL FROM done " \
+    "    WHERE done.queue IS NOT NULL AND q.queue = done.queue AND q.locked_by = $1) " \
+    "SELECT count(*) FROM done"
+
+static int completed_count(PGresult *res, int *out_n, struct si_error *err)
+{
+    if (res == NULL)
+        return -1;
+    int rc = si_db_get_int(res, 0, 0, out_n) == 0 ? 0 : -1;
+    if (rc != 0)
+        si_db_bad_value(err, "the completed jobs' count");
+    PQclear(res);
+    return rc;
+}
+
+/* One job: plain parameters instead of arrays to unnest.  The common case by far (a
+ * job finished on its executor's connection, a writer batch of one), and the array
+ * form cost it about twice as much in the database (pg_stat_statements). */
+static int complete_one(struct si_db *db, const struct jobs_lease *lease, const struct jobs_done *d, int *out_n,
+                        struct si_error *err)
+{
+    char id[24], ms[32];
+    snprintf(id, sizeof id, "%lld", d->id);
+    snprintf(ms, sizeof ms, "%.3f", d->ms);
+    const char *p[] = { lease->owner, id, ms, d->result, d->event_type, d->event_payload };
+    return completed_count(si_db_exec(db,
+        "WITH done AS (UPDATE jobs j SET state = 'succeeded', result = $4::jsonb, error = NULL, finished_at = now(), "
+        "      locked_by = NULL, locked_until = NULL "
+        "    WHERE j.id = $2::bigint AND j.locked_by = $1 AND " RUNNING("j.") " "
+        "    RETURNING j.id, j.user_id, j.task, j.attempts, j.queue, $3::float8 AS ms, $5::text AS ev_type, "
+        "      $6::text AS ev_payload), "
+        COMPLETE_TAIL, 6, p, err), out_n, err);
+}
+
 int jobs_complete(struct si_db *db, const struct jobs_lease *lease, const struct jobs_done *done, int n,
                   int *out_n, struct si_error *err)
 {
@@ -181,6 +221,8 @@ int jobs_complete(struct si_db *db, const struct jobs_lease *lease, const struct
     *out_n = 0;
     if (n == 0)
         return 0;
+    if (n == 1)
+        return complete_one(db, lease, done, out_n, err);
     for (int k = 0; k < 5; k++)
         if (put(&arr[k], &len[k], &cap[k], "{", 1) != 0)
             goto oom;
@@ -199,28 +241,15 @@ int jobs_complete(struct si_db *db, const struct jobs_lease *lease, const struct
         if (put(&arr[k], &len[k], &cap[k], "}", 1) != 0)
             goto oom;
     const char *p[] = { lease->owner, arr[0], arr[1], arr[2], arr[3], arr[4] };
-    PGresult *res = si_db_exec(db,
+    if (completed_count(si_db_exec(db,
         "WITH r AS (SELECT * FROM unnest($2::bigint[], $3::float8[], $4::text[], $5::text[], $6::text[]) "
         "    AS r(id, ms, result, ev_type, ev_payload)), "
         "  done AS (UPDATE jobs j SET state = 'succeeded', result = r.result::jsonb, error = NULL, finished_at = now(), "
         "      locked_by = NULL, locked_until = NULL "
         "    FROM r WHERE j.id = ANY ($2::bigint[]) AND j.id = r.id AND j.locked_by = $1 AND " RUNNING("j.") " "
         "    RETURNING j.id, j.user_id, j.task, j.attempts, j.queue, r.ms, r.ev_type, r.ev_payload), "
-        "  a AS (INSERT INTO job_audit (job_id, user_id, task, from_state, to_state, attempt, worker, duration_ms) "
-        "    SELECT id, user_id, task, 'running', 'succeeded', attempts, $1, ms FROM done), "
-        "  e AS (INSERT INTO import_events (user_id, import_id, event_type, payload) "
-        "    SELECT user_id, NULL, ev_type, ev_payload::jsonb FROM done WHERE ev_type IS NOT NULL AND user_id IS NOT NULL), "
-        "  l AS (UPDATE job_queues q SET locked_by = NULL, locked_until = NULL FROM done "
-        "    WHERE q.queue = done.queue AND q.locked_by = $1) "
-        "SELECT count(*) FROM done", 6, p, err);
-    if (res == NULL)
+        COMPLETE_TAIL, 6, p, err), out_n, err) != 0)
         goto out;
-    if (si_db_get_int(res, 0, 0, out_n) != 0) {
-        si_db_bad_value(err, "the completed jobs' count");
-        PQclear(res);
-        goto out;
-    }
-    PQclear(res);
     rc = 0;
     goto out;
 oom:
