@@ -6,6 +6,7 @@
 #include "test_tasks.h"
 #include "workflow.h"
 #include "bank_tasks.h"
+#include "loyalty.h"
 
 #include <stdlib.h>
 
@@ -20,6 +21,7 @@ struct module_tasks {
 static const struct module_tasks MODULES[] = {
     { "workflow", workflow_register_tasks, workflow_tasks_free, false },   /* workflow.phase1..7 */
     { "bank", bank_register_tasks, bank_tasks_free, false },               /* bank.sync_account, bank.enrich */
+    { "cdc", loyalty_register_tasks, loyalty_tasks_free, false },          /* loyalty.currency, .tier, .mission */
     { "test", test_register_tasks, test_tasks_free, true },                /* test.noop, test.sleep, ... */
 };
 #define N_MODULES (sizeof MODULES / sizeof *MODULES)
