@@ -47,7 +47,7 @@ create table mission_progress (
 create table cdc_applied (
   consumer     text not null check (consumer in ('currency', 'tier', 'mission')),
   purchase_id  bigint not null,
-  applied_at   timestamptz not null default now(),
+  applied_at   timestamptz not null default clock_timestamp(),
   primary key (consumer, purchase_id)
 );
 

@@ -207,7 +207,8 @@ static int finish_batch(struct cdc *c, struct si_error *err)
     if (c->db_open) {
         char lsn[24], commit_us[24], txns[24], purchases[24], nnew[24], nexist[24];
         cdc_lsn_format(c->pending, lsn, sizeof lsn);
-        snprintf(commit_us, sizeof commit_us, "%lld", (long long)c->last_commit_us);
+        /* lag only when this batch holds a whole transaction (a mid-transaction batch keeps the last) */
+        snprintf(commit_us, sizeof commit_us, "%lld", c->b_txns > 0 ? (long long)c->last_commit_us : 0LL);
         snprintf(txns, sizeof txns, "%lld", c->b_txns);
         snprintf(purchases, sizeof purchases, "%lld", c->b_purchases);
         snprintf(nnew, sizeof nnew, "%lld", c->b_new);
@@ -343,6 +344,8 @@ static int start(struct cdc *c, struct si_error *err)
     PQclear(res);
     if (PQsetnonblocking(c->repl, 1) != 0)
         return si_error_set(err, 503, "replication_failed", "could not make the connection non-blocking");
+    if (si_db_connect(&c->db, err) != 0)   /* now, not at the first purchase: it would add to its lag */
+        return -1;
     c->last_status_ms = si_now_ms();
     si_log(SI_LOG_INFO, "streaming", json_pack("{s:s, s:s}", "slot", CDC_SLOT_NAME, "publication", CDC_PUBLICATION));
     return 0;

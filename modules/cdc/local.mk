@@ -37,3 +37,6 @@ tests_integration_check_cdc_db_CPPFLAGS = $(CDC_CPPFLAGS)
 tests_integration_check_cdc_db_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_integration_check_cdc_db_LDADD = $(CDC_LDADD) $(CHECK_LIBS)
 EXTRA_DIST += modules/cdc/README.md
+# The end-to-end test: purchases -> slot -> smartimport-cdc -> jobs -> wallets, with kill -9s.
+dist_check_SCRIPTS += tests/integration/t0085-bulk-cdc.sh
+TESTS += tests/integration/t0085-bulk-cdc.sh
