@@ -2,7 +2,8 @@
 # loyalty.currency/.tier/.mission (libcdc, linked into smartimport-worker), the daemon
 # smartimport-cdc (logical replication, pgoutput), the responder smartimport-loyalty, their tests.
 noinst_LTLIBRARIES += libcdc.la
-libcdc_la_SOURCES = modules/cdc/loyalty.h modules/cdc/loyalty_tasks.c modules/cdc/cdc_pgoutput.c
+libcdc_la_SOURCES = modules/cdc/loyalty.h modules/cdc/loyalty_tasks.c modules/cdc/cdc_pgoutput.c \
+	modules/cdc/loyalty_api.h modules/cdc/loyalty_api.c
 CDC_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/cdc -I$(top_srcdir)/modules/jobs
 libcdc_la_CPPFLAGS = $(CDC_CPPFLAGS)
 libcdc_la_LIBADD = libjobs.la libsmartimport.la $(JANSSON_LIBS) $(PQ_LIBS)
@@ -18,7 +19,7 @@ modules_cdc_smartimport_cdc_CPPFLAGS = $(CDC_CPPFLAGS)
 modules_cdc_smartimport_cdc_LDADD = $(CDC_LDADD)
 
 pkglibexec_PROGRAMS += modules/cdc/smartimport-loyalty
-modules_cdc_smartimport_loyalty_SOURCES = modules/cdc/main_loyalty.c modules/cdc/loyalty_api.c modules/cdc/loyalty_api.h
+modules_cdc_smartimport_loyalty_SOURCES = modules/cdc/main_loyalty.c
 modules_cdc_smartimport_loyalty_CPPFLAGS = $(CDC_CPPFLAGS)
 modules_cdc_smartimport_loyalty_LDADD = $(CDC_LDADD)
 

@@ -137,6 +137,22 @@ static int route_customer(struct si_ctx *ctx, struct si_request *req, struct si_
     return get_loyalty(ctx, req, resp, merchant, customer);
 }
 
+bool loyalty_api_owns(const char *path)
+{
+    if (strcmp(path, STATS_PATH) == 0 || strncmp(path, ALIAS_PREFIX, strlen(ALIAS_PREFIX)) == 0)
+        return true;
+    if (strncmp(path, MERCHANTS_PREFIX, strlen(MERCHANTS_PREFIX)) != 0)
+        return false;
+    const char *tail = path + strlen(MERCHANTS_PREFIX);
+    const char *c = strchr(tail, '/');
+    static const char mid[] = "/customers/", end[] = "/loyalty";
+    if (c == NULL || strncmp(c, mid, sizeof mid - 1) != 0)
+        return false;
+    c += sizeof mid - 1;
+    size_t cl = strcspn(c, "/");
+    return cl > 0 && strcmp(c + cl, end) == 0;
+}
+
 int loyalty_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
 {
     const char *path = req->path;

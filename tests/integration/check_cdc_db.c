@@ -42,8 +42,9 @@ static long long purchase(const char *customer, const char *currency, long long 
     snprintf(total_s, sizeof total_s, "%lld", total);
     snprintf(qty_s, sizeof qty_s, "%d", qty);
     const char *p[] = { merchant, tn, customer, currency, total_s, sku, qty_s };
-    PGresult *res = q("WITH p AS (INSERT INTO purchases (merchant_id, transaction_number, customer_id, purchased_at, "
-                      "    currency, total_minor) VALUES ($1, $2, $3, now(), $4, $5::bigint) RETURNING id) "
+    PGresult *res = q("WITH p AS (INSERT INTO purchases (merchant_id, batch_id, transaction_number, customer_id, "
+                      "    purchased_at, currency, total_minor) VALUES ($1, gen_random_uuid(), $2, $3, now(), $4, "
+                      "    $5::bigint) RETURNING id) "
                       "INSERT INTO purchase_items (purchase_id, merchant_id, sku_id, quantity, unit_price_minor, "
                       "  line_total_minor) SELECT id, $1, $6, $7::int, $5::bigint / $7::int, $5::bigint FROM p "
                       "RETURNING purchase_id", 7, p);

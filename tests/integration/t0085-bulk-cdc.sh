@@ -29,13 +29,11 @@ M="$(sql "INSERT INTO merchants (name, currency, points_per_unit) VALUES ('t0085
 sql "INSERT INTO merchant_admins VALUES ('$M', '$U');
      INSERT INTO merchant_tiers VALUES ('$M', 'bronze', 0), ('$M', 'silver', 5000), ('$M', 'gold', 20000);
      INSERT INTO merchant_missions VALUES ('$M', 'spend10k', 'spend', 10000, NULL), ('$M', 'coffee3', 'sku_quantity', 3, 'COFFEE')"
-BATCH=""
-BV=NULL   # the purchases' batch_id: a made-up batch while bulk's batches table is absent (bulk_cdc_status below)
-if [[ -n $(sql "SELECT 1 WHERE to_regclass('bulk_import_batches') IS NULL") ]]; then BATCH="$(uuid)" BV="'$BATCH'"; fi
+BATCH="$(uuid)"   # the purchases' batch_id (no batch row: purchases has no key to it); bulk_cdc_status below
 # ins TN CUSTOMER CURRENCY TOTAL SKU QTY: one purchase with one item line (SQL text).
 ins() {
   echo "WITH p AS (INSERT INTO purchases (merchant_id, batch_id, transaction_number, customer_id, purchased_at,
-          currency, total_minor) VALUES ('$M', $BV, '$1', '$2', now(), '$3', $4) RETURNING id)
+          currency, total_minor) VALUES ('$M', '$BATCH', '$1', '$2', now(), '$3', $4) RETURNING id)
         INSERT INTO purchase_items (purchase_id, merchant_id, sku_id, quantity, unit_price_minor, line_total_minor)
         SELECT id, '$M', '$5', $6, $4 / $6, $4 FROM p;"
 }
@@ -64,11 +62,9 @@ check "missions: c1 coffee3 7 done, spend10k 5249 open; c2 coffee3 1 open, spend
   = "c1:coffee3=7true,c1:spend10k=5249false,c2:coffee3=1false,c2:spend10k=20199true"
 check "one job per consumer for that transaction" test \
   "$(sql "SELECT count(*) FROM jobs WHERE task LIKE 'loyalty.%' AND payload->>'merchant_id' = '$M'")" = 3
-if [[ -n $BATCH ]]; then
-  check "bulk_cdc_status gives the batch's purchases and each consumer's count" test \
-    "$(sql "SELECT (s->>'purchases') || (s->'applied'->>'currency') || (s->'applied'->>'tier') || (s->'applied'->>'mission')
-            || (s ? 'lag_ms') || (s ? 'lag_bytes') FROM bulk_cdc_status('$BATCH') s")" = 5555truetrue
-fi
+check "bulk_cdc_status gives the batch's purchases and each consumer's count" test \
+  "$(sql "SELECT (s->>'purchases') || (s->'applied'->>'currency') || (s->'applied'->>'tier') || (s->'applied'->>'mission')
+          || (s ? 'lag_ms') || (s ? 'lag_bytes') FROM bulk_cdc_status('$BATCH') s")" = 5555truetrue
 
 # --- the loyalty endpoints ---------------------------------------------------------------------
 get "/api/merchants/$M/customers/c1/loyalty"
@@ -113,8 +109,8 @@ done
 check "a purchase reaches all three consumers in under a second (best of 3: $best ms)" less_than "$best" 1000
 
 # --- 2,500 purchases in one transaction: chunks of 1,000 ------------------------------------------
-sql "WITH p AS (INSERT INTO purchases (merchant_id, transaction_number, customer_id, purchased_at, currency, total_minor)
-       SELECT '$M', 'BIG' || g, 'big' || (g % 10), now(), 'EUR', 150 FROM generate_series(1, 2500) g RETURNING id)
+sql "WITH p AS (INSERT INTO purchases (merchant_id, batch_id, transaction_number, customer_id, purchased_at, currency, total_minor)
+       SELECT '$M', '$(uuid)', 'BIG' || g, 'big' || (g % 10), now(), 'EUR', 150 FROM generate_series(1, 2500) g RETURNING id)
      INSERT INTO purchase_items (purchase_id, merchant_id, sku_id, quantity, unit_price_minor, line_total_minor)
      SELECT id, '$M', 'COFFEE', 1, 150, 150 FROM p"
 check "2,500 purchases applied by every consumer" all_applied 60 'big%' 2500
@@ -130,8 +126,8 @@ check "each of the 10 customers: 250 purchases x 3 points = 750" test \
 CDC_PID="$(tr -dc '0-9' < "$RUN/cdc.pid")"
 EXISTING_BEFORE="$(sql "SELECT jobs_existing FROM cdc_state WHERE slot = 'smartimport_cdc'")"
 psql -X -q "$DATABASE_URL" -c "DO \$\$ BEGIN FOR i IN 1..40 LOOP
-    INSERT INTO purchases (merchant_id, transaction_number, customer_id, purchased_at, currency, total_minor)
-    VALUES ('$M', 'K' || i, 'kill', now(), 'EUR', 100); COMMIT; PERFORM pg_sleep(0.05); END LOOP; END \$\$" &
+    INSERT INTO purchases (merchant_id, batch_id, transaction_number, customer_id, purchased_at, currency, total_minor)
+    VALUES ('$M', '$(uuid)', 'K' || i, 'kill', now(), 'EUR', 100); COMMIT; PERFORM pg_sleep(0.05); END LOOP; END \$\$" &
 STREAM=$!
 sleep 0.8
 echo "$CDC_PID" >> "$SMARTIMPORT_TEST_VAR/log/expected-crashes"   # scripts/test: a kill on purpose
