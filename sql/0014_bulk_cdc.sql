@@ -75,18 +75,20 @@ begin
   end if;
 end $$;
 
--- A batch's CDC progress, for GET /api/import/status/:id (its `cdc`): purchases of the batch,
--- how many each consumer has applied, and the daemon's last lag.
+-- A batch's CDC progress, for GET /api/import/status/:id (its `cdc`): purchases of the batch, how
+-- many each consumer has applied and when the last was, the daemon's last lag (commit to jobs
+-- committed, ms) and the slot's lag in bytes now (WAL not yet confirmed).
 create or replace function bulk_cdc_status(p_batch uuid) returns jsonb language sql stable as $$
+  with p as (select id from purchases where batch_id = p_batch),
+  a as (select c.consumer, count(a.purchase_id) as n, max(a.applied_at) as last
+          from (values ('currency'), ('tier'), ('mission')) as c (consumer)
+          left join cdc_applied a on a.consumer = c.consumer and a.purchase_id in (select id from p)
+         group by c.consumer)
   select jsonb_build_object(
-    'purchases', (select count(*) from purchases where batch_id = p_batch),
-    'applied', jsonb_build_object(
-      'currency', (select count(*) from cdc_applied a join purchases p on p.id = a.purchase_id
-                    where p.batch_id = p_batch and a.consumer = 'currency'),
-      'tier', (select count(*) from cdc_applied a join purchases p on p.id = a.purchase_id
-                where p.batch_id = p_batch and a.consumer = 'tier'),
-      'mission', (select count(*) from cdc_applied a join purchases p on p.id = a.purchase_id
-                   where p.batch_id = p_batch and a.consumer = 'mission')),
-    'lag_ms', (select lag_ms from cdc_state order by updated_at desc limit 1),
-    'lag_bytes', (select lag_bytes from cdc_state order by updated_at desc limit 1))
+    'purchases', (select count(*) from p),
+    'applied', (select jsonb_object_agg(consumer, n) from a),
+    'last_applied_at', (select to_char(max(last) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') from a),
+    'lag_ms', (select lag_ms from cdc_state where slot = 'smartimport_cdc'),
+    'lag_bytes', (select pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint
+                    from pg_replication_slots where slot_name = 'smartimport_cdc'))
 $$;

@@ -64,7 +64,8 @@ check "one job per consumer for that transaction" test \
   "$(sql "SELECT count(*) FROM jobs WHERE task LIKE 'loyalty.%' AND payload->>'merchant_id' = '$M'")" = 3
 check "bulk_cdc_status gives the batch's purchases and each consumer's count" test \
   "$(sql "SELECT (s->>'purchases') || (s->'applied'->>'currency') || (s->'applied'->>'tier') || (s->'applied'->>'mission')
-          || (s ? 'lag_ms') || (s ? 'lag_bytes') FROM bulk_cdc_status('$BATCH') s")" = 5555truetrue
+          || (s ? 'lag_ms') || (s->>'lag_bytes' IS NOT NULL) || (s->>'last_applied_at' IS NOT NULL)
+          FROM bulk_cdc_status('$BATCH') s")" = 5555truetruetrue
 
 # --- the loyalty endpoints ---------------------------------------------------------------------
 get "/api/merchants/$M/customers/c1/loyalty"
