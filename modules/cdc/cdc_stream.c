@@ -113,7 +113,8 @@ static int send_status(struct cdc *c, uint64_t lsn)
     cdc_put_u64(msg + 17, lsn);   /* applied */
     cdc_put_u64(msg + 25, (uint64_t)now_us);
     msg[33] = 0;
-    if (PQputCopyData(c->repl, (const char *)msg, sizeof msg) != 1 || PQflush(c->repl) != 0) {
+    /* non-blocking: PQflush 1 = the rest goes out with the stream loop's next PQflush */
+    if (PQputCopyData(c->repl, (const char *)msg, sizeof msg) != 1 || PQflush(c->repl) < 0) {
         si_log(SI_LOG_WARN, "standby status update failed", json_pack("{s:s}", "detail", PQerrorMessage(c->repl)));
         return -1;
     }
@@ -382,7 +383,10 @@ static int stream(struct cdc *c, volatile sig_atomic_t *stop, struct si_error *e
         long long now = si_now_ms();
         if (now - c->last_status_ms >= c->s->status_ms && send_status(c, c->confirmed) != 0)
             return si_error_set(err, 503, "replication_lost", "standby status update failed");
-        struct pollfd pfd = { .fd = PQsocket(c->repl), .events = POLLIN };
+        int unsent = PQflush(c->repl);
+        if (unsent < 0)
+            return si_error_set(err, 503, "replication_lost", "replication connection lost");
+        struct pollfd pfd = { .fd = PQsocket(c->repl), .events = (short)(POLLIN | (unsent ? POLLOUT : 0)) };
         int wait = (int)(c->s->status_ms - (si_now_ms() - c->last_status_ms));
         if (wait < 1)
             wait = 1;
@@ -391,7 +395,7 @@ static int stream(struct cdc *c, volatile sig_atomic_t *stop, struct si_error *e
         int pr = poll(&pfd, 1, wait);
         if (pr < 0 && errno != EINTR)
             return si_error_set(err, 503, "replication_lost", "poll failed");
-        if (pr > 0 && PQconsumeInput(c->repl) != 1) {
+        if (pr > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP)) && PQconsumeInput(c->repl) != 1) {
             si_error_set(err, 503, "replication_lost", "replication connection lost");
             si_error_detail(err, "%s", PQerrorMessage(c->repl));
             return -1;
