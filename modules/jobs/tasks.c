@@ -7,6 +7,7 @@
 #include "workflow.h"
 #include "bank_tasks.h"
 #include "bulk_tasks.h"
+#include "loyalty.h"
 
 #include <stdlib.h>
 
@@ -22,6 +23,7 @@ static const struct module_tasks MODULES[] = {
     { "workflow", workflow_register_tasks, workflow_tasks_free, false },   /* workflow.phase1..7 */
     { "bank", bank_register_tasks, bank_tasks_free, false },               /* bank.sync_account, bank.enrich */
     { "bulk", bulk_register_tasks, bulk_tasks_free, false },               /* bulk.import */
+    { "cdc", loyalty_register_tasks, loyalty_tasks_free, false },          /* loyalty.currency, .tier, .mission */
     { "test", test_register_tasks, test_tasks_free, true },                /* test.noop, test.sleep, ... */
 };
 #define N_MODULES (sizeof MODULES / sizeof *MODULES)

@@ -1,0 +1,58 @@
+/* main_cdc.c: smartimport-cdc, the daemon that reads committed purchase inserts from the
+ * logical replication slot smartimport_cdc and enqueues the loyalty consumers' jobs
+ * (cdc_stream.c).  Started by the supervisor (scripts/up, spec name "cdc"); SIGTERM/SIGINT
+ * commit and confirm what was read, then exit 0.  Exit 2: bad configuration. */
+#include "cdc_stream.h"
+#include "si_log.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+extern char **environ;
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+int main(int argc, char **argv)
+{
+    (void)argv;
+    struct si_config cfg;
+    struct cdc_settings s;
+    struct si_error err;
+    si_error_clear(&err);
+    si_log_setup("cdc");
+    if (argc != 1) {
+        si_log(SI_LOG_ERROR, "usage: smartimport-cdc (no arguments; settings from the environment)", NULL);
+        return 2;
+    }
+    if (si_config_load(&cfg, environ, &err) != 0 || cdc_settings_load(&s, environ, &err) != 0) {
+        si_logf(SI_LOG_ERROR, "configuration: %s", err.message);
+        return 2;
+    }
+    if (cfg.database_url == NULL) {
+        si_log(SI_LOG_ERROR, "DATABASE_URL is not set", NULL);
+        return 2;
+    }
+    if (cfg.log_file != NULL && si_log_to_file(cfg.log_file) != 0) {
+        si_logf(SI_LOG_ERROR, "cannot open SMARTIMPORT_LOG_FILE: %s", strerror(errno));
+        return 2;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0) {
+        si_log(SI_LOG_ERROR, "sigaction failed", NULL);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    int rc = cdc_run(&cfg, &s, &stop_flag);
+    si_log(SI_LOG_INFO, "stopped", json_pack("{s:i}", "status", rc));
+    return rc;
+}
