@@ -17,6 +17,7 @@
  * the caller does not administer is the 404 of an unknown one. */
 #include "merchants.h"
 #include "bulk.h"
+#include "loyalty_api.h"
 #include "si_auth.h"
 #include "si_json.h"
 
@@ -309,6 +310,9 @@ static int get_merchants(struct si_ctx *ctx, struct si_request *req, struct si_r
 int merchants_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
 {
     const char *m = req->method;
+    /* GET /api/merchants/:id/customers/:customer_id/loyalty: modules/cdc answers it. */
+    if (loyalty_api_owns(req->path))
+        return loyalty_handle(ctx, req, resp);
     if (strcmp(req->path, MERCHANTS_PREFIX) == 0 || strcmp(req->path, MERCHANTS_PREFIX "/") == 0) {
         if (strcmp(m, "POST") == 0)
             return create_merchant(ctx, req, resp);

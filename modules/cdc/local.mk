@@ -12,6 +12,10 @@ CDC_LDADD = libcdc.la libjobs.la libsmartimport.la $(JANSSON_LIBS) $(PQ_LIBS) $(
 # The worker runs the consumers (modules/jobs/tasks.c lists loyalty_register_tasks).
 modules_jobs_smartimport_worker_CPPFLAGS += -I$(top_srcdir)/modules/cdc
 modules_jobs_smartimport_worker_LDADD += libcdc.la
+# smartimport-merchants (modules/bulk) owns ^~/api/merchants/ and hands the loyalty path to
+# loyalty_handle (loyalty_api.h).
+modules_bulk_smartimport_merchants_CPPFLAGS += -I$(top_srcdir)/modules/cdc
+modules_bulk_smartimport_merchants_LDADD += libcdc.la
 
 pkglibexec_PROGRAMS += modules/cdc/smartimport-cdc
 modules_cdc_smartimport_cdc_SOURCES = modules/cdc/main_cdc.c modules/cdc/cdc_stream.c modules/cdc/cdc_stream.h
