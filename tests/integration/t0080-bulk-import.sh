@@ -301,6 +301,7 @@ for (( i = 0; i < 300; i++ )); do
 done
 check "the import reached its insert and waits, uncommitted" test "$waiting" = 1
 OLD_PID="$(cat "$PIDFILE")"
+echo "$OLD_PID" >> "$SMARTIMPORT_TEST_VAR/log/expected-crashes"   # scripts/test: a kill on purpose
 kill -9 "$OLD_PID"
 sleep 0.3
 stop_locker
