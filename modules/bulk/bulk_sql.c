@@ -144,9 +144,9 @@ int bulk_insert(struct si_db *db, const char *batch_id, const char *merchant_id,
     char np[24], ni[24];
     snprintf(np, sizeof np, "%lld", *out_purchases);
     snprintf(ni, sizeof ni, "%lld", *out_items);
-    const char *q[] = { batch_id, merchant_id, np, ni, job_id };
+    const char *q[] = { batch_id, merchant_id, np, ni, job_id };   /* completed_at: the end, not the start of the transaction */
     res = si_db_exec(db, "UPDATE bulk_import_batches SET status = 'completed', imported_purchases = $3, "
-                         "imported_items = $4, rows_inserted = $4, rows_validated = rows_total, completed_at = now(), "
+                         "imported_items = $4, rows_inserted = $4, rows_validated = rows_total, completed_at = clock_timestamp(), "
                          "error_code = NULL, error_message = NULL, errors = NULL, problems_total = 0, updated_at = now() "
                          "WHERE id = $1 AND merchant_id = $2 AND job_id = $5::bigint AND status = 'processing'",
                      5, q, err);
