@@ -162,4 +162,8 @@ int bulk_batch_json(struct si_db *db, const char *batch_id, const char *user, js
 /* "The error message" of a failed validation: "N problems; the first: line L, column C: reason". */
 void bulk_report_message(const struct bulk_report *r, char *out, size_t n);
 
+/* 1 when user is an admin of merchant, 0 when not (or no such merchant), -1 with err
+ * (bulk_sql.c): the one ownership check of the bulk responders. */
+int bulk_is_admin(struct si_db *db, const char *merchant, const char *user, struct si_error *err);
+
 #endif

@@ -14,17 +14,6 @@
 
 #define PREFIX "/api/import/"
 
-int bulk_is_admin(struct si_db *db, const char *merchant, const char *user, struct si_error *err)
-{
-    const char *p[] = { merchant, user };
-    PGresult *res = si_db_exec(db, "SELECT 1 FROM merchant_admins WHERE merchant_id = $1 AND user_id = $2", 2, p, err);
-    if (res == NULL)
-        return -1;
-    int n = PQntuples(res);
-    PQclear(res);
-    return n > 0 ? 1 : 0;
-}
-
 static int wrong_method(struct si_response *resp, const char *method, const char *path)
 {
     return si_response_error(resp, 405, "method_not_allowed", "use %s for %s", method, path);

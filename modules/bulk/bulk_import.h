@@ -12,7 +12,4 @@ int import_status(struct si_ctx *ctx, struct si_request *req, struct si_response
 int import_list(struct si_ctx *ctx, struct si_request *req, struct si_response *resp, const char *merchant);
 int import_retry(struct si_ctx *ctx, struct si_request *req, struct si_response *resp, const char *id);
 
-/* 1 when user is an admin of merchant, 0 when not (or no such merchant), -1 with err. */
-int bulk_is_admin(struct si_db *db, const char *merchant, const char *user, struct si_error *err);
-
 #endif

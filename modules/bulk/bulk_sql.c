@@ -223,3 +223,15 @@ int bulk_batch_json(struct si_db *db, const char *batch_id, const char *user, js
         return si_error_set(err, 500, "internal", "out of memory");
     return 1;
 }
+
+/* 1 when user is an admin of merchant, 0 when not (or no such merchant), -1 with err. */
+int bulk_is_admin(struct si_db *db, const char *merchant, const char *user, struct si_error *err)
+{
+    const char *p[] = { merchant, user };
+    PGresult *res = si_db_exec(db, "SELECT 1 FROM merchant_admins WHERE merchant_id = $1 AND user_id = $2", 2, p, err);
+    if (res == NULL)
+        return -1;
+    int n = PQntuples(res);
+    PQclear(res);
+    return n > 0 ? 1 : 0;
+}

@@ -161,13 +161,10 @@ static int read_put_body(struct si_ctx *ctx, struct si_request *req, json_t **ou
 
 static int admin_or_404(struct si_db *db, const char *merchant, const char *user, struct si_error *err)
 {
-    const char *p[] = { merchant, user };
-    PGresult *res = si_db_exec(db, "SELECT 1 FROM merchant_admins WHERE merchant_id = $1 AND user_id = $2", 2, p, err);
-    if (res == NULL)
+    int admin = bulk_is_admin(db, merchant, user, err);
+    if (admin < 0)
         return -1;
-    int n = PQntuples(res);
-    PQclear(res);
-    return n > 0 ? 0 : si_error_set(err, 404, "not_found", "no such merchant");
+    return admin ? 0 : si_error_set(err, 404, "not_found", "no such merchant");
 }
 
 static int put_reference(struct si_ctx *ctx, struct si_request *req, struct si_response *resp, const char *merchant,
