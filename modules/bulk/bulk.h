@@ -35,6 +35,13 @@
 #define BULK_AMOUNT_MAX       10000000000000LL       /* minor units of one price, discount or line */
 #define BULK_NAME_MAX         200                    /* batch_name */
 #define BULK_LIST_MAX         50                     /* batches GET /list answers */
+/* The checks' and the insert's sorts and hashes of a 2,000,000-row batch stay in memory
+ * (the default 4 MB spills a 50,000-row batch to disk); per worker connection, only during them. */
+#define BULK_SET_WORK_MEM     "SET LOCAL work_mem = '64MB'"
+/* Fresh statistics of the staged rows before the checks: planned without them (a table
+ * that just got its rows), the checks' self-join of the staged rows becomes a nested loop,
+ * minutes for 10,000 rows.  The columns the plans filter and group by are enough. */
+#define BULK_ANALYZE_STAGING  "ANALYZE bulk_import_staging (batch_id, merchant_id, transaction_number)"
 
 /* ---- CSV reading (bulk_csv.c) ------------------------------------------------------- */
 

@@ -68,11 +68,14 @@ static int run_import(void *task_ctx, struct si_db *db, const struct jobs_job *j
         goto retry;
     }
     PQclear(res);
-    /* Fresh statistics first: planned without them (a table that just got its rows), the
-     * checks' self-join of the staged rows becomes a nested loop, minutes for 10,000 rows. */
-    if (si_db_command(db, "ANALYZE bulk_import_staging", 0, NULL, err) != 0 ||
-        bulk_validate(db, batch, merchant, &r, err) != 0)
+    if (si_db_command(db, BULK_ANALYZE_STAGING, 0, NULL, err) != 0)
         goto retry;
+    /* The checks read in a transaction of their own, only to give their sorts memory. */
+    if (si_db_begin(db, err) != 0)
+        goto retry;
+    if (si_db_command(db, BULK_SET_WORK_MEM, 0, NULL, err) != 0 || bulk_validate(db, batch, merchant, &r, err) != 0 ||
+        si_db_commit(db, err) != 0)
+        goto rollback;
     if (r.rows != rows_total) {
         rc = fail_batch(db, batch, merchant, job_id, "staging_lost", "the staged rows of this batch were lost "
                         "(a database crash): upload the file again", NULL, true, err);
@@ -96,7 +99,8 @@ static int run_import(void *task_ctx, struct si_db *db, const struct jobs_job *j
     if (si_db_begin(db, err) != 0)
         goto retry;
     /* durable whatever the worker's connection says: the batch's purchases are its result */
-    if (si_db_command(db, "SET LOCAL synchronous_commit = on", 0, NULL, err) != 0)
+    if (si_db_command(db, "SET LOCAL synchronous_commit = on", 0, NULL, err) != 0 ||
+        si_db_command(db, BULK_SET_WORK_MEM, 0, NULL, err) != 0)
         goto rollback;
     int ins = bulk_insert(db, batch, merchant, job_id, &np, &ni, err);
     if (ins == 1) {   /* a newer job (a retry) is in charge */

@@ -144,7 +144,8 @@ static int dry_run(struct si_ctx *ctx, const struct fields *f, struct upload *up
     snprintf(batch, sizeof batch, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     if (bulk_stage_file(ctx->db, up->spool, batch, f->merchant, f->currency, f->mapping, &st, err) != 0 ||
-        si_db_command(ctx->db, "ANALYZE bulk_import_staging", 0, NULL, err) != 0 ||   /* see bulk_tasks.c */
+        si_db_command(ctx->db, BULK_ANALYZE_STAGING, 0, NULL, err) != 0 ||
+        si_db_command(ctx->db, BULK_SET_WORK_MEM, 0, NULL, err) != 0 ||
         bulk_validate(ctx->db, batch, f->merchant, &r, err) != 0)
         goto out;
     char msg[512];

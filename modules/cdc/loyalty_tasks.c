@@ -32,19 +32,27 @@ static const char *const TASKS[LOYALTY_N_CONSUMERS] = { "loyalty.currency", "loy
 const char *loyalty_consumer_name(enum loyalty_consumer c) { return CONSUMERS[c]; }
 const char *loyalty_task_name(enum loyalty_consumer c) { return TASKS[c]; }
 
-/* The claim every consumer starts with ($1 merchant, $2 ids, $6 consumer). */
+/* The claim every consumer starts with ($1 merchant, $2 ids, $6 consumer): the job's
+ * purchases read once by primary key (pk; the merchant is checked outside it, so no
+ * statistics, stale right after a bulk import, can steer the read to the merchant's index),
+ * then claimed; `np` is the claimed ones.  Joining the claim back to purchases instead
+ * made the planner hash the merchant's whole table: a job's cost grew with the merchant's
+ * history (20-80 ms for 1,000 purchases of a 30,000-purchase merchant, now 10-15 ms). */
 #define CLAIM \
-    "WITH new AS (INSERT INTO cdc_applied (consumer, purchase_id) " \
-    "    SELECT $6, p.id FROM purchases p WHERE p.merchant_id = $1::uuid AND p.id = ANY ($2::bigint[]) ORDER BY p.id " \
-    "    ON CONFLICT DO NOTHING RETURNING purchase_id), "
+    "WITH pk AS MATERIALIZED (SELECT p.id, p.merchant_id, p.customer_id, p.total_minor, p.currency " \
+    "    FROM purchases p WHERE p.id = ANY ($2::bigint[])), " \
+    "pj AS (SELECT id, customer_id, total_minor, currency FROM pk WHERE merchant_id = $1::uuid), " \
+    "new AS (INSERT INTO cdc_applied (consumer, purchase_id) SELECT $6, pj.id FROM pj ORDER BY pj.id " \
+    "    ON CONFLICT DO NOTHING RETURNING purchase_id), " \
+    "np AS (SELECT pj.* FROM pj JOIN new ON new.purchase_id = pj.id), "
 
 /* $3 merchant currency, $4 points_per_unit, $5 exponent.  Every statement takes the same six
  * parameters and answers (claimed, rows written). */
 static const char *const SQL[LOYALTY_N_CONSUMERS] = {
     CLAIM
-    "pts AS (SELECT p.customer_id, sum(CASE WHEN p.currency = $3 THEN floor(p.total_minor::numeric * $4::int "
+    "pts AS (SELECT np.customer_id, sum(CASE WHEN np.currency = $3 THEN floor(np.total_minor::numeric * $4::int "
     "    / power(10::numeric, $5::int)) ELSE 0 END) AS points "
-    "    FROM purchases p JOIN new ON new.purchase_id = p.id GROUP BY p.customer_id), "
+    "    FROM np GROUP BY np.customer_id), "
     "w AS (INSERT INTO wallets AS w (merchant_id, customer_id, points) "
     "    SELECT $1::uuid, customer_id, points::bigint FROM pts ORDER BY customer_id "
     "    ON CONFLICT (merchant_id, customer_id) DO UPDATE SET points = w.points + excluded.points, updated_at = now() "
@@ -52,8 +60,8 @@ static const char *const SQL[LOYALTY_N_CONSUMERS] = {
     "SELECT (SELECT count(*) FROM new), (SELECT count(*) FROM w)",
 
     CLAIM
-    "s AS (SELECT p.customer_id, sum(CASE WHEN p.currency = $3 THEN p.total_minor ELSE 0 END)::bigint AS spend "
-    "    FROM purchases p JOIN new ON new.purchase_id = p.id GROUP BY p.customer_id), "
+    "s AS (SELECT np.customer_id, sum(CASE WHEN np.currency = $3 THEN np.total_minor ELSE 0 END)::bigint AS spend "
+    "    FROM np GROUP BY np.customer_id), "
     "t AS (INSERT INTO customer_tiers AS c (merchant_id, customer_id, spend_minor, tier) "
     "    SELECT $1::uuid, s.customer_id, s.spend, (SELECT mt.tier FROM merchant_tiers mt "
     "        WHERE mt.merchant_id = $1::uuid AND mt.min_spend_minor <= s.spend "
@@ -67,7 +75,6 @@ static const char *const SQL[LOYALTY_N_CONSUMERS] = {
     "SELECT (SELECT count(*) FROM new), (SELECT count(*) FROM t) WHERE $4::int IS NOT NULL AND $5::int IS NOT NULL",
 
     CLAIM
-    "np AS (SELECT p.id, p.customer_id, p.total_minor, p.currency FROM purchases p JOIN new ON new.purchase_id = p.id), "
     "d AS (SELECT m.mission_id, np.customer_id, sum(np.total_minor) AS delta "
     "      FROM merchant_missions m CROSS JOIN np "
     "      WHERE m.merchant_id = $1::uuid AND m.kind = 'spend' AND np.currency = $3 "

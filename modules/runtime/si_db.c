@@ -140,12 +140,33 @@ static int unavailable(struct si_error *err, const char *why, const char *libpq_
     return -1;
 }
 
+/* The session's libpq "options": JIT off (our statements are short or run once, and
+ * compiling one, 0.5-0.8 s for the bulk checks, costs more than it ever saves here), then
+ * the options DATABASE_URL names, then db->options (later -c settings win). */
+static int session_options(const struct si_db *db, char *out, size_t n)
+{
+    PQconninfoOption *opts = PQconninfoParse(db->conninfo, NULL);
+    if (opts == NULL)
+        return -1;
+    const char *url = NULL;
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "options") == 0 && o->val != NULL && o->val[0] != '\0')
+            url = o->val;
+    int w = snprintf(out, n, "-c jit=off%s%s%s%s", url ? " " : "", url ? url : "", db->options ? " " : "",
+                     db->options ? db->options : "");
+    PQconninfoFree(opts);
+    return w < 0 || (size_t)w >= n ? -1 : 0;
+}
+
 static int open_connection(struct si_db *db, struct si_error *err)
 {
     if (db->conninfo == NULL)
         return si_error_set(err, 503, "db_unavailable", "database not configured (DATABASE_URL)");
-    const char *keys[] = { "dbname", "application_name", db->options ? "options" : NULL, NULL };
-    const char *vals[] = { db->conninfo, db->application_name, db->options, NULL };
+    char options[SI_DB_OPTIONS_MAX];
+    if (session_options(db, options, sizeof options) != 0)
+        return si_error_set(err, 500, "internal", "database session options too long or DATABASE_URL unreadable");
+    const char *keys[] = { "dbname", "application_name", "options", NULL };
+    const char *vals[] = { db->conninfo, db->application_name, options, NULL };
     PGconn *c = PQconnectStartParams(keys, vals, 1);
     if (c == NULL)
         return unavailable(err, "connect", "out of memory");

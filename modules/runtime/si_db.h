@@ -26,6 +26,7 @@
  * (> 30 s), and forcing custom plans on the connection instead made every
  * foreign-key check replan (a 1M-row commit went from 19 s to 33 s). */
 #define SI_DB_PREPARED_MAX 64
+#define SI_DB_OPTIONS_MAX 1024   /* the session's libpq options, all told */
 
 struct si_db {
     PGconn *conn;                 /* NULL until the first use */
@@ -33,7 +34,8 @@ struct si_db {
     const char *application_name; /* borrowed */
     const char *options;          /* libpq "options" for every connection (e.g.
                                    * "-c synchronous_commit=off"), or NULL; set after
-                                   * si_db_init; overrides options in DATABASE_URL */
+                                   * si_db_init; goes after "-c jit=off" and the
+                                   * options in DATABASE_URL (see session_options) */
     bool prepare;                 /* prepare statements with parameters (below); set
                                    * after si_db_init, off by default */
     int connect_timeout_ms;
