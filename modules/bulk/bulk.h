@@ -25,6 +25,7 @@
 
 /* ---- limits (README "Limits") ------------------------------------------------------- */
 #define BULK_MAX_FILE_BYTES   (100LL * 1024 * 1024)  /* an upload */
+#define BULK_MAX_BODY         ((size_t)BULK_MAX_FILE_BYTES + 1024 * 1024)   /* the file + its multipart envelope */
 #define BULK_MAX_ROWS         2000000LL              /* data rows of a file */
 #define BULK_MAX_FIELDS       64                     /* cells of one CSV record */
 #define BULK_MAX_RECORD       65536                  /* bytes of one CSV record */

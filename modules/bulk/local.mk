@@ -32,7 +32,7 @@ tests_unit_check_bulk_CPPFLAGS = $(BULK_CPPFLAGS)
 tests_unit_check_bulk_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_check_bulk_LDADD = libbulk.la $(JANSSON_LIBS) $(PQ_LIBS) $(CHECK_LIBS)
 
-BULK_SHELL_TESTS = tests/integration/t0080-bulk-import.sh
+BULK_SHELL_TESTS = tests/integration/t0080-bulk-import.sh tests/integration/t0086-readme-bulk.sh
 dist_check_SCRIPTS += $(BULK_SHELL_TESTS)
 TESTS += $(BULK_SHELL_TESTS)
 EXTRA_DIST += modules/bulk/README.md

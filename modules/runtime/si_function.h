@@ -45,6 +45,9 @@ struct si_function {
     bool needs_db;
     bool needs_auth;         /* refuse to start in jwt mode without a secret */
     bool prepare_statements; /* prepare statements with parameters (si_db.h) */
+    size_t max_body_default; /* the body limit when SMARTIMPORT_MAX_BODY is unset (0: the
+                              * runtime's, SI_MAX_BODY_DEFAULT); its route in nginx/routes
+                              * says the same with body=SIZE */
     /* Fills resp; a return of -1 with resp still at 500 and no body becomes a
      * generic internal error.  The handler may read the body through req. */
     int (*handle)(struct si_ctx *ctx, struct si_request *req, struct si_response *resp);

@@ -208,6 +208,8 @@ int si_server_main(const struct si_function *fn, int argc, char **argv)
         si_logf(SI_LOG_ERROR, "configuration: %s", err.message);
         return 2;
     }
+    if (fn->max_body_default > 0 && si_env_get(environ, "SMARTIMPORT_MAX_BODY") == NULL)
+        cfg.max_body = fn->max_body_default;
     if (check_startup(fn, &cfg) != 0)
         return 2;
     if (FCGX_Init() != 0) {
