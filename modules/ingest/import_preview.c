@@ -48,7 +48,7 @@ static int answer(struct si_ctx *ctx, struct si_request *req, struct si_response
         strcmp(verdict, "possible_duplicate") != 0)
         return si_error_set(err, 400, "bad_param", "verdict must be new, duplicate or possible_duplicate");
     long long after = 0, limit = 0;
-    if (int_param(req, "cursor", 0, 2147483647LL, 0, &after, err) != 0 ||
+    if (int_param(req, "cursor", 0, PREVIEW_ROW_MAX - 1, 0, &after, err) != 0 ||
         int_param(req, "limit", 1, PREVIEW_PAGE_MAX, PREVIEW_PAGE_DEFAULT, &limit, err) != 0)
         return -1;
 

@@ -284,17 +284,19 @@ static int stage_import(struct si_ctx *ctx, struct ingest *in, const struct uplo
     if (st->mixed_currency)
         stage_warning(st, 0, "the file mixes currencies; totals add them up as they are");
 
-    char rows[32], debit[32], credit[32];
+    char rows[32], debit[32], credit[32], repeated[32];
     snprintf(rows, sizeof rows, "%lld", st->rows);
+    snprintf(repeated, sizeof repeated, "%lld", st->repeated_rows);
     snprintf(debit, sizeof debit, "%lld", st->debit_minor);
     snprintf(credit, sizeof credit, "%lld", st->credit_minor);
     char *columns = in->columns ? json_dumps(in->columns, JSON_COMPACT) : NULL;
     char *warnings = json_dumps(st->warnings, JSON_COMPACT);
-    const char *upd[] = { rows, debit, credit, st->date_from, st->date_to, st->currency, columns, warnings };
+    const char *upd[] = { rows, debit, credit, st->date_from, st->date_to, st->currency, columns, warnings, repeated };
     bool moved = false;
     int rc = si_import_move(db, in->import_id, in->user, SI_IMPORT_PARSED,
                             ", rows_total = $5, debit_minor = $6, credit_minor = $7, date_from = $8, date_to = $9, "
-                            "currency = $10, columns = $11::jsonb, warnings = $12::jsonb", 8, upd, &moved, err);
+                            "currency = $10, columns = $11::jsonb, warnings = $12::jsonb, repeated_rows = $13",
+                            9, upd, &moved, err);
     if (rc == 0 && !moved)   /* cannot happen: the row was inserted uploaded in this transaction */
         rc = si_error_set(err, 500, "internal", "the new import was not in status uploaded");
     free(warnings);

@@ -16,6 +16,7 @@
 
 #define PREVIEW_NEAR_DAYS  3
 #define PREVIEW_PAGE_MAX   200   /* rows per page of import-preview */
+#define PREVIEW_ROW_MAX    2147483647LL   /* staged rows are numbered 1..INT_MAX */
 
 struct preview_page {
     json_t *rows;          /* [{row, line, date, description, counterparty, amountMinor, currency,
@@ -24,7 +25,8 @@ struct preview_page {
     long long next_after;  /* the last row's number when more rows follow, else 0 */
 };
 
-/* Rows of import_id (the user's, still in staging) after row number `after`, at most
+/* Rows of import_id (the user's, still in staging) after row number `after` (0 <= after <
+ * PREVIEW_ROW_MAX), at most
  * `limit`, only those of `verdict` when it is not NULL.  0 or -1 with err. */
 int preview_page(struct si_db *db, const char *user_id, const char *import_id, const char *verdict,
                  long long after, int limit, struct preview_page *out, struct si_error *err);
