@@ -1,0 +1,302 @@
+/* merchant.c: the merchant normaliser (see merchant.h).
+ *
+ * One pass over at most MAX_TOKENS whitespace/'*' tokens: each token is noise (card,
+ * POS and direct-debit words), a number (dates, times, card and reference numbers),
+ * a label that ends the merchant (IBAN, EREF+, Ref:), a store label (STORE, Filiale,
+ * Nr, Terminal: ends the merchant when a number follows) or a word, which is kept.
+ * The word lists are the fixed vocabulary of bank statements, not merchants, so they
+ * live here; merchants and keywords are data (data/categories/). */
+#include "merchant.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#define MAX_INPUT  512   /* bytes of the description looked at */
+#define MAX_TOKENS 64
+#define WORD_MAX   32    /* longest vocabulary word compared */
+
+struct token {
+    char *s;
+    size_t len;
+    bool star;          /* a '*' followed it: "PAYPAL *NETFLIX" */
+};
+
+static const char *const noise_words[] = {
+    /* EN */
+    "pos", "purchase", "purchases", "debit", "crd", "card", "visa", "mastercard", "maestro", "vpay",
+    "contactless", "checkcard", "chkcard", "recurring", "preauthorized", "pre-authorized", "ach",
+    "autopay", "payment", "pmt", "pymt", "dbt", "pur", "purch", "trx",
+    /* DE */
+    "sepa", "sepa-lastschrift", "lastschrift", "basislastschrift", "sepa-basislastschrift",
+    "folgelastschrift", "erstlastschrift", "kartenzahlung", "girocard", "ec", "ec-karte", "karte",
+    "kartenzahlung/girocard", "lastschrifteinzug", "einzug", "zahlung",
+    /* FR */
+    "paiement", "par", "carte", "cb", "prlv", "prlvt", "prelevement", "prélèvement", "achat", "du",
+    /* ES */
+    "compra", "tarjeta", "tarj", "pago", "con", "en", "recibo", "adeudo", "domiciliacion",
+    "domiciliación",
+    /* NL */
+    "betaalautomaat", "bea", "gea", "pinbetaling", "pin", "betaling", "ideal", "incasso", "algemeen",
+    "doorlopend", "eenmalig",
+};
+
+/* These end the merchant: what follows is a reference, an account or a purpose. */
+static const char *const label_words[] = {
+    "iban", "bic", "eref", "mref", "cred", "kref", "svwz", "abwa", "abwe", "ref", "referenz",
+    "reference", "mandat", "mandatsref", "mandatsreferenz", "glaubiger-id", "gläubiger-id",
+    "end-to-end-ref", "kundennr", "kundennummer", "rechnungsnr", "vertragsnr", "invoice", "inv",
+    "ordp", "benm", "remi", "nº", "n°", "réf", "ref.", "id",
+};
+
+/* These end the merchant when a number follows them. */
+static const char *const store_words[] = {
+    "store", "stores", "str", "nr", "no", "num", "number", "filiale", "fil", "terminal", "term",
+    "kasse", "tid", "trm", "loc", "location", "branch", "sucursal", "magasin", "winkel",
+};
+
+/* A '*' after one of these makes the merchant the text after it. */
+static const char *const processors[] = {
+    "paypal", "pp", "sq", "tst", "sp", "sumup", "zettle", "zettle_", "izettle", "iz", "klarna",
+    "google", "goog", "paddle", "stripe", "fs",
+};
+
+static const char *const countries[] = {
+    "US", "USA", "GB", "GBR", "UK", "DE", "DEU", "FR", "FRA", "ES", "ESP", "NL", "NLD", "IE", "IRL",
+    "BE", "BEL", "AT", "AUT", "CH", "CHE", "IT", "ITA", "LU", "LUX", "CA", "CAN",
+};
+
+static const char *const us_states[] = {
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS",
+    "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY",
+    "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV",
+    "WI", "WY", "DC",
+};
+
+static const char *const cities[] = {
+    "london", "paris", "berlin", "munchen", "münchen", "munich", "hamburg", "koln", "köln",
+    "frankfurt", "stuttgart", "dusseldorf", "düsseldorf", "leipzig", "dresden", "madrid", "barcelona",
+    "valencia", "sevilla", "bilbao", "malaga", "málaga", "zaragoza", "amsterdam", "rotterdam",
+    "utrecht", "eindhoven", "groningen", "lyon", "marseille", "toulouse", "lille", "bordeaux",
+    "nantes", "manchester", "birmingham", "leeds", "glasgow", "edinburgh", "dublin", "bristol",
+    "liverpool", "brussels", "bruxelles", "brussel", "wien", "zurich", "zürich",
+};
+
+/* The token lower-cased (ASCII) without trailing ':', ',', ';' into w; false when too long. */
+static bool lower_word(const struct token *t, char *w, bool keep_dot)
+{
+    size_t n = t->len;
+    while (n > 0 && (t->s[n - 1] == ':' || t->s[n - 1] == ',' || t->s[n - 1] == ';' ||
+                     (!keep_dot && t->s[n - 1] == '.')))
+        n--;
+    if (n == 0 || n >= WORD_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = t->s[i];
+        w[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+    }
+    w[n] = '\0';
+    return true;
+}
+
+static bool in_list(const char *w, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(w, list[i]) == 0)
+            return true;
+    return false;
+}
+
+#define IN(w, list) in_list((w), (list), sizeof(list) / sizeof(list)[0])
+
+static bool is_noise(const struct token *t)
+{
+    char w[WORD_MAX];
+    return lower_word(t, w, false) && IN(w, noise_words);
+}
+
+static bool is_store(const struct token *t)
+{
+    char w[WORD_MAX];
+    if (t->len == 1 && t->s[0] == '#')
+        return true;
+    return lower_word(t, w, false) && IN(w, store_words);
+}
+
+static bool is_processor(const struct token *t)
+{
+    char w[WORD_MAX];
+    return lower_word(t, w, false) && IN(w, processors);
+}
+
+/* A label ends the merchant: a listed word, "EREF+..." style, or a word ending in ':'. */
+static bool is_label(const struct token *t)
+{
+    char w[WORD_MAX];
+    if (t->len > 1 && t->s[t->len - 1] == ':')
+        return true;
+    const char *plus = memchr(t->s, '+', t->len);
+    struct token head = { t->s, plus ? (size_t)(plus - t->s) : t->len, false };
+    if (plus != NULL && head.len == 0)
+        return false;
+    return lower_word(&head, w, false) && IN(w, label_words);
+}
+
+/* Dates, times, amounts, phone, card and reference numbers, "#", masks ("XXXX", "****"). */
+static bool is_number(const struct token *t)
+{
+    size_t digits = 0, letters = 0, masks = 0;
+    for (size_t i = 0; i < t->len; i++) {
+        unsigned char c = (unsigned char)t->s[i];
+        if (c >= '0' && c <= '9')
+            digits++;
+        else if (c == 'x' || c == 'X' || c == '*')
+            masks++;
+        else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80)
+            letters++;
+    }
+    if (digits == 0)
+        return (masks >= 4 && letters == 0) || (t->len == 1 && t->s[0] == '#');
+    return letters == 0 || digits >= 2;
+}
+
+static bool upper_is(const struct token *t, const char *const *list, size_t n)
+{
+    char w[8];
+    if (t->len >= sizeof w)
+        return false;
+    memcpy(w, t->s, t->len);
+    w[t->len] = '\0';
+    return in_list(w, list, n);
+}
+
+static bool is_city(const struct token *t)
+{
+    char w[WORD_MAX];
+    return lower_word(t, w, false) && IN(w, cities);
+}
+
+static bool edge_punct(char c)
+{
+    return c == '-' || c == ',' || c == '.' || c == ':' || c == ';' || c == '/' || c == '#' || c == '_' ||
+           c == '*' || c == '(' || c == ')' || c == '"' || c == '\'' || c == '|' || c == '=' || c == '+';
+}
+
+static size_t tokenize(char *buf, struct token *tok)
+{
+    size_t n = 0;
+    char *p = buf;
+    while (*p && n < MAX_TOKENS) {
+        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+            p++;
+        if (*p == '\0')
+            break;
+        if (*p == '*') {            /* a star standing alone marks the token before it */
+            if (n > 0)
+                tok[n - 1].star = true;
+            p++;
+            continue;
+        }
+        char *s = p;
+        while (*p && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n' && *p != '*')
+            p++;
+        tok[n].s = s;
+        tok[n].len = (size_t)(p - s);
+        tok[n].star = false;
+        n++;
+    }
+    return n;
+}
+
+size_t merchant_normalize(const char *description, char *out, size_t out_size)
+{
+    char buf[MAX_INPUT + 1];
+    struct token tok[MAX_TOKENS];
+    struct token *kept[MAX_TOKENS];
+    size_t nk = 0;
+
+    if (out_size == 0)
+        return 0;
+    out[0] = '\0';
+    if (description == NULL)
+        return 0;
+    size_t len = strnlen(description, MAX_INPUT);
+    memcpy(buf, description, len);
+    buf[len] = '\0';
+    size_t n = tokenize(buf, tok);
+
+    /* A processor's prefix ("PAYPAL *", "POS SQ *"): the merchant is after its star. */
+    size_t start = 0;
+    for (size_t i = 0; i < n && i < 4; i++) {
+        if (!is_processor(&tok[i]) && !is_noise(&tok[i]) && !is_number(&tok[i]))
+            break;
+        if (tok[i].star && is_processor(&tok[i]) && i + 1 < n) {
+            start = i + 1;
+            break;
+        }
+    }
+
+    for (size_t i = start; i < n; i++) {
+        struct token *t = &tok[i];
+        if (is_noise(t))
+            continue;
+        if (is_label(t) || is_number(t)) {
+            if (nk > 0)
+                break;
+            continue;
+        }
+        if (is_store(t) && i + 1 < n && is_number(&tok[i + 1])) {
+            if (nk > 0)
+                break;
+            i++;
+            continue;
+        }
+        kept[nk++] = t;
+    }
+
+    /* Tails: a country code, a US state and its city, a well-known city. */
+    while (nk > 1 && upper_is(kept[nk - 1], countries, sizeof countries / sizeof countries[0]))
+        nk--;
+    if (nk > 1 && upper_is(kept[nk - 1], us_states, sizeof us_states / sizeof us_states[0]))
+        nk -= nk > 2 ? 2 : 1;
+    while (nk > 1 && is_city(kept[nk - 1]))
+        nk--;
+    while (nk > 1 && is_city(kept[0])) {
+        memmove(kept, kept + 1, (nk - 1) * sizeof kept[0]);
+        nk--;
+    }
+
+    size_t cap = out_size < MERCHANT_MAX ? out_size : MERCHANT_MAX, w = 0;
+    for (size_t i = 0; i < nk; i++) {
+        const char *s = kept[i]->s;
+        size_t l = kept[i]->len;
+        while (l > 0 && edge_punct(*s)) {
+            s++;
+            l--;
+        }
+        while (l > 0 && edge_punct(s[l - 1]))
+            l--;
+        if (l == 0)
+            continue;
+        size_t need = l + (w > 0);
+        if (w + need >= cap) {      /* cut at a character boundary, then stop */
+            size_t room = cap - 1 - w - (w > 0);
+            if (w + (w > 0) >= cap - 1)
+                break;
+            while (room > 0 && ((unsigned char)s[room] & 0xC0) == 0x80)
+                room--;
+            if (room == 0)
+                break;
+            if (w > 0)
+                out[w++] = ' ';
+            memcpy(out + w, s, room);
+            w += room;
+            break;
+        }
+        if (w > 0)
+            out[w++] = ' ';
+        memcpy(out + w, s, l);
+        w += l;
+    }
+    out[w] = '\0';
+    return w;
+}
