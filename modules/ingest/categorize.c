@@ -9,9 +9,10 @@
 #define MAX_TEXT 1024        /* folded bytes of one field looked at */
 
 struct rule {
-    char *pattern;           /* folded keyword, + " " unless a prefix rule */
+    char *pattern;           /* folded keyword, without spaces around it */
     size_t len;              /* bytes of pattern */
-    size_t weight;           /* folded keyword length: the longest wins */
+    size_t weight;           /* words, then bytes: the most specific wins */
+    bool prefix;             /* may end inside a word */
     char *category;
     int cls;                 /* CLS_USER, CLS_STRONG, CLS_WEAK */
 };
@@ -26,12 +27,13 @@ struct categorizer {
 };
 
 /* Latin-1 supplement letters (U+00C0..U+00FF, UTF-8 C3 80..BF) without their accents;
- * "" = a separator (multiplication and division signs). */
+ * the German umlauts as German exports spell them in ASCII (ä = ae: "Ueberweisung" and
+ * "Überweisung" fold alike); "" = a separator (multiplication and division signs). */
 static const char *const latin1[64] = {
-    "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
-    "d", "n", "o", "o", "o", "o", "o", "", "o", "u", "u", "u", "u", "y", "th", "ss",
-    "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
-    "d", "n", "o", "o", "o", "o", "o", "", "o", "u", "u", "u", "u", "y", "th", "y",
+    "a", "a", "a", "a", "ae", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
+    "d", "n", "o", "o", "o", "o", "oe", "", "o", "u", "u", "u", "ue", "y", "th", "ss",
+    "a", "a", "a", "a", "ae", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
+    "d", "n", "o", "o", "o", "o", "oe", "", "o", "u", "u", "u", "ue", "y", "th", "y",
 };
 
 enum { SEP = 0, LETTER, DIGIT };
@@ -145,8 +147,9 @@ struct categorizer *categorizer_new_rules(const struct categorize_rule *rules, s
         size_t len = categorize_fold(rules[i].keyword, folded, sizeof folded);
         if (len < 4)
             continue;       /* " x ": fewer than 2 bytes would match nearly everything */
-        bool prefix = rules[i].kind == CATEGORIZE_PREFIX && !rules[i].user;
-        size_t plen = prefix ? len - 2 : len - 1;     /* without the leading space (and trailing) */
+        size_t plen = len - 2, words = 1;             /* without the spaces around it */
+        for (size_t k = 1; k < plen; k++)
+            words += folded[1 + k] == ' ';
         struct rule *r = &c->rules[c->n];
         r->pattern = malloc(plen + 1);
         r->category = strdup(rules[i].category);
@@ -158,7 +161,8 @@ struct categorizer *categorizer_new_rules(const struct categorize_rule *rules, s
         memcpy(r->pattern, folded + 1, plen);
         r->pattern[plen] = '\0';
         r->len = plen;
-        r->weight = len - 2;
+        r->weight = words << 16 | plen;
+        r->prefix = rules[i].kind == CATEGORIZE_PREFIX && !rules[i].user;
         r->cls = rules[i].user ? CLS_USER : rules[i].kind == CATEGORIZE_WEAK ? CLS_WEAK : CLS_STRONG;
         unsigned b = (unsigned)(unsigned char)r->pattern[0] << 8 | (unsigned char)r->pattern[1];
         c->next[c->n] = c->bucket[b];
@@ -184,7 +188,7 @@ struct categorizer *categorizer_new(const char *const *keywords, const char *con
     return c;
 }
 
-/* The longest rule of each class found in folded text t (length n). */
+/* The most specific rule of each class found in folded text t (length n, ending with a space). */
 static void scan(const struct categorizer *c, const char *t, size_t n, const struct rule *best[CLS_N])
 {
     for (size_t i = 0; i + 2 < n; i++) {
@@ -193,7 +197,10 @@ static void scan(const struct categorizer *c, const char *t, size_t n, const str
         const unsigned char *d = (const unsigned char *)t + i + 1;
         for (int k = c->bucket[d[0] << 8 | d[1]]; k >= 0; k = c->next[k]) {
             const struct rule *r = &c->rules[k];
-            if (r->len > n - i - 1 || memcmp(d, r->pattern, r->len) != 0)
+            if (r->len + 1 > n - i - 1 || memcmp(d, r->pattern, r->len) != 0)
+                continue;
+            /* a word ends with a space, or an "s" then a space (plurals, "McDonalds") */
+            if (!r->prefix && d[r->len] != ' ' && !(d[r->len] == 's' && d[r->len + 1] == ' '))
                 continue;
             if (best[r->cls] == NULL || r->weight > best[r->cls]->weight)
                 best[r->cls] = r;

@@ -1,18 +1,20 @@
 /* categorize.h: keyword rules -> a category for each row.
  *
  * Rules are loaded once per import: the user's own (category_rules), then the
- * built-in knowledge (category_rules_builtin, from data/categories/*.tsv by
+ * built-in knowledge (category_rules_builtin, from the data/categories TSV files by
  * sql/0018_category_knowledge.sql).  Text and keywords are folded the same way
- * (categorize_fold: lower case, Latin accents dropped, apostrophes removed, every
- * other non-letter/digit and each letter/digit change a single space) and a
- * keyword matches whole words only, so "bus" is not found in "John Busby"; a
- * built-in keyword of kind 'prefix' matches the start of a word ("apothek" in
- * "Apotheke").  Order: the user's rules on the counterparty, then on the
- * description; the built-in ones the same way; last the built-in 'weak' ones
- * (PayPal, "transfer": said by many rows that a merchant or a purpose decides
- * better), else "Other".  Within one step the longest keyword wins.  Matching
- * indexes keywords by their first two bytes and probes once per word: a million
- * rows stay cheap. */
+ * (categorize_fold: lower case, Latin accents dropped, German umlauts as ae/oe/ue,
+ * apostrophes removed, every other non-letter/digit and each letter/digit change a
+ * single space) and a keyword matches whole words only, so "bus" is not found in
+ * "John Busby"; a whole word may carry a plural "s" ("cinemas"); a built-in keyword
+ * of kind 'prefix' matches the start of a word ("apothek" in "Apotheke").  Order:
+ * the user's rules on the counterparty, then on the description; the built-in ones
+ * the same way; last the built-in 'weak' ones (PayPal, "transfer", "subscription":
+ * words that a merchant or a purpose next to them decides better), else "Other".
+ * Within one step the most specific keyword wins: the most words, then the longest.
+ * Matching indexes keywords by their first two bytes and probes once per word: a
+ * million rows stay cheap.
+ */
 #ifndef CATEGORIZE_H
 #define CATEGORIZE_H
 

@@ -1,6 +1,6 @@
 /* bench_categories.c: the categories benchmark's driver (scripts/bench-categories).
  *
- * Loads the built-in knowledge from data/categories/*.tsv (the files
+ * Loads the built-in knowledge from the data/categories TSV files (the files
  * sql/0018_category_knowledge.sql is generated from; the first of a repeated match
  * wins, as in the generator), then categorises each row of a labelled set the way
  * ingest does (modules/ingest/stage.c: the file's counterparty, else the normalised
