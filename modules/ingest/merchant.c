@@ -254,7 +254,9 @@ size_t merchant_normalize(const char *description, char *out, size_t out_size)
     }
 
     /* Tails: a country code, a US state and its city, a well-known city. */
-    while (nk > 1 && upper_is(kept[nk - 1], countries, sizeof countries / sizeof countries[0]))
+    /* (a code that is both, like CA or DE, is taken for a state: it goes with its city) */
+    while (nk > 1 && upper_is(kept[nk - 1], countries, sizeof countries / sizeof countries[0]) &&
+           !upper_is(kept[nk - 1], us_states, sizeof us_states / sizeof us_states[0]))
         nk--;
     if (nk > 1 && upper_is(kept[nk - 1], us_states, sizeof us_states / sizeof us_states[0]))
         nk -= nk > 2 ? 2 : 1;
