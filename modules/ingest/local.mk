@@ -30,7 +30,8 @@ modules_ingest_smartimport_ingest_statement_SOURCES = modules/ingest/main_ingest
 modules_ingest_smartimport_ingest_statement_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/ingest \
 	-I$(top_srcdir)/modules/stmt
 modules_ingest_smartimport_ingest_statement_LDADD = libingest.la $(JANSSON_LIBS) $(PQ_LIBS)
-EXTRA_DIST += modules/ingest/README.md data/categories tests/bench/categories/labelled.tsv
+EXTRA_DIST += modules/ingest/README.md data/categories tests/bench/categories/labelled.tsv \
+	tests/bench/categories/holdout.tsv
 
 # The categories benchmark's driver (scripts/bench-categories): built with make check, not a test.
 check_PROGRAMS += tests/bench/categories/bench_categories
