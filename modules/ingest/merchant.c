@@ -9,6 +9,7 @@
 #include "merchant.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_INPUT  512   /* bytes of the description looked at */
@@ -19,74 +20,72 @@ struct token {
     char *s;
     size_t len;
     bool star;          /* a '*' followed it: "PAYPAL *NETFLIX" */
+    char w[WORD_MAX];   /* lower case without trailing ":,;." ("" when longer than a word) */
 };
 
+/* Card, POS and direct-debit words of EN, DE, FR, ES and NL statements.  Every list here is
+ * sorted by bytes (in_list searches it). */
 static const char *const noise_words[] = {
-    /* EN */
-    "pos", "purchase", "purchases", "debit", "crd", "card", "visa", "mastercard", "maestro", "vpay",
-    "contactless", "checkcard", "chkcard", "recurring", "preauthorized", "pre-authorized", "ach",
-    "autopay", "payment", "pmt", "pymt", "dbt", "pur", "purch", "trx",
-    /* DE */
-    "sepa", "sepa-lastschrift", "lastschrift", "basislastschrift", "sepa-basislastschrift",
-    "folgelastschrift", "erstlastschrift", "kartenzahlung", "girocard", "ec", "ec-karte", "karte",
-    "kartenzahlung/girocard", "lastschrifteinzug", "einzug", "zahlung",
-    /* FR */
-    "paiement", "par", "carte", "cb", "prlv", "prlvt", "prelevement", "prélèvement", "achat", "du",
-    /* ES */
-    "compra", "tarjeta", "tarj", "pago", "con", "en", "recibo", "adeudo", "domiciliacion",
-    "domiciliación",
-    /* NL */
-    "betaalautomaat", "bea", "gea", "pinbetaling", "pin", "betaling", "ideal", "incasso", "algemeen",
-    "doorlopend", "eenmalig",
+    "ach", "achat", "adeudo", "algemeen", "autopay", "basislastschrift", "bea", "betaalautomaat",
+    "betaling", "card", "carte", "cb", "checkcard", "chkcard", "compra", "con", "contactless",
+    "crd", "dbt", "debit", "domiciliacion", "domiciliación", "doorlopend", "du", "ec", "ec-karte",
+    "eenmalig", "einzug", "en", "erstlastschrift", "folgelastschrift", "gea", "girocard", "ideal",
+    "incasso", "karte", "kartenzahlung", "kartenzahlung/girocard", "lastschrift",
+    "lastschrifteinzug", "maestro", "mastercard", "pago", "paiement", "par", "payment", "pin",
+    "pinbetaling", "pmt", "pos", "pre-authorized", "preauthorized", "prelevement", "prlv", "prlvt",
+    "prélèvement", "pur", "purch", "purchase", "purchases", "pymt", "recibo", "recurring", "sepa",
+    "sepa-basislastschrift", "sepa-lastschrift", "tarj", "tarjeta", "trx", "visa", "vpay",
+    "zahlung",
 };
 
 /* These end the merchant: what follows is a reference, an account or a purpose. */
 static const char *const label_words[] = {
-    "iban", "bic", "eref", "mref", "cred", "kref", "svwz", "abwa", "abwe", "ref", "referenz",
-    "reference", "mandat", "mandatsref", "mandatsreferenz", "glaubiger-id", "gläubiger-id",
-    "end-to-end-ref", "kundennr", "kundennummer", "rechnungsnr", "vertragsnr", "invoice", "inv",
-    "ordp", "benm", "remi", "nº", "n°", "réf", "ref.", "id",
+    "abwa", "abwe", "benm", "bic", "cred", "end-to-end-ref", "eref", "glaubiger-id", "gläubiger-id",
+    "iban", "id", "inv", "invoice", "kref", "kundennr", "kundennummer", "mandat", "mandatsref",
+    "mandatsreferenz", "mref", "n°", "nº", "ordp", "rechnungsnr", "ref", "ref.", "reference",
+    "referenz", "remi", "réf", "svwz", "vertragsnr",
 };
 
 /* These end the merchant when a number follows them. */
 static const char *const store_words[] = {
-    "store", "stores", "str", "nr", "no", "num", "number", "filiale", "fil", "terminal", "term",
-    "kasse", "tid", "trm", "loc", "location", "branch", "sucursal", "magasin", "winkel",
+    "branch", "fil", "filiale", "kasse", "loc", "location", "magasin", "no", "nr", "num", "number",
+    "store", "stores", "str", "sucursal", "term", "terminal", "tid", "trm", "winkel",
 };
 
 /* A '*' after one of these makes the merchant the text after it. */
 static const char *const processors[] = {
-    "paypal", "pp", "sq", "tst", "sp", "sumup", "zettle", "zettle_", "izettle", "iz", "klarna",
-    "google", "goog", "paddle", "stripe", "fs",
+    "fs", "goog", "google", "iz", "izettle", "klarna", "paddle", "paypal", "pp", "sp", "sq",
+    "stripe", "sumup", "tst", "zettle", "zettle_",
 };
 
 static const char *const countries[] = {
-    "US", "USA", "GB", "GBR", "UK", "DE", "DEU", "FR", "FRA", "ES", "ESP", "NL", "NLD", "IE", "IRL",
-    "BE", "BEL", "AT", "AUT", "CH", "CHE", "IT", "ITA", "LU", "LUX", "CA", "CAN",
+    "AT", "AUT", "BE", "BEL", "CA", "CAN", "CH", "CHE", "DE", "DEU", "ES", "ESP", "FR", "FRA", "GB",
+    "GBR", "IE", "IRL", "IT", "ITA", "LU", "LUX", "NL", "NLD", "UK", "US", "USA",
 };
 
 static const char *const us_states[] = {
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS",
-    "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY",
-    "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV",
-    "WI", "WY", "DC",
+    "AK", "AL", "AR", "AZ", "CA", "CO", "CT", "DC", "DE", "FL", "GA", "HI", "IA", "ID", "IL", "IN",
+    "KS", "KY", "LA", "MA", "MD", "ME", "MI", "MN", "MO", "MS", "MT", "NC", "ND", "NE", "NH", "NJ",
+    "NM", "NV", "NY", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VA", "VT", "WA",
+    "WI", "WV", "WY",
 };
 
 static const char *const cities[] = {
-    "london", "paris", "berlin", "munchen", "münchen", "munich", "hamburg", "koln", "köln",
-    "frankfurt", "stuttgart", "dusseldorf", "düsseldorf", "leipzig", "dresden", "madrid", "barcelona",
-    "valencia", "sevilla", "bilbao", "malaga", "málaga", "zaragoza", "amsterdam", "rotterdam",
-    "utrecht", "eindhoven", "groningen", "lyon", "marseille", "toulouse", "lille", "bordeaux",
-    "nantes", "manchester", "birmingham", "leeds", "glasgow", "edinburgh", "dublin", "bristol",
-    "liverpool", "brussels", "bruxelles", "brussel", "wien", "zurich", "zürich",
+    "amsterdam", "barcelona", "berlin", "bilbao", "birmingham", "bordeaux", "bristol", "brussel",
+    "brussels", "bruxelles", "dresden", "dublin", "duesseldorf", "dusseldorf", "düsseldorf",
+    "edinburgh", "eindhoven", "frankfurt", "glasgow", "groningen", "hamburg", "koeln", "koln",
+    "köln", "leeds", "leipzig", "lille", "liverpool", "london", "lyon", "madrid", "malaga",
+    "manchester", "marseille", "muenchen", "munchen", "munich", "málaga", "münchen", "nantes",
+    "paris", "rotterdam", "sevilla", "stuttgart", "toulouse", "utrecht", "valencia", "wien",
+    "zaragoza", "zuerich", "zurich", "zürich",
 };
 
 /* The token lower-cased (ASCII) without trailing ':', ',', ';' into w; false when too long. */
-static bool lower_word(const struct token *t, char *w, bool keep_dot)
+static bool lower_word(const struct token *t, char *w)
 {
     size_t n = t->len;
-    while (n > 0 && (t->s[n - 1] == ':' || t->s[n - 1] == ',' || t->s[n - 1] == ';' ||
-                     (!keep_dot && t->s[n - 1] == '.')))
+    w[0] = '\0';
+    while (n > 0 && (t->s[n - 1] == ':' || t->s[n - 1] == ',' || t->s[n - 1] == ';' || t->s[n - 1] == '.'))
         n--;
     if (n == 0 || n >= WORD_MAX)
         return false;
@@ -98,47 +97,45 @@ static bool lower_word(const struct token *t, char *w, bool keep_dot)
     return true;
 }
 
+static int cmp_word(const void *key, const void *item)
+{
+    return strcmp(key, *(const char *const *)item);
+}
+
+/* The lists above are sorted by bytes (check_categorize checks it): a binary search. */
 static bool in_list(const char *w, const char *const *list, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(w, list[i]) == 0)
-            return true;
-    return false;
+    return w[0] != '\0' && bsearch(w, list, n, sizeof list[0], cmp_word) != NULL;
 }
 
 #define IN(w, list) in_list((w), (list), sizeof(list) / sizeof(list)[0])
 
 static bool is_noise(const struct token *t)
 {
-    char w[WORD_MAX];
-    return lower_word(t, w, false) && IN(w, noise_words);
+    return IN(t->w, noise_words);
 }
 
 static bool is_store(const struct token *t)
 {
-    char w[WORD_MAX];
-    if (t->len == 1 && t->s[0] == '#')
-        return true;
-    return lower_word(t, w, false) && IN(w, store_words);
+    return (t->len == 1 && t->s[0] == '#') || IN(t->w, store_words);
 }
 
 static bool is_processor(const struct token *t)
 {
-    char w[WORD_MAX];
-    return lower_word(t, w, false) && IN(w, processors);
+    return IN(t->w, processors);
 }
 
 /* A label ends the merchant: a listed word, "EREF+..." style, or a word ending in ':'. */
 static bool is_label(const struct token *t)
 {
-    char w[WORD_MAX];
     if (t->len > 1 && t->s[t->len - 1] == ':')
         return true;
     const char *plus = memchr(t->s, '+', t->len);
-    struct token head = { t->s, plus ? (size_t)(plus - t->s) : t->len, false };
-    if (plus != NULL && head.len == 0)
-        return false;
-    return lower_word(&head, w, false) && IN(w, label_words);
+    if (plus == NULL)
+        return IN(t->w, label_words);
+    char w[WORD_MAX];
+    struct token head = { t->s, (size_t)(plus - t->s), false, "" };
+    return head.len > 0 && lower_word(&head, w) && IN(w, label_words);
 }
 
 /* Dates, times, amounts, phone, card and reference numbers, "#", masks ("XXXX", "****"). */
@@ -171,8 +168,7 @@ static bool upper_is(const struct token *t, const char *const *list, size_t n)
 
 static bool is_city(const struct token *t)
 {
-    char w[WORD_MAX];
-    return lower_word(t, w, false) && IN(w, cities);
+    return IN(t->w, cities);
 }
 
 static bool edge_punct(char c)
@@ -202,6 +198,7 @@ static size_t tokenize(char *buf, struct token *tok)
         tok[n].s = s;
         tok[n].len = (size_t)(p - s);
         tok[n].star = false;
+        (void)lower_word(&tok[n], tok[n].w);   /* "" when too long: then no list has it */
         n++;
     }
     return n;
@@ -301,4 +298,20 @@ size_t merchant_normalize(const char *description, char *out, size_t out_size)
     }
     out[w] = '\0';
     return w;
+}
+
+static bool sorted_list(const char *const *list, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(list[i - 1], list[i]) >= 0)
+            return false;
+    return true;
+}
+
+#define SORTED(list) sorted_list((list), sizeof(list) / sizeof(list)[0])
+
+bool merchant_lists_sorted(void)
+{
+    return SORTED(noise_words) && SORTED(label_words) && SORTED(store_words) && SORTED(processors) &&
+           SORTED(countries) && SORTED(us_states) && SORTED(cities);
 }

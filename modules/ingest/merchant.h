@@ -14,6 +14,7 @@
 #ifndef MERCHANT_H
 #define MERCHANT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The longest merchant name written (bytes, with the NUL). */
@@ -24,5 +25,9 @@
  * empty description, only numbers and noise).  Never fails; cuts at a character
  * boundary. */
 size_t merchant_normalize(const char *description, char *out, size_t out_size);
+
+/* Whether every word list of merchant.c is sorted, as its binary search needs (a unit
+ * test asks, so an edit that breaks the order fails there). */
+bool merchant_lists_sorted(void);
 
 #endif

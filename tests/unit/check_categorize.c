@@ -67,6 +67,12 @@ START_TEST(a_long_merchant_is_cut_at_a_character_boundary)
 }
 END_TEST
 
+START_TEST(the_word_lists_are_sorted_for_their_binary_search)
+{
+    ck_assert(merchant_lists_sorted());
+}
+END_TEST
+
 /* ---- folding ---- */
 
 static const struct {
@@ -183,6 +189,7 @@ static Suite *categorize_suite(void)
     tcase_add_loop_test(tc, the_merchant_is_what_is_left_without_the_statement_noise, 0,
                         sizeof merchants / sizeof merchants[0]);
     tcase_add_test(tc, a_long_merchant_is_cut_at_a_character_boundary);
+    tcase_add_test(tc, the_word_lists_are_sorted_for_their_binary_search);
     suite_add_tcase(s, tc);
     tc = tcase_create("fold");
     tcase_add_loop_test(tc, text_and_keywords_fold_to_spaced_lower_case_words, 0, sizeof folds / sizeof folds[0]);
