@@ -43,3 +43,5 @@ TESTS += tests/unit/check_categorize
 tests_unit_check_categorize_SOURCES = tests/unit/check_categorize.c
 tests_unit_check_categorize_LDADD = libingest.la $(CHECK_LIBS) $(JANSSON_LIBS) $(PQ_LIBS)
 tests_unit_check_categorize_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/modules/ingest
+TESTS += tests/unit/t-category-sql.sh
+dist_check_SCRIPTS += tests/unit/t-category-sql.sh
