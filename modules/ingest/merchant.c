@@ -27,23 +27,24 @@ struct token {
  * sorted by bytes (in_list searches it). */
 static const char *const noise_words[] = {
     "ach", "achat", "adeudo", "algemeen", "autopay", "basislastschrift", "bea", "betaalautomaat",
-    "betaling", "card", "carte", "cb", "checkcard", "chkcard", "compra", "con", "contactless",
-    "crd", "dbt", "debit", "domiciliacion", "domiciliación", "doorlopend", "du", "ec", "ec-karte",
-    "eenmalig", "einzug", "en", "erstlastschrift", "folgelastschrift", "gea", "girocard", "ideal",
-    "incasso", "karte", "kartenzahlung", "kartenzahlung/girocard", "lastschrift",
-    "lastschrifteinzug", "maestro", "mastercard", "pago", "paiement", "par", "payment", "pin",
-    "pinbetaling", "pmt", "pos", "pre-authorized", "preauthorized", "prelevement", "prlv", "prlvt",
-    "prélèvement", "pur", "purch", "purchase", "purchases", "pymt", "recibo", "recurring", "sepa",
+    "betaling", "bgc", "card", "carte", "cb", "checkcard", "chkcard", "compra", "con",
+    "contactless", "crd", "dbt", "dd", "ddr", "debit", "domiciliacion", "domiciliación",
+    "doorlopend", "du", "ec", "ec-karte", "eenmalig", "einzug", "en", "erstlastschrift",
+    "folgelastschrift", "fpi", "fpo", "gea", "girocard", "ideal", "incasso", "karte",
+    "kartenzahlung", "kartenzahlung/girocard", "lastschrift", "lastschrifteinzug", "maestro",
+    "mastercard", "pago", "paiement", "par", "payment", "pin", "pinbetaling", "pmt", "pos",
+    "pre-authorized", "preauthorized", "prelevement", "prlv", "prlvt", "prélèvement", "pur",
+    "purch", "purchase", "purchases", "pymt", "recibo", "recurring", "sepa",
     "sepa-basislastschrift", "sepa-lastschrift", "tarj", "tarjeta", "trx", "visa", "vpay",
     "zahlung",
 };
 
 /* These end the merchant: what follows is a reference, an account or a purpose. */
 static const char *const label_words[] = {
-    "abwa", "abwe", "benm", "bic", "cred", "end-to-end-ref", "eref", "glaubiger-id", "gläubiger-id",
-    "iban", "id", "inv", "invoice", "kref", "kundennr", "kundennummer", "mandat", "mandatsref",
-    "mandatsreferenz", "mref", "n°", "nº", "ordp", "rechnungsnr", "ref", "ref.", "reference",
-    "referenz", "remi", "réf", "svwz", "vertragsnr",
+    "abwa", "abwe", "benm", "bic", "cred", "des", "end-to-end-ref", "eref", "glaubiger-id",
+    "gläubiger-id", "iban", "id", "indn", "inv", "invoice", "kref", "kundennr", "kundennummer",
+    "mandat", "mandatsref", "mandatsreferenz", "mref", "n°", "nº", "ordp", "rechnungsnr", "ref",
+    "ref.", "reference", "referenz", "remi", "réf", "svwz", "vertragsnr",
 };
 
 /* These end the merchant when a number follows them. */
@@ -56,6 +57,17 @@ static const char *const store_words[] = {
 static const char *const processors[] = {
     "fs", "goog", "google", "iz", "izettle", "klarna", "paddle", "paypal", "pp", "sp", "sq",
     "stripe", "sumup", "tst", "zettle", "zettle_",
+};
+
+/* Legal forms, dropped from the end of a name ("Zalando SE", "KPN B.V."). */
+static const char *const legal_forms[] = {
+    "ab", "ag", "b.v", "bv", "co.kg", "corp", "e.v", "gmbh", "inc", "kg", "limited", "llc", "ltd", "mbh", "n.v",
+    "nv", "plc", "s.a", "s.a.r.l", "s.l", "sa", "sarl", "sas", "sau", "se", "sl", "srl",
+};
+
+/* The first word of two-word US cities, left when the state took only the last word. */
+static const char *const city_heads[] = {
+    "EL", "FORT", "LA", "LAS", "LOS", "NEW", "PALM", "PALO", "SAINT", "SALT", "SAN", "SANTA", "ST",
 };
 
 static const char *const countries[] = {
@@ -132,6 +144,8 @@ static bool is_label(const struct token *t)
         return true;
     const char *plus = memchr(t->s, '+', t->len);
     if (plus == NULL)
+        plus = memchr(t->s, ':', t->len);           /* "DES:PAYMENT", "ID:123" */
+    if (plus == NULL)
         return IN(t->w, label_words);
     char w[WORD_MAX];
     struct token head = { t->s, (size_t)(plus - t->s), false, "" };
@@ -153,6 +167,8 @@ static bool is_number(const struct token *t)
     }
     if (digits == 0)
         return (masks >= 4 && letters == 0) || (t->len == 1 && t->s[0] == '#');
+    if (memchr(t->s, '&', t->len) != NULL)
+        return false;                                /* "1&1" is a name */
     return letters == 0 || digits >= 2;
 }
 
@@ -255,9 +271,14 @@ size_t merchant_normalize(const char *description, char *out, size_t out_size)
     while (nk > 1 && upper_is(kept[nk - 1], countries, sizeof countries / sizeof countries[0]) &&
            !upper_is(kept[nk - 1], us_states, sizeof us_states / sizeof us_states[0]))
         nk--;
-    if (nk > 1 && upper_is(kept[nk - 1], us_states, sizeof us_states / sizeof us_states[0]))
+    if (nk > 1 && upper_is(kept[nk - 1], us_states, sizeof us_states / sizeof us_states[0])) {
         nk -= nk > 2 ? 2 : 1;
+        if (nk > 1 && upper_is(kept[nk - 1], city_heads, sizeof city_heads / sizeof city_heads[0]))
+            nk--;
+    }
     while (nk > 1 && is_city(kept[nk - 1]))
+        nk--;
+    while (nk > 1 && IN(kept[nk - 1]->w, legal_forms))
         nk--;
     while (nk > 1 && is_city(kept[0])) {
         memmove(kept, kept + 1, (nk - 1) * sizeof kept[0]);
@@ -313,5 +334,6 @@ static bool sorted_list(const char *const *list, size_t n)
 bool merchant_lists_sorted(void)
 {
     return SORTED(noise_words) && SORTED(label_words) && SORTED(store_words) && SORTED(processors) &&
-           SORTED(countries) && SORTED(us_states) && SORTED(cities);
+           SORTED(countries) && SORTED(us_states) && SORTED(cities) && SORTED(legal_forms) &&
+           SORTED(city_heads);
 }
