@@ -182,6 +182,21 @@ static bool upper_is(const struct token *t, const char *const *list, size_t n)
     return in_list(w, list, n);
 }
 
+static bool no_lower(const struct token *t)
+{
+    for (size_t i = 0; i < t->len; i++)
+        if (t->s[i] >= 'a' && t->s[i] <= 'z')
+            return false;
+    return true;
+}
+
+/* Short words that are noise before a merchant but part of a name after it ("PHARMACIE DU CENTRE"). */
+static bool is_connector(const struct token *t)
+{
+    return strcmp(t->w, "du") == 0 || strcmp(t->w, "en") == 0 || strcmp(t->w, "con") == 0 ||
+           strcmp(t->w, "par") == 0;
+}
+
 static bool is_city(const struct token *t)
 {
     return IN(t->w, cities);
@@ -250,7 +265,7 @@ size_t merchant_normalize(const char *description, char *out, size_t out_size)
 
     for (size_t i = start; i < n; i++) {
         struct token *t = &tok[i];
-        if (is_noise(t))
+        if (is_noise(t) && (nk == 0 || !is_connector(t)))
             continue;
         if (is_label(t) || is_number(t)) {
             if (nk > 0)
@@ -271,7 +286,9 @@ size_t merchant_normalize(const char *description, char *out, size_t out_size)
     while (nk > 1 && upper_is(kept[nk - 1], countries, sizeof countries / sizeof countries[0]) &&
            !upper_is(kept[nk - 1], us_states, sizeof us_states / sizeof us_states[0]))
         nk--;
-    if (nk > 1 && upper_is(kept[nk - 1], us_states, sizeof us_states / sizeof us_states[0])) {
+    /* a US state ends an all-capitals card descriptor ("SEATTLE WA", not "Menzis NV") */
+    if (nk > 1 && upper_is(kept[nk - 1], us_states, sizeof us_states / sizeof us_states[0]) &&
+        no_lower(kept[nk - 2])) {
         nk -= nk > 2 ? 2 : 1;
         if (nk > 1 && upper_is(kept[nk - 1], city_heads, sizeof city_heads / sizeof city_heads[0]))
             nk--;

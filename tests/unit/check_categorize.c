@@ -41,6 +41,9 @@ static const struct {
     { "1&1 Telecom GmbH Montabaur", "1&1 Telecom GmbH Montabaur" },
     { "Booking.com B.V. Amsterdam", "Booking.com" },
     { "OCTOPUS ENERGY LTD DDR", "OCTOPUS ENERGY" },
+    { "CB PHARMACIE DU CENTRE", "PHARMACIE DU CENTRE" },
+    { "PAIEMENT PAR CARTE PHARMACIE", "PHARMACIE" },
+    { "Menzis Zorgverzekeraar NV", "Menzis Zorgverzekeraar" },
 };
 
 START_TEST(the_merchant_is_what_is_left_without_the_statement_noise)
