@@ -8,9 +8,10 @@
  * or not), dates, times, phone and reference numbers; a payment processor's prefix
  * (PAYPAL *, SQ *, TST*, SUMUP *, ZETTLE_* ...) gives way to the merchant after it;
  * the first number after the merchant (a store, terminal or reference number) ends
- * it, as do reference labels (IBAN, EREF+, Ref:, ...); a trailing country code, a
- * US state with its city, and a trailing well-known city go.  Pure C, no allocation:
- * a million rows cost a few hundred milliseconds. */
+ * it, as do reference labels (IBAN, EREF+, Ref:, DES:, ...); a trailing country code,
+ * a US state with its city (in all-capitals descriptors), a well-known city and a
+ * legal form (GmbH, B.V., Ltd) go.  Pure C, no allocation, sorted word lists searched
+ * by bsearch: about half a microsecond a row. */
 #ifndef MERCHANT_H
 #define MERCHANT_H
 
