@@ -7,6 +7,7 @@ libingest_la_SOURCES = \
 	modules/ingest/dedup.c modules/ingest/dedup.h \
 	modules/ingest/encoding.c modules/ingest/encoding.h \
 	modules/ingest/file_name.c modules/ingest/file_name.h \
+	modules/ingest/merchant.c modules/ingest/merchant.h \
 	modules/ingest/ingest_config.c modules/ingest/ingest_config.h \
 	modules/ingest/multipart.c modules/ingest/multipart.h \
 	modules/ingest/preview.c modules/ingest/preview.h \
@@ -29,7 +30,14 @@ modules_ingest_smartimport_ingest_statement_SOURCES = modules/ingest/main_ingest
 modules_ingest_smartimport_ingest_statement_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/ingest \
 	-I$(top_srcdir)/modules/stmt
 modules_ingest_smartimport_ingest_statement_LDADD = libingest.la $(JANSSON_LIBS) $(PQ_LIBS)
-EXTRA_DIST += modules/ingest/README.md
+EXTRA_DIST += modules/ingest/README.md data/categories tests/bench/categories/labelled.tsv \
+	tests/bench/categories/holdout.tsv
+
+# The categories benchmark's driver (scripts/bench-categories): built with make check, not a test.
+check_PROGRAMS += tests/bench/categories/bench_categories
+tests_bench_categories_bench_categories_SOURCES = tests/bench/categories/bench_categories.c
+tests_bench_categories_bench_categories_LDADD = libingest.la $(JANSSON_LIBS) $(PQ_LIBS)
+tests_bench_categories_bench_categories_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/ingest
 
 pkglibexec_PROGRAMS += modules/ingest/smartimport-import-preview
 modules_ingest_smartimport_import_preview_SOURCES = modules/ingest/main_import_preview.c \

@@ -1,6 +1,7 @@
 /* stage.c: the parsers' sink, writing transactions_staging with COPY
  * (see stage.h). */
 #include "stage.h"
+#include "merchant.h"
 #include "si_uuid.h"
 #include "stmt_util.h"
 
@@ -158,7 +159,11 @@ int stage_txn(void *ctx, const struct stmt_txn *t)
     else if (strcmp(s->currency, currency) != 0)
         s->mixed_currency = true;
 
-    const char *category = categorizer_match(s->cat, t->description);
+    /* No counterparty in the file: the merchant of the description is the counterparty. */
+    char merchant[MERCHANT_MAX];
+    const char *counterparty = t->counterparty && t->counterparty[0] ? t->counterparty
+                             : merchant_normalize(t->description, merchant, sizeof merchant) ? merchant : NULL;
+    const char *category = categorizer_match_row(s->cat, counterparty, t->description);
     char hash[DEDUP_HASH_LEN + 1];
     int occurrence = 0;
     if (dedup_hash(&s->hasher, &s->occ, account, t->bank_id, t->date, t->amount_minor, currency,
@@ -174,7 +179,7 @@ int stage_txn(void *ctx, const struct stmt_txn *t)
     int rc = put_u16(b, STAGE_COLUMNS) | put_bytes(b, s->import_uuid, 16) | put_bytes(b, s->user_uuid, 16) |
              put_int4(b, (int32_t)(s->rows + 1)) | put_int4(b, (int32_t)t->line) | put_int4(b, days) |
              put_int8(b, t->amount_minor) | put_text(b, currency) | put_text(b, t->description) |
-             put_text(b, t->counterparty) | put_text(b, t->bank_id) |
+             put_text(b, counterparty) | put_text(b, t->bank_id) |
              put_text(b, t->account ? t->account : s->account) | put_text(b, category) | put_text(b, hash);
     if (rc != 0)
         return stop(s, 400, "row_too_large", "a transaction row is too large");

@@ -37,6 +37,9 @@ check "the salary is Income and Netflix a Subscription" body_jq \
 check "the inferred CSV mapping is returned" body_jq '.columns.amount == 2 and .columns.balance == 3 and (.columns.fingerprint | length) == 64'
 IMPORT="$(jq -r .importId "$T/body")"
 check "importId is a UUID" test "${#IMPORT}" = 36
+check "a file without counterparties gets the normalised merchant as the counterparty" test \
+  "$(sql "SELECT string_agg(coalesce(counterparty, 'NULL'), '|' ORDER BY row_no) FROM transactions_staging WHERE import_id = '$IMPORT' AND user_id = '$USER_ID'")" = \
+  "TESCO|Coffee Corner|Coffee Corner|ACME PAYROLL|NETFLIX.COM"
 check "5 rows are staged for the import" test "$(sql "SELECT count(*) FROM transactions_staging WHERE import_id = '$IMPORT' AND user_id = '$USER_ID'")" = 5
 check "upload and parse events were recorded with the import" test \
   "$(sql "SELECT string_agg(event_type, ',' ORDER BY id) FROM import_events WHERE import_id = '$IMPORT'")" = \
@@ -119,7 +122,7 @@ check "its staged rows read back exactly (dates, amounts, text, NULLs, line numb
   "$(sql "SELECT string_agg(concat_ws('|', row_no, line, tx_date, amount_minor, currency, description,
                  coalesce(bank_id, 'NULL'), coalesce(counterparty, 'NULL'), length(dedup_hash)), ';' ORDER BY row_no)
           FROM transactions_staging WHERE import_id = '$EDGES' AND user_id = '$USER_ID'")" = \
-  "1|2|1999-12-31|-123456789|EUR|Café \"Müller\" und Söhne|NULL|NULL|66;2|3|2000-01-01|1|EUR|Back\\slash|REF-1|NULL|64;3|4|2024-02-29|-50|EUR|LEAP DAY|NULL|NULL|66;4|5|2100-03-01|4200|EUR|FUTURE|REF-2|NULL|64"
+  "1|2|1999-12-31|-123456789|EUR|Café \"Müller\" und Söhne|NULL|Café Müller und Söhne|66;2|3|2000-01-01|1|EUR|Back\\slash|REF-1|Back\\slash|64;3|4|2024-02-29|-50|EUR|LEAP DAY|NULL|LEAP DAY|66;4|5|2100-03-01|4200|EUR|FUTURE|REF-2|FUTURE|64"
 check "the staged rows carry the import's user and the hash the preview used" test \
   "$(sql "SELECT count(*) FROM transactions_staging WHERE import_id = '$EDGES' AND user_id = '$USER_ID' AND dedup_hash ~ '^[0-9a-f]{64}(-[0-9]+)?$'")" = 4
 finish

@@ -37,3 +37,11 @@ tests_unit_check_http_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_crypt_SOURCES = tests/unit/check_crypt.c
 tests_unit_check_crypt_LDADD = $(UNIT_LDADD)
 tests_unit_check_crypt_CFLAGS = $(UNIT_CFLAGS)
+# The categoriser and the merchant normaliser (modules/ingest): no services needed.
+check_PROGRAMS += tests/unit/check_categorize
+TESTS += tests/unit/check_categorize
+tests_unit_check_categorize_SOURCES = tests/unit/check_categorize.c
+tests_unit_check_categorize_LDADD = libingest.la $(CHECK_LIBS) $(JANSSON_LIBS) $(PQ_LIBS)
+tests_unit_check_categorize_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/modules/ingest
+TESTS += tests/unit/t-category-sql.sh
+dist_check_SCRIPTS += tests/unit/t-category-sql.sh
