@@ -112,7 +112,7 @@ check "another user's importId: nothing" body_jq '.transactions == [] and .total
 # --- bad parameters: 400 JSON ------------------------------------------------------------
 LONG_Q="$(printf 'x%.0s' $(seq 201))"
 for q in limit=0 limit=201 limit=abc limit=-5 "limit=1e3" from=2024-02-30 from=2024-1-1 to=yesterday \
-         "from=2024-03-01&to=2024-02-01" importId=nope cursor=garbage "cursor=MjAyNC0wMS0wMTox" "q=$LONG_Q"; do
+         "from=2024-03-01&to=2024-02-01" importId=nope cursor=garbage "cursor=MjAyNC0wMi0zMDox" "cursor=MjAyNC0wMS0wMTp4" "q=$LONG_Q"; do
   request GET "$TX?$q" "${AUTH[@]}"
   check "GET ?${q:0:40} -> 400 bad_param JSON" bash -c "[[ $STATUS == 400 ]] && jq -e '.ok == false and .code == \"bad_param\"' '$T/body' >/dev/null"
 done
