@@ -6,7 +6,8 @@
  * $5 category, $6 account, $7 import id, $8 $9 the cursor's date and id, $10 the limit.
  * One row: the page's rows as a JSON array (text), how many rows were read (limit + 1
  * means there is a next page), "YYYY-MM-DD id" of the page's last row when the page is
- * full, and the totals as a JSON array (text; NULL for LEDGER_SQL_NEXT_PAGE). */
+ * full, and the totals as a JSON array (text; NULL for LEDGER_SQL_NEXT_PAGE).
+ * LEDGER_SQL_FIRST_PAGE_ALL is LEDGER_SQL_FIRST_PAGE for a request without any filter. */
 #ifndef LEDGER_SQL_H
 #define LEDGER_SQL_H
 
@@ -46,9 +47,18 @@
     "coalesce(-sum(t.amount_minor) FILTER (WHERE t.amount_minor < 0), 0) AS exp, count(*) AS n "        \
     "FROM transactions t WHERE " FILTER " GROUP BY t.currency) c) "
 
+/* Without any filter the totals are the whole ledger's, kept by triggers in ledger_totals
+ * (sql/0017_ledger.sql): a row per currency instead of every transaction. */
+#define TOTALS_ALL                                                                                      \
+    "(SELECT coalesce(json_agg(json_build_object('currency', c.currency, 'income_minor', c.income_minor, " \
+    "'expense_minor', c.expense_minor, 'net_minor', c.income_minor - c.expense_minor, 'count', c.tx_count) " \
+    "ORDER BY c.currency), '[]')::text FROM ledger_totals c WHERE c.user_id = $1::uuid AND c.tx_count > 0) "
+
 /* The first page carries the totals; the pages after it do not. */
 #define LEDGER_SQL_FIRST_PAGE PAGE TOTALS "FROM page"
 #define LEDGER_SQL_NEXT_PAGE PAGE "NULL FROM page"
+/* The first page when no filter is given ($2..$7 all NULL). */
+#define LEDGER_SQL_FIRST_PAGE_ALL PAGE TOTALS_ALL "FROM page"
 
 
 #endif

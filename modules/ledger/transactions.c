@@ -16,7 +16,8 @@
  *     bad_param naming it.
  *     totals: per currency, over every row of the filter (not only the page), on the first
  *     page (no cursor); null on the pages after it (the filter, so the totals, are the
- *     same: the client keeps the first page's).  income_minor sums the positive amounts,
+ *     same: the client keeps the first page's).  Without a filter they come from
+ *     ledger_totals, kept by triggers (a million-row ledger is not summed per request).  income_minor sums the positive amounts,
  *     expense_minor the negative ones as a positive number, net_minor = income - expense.
  *     account is masked: "****" and its last 4 characters.
  *
@@ -118,7 +119,9 @@ static int list(struct si_ctx *ctx, struct si_request *req, struct si_response *
     }
     snprintf(limit_text, sizeof limit_text, "%lld", limit);
     const char *p[] = { user, from, to, pattern, category, account, import, cdate, cid, limit_text };
-    PGresult *res = si_db_exec(ctx->db, cursor == NULL ? LEDGER_SQL_FIRST_PAGE : LEDGER_SQL_NEXT_PAGE, 10, p, &err);
+    bool filtered = from != NULL || to != NULL || q != NULL || category != NULL || account != NULL || import != NULL;
+    const char *sql = cursor != NULL ? LEDGER_SQL_NEXT_PAGE : filtered ? LEDGER_SQL_FIRST_PAGE : LEDGER_SQL_FIRST_PAGE_ALL;
+    PGresult *res = si_db_exec(ctx->db, sql, 10, p, &err);
     if (res == NULL)
         return si_response_from_error(resp, &err);
     long long rows = 0;

@@ -2,9 +2,10 @@
 // function would serve it: node's `http` server, the caller from an HS256 bearer token
 // (node's crypto, SMARTIMPORT_JWT_SECRET), the same parameter checks, a `pg` Pool (4
 // connections, one per responder thread of the C side) running the very same statement
-// (modules/ledger/ledger_sql.h's LEDGER_SQL_FIRST_PAGE / _NEXT_PAGE, printed by
+// (modules/ledger/ledger_sql.h's LEDGER_SQL_FIRST_PAGE / _NEXT_PAGE / _FIRST_PAGE_ALL, printed by
 // scripts/bench-read into files) unnamed, like libpq's PQexecParams, and answering the same
-// JSON.  Usage: node node_ledger_peer.js PORT FIRST_PAGE.sql NEXT_PAGE.sql (DATABASE_URL
+// JSON.  Usage: node node_ledger_peer.js PORT FIRST_PAGE.sql NEXT_PAGE.sql
+// FIRST_PAGE_ALL.sql (DATABASE_URL
 // names the database; NODE_PATH points at the folder scripts/bench-read installed `pg` into).
 'use strict';
 const http = require('http');
@@ -15,6 +16,7 @@ const { Pool } = require('pg');
 const port = Number(process.argv[2]);
 const firstSql = fs.readFileSync(process.argv[3], 'utf8');
 const nextSql = fs.readFileSync(process.argv[4], 'utf8');
+const allSql = fs.readFileSync(process.argv[5], 'utf8');
 const secret = process.env.SMARTIMPORT_JWT_SECRET;
 const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: 4 });
 const uuidRe = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -76,7 +78,8 @@ http.createServer((req, res) => {
     cdate = m[1]; cid = m[2];
   }
   const pattern = text ? `%${text.replace(/[\\%_]/g, '\\$&')}%` : null;
-  pool.query({ text: cursor ? nextSql : firstSql, rowMode: 'array',
+  const filtered = from || to || text || category || account || importId;
+  pool.query({ text: cursor ? nextSql : filtered ? firstSql : allSql, rowMode: 'array',
                 values: [user, from, to, pattern, category, account, importId ? importId.toLowerCase() : null, cdate,
                          cid, String(limit)] }).then((r) => {
     const [rows, readText, last, totals] = r.rows[0];
