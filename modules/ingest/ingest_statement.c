@@ -44,6 +44,9 @@ struct ingest {
     char file_name[FILE_NAME_MAX + 1];   /* the display form (file_name.h) */
     const char *account;
     char currency[4];                 /* the fallback currency for rows */
+    const char *currency_source;      /* why: "request", "user_default" or "service_default" */
+    long long currency_assumed_rows;  /* rows whose file named no currency */
+    struct stage *st;                 /* where the parse's rows go (the sink below) */
     enum stmt_format format;
     const json_t *mapping;            /* the request's CSV mapping, if any */
     json_t *remembered;               /* the user's saved mapping for this layout */
@@ -81,6 +84,7 @@ static int read_fields(struct ingest *in, const json_t *fields, struct si_error 
         if (!si_currency_code_valid(currency))
             return si_error_set(err, 400, "bad_field", "currency must be an ISO 4217 code such as EUR");
         memcpy(in->currency, currency, 4);
+        in->currency_source = "request";
     }
     in->mapping = json_object_get(fields, "mapping");
     if (in->mapping != NULL && json_is_null(in->mapping))
@@ -100,6 +104,7 @@ static int default_currency(struct si_db *db, struct ingest *in, struct si_error
     if (res == NULL)
         return -1;
     snprintf(in->currency, sizeof in->currency, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "USD");
+    in->currency_source = PQntuples(res) ? "user_default" : "service_default";
     PQclear(res);
     return 0;
 }
@@ -200,9 +205,42 @@ static int remembered_mapping(struct si_db *db, struct ingest *in, struct si_err
     return 0;
 }
 
+/* The parse's sink: the stage's, counting the rows whose currency the file
+ * did not name (the fallback currency is then assumed for them). */
+static int ingest_txn(void *ctx, const struct stmt_txn *t)
+{
+    struct ingest *in = ctx;
+    if (t->currency[0] == '\0' || t->currency_assumed)
+        in->currency_assumed_rows++;
+    return stage_txn(in->st, t);
+}
+
+static void ingest_warning(void *ctx, long line, const char *message)
+{
+    struct ingest *in = ctx;
+    stage_warning(in->st, line, message);
+}
+
+/* The warning (first in the list) that says which currency was assumed and why. */
+static void currency_assumed_warning(struct ingest *in, struct stage *st)
+{
+    if (in->currency_assumed_rows == 0)
+        return;
+    const char *why = in->currency_source == NULL ? "the default"
+                      : strcmp(in->currency_source, "request") == 0 ? "the currency sent with the upload"
+                      : strcmp(in->currency_source, "user_default") == 0 ? "your default currency"
+                      : "no default currency is set for you; send currency with the upload or set one";
+    char message[256];
+    snprintf(message, sizeof message, "the file names no currency: %s assumed (%s)", in->currency, why);
+    json_t *w = json_pack("{s:I, s:s}", "line", (json_int_t)0, "message", message);
+    if (w != NULL)
+        json_array_insert_new(st->warnings, 0, w);
+}
+
 static int parse(struct ingest *in, struct stage *st, struct stmt_error *perr)
 {
-    struct stmt_sink sink = { stage_txn, stage_warning, st };
+    struct stmt_sink sink = { ingest_txn, ingest_warning, in };
+    in->st = st;
     switch (in->format) {
     case STMT_FORMAT_CSV:
         return csv_parse(in->text, in->mapping ? in->mapping : in->remembered, in->currency,
@@ -330,6 +368,7 @@ static int stage_import(struct si_ctx *ctx, struct ingest *in, const struct uplo
                             "%lld of %lld rows could not be read (see warnings), first %s", st->warnings_total,
                             st->rows + st->warnings_total, first_text(in->fail_warnings));
     }
+    currency_assumed_warning(in, st);
     /* the lines where bad UTF-8 was replaced come first (they are not bad rows) */
     for (int k = in->repairs.n - 1; k >= 0; k--)
         json_array_insert_new(st->warnings, 0,
@@ -387,6 +426,11 @@ static int respond(struct ingest *in, struct stage *st, struct si_response *resp
         "warnings", st->warnings, "warningsTotal", (json_int_t)st->warnings_total, "status", "parsed");
     if (body == NULL)
         return si_response_error(resp, 500, "internal", "out of memory");
+    if (in->currency_assumed_rows > 0)
+        json_object_set_new(body, "currencyAssumed",
+                            json_pack("{s:s, s:s, s:I}", "currency", in->currency, "reason",
+                                      in->currency_source ? in->currency_source : "service_default",
+                                      "rows", (json_int_t)in->currency_assumed_rows));
     int rc = si_response_json(resp, 200, body);
     json_decref(body);
     return rc;

@@ -12,6 +12,7 @@
 #ifndef STMT_H
 #define STMT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 enum stmt_format {
@@ -28,6 +29,7 @@ struct stmt_txn {
     char date[11];              /* "YYYY-MM-DD" (booking date) */
     long long amount_minor;     /* signed minor units of currency */
     char currency[4];           /* ISO 4217 from the file, or "" if it does not say */
+    bool currency_assumed;      /* currency is the caller's default, not the file's (CSV only) */
     int exponent;               /* minor-unit digits used for amount_minor (2 for EUR/USD, 0 for JPY...) */
     const char *description;    /* trimmed, whitespace collapsed, never NULL (may be "") */
     const char *counterparty;   /* the payee or payer's name, or NULL */

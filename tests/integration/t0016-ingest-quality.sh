@@ -2,8 +2,9 @@
 # t0016-ingest-quality: the exports real banks give (issue 15, "Parsing that real files
 # need") uploaded through nginx to ingest-statement: dotted Hungarian dates, UTF-16
 # without a BOM, one bad byte in UTF-8, structured MT940, camt.054, Arabic-Indic amounts,
-# OFX entities; an MT942 refused by name with 422, and a file whose every row is
-# unreadable answered with the rows' reasons.  Fixtures: tests/fixtures/stmt.
+# OFX entities; an MT942 refused by name with 422, a file whose every row is
+# unreadable answered with the rows' reasons, and the currency assumed for a file that
+# names none said in the answer with its reason.  Fixtures: tests/fixtures/stmt.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 : "${DATABASE_URL:?DATABASE_URL is needed to look at the database}"
@@ -72,6 +73,23 @@ check "Arabic-Indic amounts with ر.س are read in SAR (got $STATUS)" body_jq \
 upload ofx_entities.ofx
 check "OFX entities are decoded" body_jq \
   '.preview[0].description == "TPAY <DEFTPYMT> ONLINE TRANSFER REF #IB0TGQ7B" and .preview[1].description == "BARNES & NOBLE #2291 \"Gift\" for Mom'"'"'s birthday – café" and .preview[2].description == "ACME PAYROLL & CO DIRECT DEP <PPD> R&D"'
+
+# --- a file that names no currency: which one was assumed, and why ---------------------
+upload utf16le_nobom_el.csv -F currency=EUR
+check "Greek UTF-16LE without a BOM and without a currency is 200 (got $STATUS)" body_jq '.rowsTotal == 3 and .totals.currency == "EUR"'
+check "the answer says EUR was assumed from the request" body_jq \
+  '.currencyAssumed == {"currency":"EUR","reason":"request","rows":3} and (.warnings[0].message | test("no currency: EUR assumed"))'
+printf 'Date,Description,Amount\n2024-08-01,Corner shop,-3.20\n' > "$T/nocur1.csv"
+request POST "$FN?fileName=nocur1.csv" "${AUTH[@]}" -H 'Content-Type: text/csv' --data-binary @"$T/nocur1.csv"
+check "with no currency anywhere the service default is assumed, and said" body_jq \
+  '.currencyAssumed.reason == "service_default" and .currencyAssumed.currency == "USD" and (.warnings[0].message | test("no default currency is set"))'
+sql "INSERT INTO user_settings (user_id, default_currency) VALUES ('$USER_ID', 'PLN')" >/dev/null
+printf 'Date,Description,Amount\n2024-08-02,Corner shop,-4.10\n' > "$T/nocur2.csv"
+request POST "$FN?fileName=nocur2.csv" "${AUTH[@]}" -H 'Content-Type: text/csv' --data-binary @"$T/nocur2.csv"
+check "the user's default currency is assumed when set" body_jq \
+  '.currencyAssumed == {"currency":"PLN","reason":"user_default","rows":1} and .totals.currency == "PLN"'
+upload camt054_v02.xml
+check "a file that names its currency assumes nothing" body_jq '.rowsTotal == 2 and has("currencyAssumed") == false'
 
 # --- every row unreadable ----------------------------------------------------------------
 before="$(counts)"

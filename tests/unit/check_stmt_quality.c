@@ -385,6 +385,38 @@ START_TEST(mt942_is_told_apart_from_mt940)
 }
 END_TEST
 
+static int count_assumed(void *ctx, const struct stmt_txn *t)
+{
+    int *n = ctx;
+    n[0]++;
+    n[1] += t->currency_assumed;
+    return 0;
+}
+
+START_TEST(a_csv_row_says_when_its_currency_was_the_callers_default)
+{
+    static const struct {
+        const char *text;
+        int assumed;
+    } cases[] = {
+        { "Date,Description,Amount\n2024-01-02,Shop,-1.00\n2024-01-03,Shop,-2.00\n", 2 },
+        { "Date,Description,Amount,Currency\n2024-01-02,Shop,-1.00,GBP\n2024-01-03,Shop,-2.00,GBP\n", 0 },
+        { "Date,Description,Amount\n2024-01-02,Shop,\xE2\x82\xAC-1.00\n2024-01-03,Shop,-2.00\n", 1 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        FILE *f = fmemopen((void *)cases[i].text, strlen(cases[i].text), "r");
+        ck_assert_ptr_nonnull(f);
+        int n[2] = { 0, 0 };
+        struct stmt_sink sink = { count_assumed, NULL, n };
+        struct stmt_error err;
+        ck_assert_int_eq(csv_parse(f, NULL, "EUR", NULL, &sink, &err), 0);
+        ck_assert_int_eq(n[0], 2);
+        ck_assert_msg(n[1] == cases[i].assumed, "case %zu: %d rows assumed", i, n[1]);
+        fclose(f);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("stmt_quality");
@@ -397,6 +429,7 @@ static Suite *suite(void)
     tcase_add_test(tc, utf16_without_a_bom_is_found_by_its_zero_bytes_and_line_breaks);
     tcase_add_test(tc, one_bad_byte_keeps_utf8_and_windows_1252_stays_1252);
     tcase_add_test(tc, mt942_is_told_apart_from_mt940);
+    tcase_add_test(tc, a_csv_row_says_when_its_currency_was_the_callers_default);
     suite_add_tcase(s, tc);
     return s;
 }
