@@ -155,25 +155,27 @@ static int answer_existing(struct si_db *db, const char *user, const char *sha, 
         return 0;
     }
     json_t *body = import_summary(res, 0);
-    json_t *preview = NULL;
+    struct preview_page page = { 0 };
     int rc = -1;
     if (body == NULL) {
         si_error_set(err, 500, "internal", "out of memory");
         goto out;
     }
-    if (preview_from_staging(db, user, PQgetvalue(res, 0, 0), &preview, err) != 0)
+    if (preview_page(db, user, PQgetvalue(res, 0, 0), NULL, 0, STAGE_PREVIEW, &page, err) != 0)
         goto out;
     int rows_total = 0;
-    if (json_array_size(preview) == 0 && strcmp(PQgetvalue(res, 0, 1), si_import_status_name(SI_IMPORT_PARSED)) == 0 &&
+    if (json_array_size(page.rows) == 0 && strcmp(PQgetvalue(res, 0, 1), si_import_status_name(SI_IMPORT_PARSED)) == 0 &&
         si_db_get_int(res, 0, 3, &rows_total) == 0 && rows_total > 0) {
         /* its staged rows were lost (the unlogged staging table is reset by a
          * database crash): fail that import and stage the file anew */
         rc = si_import_move(db, PQgetvalue(res, 0, 0), user, SI_IMPORT_FAILED, ", failure_reason = 'staging_lost'", 0,
                             NULL, NULL, err);
-        json_decref(preview);
+        preview_page_clear(&page);
         goto out;
     }
-    json_object_set_new(body, "preview", preview);
+    json_object_set(body, "preview", page.rows);
+    json_object_set(body, "verdicts", page.counts);
+    preview_page_clear(&page);
     json_object_set_new(body, "duplicateUpload", json_true());
     si_response_json(resp, 200, body);
     rc = 1;
@@ -379,17 +381,19 @@ static int stage_import(struct si_ctx *ctx, struct ingest *in, const struct uplo
     if (st->mixed_currency)
         stage_warning(st, 0, "the file mixes currencies; totals add them up as they are");
 
-    char rows[32], debit[32], credit[32];
+    char rows[32], debit[32], credit[32], repeated[32];
     snprintf(rows, sizeof rows, "%lld", st->rows);
+    snprintf(repeated, sizeof repeated, "%lld", st->repeated_rows);
     snprintf(debit, sizeof debit, "%lld", st->debit_minor);
     snprintf(credit, sizeof credit, "%lld", st->credit_minor);
     char *columns = in->columns ? json_dumps(in->columns, JSON_COMPACT) : NULL;
     char *warnings = json_dumps(st->warnings, JSON_COMPACT);
-    const char *upd[] = { rows, debit, credit, st->date_from, st->date_to, st->currency, columns, warnings };
+    const char *upd[] = { rows, debit, credit, st->date_from, st->date_to, st->currency, columns, warnings, repeated };
     bool moved = false;
     int rc = si_import_move(db, in->import_id, in->user, SI_IMPORT_PARSED,
                             ", rows_total = $5, debit_minor = $6, credit_minor = $7, date_from = $8, date_to = $9, "
-                            "currency = $10, columns = $11::jsonb, warnings = $12::jsonb", 8, upd, &moved, err);
+                            "currency = $10, columns = $11::jsonb, warnings = $12::jsonb, repeated_rows = $13",
+                            9, upd, &moved, err);
     if (rc == 0 && !moved)   /* cannot happen: the row was inserted uploaded in this transaction */
         rc = si_error_set(err, 500, "internal", "the new import was not in status uploaded");
     free(warnings);
@@ -413,16 +417,17 @@ static int stage_import(struct si_ctx *ctx, struct ingest *in, const struct uplo
     return si_db_commit(db, err);
 }
 
-static int respond(struct ingest *in, struct stage *st, struct si_response *resp)
+static int respond(struct ingest *in, struct stage *st, const struct preview_page *page, struct si_response *resp)
 {
-    json_t *body = json_pack("{s:b, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I, s:s}, s:{s:s, s:s}, s:O, s:O, s:O, s:I, s:s}",
+    json_t *body = json_pack("{s:b, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I, s:s}, s:{s:s, s:s}, s:O, s:O, s:O, s:O, s:I, "
+                             "s:s}",
         "ok", 1, "importId", in->import_id, "format", stmt_format_name(in->format),
         "rowsTotal", (json_int_t)st->rows,
         "totals", "count", (json_int_t)st->rows, "debitMinor", (json_int_t)st->debit_minor,
         "creditMinor", (json_int_t)st->credit_minor, "netMinor", (json_int_t)(st->credit_minor - st->debit_minor),
         "currency", st->currency,
         "dateRange", "from", st->date_from, "to", st->date_to,
-        "preview", st->preview, "columns", in->columns ? in->columns : json_null(),
+        "preview", page->rows, "verdicts", page->counts, "columns", in->columns ? in->columns : json_null(),
         "warnings", st->warnings, "warningsTotal", (json_int_t)st->warnings_total, "status", "parsed");
     if (body == NULL)
         return si_response_error(resp, 500, "internal", "out of memory");
@@ -485,6 +490,7 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
     struct ingest in;
     struct upload up;
     struct stage st;
+    struct preview_page page = { 0 };
     struct categorizer *cat = NULL;
     struct si_error err;
     const char *failed_stage = "upload";
@@ -568,14 +574,15 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
         goto fail;
     }
     stage_ms = si_ms_since(in.t0) - stage_ms;
-    if (preview_verdicts(ctx->db, in.user, st.preview_keys, json_array_size(st.preview), st.preview, &err) != 0)
+    /* every staged row's verdict counted, the first STAGE_PREVIEW shown (the staging is committed) */
+    if (preview_page(ctx->db, in.user, in.import_id, NULL, 0, STAGE_PREVIEW, &page, &err) != 0)
         goto fail;
     si_log(SI_LOG_INFO, "import staged",
            json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:f, s:f}", "importId", in.import_id,
                      "format", stmt_format_name(in.format), "encoding", encoding, "rows", (json_int_t)st.rows,
                      "bytes", (json_int_t)up.size, "uploadMs", upload_ms, "stageMs", stage_ms,
                      "ms", si_ms_since(in.t0)));
-    rc = respond(&in, &st, resp);
+    rc = respond(&in, &st, &page, resp);
     goto out;
 fail:
     si_db_rollback(ctx->db);
@@ -589,6 +596,7 @@ out:
     if (in.slot_user[0] != '\0')
         upload_slots_give(&ic->slots, in.slot_user);
     stage_cleanup(&st);
+    preview_page_clear(&page);
     categorizer_free(cat);
     json_decref(in.columns);
     json_decref(in.remembered);

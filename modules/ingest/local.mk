@@ -30,3 +30,9 @@ modules_ingest_smartimport_ingest_statement_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_sr
 	-I$(top_srcdir)/modules/stmt
 modules_ingest_smartimport_ingest_statement_LDADD = libingest.la $(JANSSON_LIBS) $(PQ_LIBS)
 EXTRA_DIST += modules/ingest/README.md
+
+pkglibexec_PROGRAMS += modules/ingest/smartimport-import-preview
+modules_ingest_smartimport_import_preview_SOURCES = modules/ingest/main_import_preview.c \
+	modules/ingest/import_preview.c modules/ingest/import_preview.h
+modules_ingest_smartimport_import_preview_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/ingest
+modules_ingest_smartimport_import_preview_LDADD = libingest.la $(JANSSON_LIBS) $(PQ_LIBS)

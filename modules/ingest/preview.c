@@ -1,128 +1,110 @@
-/* preview.c: duplicate verdicts for preview rows (see preview.h). */
+/* preview.c: one page of an import's staged rows with their verdicts (see preview.h). */
 #include "preview.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char verdict_sql[] =
-    "SELECT p.i::int, "
-    "  EXISTS (SELECT 1 FROM transactions t WHERE t.user_id = $1 AND t.dedup_hash = p.h), "
-    "  (SELECT t.tx_date::text FROM transactions t "
-    "    WHERE t.user_id = $1 AND t.amount_minor = p.a AND t.currency = p.c "
-    "      AND t.tx_date BETWEEN p.d - $6::int AND p.d + $6::int AND t.dedup_hash <> p.h "
-    "    ORDER BY abs(t.tx_date - p.d) LIMIT 1) "
-    "FROM unnest($2::text[], $3::bigint[], $4::text[], $5::date[]) WITH ORDINALITY AS p(h, a, c, d, i)";
+/* The counts of the whole import, without reading every staged row (see sql/0019). */
+static const char counts_sql[] =
+    "SELECT total, n_new, n_duplicate, n_possible FROM import_verdict_counts($1::uuid, $2::uuid, $3::int)";
 
-/* Appends "x" to a PostgreSQL array literal being built in b. */
-static int array_add(struct si_buf *b, const char *v)
+/* The page: rows $4..$5 (a window the caller bounds when no verdict filters, so only those
+ * rows are judged), those of verdict $6 (or any), at most $7 + 1, so the caller knows
+ * whether a next page exists. */
+static const char page_sql[] =
+    "SELECT row_no, line, tx_date::text, description, counterparty, amount_minor, currency, category, verdict, "
+    "  score, array_to_json(reasons)::text, match_id, match_date::text "
+    "FROM import_row_verdicts($1::uuid, $2::uuid, $3::int, $4::int, $5::int) "
+    "WHERE ($6::text IS NULL OR verdict = $6) ORDER BY row_no LIMIT $7::int + 1";
+
+void preview_page_clear(struct preview_page *p)
 {
-    return si_buf_appends(b, b->len > 1 ? ",\"" : "\"") | si_buf_appends(b, v) | si_buf_appends(b, "\"");
+    json_decref(p->rows);
+    json_decref(p->counts);
+    memset(p, 0, sizeof *p);
 }
 
-int preview_verdicts(struct si_db *db, const char *user_id, const struct stage_preview_row *keys,
-                     size_t n, json_t *preview, struct si_error *err)
+/* One page row as JSON, or NULL (out of memory or a bad value). */
+static json_t *page_row(const PGresult *res, int r)
 {
-    if (n == 0)
-        return 0;
-    struct si_buf h, a, c, d;
-    si_buf_init(&h, 8192);
-    si_buf_init(&a, 8192);
-    si_buf_init(&c, 8192);
-    si_buf_init(&d, 8192);
-    int rc = si_buf_appends(&h, "{") | si_buf_appends(&a, "{") | si_buf_appends(&c, "{") | si_buf_appends(&d, "{");
-    for (size_t i = 0; i < n; i++) {
-        char amount[32];
-        snprintf(amount, sizeof amount, "%lld", keys[i].amount_minor);
-        rc |= array_add(&h, keys[i].hash) | array_add(&a, amount) | array_add(&c, keys[i].currency) |
-              array_add(&d, keys[i].date);
+    long long row_no = 0, amount = 0, score = 0, match = 0;
+    int line = 0;
+    if (si_db_get_int64(res, r, 0, &row_no) != 0 || si_db_get_int(res, r, 1, &line) != 0 ||
+        si_db_get_int64(res, r, 5, &amount) != 0 || si_db_get_int64(res, r, 9, &score) != 0)
+        return NULL;
+    json_t *reasons = json_loads(PQgetvalue(res, r, 10), 0, NULL);
+    if (!json_is_array(reasons)) {
+        json_decref(reasons);
+        return NULL;
     }
-    rc |= si_buf_appends(&h, "}") | si_buf_appends(&a, "}") | si_buf_appends(&c, "}") | si_buf_appends(&d, "}");
-    PGresult *res = NULL;
-    if (rc != 0) {
-        si_error_set(err, 500, "internal", "out of memory");
-        rc = -1;
-        goto out;
-    }
-    char days[8];
-    snprintf(days, sizeof days, "%d", PREVIEW_NEAR_DAYS);
-    const char *params[] = { user_id, h.data, a.data, c.data, d.data, days };
-    res = si_db_exec(db, verdict_sql, 6, params, err);
-    if (res == NULL) {
-        rc = -1;
-        goto out;
-    }
-    for (int r = 0; r < PQntuples(res); r++) {
-        int ordinal = 0;   /* 1-based position in the preview */
-        if (si_db_get_int(res, r, 0, &ordinal) != 0 || ordinal < 1)
-            continue;
-        size_t i = (size_t)ordinal - 1;
-        json_t *row = json_array_get(preview, i);
-        if (row == NULL || i >= n)
-            continue;
-        const char *verdict = "new", *reason = "not imported before";
-        char why[128];
-        if (PQgetvalue(res, r, 1)[0] == 't') {
-            verdict = "duplicate";
-            reason = "already imported: commit will skip it";
-        } else if (!PQgetisnull(res, r, 2)) {
-            verdict = "possible_duplicate";
-            snprintf(why, sizeof why, "same amount already imported on %s with a different description",
-                     PQgetvalue(res, r, 2));
-            reason = why;
-        } else if (keys[i].occurrence > 1) {
-            verdict = "possible_duplicate";
-            reason = "identical to an earlier row of this file: both are kept";
+    const char *reason = json_string_value(json_array_get(reasons, 0));
+    json_t *match_json = json_null();
+    if (!PQgetisnull(res, r, 11)) {
+        if (si_db_get_int64(res, r, 11, &match) != 0) {
+            json_decref(reasons);
+            return NULL;
         }
-        json_object_set_new(row, "verdict", json_string(verdict));
-        json_object_set_new(row, "reason", json_string(reason));
+        match_json = json_pack("{s:I, s:s}", "id", (json_int_t)match, "date", PQgetvalue(res, r, 12));
+    }
+    return json_pack("{s:I, s:i, s:s, s:s, s:s?, s:I, s:s, s:s, s:s, s:s, s:I, s:o, s:o}",
+        "row", (json_int_t)row_no, "line", line, "date", PQgetvalue(res, r, 2), "description", PQgetvalue(res, r, 3),
+        "counterparty", si_db_get_text(res, r, 4), "amountMinor", (json_int_t)amount, "currency", PQgetvalue(res, r, 6),
+        "category", PQgetvalue(res, r, 7), "verdict", PQgetvalue(res, r, 8), "reason", reason ? reason : "",
+        "score", (json_int_t)score, "reasons", reasons, "match", match_json);
+}
+
+int preview_page(struct si_db *db, const char *user_id, const char *import_id, const char *verdict,
+                 long long after, int limit, struct preview_page *out, struct si_error *err)
+{
+    memset(out, 0, sizeof *out);
+    char days[8], from_s[24], to_s[24], limit_s[12];
+    snprintf(days, sizeof days, "%d", PREVIEW_NEAR_DAYS);
+    snprintf(from_s, sizeof from_s, "%lld", after + 1);
+    /* rows are numbered 1, 2, ... : without a filter the page is exactly the next limit + 1 */
+    long long to = verdict == NULL ? after + limit + 1 : PREVIEW_ROW_MAX;
+    snprintf(to_s, sizeof to_s, "%lld", to < PREVIEW_ROW_MAX ? to : PREVIEW_ROW_MAX);
+    snprintf(limit_s, sizeof limit_s, "%d", limit);
+    const char *cp[] = { user_id, import_id, days };
+    PGresult *res = si_db_exec(db, counts_sql, 3, cp, err);
+    if (res == NULL)
+        return -1;
+    long long c[4] = { 0 };
+    int rc = -1;
+    for (int i = 0; i < 4; i++)
+        if (PQntuples(res) != 1 || si_db_get_int64(res, 0, i, &c[i]) != 0) {
+            si_db_bad_value(err, "import verdict counts");
+            goto out;
+        }
+    PQclear(res);
+    out->counts = json_pack("{s:I, s:I, s:I, s:I}", "total", (json_int_t)c[0], "new", (json_int_t)c[1],
+                            "duplicate", (json_int_t)c[2], "possible_duplicate", (json_int_t)c[3]);
+    out->rows = json_array();
+    const char *pp[] = { user_id, import_id, days, from_s, to_s, verdict, limit_s };
+    res = si_db_exec(db, page_sql, 7, pp, err);
+    if (res == NULL)
+        goto out;
+    if (out->counts == NULL || out->rows == NULL) {
+        si_error_set(err, 500, "internal", "out of memory");
+        goto out;
+    }
+    int n = PQntuples(res);
+    for (int r = 0; r < n; r++) {
+        if (r == limit) {   /* the extra row: a next page exists */
+            json_t *last = json_array_get(out->rows, (size_t)limit - 1);
+            out->next_after = (long long)json_integer_value(json_object_get(last, "row"));
+            break;
+        }
+        json_t *row = page_row(res, r);
+        if (row == NULL || json_array_append_new(out->rows, row) != 0) {
+            si_db_bad_value(err, "an import's staged row");
+            goto out;
+        }
     }
     rc = 0;
 out:
     PQclear(res);
-    si_buf_cleanup(&h);
-    si_buf_cleanup(&a);
-    si_buf_cleanup(&c);
-    si_buf_cleanup(&d);
+    if (rc != 0)
+        preview_page_clear(out);
     return rc;
-}
-
-int preview_from_staging(struct si_db *db, const char *user_id, const char *import_id,
-                         json_t **out_preview, struct si_error *err)
-{
-    *out_preview = NULL;
-    const char *params[] = { import_id, user_id };
-    PGresult *res = si_db_exec(db,
-        "SELECT tx_date::text, description, amount_minor, currency, category, line, dedup_hash "
-        "FROM transactions_staging WHERE import_id = $1 AND user_id = $2 ORDER BY row_no LIMIT 20",
-        2, params, err);
-    if (res == NULL)
-        return -1;
-    json_t *preview = json_array();
-    struct stage_preview_row keys[STAGE_PREVIEW];
-    int n = PQntuples(res);
-    for (int r = 0; r < n && r < STAGE_PREVIEW; r++) {
-        struct stage_preview_row *k = &keys[r];
-        snprintf(k->hash, sizeof k->hash, "%s", PQgetvalue(res, r, 6));
-        const char *dash = strchr(k->hash, '-');
-        k->occurrence = dash ? (int)strtol(dash + 1, NULL, 10) : 0;
-        snprintf(k->date, sizeof k->date, "%s", PQgetvalue(res, r, 0));
-        int line = 0;
-        if (si_db_get_int64(res, r, 2, &k->amount_minor) != 0 || si_db_get_int(res, r, 5, &line) != 0) {
-            PQclear(res);
-            json_decref(preview);
-            return si_db_bad_value(err, "transactions_staging amount or line");
-        }
-        snprintf(k->currency, sizeof k->currency, "%s", PQgetvalue(res, r, 3));
-        json_array_append_new(preview, json_pack("{s:s, s:s, s:I, s:s, s:s, s:i}",
-            "date", k->date, "description", PQgetvalue(res, r, 1), "amountMinor", (json_int_t)k->amount_minor,
-            "currency", k->currency, "category", PQgetvalue(res, r, 4), "line", line));
-    }
-    PQclear(res);
-    if (preview_verdicts(db, user_id, keys, (size_t)(n < STAGE_PREVIEW ? n : STAGE_PREVIEW), preview, err) != 0) {
-        json_decref(preview);
-        return -1;
-    }
-    *out_preview = preview;
-    return 0;
 }

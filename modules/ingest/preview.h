@@ -1,25 +1,35 @@
-/* preview.h: what commit would do with each previewed row.
+/* preview.h: what commit would do with each staged row of an import.
  *
- * Each preview row gets "verdict": "new" | "duplicate" (the same transaction
- * is already committed) | "possible_duplicate" (same amount and currency
- * within PREVIEW_NEAR_DAYS days with a different description, or identical
- * to an earlier row of the same file), and a "reason" in words. */
+ * Every staged row has a verdict (sql/0019_import_verdicts.sql, import_row_verdicts):
+ * "new" | "duplicate" (the same transaction is already committed: commit skips it) |
+ * "possible_duplicate" (a committed row of the same amount and currency within
+ * PREVIEW_NEAR_DAYS days, scored 0..100 with its reasons and the matched row, or
+ * identical to an earlier row of the same file).  preview_page answers one page of rows
+ * with their verdicts and the counts of the whole file, in one statement: the ingest
+ * answer's first STAGE_PREVIEW rows and the import-preview responder's pages. */
 #ifndef PREVIEW_H
 #define PREVIEW_H
 
 #include <jansson.h>
 
 #include "si_db.h"
-#include "stage.h"
 
-#define PREVIEW_NEAR_DAYS 3
+#define PREVIEW_NEAR_DAYS  3
+#define PREVIEW_PAGE_MAX   200   /* rows per page of import-preview */
+#define PREVIEW_ROW_MAX    2147483647LL   /* staged rows are numbered 1..INT_MAX */
 
-/* Adds verdict and reason to preview[i] for the n keys.  0 or -1 with err. */
-int preview_verdicts(struct si_db *db, const char *user_id, const struct stage_preview_row *keys,
-                     size_t n, json_t *preview, struct si_error *err);
+struct preview_page {
+    json_t *rows;          /* [{row, line, date, description, counterparty, amountMinor, currency,
+                            *   category, verdict, reason, score, reasons, match}] */
+    json_t *counts;        /* {total, new, duplicate, possible_duplicate} of the whole file */
+    long long next_after;  /* the last row's number when more rows follow, else 0 */
+};
 
-/* Rebuilds the preview of an import still in staging (for a repeated upload). */
-int preview_from_staging(struct si_db *db, const char *user_id, const char *import_id,
-                         json_t **out_preview, struct si_error *err);
+/* Rows of import_id (the user's, still in staging) after row number `after` (0 <= after <
+ * PREVIEW_ROW_MAX), at most
+ * `limit`, only those of `verdict` when it is not NULL.  0 or -1 with err. */
+int preview_page(struct si_db *db, const char *user_id, const char *import_id, const char *verdict,
+                 long long after, int limit, struct preview_page *out, struct si_error *err);
+void preview_page_clear(struct preview_page *p);
 
 #endif

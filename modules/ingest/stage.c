@@ -164,6 +164,8 @@ int stage_txn(void *ctx, const struct stmt_txn *t)
     if (dedup_hash(&s->hasher, &s->occ, account, t->bank_id, t->date, t->amount_minor, currency,
                    t->description, hash, &occurrence) != 0)
         return stop(s, 500, "internal", "out of memory hashing transactions");
+    if (occurrence > 1)
+        s->repeated_rows++;
 
     int32_t days;
     if (date_days(t->date, &days) != 0)

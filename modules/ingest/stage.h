@@ -43,6 +43,7 @@ struct stage {
     long long max_rows;
     /* results */
     long long rows;
+    long long repeated_rows;          /* rows identical to an earlier row of the file */
     long long debit_minor, credit_minor;
     char date_from[11], date_to[11];
     char currency[4];                 /* of the first row */

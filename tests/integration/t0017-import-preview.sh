@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# t0017-import-preview: every staged row's verdict (sql/0019_import_verdicts.sql) through nginx:
+# the ingest answer counts new / duplicate / possible duplicate over the whole file and scores
+# each previewed possible duplicate with its reasons and the matched row; GET import-preview
+# pages through any rows (cursor, limit, verdict filter), refuses bad parameters with 400, another
+# user's or an unknown import with 404, and a committed import with 409.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+: "${DATABASE_URL:?DATABASE_URL is needed to look at the database}"
+TOKEN_BIN=./modules/token/smartimport-token
+USER_ID="$(cat /proc/sys/kernel/random/uuid)" OTHER_ID="$(cat /proc/sys/kernel/random/uuid)"
+AUTH=(-H "Authorization: Bearer $("$TOKEN_BIN" "$USER_ID")")
+OTHER=(-H "Authorization: Bearer $("$TOKEN_BIN" "$OTHER_ID")")
+ingest() {  # ingest FILE -> IMPORT
+  request POST "/.netlify/functions/ingest-statement?fileName=$(basename "$1")" "${AUTH[@]}" \
+    -H 'Content-Type: text/csv' --data-binary @"$1"
+  IMPORT="$(jq -r '.importId // empty' "$T/body")"
+}
+commit() { request POST /.netlify/functions/commit-import "${AUTH[@]}" -H 'Content-Type: application/json' \
+             --data-binary "{\"importId\":\"$1\"}"; }
+preview() { local q=$1; shift; (( $# )) || set -- "${AUTH[@]}"; request GET "/.netlify/functions/import-preview?$q" "$@"; }
+is_error() {   # is_error STATUS CODE: the last answer was that JSON error
+  [[ $STATUS == "$1" ]] && is_json_ct && jq -e --arg c "$2" '.ok == false and .code == $c' "$T/body" >/dev/null
+}
+
+cat > "$T/a.csv" <<'CSV'
+Date,Description,Amount
+2024-03-01,SAINSBURYS 0123,-20.00
+2024-03-02,Gym Membership,-30.00
+2024-03-05,Book Shop,-12.00
+2024-03-08,Rent March,-800.00
+CSV
+cat > "$T/b.csv" <<'CSV'
+Date,Description,Amount
+2024-03-01,SAINSBURYS 0123,-20.00
+2024-03-03,Gym Membership,-30.00
+2024-03-05,Bookshop Online,-12.00
+2024-03-10,Cinema,-9.00
+2024-03-10,Cinema,-9.00
+2024-03-11,Bakery,-4.00
+2024-03-12,Bakery,-5.00
+CSV
+ingest "$T/a.csv"; A="$IMPORT"
+commit "$A"
+check "the first statement is committed ($STATUS)" body_jq '.ok and .committed == 4'
+
+ingest "$T/b.csv"; B="$IMPORT"
+check "the second statement is parsed ($STATUS)" test "$STATUS" = 200
+check "the answer counts every row's verdict: 3 new, 1 duplicate, 3 possible" \
+  body_jq '.verdicts == {"total":7,"new":3,"duplicate":1,"possible_duplicate":3}'
+check "row 1: duplicate, score 100, matched to the committed row of 2024-03-01" \
+  body_jq '.preview[0] | .verdict == "duplicate" and .score == 100 and .match.date == "2024-03-01" and (.match.id | type) == "number"'
+check "row 2: possible, 1 day apart with the same description: 40 + 20 + 20 = 80" \
+  body_jq '.preview[1] | .verdict == "possible_duplicate" and .score == 80 and .reasons == ["same amount and currency as the committed row of 2024-03-02","1 day apart","same description"] and .match.date == "2024-03-02"'
+check "row 3: possible, same day, another description: 40 + 30 = 70" \
+  body_jq '.preview[2] | .verdict == "possible_duplicate" and .score == 70 and .reasons == ["same amount and currency as the committed row of 2024-03-05","same day"] and .reason == .reasons[0]'
+check "row 4: new; row 5, identical to row 4: possible (50), both kept" \
+  body_jq '(.preview[3] | .verdict == "new" and .score == 0 and .match == null) and (.preview[4] | .verdict == "possible_duplicate" and .score == 50 and (.reason | test("identical")))'
+check "rows 6, 7: new" body_jq '[.preview[5,6].verdict] == ["new","new"]'
+
+preview "importId=$B&verdict=possible_duplicate"
+check "GET import-preview?verdict=possible_duplicate: 200, rows 2, 3, 5" \
+  body_jq '.ok and [.rows[].row] == [2,3,5] and .counts.total == 7 and .nextCursor == null'
+preview "importId=$B&verdict=new"
+check "verdict=new: rows 4, 6, 7" body_jq '[.rows[].row] == [4,6,7]'
+
+rows="" cursor="" pages=0
+while :; do
+  preview "importId=$B&limit=2${cursor:+&cursor=$cursor}"
+  [[ $STATUS == 200 ]] || break
+  rows+="$(jq -r '[.rows[].row | tostring] | join(" ")' "$T/body") "
+  cursor="$(jq -r '.nextCursor // empty' "$T/body")"
+  pages=$(( pages + 1 ))
+  [[ -n $cursor && $pages -lt 10 ]] || break
+done
+check "pages of 2 walk every row once, in order, in 4 pages" test "$rows:$pages" = "1 2 3 4 5 6 7 :4"
+
+preview "importId=$B&limit=0";          check "limit=0 -> 400" is_error 400 bad_param
+preview "importId=$B&limit=201";        check "limit=201 -> 400" is_error 400 bad_param
+preview "importId=$B&cursor=-1";        check "cursor=-1 -> 400" is_error 400 bad_param
+preview "importId=$B&verdict=maybe";    check "an unknown verdict -> 400" is_error 400 bad_param
+preview "importId=not-a-uuid";          check "a bad importId -> 400" is_error 400 bad_param
+preview "verdict=new";                  check "no importId -> 400" is_error 400 bad_param
+preview "importId=$B" "${OTHER[@]}";    check "another user's import -> 404" is_error 404 not_found
+preview "importId=$(cat /proc/sys/kernel/random/uuid)"; check "an unknown import -> 404" is_error 404 not_found
+request GET "/.netlify/functions/import-preview?importId=$B"
+check "no token -> 401 JSON" bash -c "[[ $STATUS == 401 ]]"
+
+commit "$B"
+check "committing it skips the duplicate: 6 committed" body_jq '.committed == 6 and .duplicates == 1'
+preview "importId=$B"
+check "a committed import has no preview: 409" is_error 409 not_in_preview
+finish
