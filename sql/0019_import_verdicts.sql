@@ -25,10 +25,14 @@
 -- modules/ingest/stage.c; 0 for imports staged before this migration.
 alter table imports add column repeated_rows integer not null default 0 check (repeated_rows >= 0);
 
+-- The user's decision on a staged row before commit (import-preview PATCH, or commit-import's
+-- `decisions`): 'skip' keeps it out of the ledger, 'keep' (or none) lets commit insert it.
+alter table transactions_staging add column decision text null check (decision in ('keep', 'skip'));
+
 create function import_row_verdicts(p_user uuid, p_import uuid, p_near_days int, p_from_row int, p_to_row int)
 returns table (row_no int, line int, tx_date date, description text, counterparty text, amount_minor bigint,
                currency char(3), category text, verdict text, score int, reasons text[], match_id bigint,
-               match_date date)
+               match_date date, decision text)
 language sql stable
 as $$
   with dup as materialized (
@@ -72,7 +76,7 @@ as $$
               when length(s.dedup_hash) > 65 and substr(s.dedup_hash, 66) <> '1'
                 then array['identical to an earlier row of this file: both are kept']
               else array['not imported before'] end,
-         coalesce(d.id, n.id), coalesce(d.tx_date, n.tx_date)
+         coalesce(d.id, n.id), coalesce(d.tx_date, n.tx_date), s.decision
   from transactions_staging s left join dup d on d.row_no = s.row_no left join near n on n.row_no = s.row_no
   where s.import_id = p_import and s.user_id = p_user and s.row_no between p_from_row and p_to_row
 $$;

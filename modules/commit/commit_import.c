@@ -1,4 +1,7 @@
-/* commit_import.c: POST /.netlify/functions/commit-import {"userId","importId"}
+/* commit_import.c: POST /.netlify/functions/commit-import {"userId","importId","decisions"?}
+ *
+ * decisions ([{row, action: keep|skip}], also made before by import-preview's PATCH) keep
+ * the skipped rows out of the ledger; they are applied in the commit's own transaction.
  *
  * Moves an import's staged rows into transactions in ONE transaction: all
  * rows land or none do.  Rows whose dedup hash the user already has are
@@ -32,6 +35,7 @@
 /* One attempt at the commit, inside the transaction si_db_retry_tx opened. */
 struct commit_attempt {
     const char *user;
+    const json_t *decisions;   /* the request's keep/skip decisions, or NULL */
     struct locked_import *imp;
     long long t0_ms;   /* si_now_ms() at the start */
     struct commit_outcome result;
@@ -56,6 +60,9 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
     if (!si_import_may_move(status, SI_IMPORT_COMMITTED))
         return si_error_set(err, 409, "import_not_parsed", "the import is %s, not parsed: nothing to commit",
                             imp->status);
+    long long decided = 0;   /* the request's decisions join those made before (import-preview PATCH) */
+    if (si_import_apply_decisions(db, imp->id, user, a->decisions, &decided, err) != 0)
+        return -1;
     if (si_event_record(db, user, imp->id, "import:commit:start",
                         json_pack("{s:s, s:I}", "importId", imp->id, "rowCount", (json_int_t)imp->rows_total), NULL,
                         err) != 0)
@@ -70,6 +77,7 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
         "  counterparty, bank_id, account, category, dedup_hash) "
         "SELECT user_id, import_id, tx_date, amount_minor, currency, description, counterparty, bank_id, "
         "  account, category, dedup_hash FROM transactions_staging WHERE import_id = $1 AND user_id = $2 "
+        "  AND decision IS DISTINCT FROM 'skip' "
         "ORDER BY dedup_hash COLLATE \"C\" "
         "ON CONFLICT (user_id, dedup_hash) DO NOTHING", 2, params, err);
     if (res == NULL)
@@ -105,18 +113,21 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
             return -1;
         PQclear(res);
     }
-    res = si_db_exec_bulk(db, "DELETE FROM transactions_staging WHERE import_id = $1 AND user_id = $2", 2, params,
-                          err);
+    res = si_db_exec_bulk(db, "WITH d AS (DELETE FROM transactions_staging WHERE import_id = $1 AND user_id = $2 "
+                              "RETURNING decision) SELECT count(*), count(*) FILTER (WHERE decision = 'skip') FROM d",
+                          2, params, err);
     if (res == NULL)
         return -1;
-    long long staged = si_db_rows_affected(res);
-    PQclear(res);
-    if (staged < 0)
+    long long staged = 0;
+    if (si_db_get_int64(res, 0, 0, &staged) != 0 || si_db_get_int64(res, 0, 1, &out->skipped) != 0) {
+        PQclear(res);
         return si_db_bad_value(err, "the staged rows deleted");
+    }
+    PQclear(res);
     if (staged != imp->rows_total)   /* the unlogged staging table was reset (see sql/0007) */
         return si_error_set(err, 409, "staging_lost",
                             "the staged rows of this import were lost (database restart): upload the file again");
-    out->duplicates = staged - out->committed;
+    out->duplicates = staged - out->committed - out->skipped;
 
     char committed[32], duplicates[32];
     snprintf(committed, sizeof committed, "%lld", out->committed);
@@ -160,10 +171,16 @@ static void record_failure(struct si_db *db, const char *user, const char *impor
 int commit_run(struct si_db *db, const char *user, const char *import_id, struct commit_outcome *out,
                struct si_error *err)
 {
+    return commit_run_decided(db, user, import_id, NULL, out, err);
+}
+
+int commit_run_decided(struct si_db *db, const char *user, const char *import_id, const json_t *decisions,
+                       struct commit_outcome *out, struct si_error *err)
+{
     struct locked_import imp;
     memset(&imp, 0, sizeof imp);
     snprintf(imp.id, sizeof imp.id, "%s", import_id);
-    struct commit_attempt attempt = { .user = user, .imp = &imp };
+    struct commit_attempt attempt = { .user = user, .decisions = decisions, .imp = &imp };
     attempt.t0_ms = si_now_ms();
     memset(out, 0, sizeof *out);
     if (si_db_retry_tx(db, commit_import, &attempt, err) != 0) {
@@ -186,25 +203,29 @@ json_t *commit_outcome_json(const struct commit_outcome *o)
                          "committed", 0, "duplicates", 0, "status", "committed", "alreadyCommitted", 1,
                          "previouslyCommitted", (json_int_t)o->previously_committed,
                          "message", "this import was already committed; nothing was added");
-    return json_pack("{s:b, s:s, s:I, s:I, s:s, s:b}", "ok", 1, "importId", o->import_id,
+    return json_pack("{s:b, s:s, s:I, s:I, s:I, s:s, s:b}", "ok", 1, "importId", o->import_id,
                      "committed", (json_int_t)o->committed, "duplicates", (json_int_t)o->duplicates,
-                     "status", "committed", "alreadyCommitted", 0);
+                     "skipped", (json_int_t)o->skipped, "status", "committed", "alreadyCommitted", 0);
 }
 
-/* commit_run for import_handle: the outcome as the 200 body. */
-static int commit_run_json(struct si_db *db, const char *user, const char *import_id, json_t **out_body,
-                           struct si_error *err)
-{
-    struct commit_outcome o;
-    *out_body = NULL;
-    if (commit_run(db, user, import_id, &o, err) != 0)
-        return -1;
-    if ((*out_body = commit_outcome_json(&o)) == NULL)
-        return si_error_set(err, 500, "internal", "out of memory");
-    return 0;
-}
-
+/* POST {importId, decisions?}: the commit, honouring the decisions, its outcome as the 200 body. */
 int commit_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
 {
-    return import_handle(ctx, req, resp, commit_run_json);
+    json_t *body = NULL, *out = NULL;
+    char user[SI_UUID_LEN + 1];
+    struct locked_import imp;
+    struct commit_outcome o;
+    struct si_error err;
+    si_error_clear(&err);
+    int rc = -1;
+    if (import_request(ctx, req, &body, user, &imp, &err) != 0 ||
+        commit_run_decided(ctx->db, user, imp.id, json_object_get(body, "decisions"), &o, &err) != 0)
+        si_response_from_error(resp, &err);
+    else if ((out = commit_outcome_json(&o)) == NULL)
+        si_response_error(resp, 500, "internal", "out of memory");
+    else
+        rc = si_response_json(resp, 200, out);
+    json_decref(out);
+    json_decref(body);
+    return rc;
 }

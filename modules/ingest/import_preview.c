@@ -1,4 +1,5 @@
-/* import_preview.c: GET /.netlify/functions/import-preview?importId=&verdict=&cursor=&limit=,
+/* import_preview.c: GET /.netlify/functions/import-preview?importId=&verdict=&cursor=&limit=
+ * and PATCH (keep/skip decisions on rows, which commit-import honours),
  * the responder smartimport-import-preview: any page of an import's staged rows with each
  * row's verdict, score and reasons (preview.c, sql/0019_import_verdicts.sql), and the counts
  * of the whole file.  Only the owner's import (another user's id, or an unknown one, is the
@@ -9,6 +10,7 @@
 #include "preview.h"
 #include "si_auth.h"
 #include "si_import.h"
+#include "si_json.h"
 #include "si_uuid.h"
 
 #include <stdlib.h>
@@ -83,11 +85,82 @@ static int answer(struct si_ctx *ctx, struct si_request *req, struct si_response
     return rc;
 }
 
+/* PATCH {importId, decisions:[{row, action: keep|skip}]}: the decisions, in one transaction
+ * under the import's row lock (a commit of the import waits, or has already moved it). */
+static int decide(struct si_ctx *ctx, struct si_request *req, struct si_response *resp, struct si_error *err)
+{
+    json_t *body = NULL;
+    char user[SI_UUID_LEN + 1], import[SI_UUID_LEN + 1];
+    int rc = -1;
+    if (si_json_read_body(req, ctx->scratch, &body, err) != 0 ||
+        si_auth_identify(ctx->config, req, body, (long long)time(NULL), user, err) != 0)
+        goto out;
+    const char *id = si_json_string(body, "importId");
+    if (id == NULL || si_uuid_normalize(id, import) != 0) {
+        si_error_set(err, 400, "bad_param", "importId must be an import's id (a UUID)");
+        goto out;
+    }
+    const json_t *decisions = json_object_get(body, "decisions");
+    if (!json_is_array(decisions) || json_array_size(decisions) == 0) {
+        si_error_set(err, 400, "bad_decisions", "decisions must be a non-empty array of {row, action}");
+        goto out;
+    }
+    if (si_db_begin(ctx->db, err) != 0)
+        goto out;
+    const char *p[] = { import, user };
+    PGresult *res = si_db_exec(ctx->db, "SELECT status FROM imports WHERE id = $1 AND user_id = $2 FOR UPDATE", 2, p,
+                               err);
+    if (res == NULL)
+        goto rollback;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        si_error_set(err, 404, "not_found", "no such import");
+        goto rollback;
+    }
+    bool parsed = strcmp(PQgetvalue(res, 0, 0), si_import_status_name(SI_IMPORT_PARSED)) == 0;
+    if (!parsed)
+        si_error_set(err, 409, "not_in_preview", "the import is %s: only a parsed import takes decisions",
+                     PQgetvalue(res, 0, 0));
+    PQclear(res);
+    long long applied = 0;
+    if (!parsed || si_import_apply_decisions(ctx->db, import, user, decisions, &applied, err) != 0)
+        goto rollback;
+    res = si_db_exec(ctx->db, "SELECT count(*) FILTER (WHERE decision = 'skip'), count(*) FILTER (WHERE decision = 'keep') "
+                              "FROM transactions_staging WHERE import_id = $1 AND user_id = $2 AND decision IS NOT NULL",
+                     2, p, err);
+    long long skipped = 0, kept = 0;
+    if (res == NULL)
+        goto rollback;
+    if (si_db_get_int64(res, 0, 0, &skipped) != 0 || si_db_get_int64(res, 0, 1, &kept) != 0) {
+        PQclear(res);
+        si_db_bad_value(err, "the decisions counted");
+        goto rollback;
+    }
+    PQclear(res);
+    if (si_db_commit(ctx->db, err) != 0)
+        goto out;
+    json_t *answer_body = json_pack("{s:b, s:s, s:I, s:I, s:I}", "ok", 1, "importId", import, "decided",
+                                    (json_int_t)applied, "skipped", (json_int_t)skipped, "kept", (json_int_t)kept);
+    if (answer_body == NULL) {
+        si_error_set(err, 500, "internal", "out of memory");
+        goto out;
+    }
+    rc = si_response_json(resp, 200, answer_body);
+    json_decref(answer_body);
+    goto out;
+rollback:
+    si_db_rollback(ctx->db);
+out:
+    json_decref(body);
+    return rc;
+}
+
 int import_preview_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
 {
     struct si_error err;
     si_error_clear(&err);
-    if (answer(ctx, req, resp, &err) != 0)
+    int rc = strcmp(req->method, "PATCH") == 0 ? decide(ctx, req, resp, &err) : answer(ctx, req, resp, &err);
+    if (rc != 0)
         return si_response_from_error(resp, &err);
     return 0;
 }

@@ -4,7 +4,7 @@
 #include "si_server.h"
 
 static const struct si_function import_preview_function = {
-    .name = "import-preview", .methods = "GET", .needs_db = true, .needs_auth = true,
+    .name = "import-preview", .methods = "GET,PATCH", .needs_db = true, .needs_auth = true,
     .handle = import_preview_handle,
 };
 

@@ -20,7 +20,7 @@
 
 struct preview_page {
     json_t *rows;          /* [{row, line, date, description, counterparty, amountMinor, currency,
-                            *   category, verdict, reason, score, reasons, match}] */
+                            *   category, verdict, reason, score, reasons, match, decision}] */
     json_t *counts;        /* {total, new, duplicate, possible_duplicate} of the whole file */
     long long next_after;  /* the last row's number when more rows follow, else 0 */
 };

@@ -18,6 +18,7 @@
 #ifndef SI_IMPORT_H
 #define SI_IMPORT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "si_db.h"
@@ -61,5 +62,16 @@ bool si_import_holds_file(enum si_import_status s);
  * there (or is not the caller's).  0, or -1 with err. */
 int si_import_move(struct si_db *db, const char *import_id, const char *user_id, enum si_import_status to,
                    const char *set, int n_extra, const char *const *extra, bool *moved, struct si_error *err);
+
+/* Keep/skip decisions on an import's staged rows (si_import_decisions.c):
+ * `decisions` = [{"row": N, "action": "keep"|"skip"}] (NULL or null: none),
+ * at most SI_IMPORT_DECISIONS_MAX, each row once, every row one of the
+ * import's staged rows (user_id's), written to transactions_staging.decision,
+ * which commit-import honours (a skipped row is not committed).  Run it in the
+ * caller's transaction: a 400 leaves the rows to its rollback.  0 with
+ * *out_applied, or -1 with err (400 bad_decisions, 503...). */
+#define SI_IMPORT_DECISIONS_MAX 100000
+int si_import_apply_decisions(struct si_db *db, const char *import_id, const char *user_id, const json_t *decisions,
+                              long long *out_applied, struct si_error *err);
 
 #endif

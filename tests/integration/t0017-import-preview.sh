@@ -3,7 +3,8 @@
 # the ingest answer counts new / duplicate / possible duplicate over the whole file and scores
 # each previewed possible duplicate with its reasons and the matched row; GET import-preview
 # pages through any rows (cursor, limit, verdict filter), refuses bad parameters with 400, another
-# user's or an unknown import with 404, and a committed import with 409.
+# user's or an unknown import with 404, and a committed import with 409; PATCH keep/skip decisions
+# (refused whole when one is bad) and commit-import's own decisions keep skipped rows out.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 : "${DATABASE_URL:?DATABASE_URL is needed to look at the database}"
@@ -86,8 +87,36 @@ preview "importId=$(cat /proc/sys/kernel/random/uuid)"; check "an unknown import
 request GET "/.netlify/functions/import-preview?importId=$B"
 check "no token -> 401 JSON" bash -c "[[ $STATUS == 401 ]]"
 
-commit "$B"
-check "committing it skips the duplicate: 6 committed" body_jq '.committed == 6 and .duplicates == 1'
+# --- keep/skip decisions (PATCH), honoured by commit ------------------------------------------
+decide() { local body=$1; shift; (( $# )) || set -- "${AUTH[@]}"
+           request PATCH /.netlify/functions/import-preview "$@" -H 'Content-Type: application/json' --data-binary "$body"; }
+decide "{\"importId\":\"$B\",\"decisions\":[{\"row\":2,\"action\":\"skip\"},{\"row\":3,\"action\":\"keep\"}]}"
+check "PATCH: skip row 2, keep row 3 -> 200, 2 decided, 1 skipped, 1 kept" \
+  body_jq '.ok and .decided == 2 and .skipped == 1 and .kept == 1'
+preview "importId=$B&limit=3"
+check "the preview shows the decisions" body_jq '[.rows[].decision] == [null,"skip","keep"]'
+decide "{\"importId\":\"$B\",\"decisions\":[{\"row\":2,\"action\":\"keep\"},{\"row\":99,\"action\":\"skip\"}]}"
+check "a row that is not the import's -> 400" is_error 400 bad_decisions
+decide "{\"importId\":\"$B\",\"decisions\":[{\"row\":4,\"action\":\"skip\"},{\"row\":4,\"action\":\"keep\"}]}"
+check "one row decided twice -> 400" is_error 400 bad_decisions
+decide "{\"importId\":\"$B\",\"decisions\":[{\"row\":4,\"action\":\"maybe\"}]}"
+check "an unknown action -> 400" is_error 400 bad_decisions
+decide "{\"importId\":\"$B\",\"decisions\":[]}"
+check "no decisions -> 400" is_error 400 bad_decisions
+decide "{\"importId\":\"$B\",\"decisions\":[{\"row\":4,\"action\":\"skip\"}]}" "${OTHER[@]}"
+check "another user's import -> 404" is_error 404 not_found
+preview "importId=$B&limit=4"
+check "... and none of the refused ones changed anything" body_jq '[.rows[].decision] == [null,"skip","keep",null]'
+
+request POST /.netlify/functions/commit-import "${AUTH[@]}" -H 'Content-Type: application/json' \
+  --data-binary "{\"importId\":\"$B\",\"decisions\":[{\"row\":5,\"action\":\"skip\"}]}"
+check "commit with decisions: 4 committed, 1 duplicate, 2 skipped (rows 2 and 5)" \
+  body_jq '.committed == 4 and .duplicates == 1 and .skipped == 2'
+check "the skipped rows are not in the ledger" test \
+  "$(psql -X -q -t -A "$DATABASE_URL" -c "SELECT count(*) FILTER (WHERE tx_date = '2024-03-03') || ':' || count(*) FILTER (WHERE description = 'Cinema')
+       FROM transactions WHERE user_id = '$USER_ID'")" = "0:1"
 preview "importId=$B"
 check "a committed import has no preview: 409" is_error 409 not_in_preview
+decide "{\"importId\":\"$B\",\"decisions\":[{\"row\":4,\"action\":\"skip\"}]}"
+check "nor decisions: 409" is_error 409 not_in_preview
 finish
