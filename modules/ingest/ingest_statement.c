@@ -36,6 +36,7 @@
 #define INGEST_MAX_ROWS_DEFAULT  2000000LL
 #define INGEST_FILE_NAME_INPUT_MAX 4096   /* fileName as sent; FILE_NAME_MAX bytes are kept */
 #define INGEST_ACCOUNT_MAX       128
+#define INGEST_ERROR_WARNINGS    5        /* row warnings an unreadable file's error carries */
 
 struct ingest {
     char user[SI_UUID_LEN + 1];
@@ -43,11 +44,16 @@ struct ingest {
     char file_name[FILE_NAME_MAX + 1];   /* the display form (file_name.h) */
     const char *account;
     char currency[4];                 /* the fallback currency for rows */
+    const char *currency_source;      /* why: "request", "user_default" or "service_default" */
+    long long currency_assumed_rows;  /* rows whose file named no currency */
+    struct stage *st;                 /* where the parse's rows go (the sink below) */
     enum stmt_format format;
     const json_t *mapping;            /* the request's CSV mapping, if any */
     json_t *remembered;               /* the user's saved mapping for this layout */
     json_t *columns;                  /* the CSV mapping used */
     FILE *text;                       /* UTF-8 content */
+    struct encoding_repairs repairs;  /* lines where bad UTF-8 became U+FFFD */
+    json_t *fail_warnings;            /* the first row warnings of a file refused for its rows */
     double t0;                        /* si_clock_ms() at the start */
     char slot_user[SI_UUID_LEN + 1];  /* whose upload slot this request holds, "" = none */
 };
@@ -78,6 +84,7 @@ static int read_fields(struct ingest *in, const json_t *fields, struct si_error 
         if (!si_currency_code_valid(currency))
             return si_error_set(err, 400, "bad_field", "currency must be an ISO 4217 code such as EUR");
         memcpy(in->currency, currency, 4);
+        in->currency_source = "request";
     }
     in->mapping = json_object_get(fields, "mapping");
     if (in->mapping != NULL && json_is_null(in->mapping))
@@ -97,6 +104,7 @@ static int default_currency(struct si_db *db, struct ingest *in, struct si_error
     if (res == NULL)
         return -1;
     snprintf(in->currency, sizeof in->currency, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "USD");
+    in->currency_source = PQntuples(res) ? "user_default" : "service_default";
     PQclear(res);
     return 0;
 }
@@ -199,9 +207,42 @@ static int remembered_mapping(struct si_db *db, struct ingest *in, struct si_err
     return 0;
 }
 
+/* The parse's sink: the stage's, counting the rows whose currency the file
+ * did not name (the fallback currency is then assumed for them). */
+static int ingest_txn(void *ctx, const struct stmt_txn *t)
+{
+    struct ingest *in = ctx;
+    if (t->currency[0] == '\0' || t->currency_assumed)
+        in->currency_assumed_rows++;
+    return stage_txn(in->st, t);
+}
+
+static void ingest_warning(void *ctx, long line, const char *message)
+{
+    struct ingest *in = ctx;
+    stage_warning(in->st, line, message);
+}
+
+/* The warning (first in the list) that says which currency was assumed and why. */
+static void currency_assumed_warning(struct ingest *in, struct stage *st)
+{
+    if (in->currency_assumed_rows == 0)
+        return;
+    const char *why = in->currency_source == NULL ? "the default"
+                      : strcmp(in->currency_source, "request") == 0 ? "the currency sent with the upload"
+                      : strcmp(in->currency_source, "user_default") == 0 ? "your default currency"
+                      : "no default currency is set for you; send currency with the upload or set one";
+    char message[256];
+    snprintf(message, sizeof message, "the file names no currency: %s assumed (%s)", in->currency, why);
+    json_t *w = json_pack("{s:I, s:s}", "line", (json_int_t)0, "message", message);
+    if (w != NULL)
+        json_array_insert_new(st->warnings, 0, w);
+}
+
 static int parse(struct ingest *in, struct stage *st, struct stmt_error *perr)
 {
-    struct stmt_sink sink = { stage_txn, stage_warning, st };
+    struct stmt_sink sink = { ingest_txn, ingest_warning, in };
+    in->st = st;
     switch (in->format) {
     case STMT_FORMAT_CSV:
         return csv_parse(in->text, in->mapping ? in->mapping : in->remembered, in->currency,
@@ -219,6 +260,49 @@ static int parse(struct ingest *in, struct stage *st, struct stmt_error *perr)
         perr->line = 0;
         return -1;
     }
+}
+
+/* The first INGEST_ERROR_WARNINGS row warnings, each with "text" = "line N:
+ * message" added for the error message (a new array, NULL when out of memory). */
+static json_t *first_warnings(json_t *warnings)
+{
+    json_t *out = json_array();
+    for (size_t i = 0; out != NULL && i < json_array_size(warnings) && i < INGEST_ERROR_WARNINGS; i++) {
+        json_t *w = json_array_get(warnings, i);
+        json_int_t line = json_integer_value(json_object_get(w, "line"));
+        const char *msg = json_string_value(json_object_get(w, "message"));
+        json_t *text = line > 0 ? json_sprintf("line %lld: %s", (long long)line, msg ? msg : "")
+                                : json_string(msg ? msg : "");
+        json_object_set_new(w, "text", text);
+        json_array_append(out, w);
+    }
+    return out;
+}
+
+/* The "line N: message" of the first of those warnings, "" when none. */
+static const char *first_text(const json_t *warnings)
+{
+    const char *t = json_string_value(json_object_get(json_array_get(warnings, 0), "text"));
+    return t != NULL ? t : "";
+}
+
+/* The error answer of a file refused for its rows: the error and the rows'
+ * first warnings (line, message). */
+static void respond_with_warnings(struct si_response *resp, const struct si_error *err, json_t *warnings)
+{
+    json_t *body = si_error_json(err->status, err->code, err->message);
+    json_t *list = json_array();
+    for (size_t i = 0; list != NULL && i < json_array_size(warnings); i++) {
+        json_t *w = json_array_get(warnings, i);
+        json_array_append_new(list, json_pack("{s:O, s:O}", "line", json_object_get(w, "line"),
+                                              "message", json_object_get(w, "message")));
+    }
+    if (body == NULL || list == NULL || json_object_set_new(body, "warnings", list) != 0 ||
+        si_response_json(resp, err->status, body) != 0)
+        si_response_from_error(resp, err);
+    else
+        resp->error_code = err->code;
+    json_decref(body);
 }
 
 /* Parses into staging and records the import, all in one transaction. */
@@ -269,16 +353,29 @@ static int stage_import(struct si_ctx *ctx, struct ingest *in, const struct uplo
             return si_error_set(err, 400, "parse_error", "line %ld: %s", perr.line, perr.message);
         return si_error_set(err, 400, "parse_error", "%s", perr.message);
     }
-    if (st->rows == 0) {
+    if (st->rows == 0 && st->warnings_total == 0) {
         stage_abort(st);
         return si_error_set(err, 400, "no_transactions", "the file holds no transactions");
     }
+    if (st->rows == 0) {
+        stage_abort(st);
+        in->fail_warnings = first_warnings(st->warnings);
+        return si_error_set(err, 400, "no_readable_rows", "none of the %lld rows could be read: %s",
+                            st->warnings_total, first_text(in->fail_warnings));
+    }
     if (st->warnings_total * 100 > (st->rows + st->warnings_total) * INGEST_MAX_BAD_PERCENT) {
         stage_abort(st);
+        in->fail_warnings = first_warnings(st->warnings);
         return si_error_set(err, 400, "too_many_bad_rows",
-                            "%lld of %lld rows could not be read (see warnings)", st->warnings_total,
-                            st->rows + st->warnings_total);
+                            "%lld of %lld rows could not be read (see warnings), first %s", st->warnings_total,
+                            st->rows + st->warnings_total, first_text(in->fail_warnings));
     }
+    currency_assumed_warning(in, st);
+    /* the lines where bad UTF-8 was replaced come first (they are not bad rows) */
+    for (int k = in->repairs.n - 1; k >= 0; k--)
+        json_array_insert_new(st->warnings, 0,
+            json_pack("{s:I, s:s}", "line", (json_int_t)in->repairs.lines[k],
+                      "message", "a byte sequence that is not UTF-8 was replaced by \xEF\xBF\xBD (U+FFFD)"));
     if (stage_end(st, err) != 0)
         return -1;
     if (st->mixed_currency)
@@ -334,6 +431,11 @@ static int respond(struct ingest *in, struct stage *st, const struct preview_pag
         "warnings", st->warnings, "warningsTotal", (json_int_t)st->warnings_total, "status", "parsed");
     if (body == NULL)
         return si_response_error(resp, 500, "internal", "out of memory");
+    if (in->currency_assumed_rows > 0)
+        json_object_set_new(body, "currencyAssumed",
+                            json_pack("{s:s, s:s, s:I}", "currency", in->currency, "reason",
+                                      in->currency_source ? in->currency_source : "service_default",
+                                      "rows", (json_int_t)in->currency_assumed_rows));
     int rc = si_response_json(resp, 200, body);
     json_decref(body);
     return rc;
@@ -434,7 +536,7 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
     }
     failed_stage = "parse";
     const char *encoding = NULL;
-    if (encoding_to_utf8(ic->spool_dir, up.spool, &in.text, &encoding, &err) != 0)
+    if (encoding_to_utf8_repairs(ic->spool_dir, up.spool, &in.text, &encoding, &in.repairs, &err) != 0)
         goto fail;
     char head[4096];
     size_t n = fread(head, 1, sizeof head, in.text);
@@ -442,7 +544,14 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
     in.format = stmt_detect(head, n);
     if (in.format == STMT_FORMAT_UNKNOWN) {
         si_error_set(&err, 400, "unsupported_format",
-                     "the file is not a bank statement this service reads (CSV, OFX/QFX, QIF, CAMT.053, MT940)");
+                     "the file is not a bank statement this service reads (CSV, OFX/QFX, QIF, CAMT.052/053/054, "
+                     "MT940)");
+        goto fail;
+    }
+    if (in.format == STMT_FORMAT_MT942) {
+        si_error_set(&err, 422, "unsupported_format",
+                     "the file is an MT942 interim report, which is not read (its entries are not final): "
+                     "export an MT940 statement or CAMT.053 instead");
         goto fail;
     }
     if (default_currency(ctx->db, &in, &err) != 0 || remembered_mapping(ctx->db, &in, &err) != 0)
@@ -477,7 +586,10 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
     goto out;
 fail:
     si_db_rollback(ctx->db);
-    si_response_from_error(resp, &err);
+    if (in.fail_warnings != NULL && err.status >= 400 && err.code != NULL)
+        respond_with_warnings(resp, &err, in.fail_warnings);
+    else
+        si_response_from_error(resp, &err);
     record_failure(ctx, &in, failed_stage, &err);
     rc = -1;
 out:
@@ -488,6 +600,7 @@ out:
     categorizer_free(cat);
     json_decref(in.columns);
     json_decref(in.remembered);
+    json_decref(in.fail_warnings);
     if (in.text != NULL && in.text != up.spool)
         fclose(in.text);
     upload_cleanup(&up);

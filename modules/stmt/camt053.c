@@ -1,5 +1,10 @@
 /* camt053.c: ISO 20022 camt.053 (bank to customer statement), versions
- * .001.02 to .001.08 and later, read with libxml2's streaming xmlTextReader.
+ * .001.02 to .001.08 and later, read with libxml2's streaming xmlTextReader;
+ * camt.052 (account report, BkToCstmrAcctRpt/Rpt) and camt.054 (debit/credit
+ * notification, BkToCstmrDbtCdtNtfctn/Ntfctn), old and new versions, are
+ * read the same way: their two outer elements are taken for
+ * BkToCstmrStmt/Stmt.  Entries whose status (Sts or Sts/Cd) is PDNG or INFO
+ * are not booked: skipped with a warning.
  *
  * Only the current element path is kept (local names of elements in the
  * camt.053 namespace; elements of other namespaces are "#" and never match),
@@ -18,7 +23,9 @@
  * CRDT positive); BookgDt/Dt or DtTm, else ValDt; bank_id from AcctSvcrRef,
  * else NtryRef, else the first TxDtls/Refs/EndToEndId that is not
  * NOTPROVIDED; counterparty from RltdPties/Cdtr (debits) or Dbtr (credits),
- * Nm or Pty/Nm; remittance from every RmtInf/Ustrd, joined with spaces;
+ * Nm or Pty/Nm, and its account from CdtrAcct / DbtrAcct (IBAN or Othr/Id);
+ * remittance (the memo) from every RmtInf/Ustrd, joined with spaces; the
+ * reference is the EndToEndId (not NOTPROVIDED);
  * description = counterparty + " " + remittance, or AddtlNtryInf when both are
  * empty.  A reversal (RvslInd true) keeps the booked sign and is reported as a
  * warning.  Stmt/Acct/Id/IBAN or Othr/Id is the account. */
@@ -36,7 +43,7 @@
 #include <libxml/xmlreader.h>
 #include <libxml/xmlversion.h>
 
-#define CAMT053_NS "urn:iso:std:iso:20022:tech:xsd:camt.053"
+#define CAMT_NS_PREFIX "urn:iso:std:iso:20022:tech:xsd:camt.05"
 #define CAMT_MAX_DEPTH 64
 #define CAMT_NAME_MAX 40
 #define CAMT_PATH_MAX (CAMT_MAX_DEPTH * (CAMT_NAME_MAX + 1) + 1)
@@ -85,10 +92,11 @@ struct camt {
     /* Entry. */
     bool in_entry;
     long entry_line;
-    char amt[64], ccy[8], cdi[16], rvsl[16];
+    char amt[64], ccy[8], cdi[16], rvsl[16], sts[16];
     char bookg[40], val[40];
     char acct_svcr_ref[CAMT_FIELD_MAX], ntry_ref[CAMT_FIELD_MAX], e2e[CAMT_FIELD_MAX];
     char cdtr[CAMT_FIELD_MAX], dbtr[CAMT_FIELD_MAX];
+    char cdtr_acct[CAMT_FIELD_MAX], dbtr_acct[CAMT_FIELD_MAX];
     char rmt[CAMT_LONG_FIELD_MAX], addtl[CAMT_LONG_FIELD_MAX];
     char desc[CAMT_FIELD_MAX + CAMT_LONG_FIELD_MAX + 2];
 };
@@ -146,9 +154,10 @@ static void start_entry(struct camt *c)
 {
     c->in_entry = true;
     c->entry_line = node_line(c);
-    c->amt[0] = c->ccy[0] = c->cdi[0] = c->rvsl[0] = c->bookg[0] = c->val[0] = '\0';
+    c->amt[0] = c->ccy[0] = c->cdi[0] = c->rvsl[0] = c->sts[0] = c->bookg[0] = c->val[0] = '\0';
     c->acct_svcr_ref[0] = c->ntry_ref[0] = c->e2e[0] = '\0';
     c->cdtr[0] = c->dbtr[0] = c->rmt[0] = c->addtl[0] = '\0';
+    c->cdtr_acct[0] = c->dbtr_acct[0] = '\0';
 }
 
 /* "YYYY-MM-DD" or "YYYY-MM-DDThh:mm:ss..." */
@@ -171,6 +180,11 @@ static int end_entry(struct camt *c)
     struct stmt_txn t;
     memset(&t, 0, sizeof t);
     t.line = c->entry_line;
+    stmt_normalize_text(c->sts);
+    if (strcmp(c->sts, "PDNG") == 0 || strcmp(c->sts, "INFO") == 0) {
+        stmt_warn(c->sink, t.line, "entry is not booked yet (pending); skipped");
+        return 0;
+    }
     stmt_normalize_text(c->bookg);
     stmt_normalize_text(c->val);
     const char *date = c->bookg[0] ? c->bookg : c->val;
@@ -232,6 +246,11 @@ static int end_entry(struct camt *c)
         snprintf(c->desc, sizeof c->desc, "%s", c->addtl);
     t.description = c->desc;
     t.counterparty = party[0] ? party : NULL;
+    t.memo = c->rmt[0] ? c->rmt : NULL;
+    char *party_acct = debit ? c->cdtr_acct : c->dbtr_acct;
+    stmt_normalize_text(party_acct);
+    t.counterparty_account = party_acct[0] ? party_acct : NULL;
+    t.reference = c->e2e[0] && strcasecmp(c->e2e, "NOTPROVIDED") != 0 ? c->e2e : NULL;
     t.account = c->account[0] ? c->account : NULL;
     if (c->sink->txn(c->sink->ctx, &t) != 0)
         return stmt_fail(c->err, t.line, "stopped");
@@ -271,6 +290,8 @@ static void element_started(struct camt *c)
         xmlChar *ccy = xmlTextReaderGetAttribute(c->reader, BAD_CAST "Ccy");
         snprintf(c->ccy, sizeof c->ccy, "%s", ccy != NULL ? (const char *)ccy : "");
         xmlFree(ccy);
+    } else if (strcmp(p, NTRY_PATH "/Sts") == 0 || strcmp(p, NTRY_PATH "/Sts/Cd") == 0) {
+        capture(c, c->sts, sizeof c->sts, 0);
     } else if (strcmp(p, NTRY_PATH "/CdtDbtInd") == 0) {
         capture(c, c->cdi, sizeof c->cdi, 0);
     } else if (strcmp(p, NTRY_PATH "/RvslInd") == 0) {
@@ -294,6 +315,12 @@ static void element_started(struct camt *c)
     } else if (strcmp(p, TXDTLS_PATH "/RltdPties/Dbtr/Nm") == 0 ||
                strcmp(p, TXDTLS_PATH "/RltdPties/Dbtr/Pty/Nm") == 0) {
         capture(c, c->dbtr, sizeof c->dbtr, 1);
+    } else if (strcmp(p, TXDTLS_PATH "/RltdPties/CdtrAcct/Id/IBAN") == 0 ||
+               strcmp(p, TXDTLS_PATH "/RltdPties/CdtrAcct/Id/Othr/Id") == 0) {
+        capture(c, c->cdtr_acct, sizeof c->cdtr_acct, 1);
+    } else if (strcmp(p, TXDTLS_PATH "/RltdPties/DbtrAcct/Id/IBAN") == 0 ||
+               strcmp(p, TXDTLS_PATH "/RltdPties/DbtrAcct/Id/Othr/Id") == 0) {
+        capture(c, c->dbtr_acct, sizeof c->dbtr_acct, 1);
     } else if (strcmp(p, TXDTLS_PATH "/RmtInf/Ustrd") == 0) {
         capture(c, c->rmt, sizeof c->rmt, 2);
     }
@@ -318,11 +345,13 @@ static int element_start(struct camt *c)
     const xmlChar *local = xmlTextReaderConstLocalName(c->reader);
     const xmlChar *ns = xmlTextReaderConstNamespaceUri(c->reader);
     long line = node_line(c);
-    bool ours = ns != NULL && strncmp((const char *)ns, CAMT053_NS, strlen(CAMT053_NS)) == 0;
+    size_t nl = strlen(CAMT_NS_PREFIX);
+    bool ours = ns != NULL && strncmp((const char *)ns, CAMT_NS_PREFIX, nl) == 0 &&
+                (ns[nl] == '2' || ns[nl] == '3' || ns[nl] == '4');
     if (!c->seen_root) {
         c->seen_root = true;
         if (local == NULL || strcmp((const char *)local, "Document") != 0 || !ours)
-            return stmt_fail(c->err, line, "not a CAMT.053 document (root is not a camt.053 Document)");
+            return stmt_fail(c->err, line, "not a CAMT document (root is not a camt.052/053/054 Document)");
         c->depth = 0;
         c->path[0] = '\0';
         return 0;   /* Document is the root of the path: "" */
@@ -332,6 +361,11 @@ static int element_start(struct camt *c)
     c->lens[c->depth] = strlen(c->path);
     const char *name = ours && local != NULL && strlen((const char *)local) <= CAMT_NAME_MAX - 1
                            ? (const char *)local : "#";
+    /* camt.052 and camt.054: their report / notification is read as a statement */
+    if (c->depth == 0 && (strcmp(name, "BkToCstmrAcctRpt") == 0 || strcmp(name, "BkToCstmrDbtCdtNtfctn") == 0))
+        name = "BkToCstmrStmt";
+    else if (c->depth == 1 && (strcmp(name, "Rpt") == 0 || strcmp(name, "Ntfctn") == 0))
+        name = "Stmt";
     size_t len = c->lens[c->depth];
     snprintf(c->path + len, sizeof c->path - len, "%s%s", len ? "/" : "", name);
     c->depth++;

@@ -156,6 +156,7 @@ enum csv_date_format {
     CSV_DATE_MDY_DASH_YY,   /* MM-DD-YY */
     CSV_DATE_D_MON_YY,      /* DD MMM YY */
     CSV_DATE_MON_D_YY,      /* MMM DD, YY */
+    CSV_DATE_YMD_DOT,       /* YYYY.MM.DD, also Hungarian/Korean "YYYY. MM. DD." */
     CSV_DATE_FORMAT_COUNT
 };
 const char *csv_date_format_name(int fmt);

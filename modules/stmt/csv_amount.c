@@ -7,7 +7,13 @@
  * thousands separators are known; csv_amount_classify reports what a cell
  * says about them (1.234,56 proves a decimal comma, 1,234.56 a decimal point,
  * 3.000 proves nothing) so they can be decided over the whole file.  Also
- * the DR/CR-style indicator words. */
+ * the DR/CR-style indicator words.
+ *
+ * Cells written right to left are read too: bidirectional marks (LRM, RLM,
+ * ALM, embeddings and isolates) are dropped, Arabic-Indic and Persian digits
+ * become ASCII digits, the Arabic decimal and thousands separators (U+066B,
+ * U+066C) become '.' and ',', and the Arabic-script currency signs (ر.س, د.إ,
+ * ج.م, د.ك...) and ₪ stand before or after the number like any symbol. */
 #include "csv.h"
 
 #include <string.h>
@@ -40,6 +46,23 @@ static const struct {
     { "US$", 3, "USD" }, { "A$", 2, "AUD" }, { "C$", 2, "CAD" }, { "NZ$", 3, "NZD" },
     { "R$", 2, "BRL" }, { "\xE2\x82\xAC", 3, "EUR" }, { "\xC2\xA3", 2, "GBP" },
     { "\xC2\xA5", 2, "JPY" }, { "\xE2\x82\xB9", 3, "INR" }, { "$", 1, "" },
+    /* written right to left (Arabic letters around a full stop) */
+    { "\xD8\xB1.\xD8\xB3", 5, "SAR" },                 /* ر.س */
+    { "\xD8\xAF.\xD8\xA5", 5, "AED" },                 /* د.إ */
+    { "\xD8\xAC.\xD9\x85", 5, "EGP" },                 /* ج.م */
+    { "\xD8\xAF.\xD9\x83", 5, "KWD" },                 /* د.ك */
+    { "\xD8\xB1.\xD9\x82", 5, "QAR" },                 /* ر.ق */
+    { "\xD8\xB1.\xD8\xB9.", 6, "OMR" },                /* ر.ع. */
+    { "\xD8\xB1.\xD8\xB9", 5, "OMR" },                 /* ر.ع */
+    { "\xD8\xAF.\xD8\xA8", 5, "BHD" },                 /* د.ب */
+    { "\xD8\xAF.\xD8\xA3", 5, "JOD" },                 /* د.أ */
+    { "\xD8\xAF.\xD9\x85.", 6, "MAD" },                /* د.م. */
+    { "\xD8\xAF.\xD9\x85", 5, "MAD" },                 /* د.م */
+    { "\xD8\xAF.\xD8\xAA", 5, "TND" },                 /* د.ت */
+    { "\xE2\x82\xAA", 3, "ILS" },                      /* ₪ */
+    { "\xEF\xB7\xBC", 3, "" },                         /* ﷼ rial: several currencies */
+    { "\xE2\x82\xBA", 3, "TRY" }, { "\xE2\x82\xBD", 3, "RUB" }, { "\xE2\x82\xB4", 3, "UAH" },
+    { "\xE2\x82\xA9", 3, "KRW" }, { "z\xC5\x82", 3, "PLN" },
 };
 
 /* The currency symbol at the start (at_end false) or at the end of s[0..n): its
@@ -104,10 +127,59 @@ static bool set_code(struct csv_amount *a, const char *code)
 
 enum { SIGN_NONE, SIGN_MINUS, SIGN_PLUS };
 
+/* Copies s[0..n) to out (at least n + 1 bytes) without bidirectional
+ * marks, with Arabic-Indic / Persian digits and the Arabic separators as
+ * ASCII; returns the new length. */
+static size_t unbidi(const char *s, size_t n, char *out)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        if (i + 1 < n && u[i] == 0xD9 && u[i + 1] >= 0xA0 && u[i + 1] <= 0xA9) {
+            out[o++] = (char)('0' + (u[i + 1] - 0xA0));          /* U+0660..0669 */
+            i += 2;
+        } else if (i + 1 < n && u[i] == 0xDB && u[i + 1] >= 0xB0 && u[i + 1] <= 0xB9) {
+            out[o++] = (char)('0' + (u[i + 1] - 0xB0));          /* U+06F0..06F9 */
+            i += 2;
+        } else if (i + 1 < n && u[i] == 0xD9 && (u[i + 1] == 0xAB || u[i + 1] == 0xAC)) {
+            out[o++] = u[i + 1] == 0xAB ? '.' : ',';             /* U+066B, U+066C */
+            i += 2;
+        } else if (i + 1 < n && u[i] == 0xD8 && u[i + 1] == 0x9C) {
+            i += 2;                                              /* U+061C ALM */
+        } else if (i + 2 < n && u[i] == 0xE2 && u[i + 1] == 0x80 &&
+                   (u[i + 2] == 0x8E || u[i + 2] == 0x8F || (u[i + 2] >= 0xAA && u[i + 2] <= 0xAE))) {
+            i += 3;                                              /* LRM, RLM, U+202A..202E */
+        } else if (i + 2 < n && u[i] == 0xE2 && u[i + 1] == 0x81 && u[i + 2] >= 0xA6 && u[i + 2] <= 0xA9) {
+            i += 3;                                              /* U+2066..2069 isolates */
+        } else {
+            out[o++] = s[i++];
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
+
 int csv_amount_scan(const char *s, size_t n, struct csv_amount *a)
 {
+    char plain[129];
     memset(a, 0, sizeof *a);
     csv_trim(&s, &n);
+    if (n > 128)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)s[i] >= 0xD8) {
+            n = unbidi(s, n, plain);
+            s = plain;
+            csv_trim(&s, &n);
+            break;
+        }
+        if ((unsigned char)s[i] == 0xE2 && i + 1 < n && (unsigned char)s[i + 1] <= 0x81) {
+            n = unbidi(s, n, plain);
+            s = plain;
+            csv_trim(&s, &n);
+            break;
+        }
+    }
     if (n == 0 || n > 64)
         return -1;
     const char *p = s, *e = s + n;

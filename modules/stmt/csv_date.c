@@ -4,7 +4,9 @@
  * the separators between them; every supported format is then a check on
  * that shape, so a column's statistics can try all formats cheaply.  A time
  * of day after the date ("2024-01-15 10:30", "2024-01-15T10:30:00Z") is
- * allowed and ignored.  Month names and abbreviations are recognised in
+ * allowed and ignored.  Year-first dates with dots are read with or without
+ * a space after each dot and a final dot ("2024.01.15", "2024. 01. 15.", as
+ * Hungarian and Korean banks write them).  Month names and abbreviations are recognised in
  * English, German, French, Spanish and Dutch.  Calendar checks (leap years)
  * and two-digit years are stmt_make_date's. */
 #include "csv.h"
@@ -31,6 +33,7 @@ static const char *const format_names[CSV_DATE_FORMAT_COUNT] = {
     [CSV_DATE_MDY_DASH_YY] = "MM-DD-YY",
     [CSV_DATE_D_MON_YY] = "DD MMM YY",
     [CSV_DATE_MON_D_YY] = "MMM DD, YY",
+    [CSV_DATE_YMD_DOT] = "YYYY.MM.DD",
 };
 
 const char *csv_date_format_name(int fmt)
@@ -227,6 +230,23 @@ static int ymd_of(const struct dshape *d, int fmt, int *y, int *m, int *dd)
         *y = t[0].val / 10000;
         *m = t[0].val / 100 % 100;
         *dd = t[0].val % 100;
+        return 0;
+    }
+    if (fmt == CSV_DATE_YMD_DOT) {
+        /* "YYYY.MM.DD", "YYYY. MM. DD." and "YYYY.MM.DD." (then maybe a time) */
+        if (d->nt < 3 || !num(&t[0], 4, 4) || !num(&t[1], 1, 2) || !num(&t[2], 1, 2))
+            return -1;
+        for (int k = 0; k < 2; k++)
+            if (d->sep[k][0] != '.' || (d->sep[k][1] != '\0' && d->sep[k][1] != ' '))
+                return -1;
+        size_t from = d->end[2];
+        if (from < d->n && d->s[from] == '.')
+            from++;
+        if (!rest_ok(d, from))
+            return -1;
+        *y = t[0].val;
+        *m = t[1].val;
+        *dd = t[2].val;
         return 0;
     }
     if (d->nt < 3 || !rest_ok(d, d->end[2]))

@@ -576,8 +576,10 @@ static int data_row(struct run *u, struct stmt_error *err)
         memcpy(u->date_iso, t.date, sizeof u->date_iso);
     }
 
-    /* currency: the currency column, else the amount cell, else the header */
+    /* currency: the currency column, else the amount cell, else the header,
+     * else the caller's default (then the row says so) */
     char code[4] = "";
+    bool assumed = false;
     if (m->col[CSV_ROLE_CURRENCY] >= 0) {
         s = cell(r, m->col[CSV_ROLE_CURRENCY], &n);
         if (n == 3) {
@@ -603,6 +605,7 @@ static int data_row(struct run *u, struct stmt_error *err)
         }
         set_code(code, a.code);
         set_code(code, u->header_code);
+        assumed = code[0] == '\0' && u->default_currency[0] != '\0';
         set_code(code, u->default_currency);
         if (money(u, &a, code, &amount, &why, "the amount is not a number",
                   "the amount has more decimals than its currency allows") != 0) {
@@ -641,6 +644,7 @@ static int data_row(struct run *u, struct stmt_error *err)
             return 0;
         }
         set_code(code, u->header_code);
+        assumed = code[0] == '\0' && u->default_currency[0] != '\0';
         set_code(code, u->default_currency);
         for (int k = 0; k < 2; k++) {
             long long v;
@@ -684,6 +688,7 @@ static int data_row(struct run *u, struct stmt_error *err)
     }
     t.amount_minor = amount;
     memcpy(t.currency, code, sizeof code);
+    t.currency_assumed = assumed;
     t.exponent = exponent_of(u, code);
     t.description = u->text;
     t.counterparty = NULL;

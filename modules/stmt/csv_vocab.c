@@ -48,6 +48,9 @@ static const struct keyword {
     { CSV_ROLE_DATE, "boekdatum", 60, CSV_LANG_OTHER, 0 },
     { CSV_ROLE_DATE, "boekingsdatum", 60, CSV_LANG_OTHER, 0 },
     { CSV_ROLE_DATE, "rentedatum", 30, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_DATE, "konyveles datuma", 60, CSV_LANG_OTHER, 0 },     /* Hungarian */
+    { CSV_ROLE_DATE, "konyvelesi datum", 60, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_DATE, "erteknap", 30, CSV_LANG_OTHER, 0 },
     /* signed amounts */
     { CSV_ROLE_AMOUNT, "amount", 50, CSV_LANG_EN, 0 },
     { CSV_ROLE_AMOUNT, "amt", 50, CSV_LANG_EN, EXACT },
@@ -58,6 +61,7 @@ static const struct keyword {
     { CSV_ROLE_AMOUNT, "importe", 50, CSV_LANG_OTHER, 0 },
     { CSV_ROLE_AMOUNT, "monto", 50, CSV_LANG_OTHER, 0 },
     { CSV_ROLE_AMOUNT, "bedrag", 50, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_AMOUNT, "osszeg", 50, CSV_LANG_OTHER, 0 },
     /* money out */
     { CSV_ROLE_DEBIT, "debit", 70, CSV_LANG_ANY, 0 },
     { CSV_ROLE_DEBIT, "debits", 70, CSV_LANG_EN, 0 },
@@ -118,6 +122,7 @@ static const struct keyword {
     { CSV_ROLE_CURRENCY, "moneda", 80, CSV_LANG_OTHER, 0 },
     { CSV_ROLE_CURRENCY, "divisa", 80, CSV_LANG_OTHER, 0 },
     { CSV_ROLE_CURRENCY, "munt", 80, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_CURRENCY, "penznem", 80, CSV_LANG_OTHER, 0 },
     /* the bank's reference */
     { CSV_ROLE_REFERENCE, "reference", 60, CSV_LANG_ANY, 0 },
     { CSV_ROLE_REFERENCE, "ref", 60, CSV_LANG_EN, EXACT },
@@ -157,6 +162,8 @@ static const struct keyword {
     { CSV_ROLE_DESCRIPTION, "naam", 45, CSV_LANG_OTHER, 0 },
     { CSV_ROLE_DESCRIPTION, "mededelingen", 40, CSV_LANG_OTHER, 0 },
     { CSV_ROLE_DESCRIPTION, "tegenpartij", 40, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_DESCRIPTION, "kozlemeny", 50, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_DESCRIPTION, "partner neve", 40, CSV_LANG_OTHER, 0 },
 };
 
 static const char *const role_keys[CSV_ROLE_COUNT] = {

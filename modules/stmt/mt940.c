@@ -12,16 +12,33 @@
  *         decimal separator, type code (N + 3), reference for the account
  *         owner, "//" bank reference (bank_id), and an optional second line
  *         of supplementary details
- *   :86:  information to the account owner for the :61: before it.  German
- *         structured form "GVC?00...?20...": ?20-?29 and ?60-?63 are the
- *         remittance text (a SEPA "SVWZ+" part, when there is one, is the
- *         remittance on its own; EREF+, MREF+... parts are left out), ?32/?33
- *         the counterparty name, ?00 the posting text used when both are
- *         empty.  Otherwise the raw text.
+ *   :86:  information to the account owner for the :61: before it, read into
+ *         counterparty, its account, memo and reference:
+ *         - German structured form "GVC?00...?20...": ?20-?29 and ?60-?63 are
+ *           the remittance text (a SEPA "SVWZ+" part is the memo, "EREF+" the
+ *           reference, "ABWA+"/"ABWE+" a counterparty name when ?32/?33 give
+ *           none; other keyword parts such as MREF+, CRED+, KREF+ are left
+ *           out; text without keywords is the memo), ?32/?33 the
+ *           counterparty name, ?31 its account, ?00 the posting text;
+ *         - Dutch/SWIFT keyword form "/TRTP/.../IBAN/.../NAME/.../REMI/...":
+ *           /NAME/ the counterparty, /IBAN/ its account, /REMI/ the memo
+ *           (an "USTD//" or "STRD/CUR/" prefix dropped), /EREF/ the
+ *           reference (not NOTPROVIDED), /TRTP/ the posting text, ING's
+ *           /CNTP/account/BIC/name/city/ the counterparty; other keys
+ *           (/BIC/, /MARF/, /CSID/, /SUM/...) are left out;
+ *         - otherwise the raw text is the memo.
+ *   :NS:  a bank's non-standard block ("22..." lines of a two-digit code
+ *         and text): when :86: gave no memo, the texts without their codes
+ *         are the memo (32/33 the counterparty).  It may come before or after
+ *         the :86: of its entry.
  *   :62F: / :62M: closing balance; a statement without one gets a warning.
  *
  * The date is the entry date when given (its year taken from the value date,
- * across a December/January turn), else the value date.  RC (reversal of a
+ * across a December/January turn), else the value date.  A value date the
+ * calendar lacks (banks emit 30 February) is only a warning when the entry
+ * date is valid.  The description is the counterparty and the memo; when both
+ * are empty, the posting text, the :61: supplementary details, the :61:
+ * reference (not NONREF) or the reference, whichever the record has first.  RC (reversal of a
  * credit) is money out, RD money in.  Counterparty name pieces and remittance
  * pieces are fixed-width cuts of one text, so they are joined without adding
  * spaces (pieces of a remittance without SEPA keywords are joined with one). */
@@ -65,10 +82,13 @@ struct mt940 {
     long txn_line;
     char date[11];
     long long amount;
-    char bank_id[128], supplementary[128];
+    char bank_id[128], supplementary[128], owner_ref[64];
     char info[MT_FIELD_MAX];
+    bool has_ns;
+    char ns[MT_FIELD_MAX];
     /* Scratch for the description. */
     char party[MT_TEXT_MAX], remittance[MT_TEXT_MAX], posting[MT_TEXT_MAX];
+    char party_account[128], reference[128];
     char desc[2 * MT_TEXT_MAX + 2];
 };
 
@@ -99,34 +119,24 @@ static size_t sepa_keyword(const char *s)
     return i >= 3 && s[i] == '+' ? i + 1 : 0;
 }
 
-/* Builds m->desc (and m->party) from the :86: text of the pending entry. */
-static void describe(struct mt940 *m)
+/* Removes the line breaks of a field whose lines are fixed-width cuts of one text. */
+static void join_lines(char *info)
 {
-    m->party[0] = m->remittance[0] = m->posting[0] = '\0';
-    char *info = m->info;
-    bool structured = m->has_info && ((digits(info, 3) && info[3] == '?' && digits(info + 4, 2)) ||
-                                      (info[0] == '?' && digits(info + 1, 2)));
-    if (!m->has_info) {
-        set_text(m->desc, sizeof m->desc, m->supplementary);
-        stmt_normalize_text(m->desc);
-        return;
-    }
-    if (!structured) {
-        set_text(m->desc, sizeof m->desc, info);
-        stmt_normalize_text(m->desc);
-        return;
-    }
-    /* Lines of a structured field are cuts of one text: join them as they are. */
     size_t w = 0;
     for (size_t r = 0; info[r]; r++)
         if (info[r] != '\n' && info[r] != '\r')
             info[w++] = info[r];
     info[w] = '\0';
+}
 
-    /* Walk the ?NN subfields.  The remittance: keyword parts ("SVWZ+...") are
-     * kept apart; with an SVWZ part only that one is used. */
-    char svwz[MT_TEXT_MAX] = "", all[MT_TEXT_MAX] = "";
-    bool any_keyword = false, in_svwz = false;
+/* German ?NN subfields. */
+static void describe_german(struct mt940 *m, char *info)
+{
+    join_lines(info);
+    /* The remittance: keyword parts ("SVWZ+...") are kept apart; text outside
+     * any keyword part (before the first one) is the memo when there is no SVWZ. */
+    char svwz[MT_TEXT_MAX] = "", plain[MT_TEXT_MAX] = "", eref[128] = "", alt_party[MT_TEXT_MAX] = "";
+    enum { K_NONE, K_SVWZ, K_EREF, K_ABW, K_OTHER } kind = K_NONE;
     const char *p = strchr(info, '?');
     while (p != NULL) {
         if (!digits(p + 1, 2)) {
@@ -143,36 +153,200 @@ static void describe(struct mt940 *m)
             stmt_append(m->posting, sizeof m->posting, v, n);
         } else if (code == 32 || code == 33) {
             stmt_append(m->party, sizeof m->party, v, n);
+        } else if (code == 31) {
+            stmt_append(m->party_account, sizeof m->party_account, v, n);
         } else if ((code >= 20 && code <= 29) || (code >= 60 && code <= 63)) {
             size_t k = n >= 4 ? sepa_keyword(v) : 0;
             if (k > 0) {
-                any_keyword = true;
-                in_svwz = k == 5 && strncmp(v, "SVWZ+", 5) == 0;
-                if (all[0] != '\0')
-                    stmt_append(all, sizeof all, " ", 1);
-                stmt_append(all, sizeof all, v, n);
-                if (in_svwz)
-                    stmt_append(svwz, sizeof svwz, v + k, n - k);
-            } else {
-                if (all[0] != '\0' && !any_keyword)
-                    stmt_append(all, sizeof all, " ", 1);
-                stmt_append(all, sizeof all, v, n);
-                if (in_svwz)
-                    stmt_append(svwz, sizeof svwz, v, n);
+                kind = strncmp(v, "SVWZ+", 5) == 0 ? K_SVWZ : strncmp(v, "EREF+", 5) == 0 ? K_EREF
+                       : (strncmp(v, "ABWA+", 5) == 0 || strncmp(v, "ABWE+", 5) == 0) ? K_ABW : K_OTHER;
+                v += k;
+                n -= k;
+            }
+            if (kind == K_SVWZ)
+                stmt_append(svwz, sizeof svwz, v, n);
+            else if (kind == K_EREF)
+                stmt_append(eref, sizeof eref, v, n);
+            else if (kind == K_ABW)
+                stmt_append(alt_party, sizeof alt_party, v, n);
+            else if (kind == K_NONE) {
+                if (plain[0] != '\0')
+                    stmt_append(plain, sizeof plain, " ", 1);
+                stmt_append(plain, sizeof plain, v, n);
             }
         }
         p = next;
     }
-    set_text(m->remittance, sizeof m->remittance, svwz[0] ? svwz : all);
+    set_text(m->remittance, sizeof m->remittance, svwz[0] ? svwz : plain);
+    if (m->party[0] == '\0')
+        set_text(m->party, sizeof m->party, alt_party);
+    if (strcmp(eref, "NOTPROVIDED") != 0)
+        set_text(m->reference, sizeof m->reference, eref);
+}
+
+/* The keys of the "/KEY/value" form that are read or known (so that their
+ * values end where the next one starts). */
+static const char *const slash_keys[] = {
+    "TRTP", "IBAN", "BIC", "NAME", "REMI", "EREF", "MARF", "CSID", "ORDP", "BENM", "CNTP", "RTRN",
+    "ADDR", "CITY", "ISDT", "PREF", "SUM", "KREF", "ACCW", "UDTL", "ULTC", "ULTD", "PURP", "OCMT",
+    "FX", "CHGS", "ABWA", "ABWE", "SVWZ", "CREF", "ID", "NRTX", "BUSP", "EXCH", "TRCD", "ULTB",
+};
+
+/* A known "/KEY/" at s: the key's index, or -1. */
+static int slash_key_at(const char *s)
+{
+    if (s[0] != '/')
+        return -1;
+    for (size_t i = 0; i < sizeof slash_keys / sizeof slash_keys[0]; i++) {
+        size_t k = strlen(slash_keys[i]);
+        if (strncmp(s + 1, slash_keys[i], k) == 0 && s[1 + k] == '/')
+            return (int)i;
+    }
+    return -1;
+}
+
+static bool slash_form(const char *info)
+{
+    return slash_key_at(info) >= 0;
+}
+
+/* Copies v[0..n) into dst without slashes at its ends. */
+static void slash_value(char *dst, size_t cap, const char *v, size_t n)
+{
+    while (n > 0 && v[0] == '/') {
+        v++;
+        n--;
+    }
+    while (n > 0 && v[n - 1] == '/')
+        n--;
+    dst[0] = '\0';
+    stmt_append(dst, cap, v, n);
+}
+
+/* The "/KEY/value/KEY/value" form of Dutch banks and SWIFT's guidelines. */
+static void describe_slashes(struct mt940 *m, char *info)
+{
+    join_lines(info);
+    const char *p = info;
+    while (*p) {
+        int key = slash_key_at(p);
+        if (key < 0)
+            break;
+        const char *name = slash_keys[key];
+        const char *v = p + strlen(name) + 2;
+        const char *next = v;
+        while (*next && slash_key_at(next) < 0)
+            next++;
+        /* "/ORDP//NAME/x": the empty value of ORDP is followed by a key */
+        size_t n = (size_t)(next - v);
+        char val[MT_TEXT_MAX];
+        slash_value(val, sizeof val, v, n);
+        if (strcmp(name, "NAME") == 0 && m->party[0] == '\0') {
+            set_text(m->party, sizeof m->party, val);
+        } else if (strcmp(name, "IBAN") == 0 && m->party_account[0] == '\0') {
+            set_text(m->party_account, sizeof m->party_account, val);
+        } else if (strcmp(name, "REMI") == 0) {
+            const char *r = val;
+            if (strncmp(r, "USTD/", 5) == 0) {
+                r += 5;
+            } else if (strncmp(r, "STRD/", 5) == 0) {
+                r += 5;
+                const char *slash = strchr(r, '/');     /* issuer: CUR, ISO */
+                if (slash != NULL)
+                    r = slash + 1;
+            }
+            while (*r == '/')
+                r++;
+            set_text(m->remittance, sizeof m->remittance, r);
+        } else if (strcmp(name, "EREF") == 0 && strcmp(val, "NOTPROVIDED") != 0) {
+            set_text(m->reference, sizeof m->reference, val);
+        } else if (strcmp(name, "TRTP") == 0) {
+            set_text(m->posting, sizeof m->posting, val);
+        } else if (strcmp(name, "CNTP") == 0) {
+            /* account/BIC/name/city, parts may be empty */
+            char part[4][MT_TEXT_MAX] = { "", "", "", "" };
+            const char *q = v;
+            while (*q == '/')
+                q++;
+            for (int k = 0; k < 4 && q < next; k++) {
+                const char *e = q;
+                while (e < next && *e != '/')
+                    e++;
+                stmt_append(part[k], sizeof part[k], q, (size_t)(e - q));
+                q = e < next ? e + 1 : e;
+            }
+            if (part[0][0] && m->party_account[0] == '\0')
+                set_text(m->party_account, sizeof m->party_account, part[0]);
+            if (part[2][0] && m->party[0] == '\0')
+                set_text(m->party, sizeof m->party, part[2]);
+        }
+        p = next;
+    }
+}
+
+/* A :NS: block: "NNtext" lines. */
+static void describe_ns(struct mt940 *m)
+{
+    char memo[MT_TEXT_MAX] = "", party[MT_TEXT_MAX] = "";
+    char *line = m->ns;
+    while (line != NULL && *line) {
+        char *nl = strchr(line, '\n');
+        size_t n = nl != NULL ? (size_t)(nl - line) : strlen(line);
+        const char *v = line;
+        int code = -1;
+        if (n >= 2 && digits(line, 2)) {
+            code = two(line);
+            v += 2;
+            n -= 2;
+        }
+        char *dst = code == 32 || code == 33 ? party : memo;
+        if (n > 0) {
+            if (dst[0] != '\0')
+                stmt_append(dst, MT_TEXT_MAX, " ", 1);
+            stmt_append(dst, MT_TEXT_MAX, v, n);
+        }
+        line = nl != NULL ? nl + 1 : NULL;
+    }
+    if (m->party[0] == '\0')
+        set_text(m->party, sizeof m->party, party);
+    if (m->remittance[0] == '\0')
+        set_text(m->remittance, sizeof m->remittance, memo);
+}
+
+/* Builds m->desc, m->party, m->party_account, m->remittance (the memo) and
+ * m->reference from the :86: and :NS: text of the pending entry. */
+static void describe(struct mt940 *m)
+{
+    m->party[0] = m->remittance[0] = m->posting[0] = m->party_account[0] = m->reference[0] = '\0';
+    char *info = m->info;
+    bool german = m->has_info && ((digits(info, 3) && info[3] == '?' && digits(info + 4, 2)) ||
+                                  (info[0] == '?' && digits(info + 1, 2)));
+    if (german)
+        describe_german(m, info);
+    else if (m->has_info && slash_form(info))
+        describe_slashes(m, info);
+    else if (m->has_info && !(strlen(info) <= 3 && digits(info, (int)strlen(info))))
+        set_text(m->remittance, sizeof m->remittance, info);   /* (a bare GVC code says nothing) */
+    if (m->has_ns)
+        describe_ns(m);
     stmt_normalize_text(m->party);
+    stmt_normalize_text(m->party_account);
     stmt_normalize_text(m->remittance);
     stmt_normalize_text(m->posting);
-    if (m->party[0] && m->remittance[0])
+    stmt_normalize_text(m->reference);
+    if (m->party[0] && m->remittance[0] && strcmp(m->party, m->remittance) != 0)
         snprintf(m->desc, sizeof m->desc, "%s %s", m->party, m->remittance);
     else if (m->party[0] || m->remittance[0])
         snprintf(m->desc, sizeof m->desc, "%s", m->party[0] ? m->party : m->remittance);
-    else
-        snprintf(m->desc, sizeof m->desc, "%s", m->posting);
+    else {
+        /* nothing but codes: what the record has */
+        const char *fallback[] = { m->posting, m->supplementary, m->owner_ref, m->reference };
+        m->desc[0] = '\0';
+        for (size_t i = 0; i < sizeof fallback / sizeof fallback[0] && m->desc[0] == '\0'; i++) {
+            set_text(m->desc, sizeof m->desc, fallback[i]);
+            stmt_normalize_text(m->desc);
+        }
+    }
 }
 
 static int flush(struct mt940 *m)
@@ -190,6 +364,9 @@ static int flush(struct mt940 *m)
     t.exponent = si_currency_exponent(t.currency[0] ? t.currency : NULL);
     t.description = m->desc;
     t.counterparty = m->party[0] ? m->party : NULL;
+    t.counterparty_account = m->party_account[0] ? m->party_account : NULL;
+    t.memo = m->remittance[0] && strcmp(m->remittance, m->party) != 0 ? m->remittance : NULL;
+    t.reference = m->reference[0] ? m->reference : NULL;
     t.bank_id = m->bank_id[0] ? m->bank_id : NULL;
     t.account = m->account[0] ? m->account : NULL;
     if (m->sink->txn(m->sink->ctx, &t) != 0)
@@ -237,25 +414,32 @@ static void statement_line(struct mt940 *m)
     }
     int vy = two(s), vm = two(s + 2), vd = two(s + 4);
     char value_date[11];
-    if (stmt_make_date(vy, vm, vd, value_date) != 0) {
-        stmt_warn(m->sink, line, "statement line has no valid value date; skipped");
-        return;
-    }
+    bool value_ok = stmt_make_date(vy, vm, vd, value_date) == 0;
     size_t i = 6;
-    memcpy(m->date, value_date, sizeof m->date);
+    if (value_ok)
+        memcpy(m->date, value_date, sizeof m->date);
     if (digits(s + i, 4)) {
         int em = two(s + i), ed = two(s + i + 2);
         int year = vy < 70 ? 2000 + vy : 1900 + vy;   /* as stmt_make_date */
-        if (em - vm > 6)
+        if (vm >= 1 && vm <= 12 && em - vm > 6)
             year--;
-        else if (vm - em > 6)
+        else if (vm >= 1 && vm <= 12 && vm - em > 6)
             year++;
         char entry_date[11];
-        if (stmt_make_date(year, em, ed, entry_date) == 0)
+        if (stmt_make_date(year, em, ed, entry_date) == 0) {
             memcpy(m->date, entry_date, sizeof m->date);
-        else
+            if (!value_ok) {
+                stmt_warn(m->sink, line, "statement line value date is not a calendar date; booking date used");
+                value_ok = true;
+            }
+        } else if (value_ok) {
             stmt_warn(m->sink, line, "statement line entry date is not valid; value date used");
+        }
         i += 4;
+    }
+    if (!value_ok) {
+        stmt_warn(m->sink, line, "statement line has no valid value date; skipped");
+        return;
     }
     int sign;
     if (s[i] == 'R' && (s[i + 1] == 'C' || s[i + 1] == 'D')) {
@@ -289,13 +473,19 @@ static void statement_line(struct mt940 *m)
     /* Reference for the account owner, then "//" and the bank's reference. */
     const char *eol = strchr(s + i, '\n');
     size_t end = eol != NULL ? (size_t)(eol - s) : strlen(s);
-    m->bank_id[0] = m->supplementary[0] = '\0';
+    m->bank_id[0] = m->supplementary[0] = m->owner_ref[0] = '\0';
+    size_t ref_end = end;
     for (size_t k = i; k + 1 < end; k++) {
         if (s[k] == '/' && s[k + 1] == '/') {
             stmt_append(m->bank_id, sizeof m->bank_id, s + k + 2, end - k - 2);
             stmt_normalize_text(m->bank_id);
+            ref_end = k;
             break;
         }
+    }
+    if (ref_end > i && !(ref_end - i == 6 && strncmp(s + i, "NONREF", 6) == 0)) {
+        stmt_append(m->owner_ref, sizeof m->owner_ref, s + i, ref_end - i);
+        stmt_normalize_text(m->owner_ref);
     }
     if (eol != NULL) {
         const char *sup = eol + 1;
@@ -307,6 +497,8 @@ static void statement_line(struct mt940 *m)
     m->pending = true;
     m->has_info = false;
     m->info[0] = '\0';
+    m->has_ns = false;
+    m->ns[0] = '\0';
     m->txn_line = line;
 }
 
@@ -320,6 +512,15 @@ static int finish_field(struct mt940 *m)
         if (m->pending && !m->has_info) {
             snprintf(m->info, sizeof m->info, "%s", m->content);
             m->has_info = true;
+        }
+        return 0;
+    }
+    if (strcmp(tag, "34F") == 0 || strcmp(tag, "13D") == 0)
+        return stmt_fail(m->err, m->tag_line, "this is an MT942 interim report, not an MT940 statement");
+    if (strcmp(tag, "NS") == 0) {
+        if (m->pending && !m->has_ns) {
+            snprintf(m->ns, sizeof m->ns, "%s", m->content);
+            m->has_ns = true;
         }
         return 0;
     }
@@ -346,9 +547,11 @@ static int finish_field(struct mt940 *m)
     return 0;
 }
 
-/* ":NN:" or ":NNA:" at the start of l: the tag's length including colons. */
+/* ":NN:", ":NNA:" or ":NS:" at the start of l: the tag's length including colons. */
 static size_t tag_length(const char *l)
 {
+    if (strncmp(l, ":NS:", 4) == 0)
+        return 4;
     if (l[0] != ':' || !digits(l + 1, 2))
         return 0;
     if (l[3] == ':')

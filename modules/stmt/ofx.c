@@ -272,10 +272,12 @@ static enum tok lex_next(struct lexer *lx)
     }
 }
 
-/* Decodes &amp; &lt; &gt; &quot; &apos; &nbsp; and &#NN; / &#xHH; in place;
- * anything else is left as it is. */
-static void decode_entities(char *s)
+/* Decodes &amp; &lt; &gt; &quot; &apos; &nbsp; (any case) and &#NN; / &#xHH;
+ * in place; anything else is left as it is.  Returns whether an "&amp;"
+ * was decoded (text a bank escaped twice, "&amp;lt;", needs a second pass). */
+static bool decode_entities_once(char *s)
 {
+    bool amp = false;
     char *w = s;
     for (char *r = s; *r;) {
         if (*r != '&') {
@@ -296,8 +298,10 @@ static void decode_entities(char *s)
         const char *rep = NULL;
         char utf8[5];
         for (size_t i = 0; i < sizeof named / sizeof named[0]; i++)
-            if (strlen(named[i].name) == n && strncmp(e, named[i].name, n) == 0)
+            if (strlen(named[i].name) == n && strncasecmp(e, named[i].name, n) == 0)
                 rep = named[i].value;
+        if (rep != NULL && rep[0] == '&')
+            amp = true;
         if (rep == NULL && n >= 2 && e[0] == '#') {
             bool hex = e[1] == 'x' || e[1] == 'X';
             unsigned long cp = 0;
@@ -349,6 +353,15 @@ static void decode_entities(char *s)
         r = semi + 1;
     }
     *w = '\0';
+    return amp;
+}
+
+/* Entities in element text, as above; twice-escaped ones ("&amp;lt;", a
+ * common bank bug) are decoded fully, "&amp;amp;" to "&". */
+static void decode_entities(char *s)
+{
+    if (decode_entities_once(s) && strchr(s, '&') != NULL)
+        decode_entities_once(s);
 }
 
 struct ofx {
@@ -464,6 +477,7 @@ static int end_trn(struct ofx *o)
         o->desc[0] = '\0';
     t.description = o->desc;
     t.counterparty = o->name[0] ? o->name : NULL;
+    t.memo = o->memo[0] && strcmp(o->name, o->memo) != 0 ? o->memo : NULL;
     stmt_normalize_text(o->fitid);
     t.bank_id = o->fitid[0] ? o->fitid : NULL;
     t.account = o->account[0] ? o->account : NULL;

@@ -209,6 +209,7 @@ static int end_record(struct qif *q)
             q->desc[0] = '\0';
         t.description = q->desc;
         t.counterparty = q->payee[0] ? q->payee : NULL;
+        t.memo = q->memo[0] && strcmp(q->payee, q->memo) != 0 ? q->memo : NULL;
         t.account = q->account[0] ? q->account : NULL;
         if (q->sink->txn(q->sink->ctx, &t) != 0) {
             clear_record(q);

@@ -12,6 +12,7 @@
 #ifndef STMT_H
 #define STMT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 enum stmt_format {
@@ -19,17 +20,22 @@ enum stmt_format {
     STMT_FORMAT_CSV,
     STMT_FORMAT_OFX,      /* OFX 1.x SGML, OFX 2.x XML and QFX */
     STMT_FORMAT_QIF,
-    STMT_FORMAT_CAMT053,
+    STMT_FORMAT_CAMT053,  /* ISO 20022 camt.053, and camt.052 / camt.054 read the same way */
     STMT_FORMAT_MT940,
+    STMT_FORMAT_MT942,    /* recognised to be refused by name: an interim report, not a statement */
 };
 
 struct stmt_txn {
     char date[11];              /* "YYYY-MM-DD" (booking date) */
     long long amount_minor;     /* signed minor units of currency */
     char currency[4];           /* ISO 4217 from the file, or "" if it does not say */
+    bool currency_assumed;      /* currency is the caller's default, not the file's (CSV only) */
     int exponent;               /* minor-unit digits used for amount_minor (2 for EUR/USD, 0 for JPY...) */
     const char *description;    /* trimmed, whitespace collapsed, never NULL (may be "") */
-    const char *counterparty;   /* may be NULL */
+    const char *counterparty;   /* the payee or payer's name, or NULL */
+    const char *counterparty_account;  /* their IBAN or account number as the file gives it, or NULL */
+    const char *memo;           /* remittance text apart from the counterparty, or NULL */
+    const char *reference;      /* the end-to-end / customer reference (EREF), or NULL */
     const char *bank_id;        /* the bank's own id (OFX FITID, CAMT AcctSvcrRef/NtryRef), or NULL */
     const char *account;        /* the statement's account id as the file gives it, or NULL */
     long line;                  /* 1-based line where the transaction starts */

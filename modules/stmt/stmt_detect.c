@@ -6,11 +6,15 @@
  *   OFX 1.x: an "OFXHEADER:" line, or SGML headers ("DATA:OFXSGML") before <OFX>
  *   XML: <?OFX ...?> processing instruction or an <OFX> root -> OFX (2.x / QFX);
  *        a "Document" root (any prefix) whose namespace starts with the
- *        camt.053 URN -> CAMT053; any other XML (camt.052/054, pain...) -> UNKNOWN
+ *        camt.052, camt.053 or camt.054 URN -> CAMT053 (one reader for the
+ *        three); any other XML (pain...) -> UNKNOWN
  *   QIF: the first non-blank line starts "!Type:", "!Account" or "!Option:"
  *   MT940: a line starting ":20:" among the first lines (after an optional
  *        {1:...}{2:...}{4: SWIFT header and a few bank header lines such as
- *        "ABNANL2A" / "940"), and a ":25:", ":60F:", ":60M:" or ":61:" line
+ *        "ABNANL2A" / "940"), and a ":25:", ":60F:", ":60M:" or ":61:" line;
+ *        MT942 (interim report) instead when the head has a "{2:I942"/"{2:O942"
+ *        block, a "942" header line, or a ":34F:" or ":13D:" field and no
+ *        ":60F:"/":60M:" opening balance
  *   CSV: some delimiter (, ; tab |), counted outside double quotes, appears the
  *        same number of times on at least half of the non-blank lines (a bank's
  *        preamble lines are tolerated) -> CSV
@@ -23,7 +27,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define CAMT053_NS "urn:iso:std:iso:20022:tech:xsd:camt.053"
+#define CAMT_NS_PREFIX "urn:iso:std:iso:20022:tech:xsd:camt.05"
 
 static bool starts_with_ci(const char *s, size_t n, const char *prefix)
 {
@@ -151,8 +155,9 @@ static enum stmt_format detect_markup(const char *s, size_t n, size_t i)
             if (v >= tag_end || (s[v] != '"' && s[v] != '\''))
                 continue;
             v++;
-            size_t nl = strlen(CAMT053_NS);
-            if (tag_end - v >= nl && memcmp(s + v, CAMT053_NS, nl) == 0)
+            size_t nl = strlen(CAMT_NS_PREFIX);
+            if (tag_end - v > nl && memcmp(s + v, CAMT_NS_PREFIX, nl) == 0 &&
+                (s[v + nl] == '2' || s[v + nl] == '3' || s[v + nl] == '4'))
                 return STMT_FORMAT_CAMT053;
             return STMT_FORMAT_UNKNOWN;
         }
@@ -175,16 +180,22 @@ static bool detect_qif(const char *s, size_t n, size_t i)
            starts_with_ci(s + i, n - i, "!Option:");
 }
 
-static bool detect_mt940(const char *s, size_t n, size_t i)
+/* MT940 (or MT942): STMT_FORMAT_MT940, STMT_FORMAT_MT942 or UNKNOWN. */
+static enum stmt_format detect_mt94x(const char *s, size_t n, size_t i)
 {
+    bool mt942 = false;
     /* SWIFT blocks {1:...}{2:...}{3:...} then {4: and the text block. */
     if (i < n && s[i] == '{') {
         size_t b4 = find(s + i, n - i, "{4:");
         if (i + b4 >= n)
-            return false;
+            return STMT_FORMAT_UNKNOWN;
+        size_t b2 = find(s + i, b4, "{2:");
+        if (b2 + 6 <= b4 && (s[i + b2 + 3] == 'I' || s[i + b2 + 3] == 'O') &&
+            memcmp(s + i + b2 + 4, "942", 3) == 0)
+            mt942 = true;
         i += b4 + 3;
     }
-    bool f20 = false, other = false;
+    bool f20 = false, other = false, opening = false, interim = false;
     int lines = 0;
     while (i < n) {
         size_t end = i;
@@ -192,18 +203,29 @@ static bool detect_mt940(const char *s, size_t n, size_t i)
             end++;
         const char *l = s + i;
         size_t len = end - i;
+        while (len > 0 && (l[len - 1] == '\r' || l[len - 1] == ' '))
+            len--;
         if (starts_with_ci(l, len, ":20:")) {
             f20 = true;
-        } else if (!f20 && len > 0 && l[0] != '\r' && ++lines > 5) {
-            return false;   /* too many header lines before the first :20: */
-        } else if (f20 && (starts_with_ci(l, len, ":25:") || starts_with_ci(l, len, ":60F:") ||
-                           starts_with_ci(l, len, ":60M:") || starts_with_ci(l, len, ":61:"))) {
-            other = true;
-            break;
+        } else if (!f20 && len > 0 && ++lines > 5) {
+            return STMT_FORMAT_UNKNOWN;   /* too many header lines before the first :20: */
+        } else if (!f20 && len == 3 && memcmp(l, "942", 3) == 0) {
+            mt942 = true;
+        } else if (f20) {
+            if (starts_with_ci(l, len, ":25:") || starts_with_ci(l, len, ":61:"))
+                other = true;
+            if (starts_with_ci(l, len, ":60F:") || starts_with_ci(l, len, ":60M:"))
+                other = opening = true;
+            if (starts_with_ci(l, len, ":34F:") || starts_with_ci(l, len, ":13D:"))
+                other = interim = true;
         }
         i = end + 1;
     }
-    return f20 && other;
+    if (!f20 || !other)
+        return STMT_FORMAT_UNKNOWN;
+    if (mt942 || (interim && !opening))
+        return STMT_FORMAT_MT942;
+    return STMT_FORMAT_MT940;
 }
 
 /* Counts d in s[0..n) outside double quotes. */
@@ -283,8 +305,9 @@ enum stmt_format stmt_detect(const char *head, size_t n)
         return detect_markup(head, n, i);
     if (detect_qif(head, n, i))
         return STMT_FORMAT_QIF;
-    if (detect_mt940(head, n, i))
-        return STMT_FORMAT_MT940;
+    enum stmt_format mt = detect_mt94x(head, n, i);
+    if (mt != STMT_FORMAT_UNKNOWN)
+        return mt;
     if (detect_csv(head + i, n - i))
         return STMT_FORMAT_CSV;
     return STMT_FORMAT_UNKNOWN;
@@ -303,6 +326,8 @@ const char *stmt_format_name(enum stmt_format f)
         return "camt053";
     case STMT_FORMAT_MT940:
         return "mt940";
+    case STMT_FORMAT_MT942:
+        return "mt942";
     case STMT_FORMAT_UNKNOWN:
         break;
     }

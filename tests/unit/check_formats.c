@@ -179,9 +179,11 @@ static const struct {
     { "SGML <OFX> first", "<OFX>\n<BANKMSGSRSV1>\n", STMT_FORMAT_OFX },
     { "camt.053 with a prefix", "<?xml version=\"1.0\"?><!-- c --><c:Document xmlns:c=\"urn:iso:std:iso:20022:tech:xsd:"
       "camt.053.001.04\"><c:BkToCstmrStmt>", STMT_FORMAT_CAMT053 },
-    { "camt.052 is not camt.053", "<?xml version=\"1.0\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:"
-      "camt.052.001.02\"><BkToCstmrAcctRpt>", STMT_FORMAT_UNKNOWN },
-    { "camt.054 is not camt.053", "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.054.001.02\">",
+    { "camt.052 is read by the camt reader", "<?xml version=\"1.0\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:"
+      "camt.052.001.02\"><BkToCstmrAcctRpt>", STMT_FORMAT_CAMT053 },
+    { "camt.054 is read by the camt reader", "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.054.001.08\">",
+      STMT_FORMAT_CAMT053 },
+    { "camt.056 is not a statement", "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.056.001.01\">",
       STMT_FORMAT_UNKNOWN },
     { "other XML", "<?xml version=\"1.0\"?>\n<html><body>", STMT_FORMAT_UNKNOWN },
     { "QIF account header", "\n!Account\nNChecking\nTBank\n^\n!Type:Bank\n", STMT_FORMAT_QIF },
@@ -624,11 +626,11 @@ END_TEST
 
 START_TEST(camt_reads_only_camt053_documents)
 {
-    const char *text = "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.052.001.02\"><BkToCstmrAcctRpt/></Document>";
+    const char *text = "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.001.001.03\"><CstmrCdtTrfInitn/></Document>";
     struct collector c = { 0 };
     struct stmt_error err;
     ck_assert_int_eq(parse_text(text, stmt_parse_camt053, &c, &err), -1);
-    ck_assert_ptr_nonnull(strstr(err.message, "not a CAMT.053"));
+    ck_assert_ptr_nonnull(strstr(err.message, "not a CAMT document"));
     ck_assert_int_eq(err.line, 1);
     collector_free(&c);
 }
@@ -649,7 +651,8 @@ START_TEST(mt940_reads_structured_and_free_information)
     ck_assert_str_eq(c.t[0].description, "only keyword less pieces");
     ck_assert_int_eq(c.t[0].amount, 1200);
     ck_assert_str_eq(c.t[0].currency, "USD");
-    ck_assert_str_eq(c.t[1].description, "EREF+X MREF+Y");
+    ck_assert_str_eq(c.t[1].description, "DAUERAUFTRAG");   /* keyword parts only: the posting text */
+    ck_assert_ptr_null(c.t[1].counterparty);
     ck_assert_int_eq(c.t[1].amount, -150);
     ck_assert_ptr_null(c.t[1].bank_id);
     ck_assert_str_eq(c.t[2].description, "NONSTRUCTURED ?20 TEXT");

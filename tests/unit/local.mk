@@ -45,3 +45,12 @@ tests_unit_check_categorize_LDADD = libingest.la $(CHECK_LIBS) $(JANSSON_LIBS) $
 tests_unit_check_categorize_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/modules/ingest
 TESTS += tests/unit/t-category-sql.sh
 dist_check_SCRIPTS += tests/unit/t-category-sql.sh
+
+# The parsers on real-looking exports (tests/fixtures/stmt): through encoding.c, detection and parsing.
+check_PROGRAMS += tests/unit/check_stmt_quality
+TESTS += tests/unit/check_stmt_quality
+tests_unit_check_stmt_quality_SOURCES = tests/unit/check_stmt_quality.c
+tests_unit_check_stmt_quality_LDADD = libingest.la $(CHECK_LIBS) $(JANSSON_LIBS) $(PQ_LIBS)
+tests_unit_check_stmt_quality_CFLAGS = $(STMT_TEST_FLAGS) -I$(top_srcdir)/modules/ingest
+tests_unit_check_stmt_quality_CPPFLAGS = $(AM_CPPFLAGS) -DSTMT_FIXTURES=\"$(top_srcdir)/tests/fixtures/stmt\"
+EXTRA_DIST += tests/fixtures/stmt
