@@ -74,8 +74,8 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
     const char *params[] = { imp->id, user };
     PGresult *res = si_db_exec_bulk(db,
         "INSERT INTO transactions (user_id, import_id, tx_date, amount_minor, currency, description, "
-        "  counterparty, bank_id, account, category, dedup_hash) "
-        "SELECT user_id, import_id, tx_date, amount_minor, currency, description, counterparty, bank_id, "
+        "  counterparty, memo, bank_id, account, category, dedup_hash) "
+        "SELECT user_id, import_id, tx_date, amount_minor, currency, description, counterparty, memo, bank_id, "
         "  account, category, dedup_hash FROM transactions_staging WHERE import_id = $1 AND user_id = $2 "
         "  AND decision IS DISTINCT FROM 'skip' "
         "ORDER BY dedup_hash COLLATE \"C\" "

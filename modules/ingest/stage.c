@@ -13,8 +13,8 @@
  * int8in ...), which halves its share of the work for a million rows. */
 static const char copy_sql[] =
     "COPY transactions_staging (import_id, user_id, row_no, line, tx_date, amount_minor, currency, "
-    "description, counterparty, bank_id, account, category, dedup_hash) FROM STDIN (FORMAT binary)";
-#define STAGE_COLUMNS 13
+    "description, counterparty, memo, bank_id, account, category, dedup_hash) FROM STDIN (FORMAT binary)";
+#define STAGE_COLUMNS 14
 
 /* The binary COPY header: signature, flags, header extension length. */
 static const char copy_header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
@@ -179,7 +179,7 @@ int stage_txn(void *ctx, const struct stmt_txn *t)
     int rc = put_u16(b, STAGE_COLUMNS) | put_bytes(b, s->import_uuid, 16) | put_bytes(b, s->user_uuid, 16) |
              put_int4(b, (int32_t)(s->rows + 1)) | put_int4(b, (int32_t)t->line) | put_int4(b, days) |
              put_int8(b, t->amount_minor) | put_text(b, currency) | put_text(b, t->description) |
-             put_text(b, counterparty) | put_text(b, t->bank_id) |
+             put_text(b, counterparty) | put_text(b, t->memo) | put_text(b, t->bank_id) |
              put_text(b, t->account ? t->account : s->account) | put_text(b, category) | put_text(b, hash);
     if (rc != 0)
         return stop(s, 400, "row_too_large", "a transaction row is too large");
