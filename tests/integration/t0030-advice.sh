@@ -108,9 +108,12 @@ curl -fsS --max-time 5 "$LLM/_last" > "$T/prompt.json"
 prompt_jq() { jq -e "$1" "$T/prompt.json" >/dev/null; }
 check "the request is chat completions in JSON mode" prompt_jq \
   '.model == "gpt-4o-mini" and .response_format.type == "json_object" and (.messages | length) == 2'
-check "the prompt names the merchants" grep -q 'TESCO STORES' "$T/prompt.json"
+# (merchants: the counterparty, which the merchant normaliser fills from the description when
+# the file has none: "TESCO STORES 1003" is TESCO; modules/ingest/merchant.c)
+check "the prompt names the merchants" grep -q 'TESCO' "$T/prompt.json"
 check "  and WHOLE FOODS MARKET" grep -q 'WHOLE FOODS MARKET' "$T/prompt.json"
-check "the account number is masked in the prompt" grep -q 'TRANSFER TO \*\*\*\*5678' "$T/prompt.json"
+check "the transfer is in the prompt without its account number" \
+  bash -c "grep -q 'TRANSFER TO' '$T/prompt.json' && ! grep -q '5678' '$T/prompt.json'"
 check "no run of 6 or more digits leaves the system" bash -c "! grep -Eq '[0-9]{6}' '$T/prompt.json'"
 check "nor the user's id" bash -c "! grep -q '$USER_ID' '$T/prompt.json'"
 
