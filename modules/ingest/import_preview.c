@@ -9,6 +9,7 @@
 #include "import_preview.h"
 #include "preview.h"
 #include "si_auth.h"
+#include "si_config.h"
 #include "si_import.h"
 #include "si_json.h"
 #include "si_uuid.h"
@@ -27,11 +28,8 @@ static int int_param(const struct si_request *req, const char *name, long long l
     *out = def;
     if (v == NULL || *v == '\0')
         return 0;
-    char *end;
-    long long n = strtoll(v, &end, 10);
-    if (*end != '\0' || n < lo || n > hi)
+    if (si_parse_long(v, lo, hi, out) != 0)
         return si_error_set(err, 400, "bad_param", "%s must be a whole number from %lld to %lld", name, lo, hi);
-    *out = n;
     return 0;
 }
 

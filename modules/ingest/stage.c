@@ -26,12 +26,11 @@ int stage_begin(struct stage *s, struct si_error *err)
     s->date_from[0] = s->date_to[0] = s->currency[0] = '\0';
     s->mixed_currency = false;
     s->warnings_total = 0;
-    s->preview = json_array();
     s->warnings = json_array();
     si_error_clear(&s->err);
     dedup_occurrences_init(&s->occ);
     si_buf_init(&s->copy, STAGE_FLUSH + 64 * 1024);
-    if (s->preview == NULL || s->warnings == NULL || dedup_hasher_init(&s->hasher) != 0)
+    if (s->warnings == NULL || dedup_hasher_init(&s->hasher) != 0)
         return si_error_set(err, 500, "internal", "out of memory");
     if (si_uuid_bytes(s->import_id, s->import_uuid) != 0 || si_uuid_bytes(s->user_id, s->user_uuid) != 0)
         return si_error_set(err, 500, "internal", "the import or user id is not a UUID");
@@ -195,19 +194,6 @@ int stage_txn(void *ctx, const struct stmt_txn *t)
     if (strcmp(t->date, s->date_to) > 0)
         memcpy(s->date_to, t->date, 11);
 
-    if (s->rows < STAGE_PREVIEW) {
-        struct stage_preview_row *k = &s->preview_keys[s->rows];
-        memcpy(k->hash, hash, sizeof hash);
-        k->occurrence = occurrence;
-        memcpy(k->date, t->date, 11);
-        k->amount_minor = t->amount_minor;
-        snprintf(k->currency, sizeof k->currency, "%s", currency);
-        json_t *row = json_pack("{s:s, s:s, s:I, s:s, s:s, s:i}", "date", t->date,
-                                "description", t->description, "amountMinor", (json_int_t)t->amount_minor,
-                                "currency", currency, "category", category, "line", (int)t->line);
-        if (row == NULL || json_array_append_new(s->preview, row) != 0)
-            return stop(s, 400, "bad_encoding", "a description is not valid UTF-8");
-    }
     s->rows++;
     return 0;
 }
@@ -245,9 +231,8 @@ void stage_abort(struct stage *s)
 void stage_cleanup(struct stage *s)
 {
     stage_abort(s);
-    json_decref(s->preview);
     json_decref(s->warnings);
-    s->preview = s->warnings = NULL;
+    s->warnings = NULL;
     dedup_occurrences_cleanup(&s->occ);
     dedup_hasher_cleanup(&s->hasher);
     si_buf_cleanup(&s->copy);

@@ -6,8 +6,9 @@
  * naming the line.  For each row it settles the currency,
  * categorises the description, computes the dedup hash (see dedup.h), writes
  * one binary COPY tuple into a buffer flushed every STAGE_FLUSH bytes, and keeps
- * what the response needs: totals, date range, the first STAGE_PREVIEW rows
- * and the first STAGE_MAX_WARNINGS warnings.  Memory is bounded by those and
+ * what the response needs: totals, date range, the rows repeated within the file
+ * and the first STAGE_MAX_WARNINGS warnings (the preview's rows are read back
+ * from staging with their verdicts, preview.c).  Memory is bounded by those and
  * by the occurrence table (8-byte keys, sized to the row count). */
 #ifndef STAGE_H
 #define STAGE_H
@@ -20,17 +21,10 @@
 #include "si_db.h"
 #include "stmt.h"
 
-#define STAGE_PREVIEW       20
+#define STAGE_PREVIEW       20   /* rows of the preview in the ingest answer */
 #define STAGE_MAX_WARNINGS  100
 #define STAGE_FLUSH         (64 * 1024)
 
-struct stage_preview_row {
-    char hash[DEDUP_HASH_LEN + 1];
-    int occurrence;
-    char date[11];
-    long long amount_minor;
-    char currency[4];
-};
 
 struct stage {
     /* set by the caller */
@@ -48,8 +42,6 @@ struct stage {
     char date_from[11], date_to[11];
     char currency[4];                 /* of the first row */
     bool mixed_currency;
-    json_t *preview;                  /* array of the first rows */
-    struct stage_preview_row preview_keys[STAGE_PREVIEW];
     json_t *warnings;                 /* [{"line","message"}] */
     long long warnings_total;
     struct si_error err;              /* why the sink stopped */

@@ -106,7 +106,7 @@ static int delete(struct si_ctx *ctx, struct si_request *req, struct si_response
     long long id = 0;
     if (ledger_identify(ctx, req, NULL, user, &err) != 0)
         return si_response_from_error(resp, &err);
-    if (ledger_parse_int(si_request_param(req, "id"), 1, 9223372036854775807LL, &id) != 0)
+    if (si_parse_long(si_request_param(req, "id"), 1, 9223372036854775807LL, &id) != 0)
         return si_response_error(resp, 400, "bad_param", "id must be a rule id (a whole number)");
     snprintf(id_text, sizeof id_text, "%lld", id);
     const char *p[] = { id_text, user };

@@ -39,19 +39,6 @@ bool ledger_date_valid(const char *s)
     return d <= days[m - 1] + (m == 2 && leap ? 1 : 0);
 }
 
-int ledger_parse_int(const char *s, long long lo, long long hi, long long *out)
-{
-    if (s == NULL || *s == '\0' || strlen(s) > 19 || !digits(s, strlen(s)))
-        return -1;
-    errno = 0;
-    char *end = NULL;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || end == NULL || *end != '\0' || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int ledger_cursor_encode(const char *date, long long id, char *out, size_t cap)
 {
     char plain[40];
@@ -82,7 +69,7 @@ int ledger_cursor_decode(const char *text, char date[11], long long *id)
     memcpy(d, plain, 10);
     d[10] = '\0';
     if (memchr(plain, '\0', n) != NULL || !ledger_date_valid(d) ||
-        ledger_parse_int((const char *)plain + 11, 1, 9223372036854775807LL, id) != 0)
+        si_parse_long((const char *)plain + 11, 1, 9223372036854775807LL, id) != 0)
         return -1;
     memcpy(date, d, 11);
     return 0;

@@ -42,8 +42,6 @@ bool ledger_date_valid(const char *s);
 int ledger_cursor_encode(const char *date, long long id, char *out, size_t cap);
 int ledger_cursor_decode(const char *text, char date[11], long long *id);
 
-/* s as a whole decimal number from lo to hi: 0 with *out, or -1. */
-int ledger_parse_int(const char *s, long long lo, long long hi, long long *out);
 
 /* A rule's match as stored (category_rules.keyword is lower case; lower() is done by
  * the database): surrounding white space dropped and inner runs made one space, into

@@ -102,7 +102,7 @@ static int list(struct si_ctx *ctx, struct si_request *req, struct si_response *
         si_error_set(&err, 400, "bad_param", "account must hold at most %d bytes", LEDGER_TEXT_MAX);
     else if (import_text != NULL && si_uuid_normalize(import_text, import_id) != 0)
         bad_param(&err, "importId", "an import id (a UUID)");
-    else if (limit_param != NULL && ledger_parse_int(limit_param, 1, LEDGER_LIMIT_MAX, &limit) != 0)
+    else if (limit_param != NULL && si_parse_long(limit_param, 1, LEDGER_LIMIT_MAX, &limit) != 0)
         si_error_set(&err, 400, "bad_param", "limit must be a whole number from 1 to %d", LEDGER_LIMIT_MAX);
     else if (cursor != NULL && ledger_cursor_decode(cursor, cursor_date, &cursor_id) != 0)
         bad_param(&err, "cursor", "the next_cursor of an earlier page");
@@ -135,7 +135,7 @@ static int list(struct si_ctx *ctx, struct si_request *req, struct si_response *
         const char *sp = strchr(last, ' ');
         long long last_id = 0;
         char last_date[11];
-        if (sp == NULL || sp - last != 10 || ledger_parse_int(sp + 1, 1, 9223372036854775807LL, &last_id) != 0 ||
+        if (sp == NULL || sp - last != 10 || si_parse_long(sp + 1, 1, 9223372036854775807LL, &last_id) != 0 ||
             (memcpy(last_date, last, 10), last_date[10] = '\0',
              ledger_cursor_encode(last_date, last_id, next, sizeof next)) != 0) {
             PQclear(res);
@@ -177,7 +177,7 @@ static int patch(struct si_ctx *ctx, struct si_request *req, struct si_response 
     long long tx_id = 0;
     if (json_is_integer(id) && json_integer_value(id) > 0)
         tx_id = json_integer_value(id);
-    else if (!json_is_string(id) || ledger_parse_int(json_string_value(id), 1, 9223372036854775807LL, &tx_id) != 0) {
+    else if (!json_is_string(id) || si_parse_long(json_string_value(id), 1, 9223372036854775807LL, &tx_id) != 0) {
         si_error_set(&err, 400, "bad_field", "id must be a transaction id (a whole number)");
         goto fail;
     }

@@ -16,20 +16,29 @@ const char *si_env_get(char *const *envp, const char *name)
     return NULL;
 }
 
+int si_parse_long(const char *s, long long lo, long long hi, long long *out)
+{
+    if (s == NULL)
+        return -1;
+    const char *digits = s[0] == '-' ? s + 1 : s;   /* strtoll would also take spaces and '+' */
+    char *end = NULL;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (!isdigit((unsigned char)digits[0]) || errno != 0 || *end != '\0' || x < lo || x > hi)
+        return -1;
+    *out = x;
+    return 0;
+}
+
 int si_env_long(char *const *envp, const char *name, long long lo, long long hi,
                     long long *out, struct si_error *err)
 {
     const char *v = si_env_get(envp, name);
     if (v == NULL || *v == '\0')
         return 0;
-    const char *digits = v[0] == '-' ? v + 1 : v;   /* strtoll would also take spaces and '+' */
-    char *end = NULL;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (!isdigit((unsigned char)digits[0]) || errno != 0 || *end != '\0' || x < lo || x > hi)
+    if (si_parse_long(v, lo, hi, out) != 0)
         return si_error_set(err, 500, "bad_config", "%s must be an integer in [%lld, %lld]",
                             name, lo, hi);
-    *out = x;
     return 0;
 }
 

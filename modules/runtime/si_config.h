@@ -41,6 +41,11 @@ int si_config_load(struct si_config *cfg, char *const *envp, struct si_error *er
 /* The value of name in envp, or NULL. */
 const char *si_env_get(char *const *envp, const char *name);
 
+/* A whole decimal integer in [lo, hi] (an optional '-', digits, nothing else: no spaces,
+ * no '+'): 0 with *out, or -1 (NULL, malformed, out of range).  For settings and for
+ * request parameters alike. */
+int si_parse_long(const char *s, long long lo, long long hi, long long *out);
+
 /* The one way a numeric setting is read (durations are integers too, in the
  * unit their name ends with: _MS, _S).  Parses an optional decimal integer
  * within [lo, hi]: unset or empty keeps *out (the caller's default); anything
