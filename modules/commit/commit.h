@@ -15,6 +15,7 @@ struct commit_outcome {
     long long committed;              /* rows this call added (0 when already committed) */
     long long duplicates;             /* rows the user already had */
     long long skipped;                /* rows the user decided to skip (import-preview, decisions) */
+    long long replaced_pending;       /* rows that became a pending row of the ledger (sql/0024) */
     bool already_committed;           /* committed before: nothing was added */
     long long previously_committed;   /* then: the import's committed_count */
 };

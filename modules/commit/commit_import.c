@@ -2,6 +2,9 @@
  *
  * decisions ([{row, action: keep|skip}], also made before by import-preview's PATCH) keep
  * the skipped rows out of the ledger; they are applied in the commit's own transaction.
+ * A staged row that books a pending row of the ledger (verdict replaces_pending,
+ * sql/0024) turns that row into the booked one instead of adding a second, unless the
+ * user decided 'keep' (then it is a row of its own).
  *
  * Moves an import's staged rows into transactions in ONE transaction: all
  * rows land or none do.  Rows whose dedup hash the user already has are
@@ -68,16 +71,36 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
                         err) != 0)
         return -1;
 
+    /* The pending rows this import books (the preview's replaces_pending): each becomes
+     * its booked row in place, keeping its id, account and the sync that holds it. */
+    char days[12];
+    snprintf(days, sizeof days, "%d", SI_IMPORT_MATCH_DAYS);
+    const char *params[] = { imp->id, user, days };
+    PGresult *res = si_db_exec_bulk(db,
+        "WITH m AS (SELECT pm.row_no, pm.id FROM import_pending_matches($2::uuid, $1::uuid, $3::int, 1, 2147483647) pm"
+        "    JOIN transactions_staging s ON s.import_id = $1 AND s.user_id = $2 AND s.row_no = pm.row_no"
+        "   WHERE s.decision IS NULL), "
+        "upd AS (UPDATE transactions t SET tx_date = s.tx_date, description = s.description, "
+        "    counterparty = coalesce(s.counterparty, t.counterparty), memo = coalesce(s.memo, t.memo), "
+        "    bank_id = coalesce(s.bank_id, t.bank_id), dedup_hash = s.dedup_hash, pending = false, "
+        "    category = CASE WHEN t.category = 'Other' THEN s.category ELSE t.category END "
+        "  FROM m JOIN transactions_staging s ON s.import_id = $1 AND s.user_id = $2 AND s.row_no = m.row_no "
+        "  WHERE t.id = m.id AND t.user_id = $2 AND t.pending RETURNING t.id, m.row_no) "
+        "UPDATE transactions_staging s SET replaced_id = upd.id FROM upd "
+        "WHERE s.import_id = $1 AND s.user_id = $2 AND s.row_no = upd.row_no", 3, params, err);
+    if (res == NULL)
+        return -1;
+    PQclear(res);
+
     /* In dedup_hash order, so two commits of overlapping imports wait for
      * each other's rows in the same order and cannot deadlock (in file
      * order, one oldest-first and one newest-first statement did). */
-    const char *params[] = { imp->id, user };
-    PGresult *res = si_db_exec_bulk(db,
+    res = si_db_exec_bulk(db,
         "INSERT INTO transactions (user_id, import_id, tx_date, amount_minor, currency, description, "
         "  counterparty, memo, bank_id, account, category, dedup_hash) "
         "SELECT user_id, import_id, tx_date, amount_minor, currency, description, counterparty, memo, bank_id, "
         "  account, category, dedup_hash FROM transactions_staging WHERE import_id = $1 AND user_id = $2 "
-        "  AND decision IS DISTINCT FROM 'skip' "
+        "  AND decision IS DISTINCT FROM 'skip' AND replaced_id IS NULL "
         "ORDER BY dedup_hash COLLATE \"C\" "
         "ON CONFLICT (user_id, dedup_hash) DO NOTHING", 2, params, err);
     if (res == NULL)
@@ -114,12 +137,13 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
         PQclear(res);
     }
     res = si_db_exec_bulk(db, "WITH d AS (DELETE FROM transactions_staging WHERE import_id = $1 AND user_id = $2 "
-                              "RETURNING decision) SELECT count(*), count(*) FILTER (WHERE decision = 'skip') FROM d",
-                          2, params, err);
+                              "RETURNING decision, replaced_id) SELECT count(*), count(*) FILTER (WHERE decision = 'skip'), "
+                              "count(replaced_id) FROM d", 2, params, err);
     if (res == NULL)
         return -1;
     long long staged = 0;
-    if (si_db_get_int64(res, 0, 0, &staged) != 0 || si_db_get_int64(res, 0, 1, &out->skipped) != 0) {
+    if (si_db_get_int64(res, 0, 0, &staged) != 0 || si_db_get_int64(res, 0, 1, &out->skipped) != 0 ||
+        si_db_get_int64(res, 0, 2, &out->replaced_pending) != 0) {
         PQclear(res);
         return si_db_bad_value(err, "the staged rows deleted");
     }
@@ -127,7 +151,7 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
     if (staged != imp->rows_total)   /* the unlogged staging table was reset (see sql/0007) */
         return si_error_set(err, 409, "staging_lost",
                             "the staged rows of this import were lost (database restart): upload the file again");
-    out->duplicates = staged - out->committed - out->skipped;
+    out->duplicates = staged - out->committed - out->skipped - out->replaced_pending;
 
     char committed[32], duplicates[32];
     snprintf(committed, sizeof committed, "%lld", out->committed);
@@ -141,8 +165,9 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
     if (!moved)   /* cannot happen: the row is locked and was parsed */
         return si_error_set(err, 409, "import_not_parsed", "the import is no longer parsed: nothing to commit");
     return si_event_record(db, user, imp->id, "import:commit:complete",
-                           json_pack("{s:s, s:I, s:I, s:f}", "importId", imp->id, "committed",
-                                     (json_int_t)out->committed, "duplicates", (json_int_t)out->duplicates, "ms",
+                           json_pack("{s:s, s:I, s:I, s:I, s:f}", "importId", imp->id, "committed",
+                                     (json_int_t)out->committed, "duplicates", (json_int_t)out->duplicates,
+                                     "replacedPending", (json_int_t)out->replaced_pending, "ms",
                                      (double)(si_now_ms() - a->t0_ms)), NULL, err);
 }
 
@@ -203,9 +228,10 @@ json_t *commit_outcome_json(const struct commit_outcome *o)
                          "committed", 0, "duplicates", 0, "status", "committed", "alreadyCommitted", 1,
                          "previouslyCommitted", (json_int_t)o->previously_committed,
                          "message", "this import was already committed; nothing was added");
-    return json_pack("{s:b, s:s, s:I, s:I, s:I, s:s, s:b}", "ok", 1, "importId", o->import_id,
+    return json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:s, s:b}", "ok", 1, "importId", o->import_id,
                      "committed", (json_int_t)o->committed, "duplicates", (json_int_t)o->duplicates,
-                     "skipped", (json_int_t)o->skipped, "status", "committed", "alreadyCommitted", 0);
+                     "skipped", (json_int_t)o->skipped, "replacedPending", (json_int_t)o->replaced_pending,
+                     "status", "committed", "alreadyCommitted", 0);
 }
 
 /* POST {importId, decisions?}: the commit, honouring the decisions, its outcome as the 200 body. */

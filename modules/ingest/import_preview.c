@@ -5,7 +5,7 @@
  * of the whole file.  Only the owner's import (another user's id, or an unknown one, is the
  * same 404); only while it is parsed and not yet committed (its rows are in staging), else 409
  * with its status.  cursor is opaque to the caller (the last row's number); limit 1..200,
- * default 50; verdict new | duplicate | possible_duplicate. */
+ * default 50; verdict new | duplicate | possible_duplicate | replaces_pending. */
 #include "import_preview.h"
 #include "preview.h"
 #include "si_auth.h"
@@ -45,8 +45,9 @@ static int answer(struct si_ctx *ctx, struct si_request *req, struct si_response
     if (verdict != NULL && *verdict == '\0')
         verdict = NULL;
     if (verdict != NULL && strcmp(verdict, "new") != 0 && strcmp(verdict, "duplicate") != 0 &&
-        strcmp(verdict, "possible_duplicate") != 0)
-        return si_error_set(err, 400, "bad_param", "verdict must be new, duplicate or possible_duplicate");
+        strcmp(verdict, "possible_duplicate") != 0 && strcmp(verdict, "replaces_pending") != 0)
+        return si_error_set(err, 400, "bad_param",
+                            "verdict must be new, duplicate, possible_duplicate or replaces_pending");
     long long after = 0, limit = 0;
     if (int_param(req, "cursor", 0, PREVIEW_ROW_MAX - 1, 0, &after, err) != 0 ||
         int_param(req, "limit", 1, PREVIEW_PAGE_MAX, PREVIEW_PAGE_DEFAULT, &limit, err) != 0)

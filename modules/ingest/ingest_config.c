@@ -1,6 +1,9 @@
 /* ingest_config.c: the responder's settings from the environment (see
  * ingest_config.h). */
 #include "ingest_config.h"
+#include "si_money.h"
+
+#include <stdio.h>
 
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -23,6 +26,13 @@ int ingest_config_load(struct ingest_config *cfg, char *const *envp, struct si_e
     if (si_env_int(envp, "SMARTIMPORT_UPLOADS_PER_USER", 1, SI_THREADS_MAX, &cfg->uploads_per_user, err) != 0)
         return -1;
     cfg->spool_dir = dir;
+    const char *currency = si_env_get(envp, "SMARTIMPORT_DEFAULT_CURRENCY");
+    if (currency != NULL && *currency != '\0') {
+        if (!si_currency_code_valid(currency))
+            return si_error_set(err, 500, "bad_config",
+                                "SMARTIMPORT_DEFAULT_CURRENCY must be an ISO 4217 code such as EUR");
+        snprintf(cfg->default_currency, sizeof cfg->default_currency, "%s", currency);
+    }
     return 0;
 }
 

@@ -18,6 +18,7 @@
 struct ingest_config {
     const char *spool_dir;      /* SMARTIMPORT_SPOOL_DIR, else $TMPDIR, else /tmp */
     int uploads_per_user;       /* SMARTIMPORT_UPLOADS_PER_USER: concurrent uploads of one user */
+    char default_currency[4];   /* SMARTIMPORT_DEFAULT_CURRENCY: the deployment's, "" = none */
     struct upload_slots slots;  /* the uploads of each user running now */
 };
 

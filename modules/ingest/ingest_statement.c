@@ -25,6 +25,7 @@
 #include "stmt_util.h"
 #include "upload.h"
 #include "upload_slots.h"
+#include "user_settings.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -44,8 +45,9 @@ struct ingest {
     char file_name[FILE_NAME_MAX + 1];   /* the display form (file_name.h) */
     const char *account;
     char currency[4];                 /* the fallback currency for rows */
-    const char *currency_source;      /* why: "request", "user_default" or "service_default" */
+    const char *currency_source;      /* why: "request", "account", "user_default" or "service_default" */
     long long currency_assumed_rows;  /* rows whose file named no currency */
+    int day_first;                    /* the user's locale: 1 day first, 0 month first, -1 not set */
     struct stage *st;                 /* where the parse's rows go (the sink below) */
     enum stmt_format format;
     const json_t *mapping;            /* the request's CSV mapping, if any */
@@ -94,17 +96,40 @@ static int read_fields(struct ingest *in, const json_t *fields, struct si_error 
     return 0;
 }
 
-/* Fills in->currency from the user's settings when the request gave none. */
-static int default_currency(struct si_db *db, struct ingest *in, struct si_error *err)
+/* The user's settings an upload needs, in one query: the currency for rows
+ * whose file names none, when the request gave none -- the account's (the
+ * currency of the user's last committed import of that account, or of a bank
+ * account of that id), else the user's default (user-settings), else the
+ * deployment's (SMARTIMPORT_DEFAULT_CURRENCY), else none: such rows are then
+ * refused with 422 currency_required (ingest_txn) -- and the day/month order
+ * of the user's locale (in->day_first: 1, 0, or -1 when not set). */
+static int read_settings(struct si_db *db, const struct ingest_config *ic, struct ingest *in, struct si_error *err)
 {
-    if (in->currency[0] != '\0')
-        return 0;
-    const char *params[] = { in->user };
-    PGresult *res = si_db_exec(db, "SELECT default_currency FROM user_settings WHERE user_id = $1", 1, params, err);
+    const char *params[] = { in->user, in->currency[0] == '\0' ? in->account : NULL };
+    PGresult *res = si_db_exec(db,
+        "SELECT (SELECT a.currency FROM ("
+        "          (SELECT currency FROM imports WHERE user_id = $1 AND account_id = $2"
+        "             AND status IN ('committed', 'analyzed') AND length(trim(currency)) = 3"
+        "           ORDER BY created_at DESC LIMIT 1)"
+        "          UNION ALL (SELECT currency FROM truelayer_accounts WHERE user_id = $1 AND account_id = $2"
+        "                     LIMIT 1)) a LIMIT 1),"
+        "       s.default_currency, s.locale "
+        "FROM (SELECT 1) one LEFT JOIN user_settings s ON s.user_id = $1", 2, params, err);
     if (res == NULL)
         return -1;
-    snprintf(in->currency, sizeof in->currency, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "USD");
-    in->currency_source = PQntuples(res) ? "user_default" : "service_default";
+    in->day_first = PQgetisnull(res, 0, 2) ? -1 : user_settings_day_first(PQgetvalue(res, 0, 2));
+    if (in->currency[0] != '\0') {
+        /* the request's */
+    } else if (!PQgetisnull(res, 0, 0)) {
+        snprintf(in->currency, sizeof in->currency, "%s", PQgetvalue(res, 0, 0));
+        in->currency_source = "account";
+    } else if (!PQgetisnull(res, 0, 1)) {
+        snprintf(in->currency, sizeof in->currency, "%s", PQgetvalue(res, 0, 1));
+        in->currency_source = "user_default";
+    } else if (ic->default_currency[0] != '\0') {
+        memcpy(in->currency, ic->default_currency, sizeof in->currency);
+        in->currency_source = "service_default";
+    }
     PQclear(res);
     return 0;
 }
@@ -214,6 +239,12 @@ static int ingest_txn(void *ctx, const struct stmt_txn *t)
     struct ingest *in = ctx;
     if (t->currency[0] == '\0' || t->currency_assumed)
         in->currency_assumed_rows++;
+    if (t->currency[0] == '\0' && in->currency[0] == '\0') {
+        si_error_set(&in->st->err, 422, "currency_required",
+                     "the file names no currency and none is known for it: send currency with the upload, "
+                     "or set your default currency (PUT /.netlify/functions/user-settings)");
+        return 1;
+    }
     return stage_txn(in->st, t);
 }
 
@@ -230,8 +261,9 @@ static void currency_assumed_warning(struct ingest *in, struct stage *st)
         return;
     const char *why = in->currency_source == NULL ? "the default"
                       : strcmp(in->currency_source, "request") == 0 ? "the currency sent with the upload"
+                      : strcmp(in->currency_source, "account") == 0 ? "the currency of this account's earlier imports"
                       : strcmp(in->currency_source, "user_default") == 0 ? "your default currency"
-                      : "no default currency is set for you; send currency with the upload or set one";
+                      : "this service's default; set your own with PUT /.netlify/functions/user-settings";
     char message[256];
     snprintf(message, sizeof message, "the file names no currency: %s assumed (%s)", in->currency, why);
     json_t *w = json_pack("{s:I, s:s}", "line", (json_int_t)0, "message", message);
@@ -244,9 +276,22 @@ static int parse(struct ingest *in, struct stage *st, struct stmt_error *perr)
     struct stmt_sink sink = { ingest_txn, ingest_warning, in };
     in->st = st;
     switch (in->format) {
-    case STMT_FORMAT_CSV:
-        return csv_parse(in->text, in->mapping ? in->mapping : in->remembered, in->currency,
-                         &in->columns, &sink, perr);
+    case STMT_FORMAT_CSV: {
+        /* no date format from the request or the remembered mapping: the
+         * user's locale settles dates that fit both DD/MM and MM/DD */
+        const json_t *given = in->mapping ? in->mapping : in->remembered;
+        json_t *mapping = given ? json_copy((json_t *)given) : json_object();
+        const json_t *df = json_object_get(mapping, "dateFormat");
+        if (mapping == NULL) {
+            snprintf(perr->message, sizeof perr->message, "out of memory");
+            return -1;
+        }
+        if (in->day_first >= 0 && (df == NULL || json_is_null(df)))
+            json_object_set_new(mapping, "dayFirst", json_boolean(in->day_first));
+        int rc = csv_parse(in->text, mapping, in->currency, &in->columns, &sink, perr);
+        json_decref(mapping);
+        return rc;
+    }
     case STMT_FORMAT_OFX:
         return stmt_parse_ofx(in->text, &sink, perr);
     case STMT_FORMAT_QIF:
@@ -554,7 +599,7 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
                      "export an MT940 statement or CAMT.053 instead");
         goto fail;
     }
-    if (default_currency(ctx->db, &in, &err) != 0 || remembered_mapping(ctx->db, &in, &err) != 0)
+    if (read_settings(ctx->db, ic, &in, &err) != 0 || remembered_mapping(ctx->db, &in, &err) != 0)
         goto fail;
     cat = categorizer_load(ctx->db, in.user, &err);
     if (cat == NULL)

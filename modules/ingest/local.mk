@@ -14,7 +14,8 @@ libingest_la_SOURCES = \
 	modules/ingest/spool_file.c modules/ingest/spool_file.h \
 	modules/ingest/stage.c modules/ingest/stage.h \
 	modules/ingest/upload.c modules/ingest/upload.h \
-	modules/ingest/upload_slots.c modules/ingest/upload_slots.h
+	modules/ingest/upload_slots.c modules/ingest/upload_slots.h \
+	modules/ingest/user_settings.c modules/ingest/user_settings.h
 libingest_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/ingest -I$(top_srcdir)/modules/stmt
 libingest_la_LIBADD = libstmt.la libsmartimport.la $(JANSSON_LIBS) $(PQ_LIBS) $(CRYPTO_LIBS) $(PTHREAD_LIBS)
 
@@ -44,3 +45,8 @@ modules_ingest_smartimport_import_preview_SOURCES = modules/ingest/main_import_p
 	modules/ingest/import_preview.c modules/ingest/import_preview.h
 modules_ingest_smartimport_import_preview_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/ingest
 modules_ingest_smartimport_import_preview_LDADD = libingest.la $(JANSSON_LIBS) $(PQ_LIBS)
+
+pkglibexec_PROGRAMS += modules/ingest/smartimport-user-settings
+modules_ingest_smartimport_user_settings_SOURCES = modules/ingest/main_user_settings.c
+modules_ingest_smartimport_user_settings_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/ingest
+modules_ingest_smartimport_user_settings_LDADD = libingest.la $(JANSSON_LIBS) $(PQ_LIBS)

@@ -7,7 +7,7 @@
 
 /* The counts of the whole import, without reading every staged row (see sql/0019). */
 static const char counts_sql[] =
-    "SELECT total, n_new, n_duplicate, n_possible FROM import_verdict_counts($1::uuid, $2::uuid, $3::int)";
+    "SELECT total, n_new, n_duplicate, n_possible, n_replaces_pending FROM import_verdict_counts($1::uuid, $2::uuid, $3::int)";
 
 /* The page: rows $4..$5 (a window the caller bounds when no verdict filters, so only those
  * rows are judged), those of verdict $6 (or any), at most $7 + 1, so the caller knows
@@ -69,16 +69,17 @@ int preview_page(struct si_db *db, const char *user_id, const char *import_id, c
     PGresult *res = si_db_exec(db, counts_sql, 3, cp, err);
     if (res == NULL)
         return -1;
-    long long c[4] = { 0 };
+    long long c[5] = { 0 };
     int rc = -1;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         if (PQntuples(res) != 1 || si_db_get_int64(res, 0, i, &c[i]) != 0) {
             si_db_bad_value(err, "import verdict counts");
             goto out;
         }
     PQclear(res);
-    out->counts = json_pack("{s:I, s:I, s:I, s:I}", "total", (json_int_t)c[0], "new", (json_int_t)c[1],
-                            "duplicate", (json_int_t)c[2], "possible_duplicate", (json_int_t)c[3]);
+    out->counts = json_pack("{s:I, s:I, s:I, s:I, s:I}", "total", (json_int_t)c[0], "new", (json_int_t)c[1],
+                            "duplicate", (json_int_t)c[2], "possible_duplicate", (json_int_t)c[3],
+                            "replaces_pending", (json_int_t)c[4]);
     out->rows = json_array();
     const char *pp[] = { user_id, import_id, days, from_s, to_s, verdict, limit_s };
     res = si_db_exec(db, page_sql, 7, pp, err);

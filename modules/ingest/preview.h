@@ -4,7 +4,8 @@
  * "new" | "duplicate" (the same transaction is already committed: commit skips it) |
  * "possible_duplicate" (a committed row of the same amount and currency within
  * PREVIEW_NEAR_DAYS days, scored 0..100 with its reasons and the matched row, or
- * identical to an earlier row of the same file).  preview_page answers one page of rows
+ * identical to an earlier row of the same file) | "replaces_pending" (a pending row the
+ * bank API synced is now booked in this file: commit turns it into this row, sql/0024).  preview_page answers one page of rows
  * with their verdicts and the counts of the whole file, in one statement: the ingest
  * answer's first STAGE_PREVIEW rows and the import-preview responder's pages. */
 #ifndef PREVIEW_H
@@ -13,15 +14,16 @@
 #include <jansson.h>
 
 #include "si_db.h"
+#include "si_import.h"
 
-#define PREVIEW_NEAR_DAYS  3
+#define PREVIEW_NEAR_DAYS  SI_IMPORT_MATCH_DAYS
 #define PREVIEW_PAGE_MAX   200   /* rows per page of import-preview */
 #define PREVIEW_ROW_MAX    2147483647LL   /* staged rows are numbered 1..INT_MAX */
 
 struct preview_page {
     json_t *rows;          /* [{row, line, date, description, counterparty, amountMinor, currency,
                             *   category, verdict, reason, score, reasons, match, decision}] */
-    json_t *counts;        /* {total, new, duplicate, possible_duplicate} of the whole file */
+    json_t *counts;        /* {total, new, duplicate, possible_duplicate, replaces_pending} of the whole file */
     long long next_after;  /* the last row's number when more rows follow, else 0 */
 };
 

@@ -71,6 +71,12 @@ int si_import_move(struct si_db *db, const char *import_id, const char *user_id,
  * caller's transaction: a 400 leaves the rows to its rollback.  0 with
  * *out_applied, or -1 with err (400 bad_decisions, 503...). */
 #define SI_IMPORT_DECISIONS_MAX 100000
+
+/* How many days apart a staged row and a committed one of the same amount and
+ * currency may be to be a possible duplicate, and how many days after a
+ * pending row its booked row may come to replace it (sql/0019, sql/0024): the
+ * preview's verdicts and commit-import's replacement use the same figure. */
+#define SI_IMPORT_MATCH_DAYS 3
 int si_import_apply_decisions(struct si_db *db, const char *import_id, const char *user_id, const json_t *decisions,
                               long long *out_applied, struct si_error *err);
 

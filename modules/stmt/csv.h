@@ -57,7 +57,9 @@
  *    "date":0, "description":[1], "amount":2|null, "debit":null|i, "credit":null|i,
  *    "indicator":null|i, "currency":null|i, "balance":3|null, "reference":null|i,
  *    "dateFormat":"DD/MM/YYYY"|null, "decimal":"."|",", "thousands":","|"."|"'"|" "|"",
- *    "negate":false, "fingerprint":"<64 hex>" (see csv_layout_fingerprint)}
+ *    "negate":false, "fingerprint":"<64 hex>" (see csv_layout_fingerprint),
+ *    "dayFirst":true|false (only read when the file's dates fit both DD/MM and MM/DD and no
+ *    dateFormat is given: which to take, e.g. from the user's locale; never in out_columns)}
  *
  * Returns 0, or -1 with err filled (line 0 when not tied to a line; the
  * message never quotes row contents).  Rows are emitted as they are read, so
@@ -283,7 +285,8 @@ struct csv_mapping {
 };
 struct csv_override {
     bool has_delimiter, has_header_line, has_date_format, has_decimal, has_thousands,
-        has_negate, has_desc;
+        has_negate, has_desc, has_day_first;
+    bool day_first;                 /* "dayFirst": the order when every date fits both ways */
     bool has_col[CSV_ROLE_COUNT];
     char delimiter;
     long header_line;

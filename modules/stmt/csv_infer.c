@@ -380,7 +380,7 @@ int csv_infer(const struct csv_infer_ctx *c, struct csv_mapping *m, struct stmt_
         best_date_count(cs, &f);
         int other_order = csv_date_format_swap(f);
         if (f >= 0 && other_order >= 0 && cs->date_ok[other_order] == cs->date_ok[f]) {
-            bool day_first = m->decimal == ',' || non_english;
+            bool day_first = ov != NULL && ov->has_day_first ? ov->day_first : m->decimal == ',' || non_english;
             bool f_day_first = f == CSV_DATE_DMY_SLASH || f == CSV_DATE_DMY_DASH ||
                                f == CSV_DATE_DMY_SLASH_YY || f == CSV_DATE_DMY_DASH_YY;
             if (day_first != f_day_first)

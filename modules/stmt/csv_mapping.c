@@ -148,6 +148,13 @@ int csv_override_parse(const json_t *o, struct csv_override *ov, struct stmt_err
             if (one_char(v, key, ",.' ", true, &ov->thousands, err) != 0)
                 return -1;
             ov->has_thousands = true;
+        } else if (strcmp(key, "dayFirst") == 0) {
+            if (!json_is_boolean(v)) {
+                csv_set_error(err, 0, "mapping: 'dayFirst' must be true or false");
+                return -1;
+            }
+            ov->day_first = json_is_true(v);
+            ov->has_day_first = true;
         } else if (strcmp(key, "negate") == 0) {
             if (!json_is_boolean(v)) {
                 csv_set_error(err, 0, "mapping: 'negate' must be true or false");

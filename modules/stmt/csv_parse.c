@@ -786,8 +786,12 @@ int csv_parse(FILE *in, const json_t *override, const char *default_currency,
 
     /* emit pass; a file most of whose rows cannot be read is refused at its
      * end (the caller discards what the sink received) */
-    if (u->ambiguous_dates)
-        warn(u, 0, "the day/month order of the dates is ambiguous; assumed %s",
+    if (u->ambiguous_dates && ov.has_day_first)
+        warn(u, 0, "the day/month order of the dates is ambiguous; read as %s, the order of your locale",
+             csv_date_format_name(u->m.date_format));
+    else if (u->ambiguous_dates)
+        warn(u, 0, "the day/month order of the dates is ambiguous; guessed %s from the file's language and "
+             "decimal mark (set your locale, or send dateFormat in the mapping, if that is wrong)",
              csv_date_format_name(u->m.date_format));
     if (each_record(u, data_row, err) != 0)
         goto out;

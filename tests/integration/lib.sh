@@ -57,6 +57,17 @@ fast_token() {
   echo "$head.$claims.$sig"
 }
 
+# default_currency USER_ID CODE...: each user's default currency set through user-settings
+# (sql/0022), as a user who chose one has it: files that name no currency are read in it
+# (with no default anywhere such a file is a 422, t0023).  Fails the test when it cannot.
+default_currency() {
+  local user=$1 code=${2:-USD} got
+  got="$(curl -sS -o /dev/null -w '%{http_code}' -X PUT --max-time 10 -H "Authorization: Bearer $(fast_token "$user")" \
+           -H 'Content-Type: application/json' --data "{\"defaultCurrency\":\"$code\"}" \
+           "$BASE/.netlify/functions/user-settings" || true)"
+  [[ $got == 200 ]] || { echo "not ok - setup: $user's default currency $code (got $got)"; exit 1; }
+}
+
 now_ms() { date +%s%3N; }
 jqf()    { jq -e "$@" >/dev/null; }
 # wait_for_line FILE REGEX MS: wait until a line of FILE matches; sets WAITED (ms).

@@ -12,6 +12,7 @@ FN=/.netlify/functions/ingest-statement
 USER_ID="$(cat /proc/sys/kernel/random/uuid)"
 OTHER_ID="$(cat /proc/sys/kernel/random/uuid)"
 TOKEN="$("$TOKEN_BIN" "$USER_ID")"
+default_currency "$USER_ID" USD; default_currency "$OTHER_ID" USD
 AUTH=(-H "Authorization: Bearer $TOKEN")
 sql() { psql -X -q -t -A -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
 counts() { sql "SELECT (SELECT count(*) FROM imports WHERE user_id = '$USER_ID') || '/' || (SELECT count(*) FROM transactions_staging WHERE user_id = '$USER_ID')"; }

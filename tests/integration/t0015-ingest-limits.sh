@@ -16,6 +16,7 @@ USER_ID="$(cat /proc/sys/kernel/random/uuid)"
 OTHER_ID="$(cat /proc/sys/kernel/random/uuid)"
 AUTH=(-H "Authorization: Bearer $("$TOKEN_BIN" "$USER_ID")")
 OTHER=(-H "Authorization: Bearer $("$TOKEN_BIN" "$OTHER_ID")")
+default_currency "$USER_ID" USD; default_currency "$OTHER_ID" USD
 sql() { psql -X -q -t -A -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
 stored() { sql "SELECT (SELECT count(*) FROM imports WHERE user_id = '$USER_ID') || '/' || (SELECT count(*) FROM transactions_staging WHERE user_id = '$USER_ID')"; }
 raw() {  # raw FILE [query] [curl args...]: a raw upload by USER_ID

@@ -92,8 +92,8 @@ check "the answer says EUR was assumed from the request" body_jq \
   '.currencyAssumed == {"currency":"EUR","reason":"request","rows":3} and (.warnings[0].message | test("no currency: EUR assumed"))'
 printf 'Date,Description,Amount\n2024-08-01,Corner shop,-3.20\n' > "$T/nocur1.csv"
 request POST "$FN?fileName=nocur1.csv" "${AUTH[@]}" -H 'Content-Type: text/csv' --data-binary @"$T/nocur1.csv"
-check "with no currency anywhere the service default is assumed, and said" body_jq \
-  '.currencyAssumed.reason == "service_default" and .currencyAssumed.currency == "USD" and (.warnings[0].message | test("no default currency is set"))'
+check "with no currency anywhere (no default set) it is a 422 asking for one (got $STATUS)" body_jq \
+  '.code == "currency_required" and (.error | test("names no currency"))'
 sql "INSERT INTO user_settings (user_id, default_currency) VALUES ('$USER_ID', 'PLN')" >/dev/null
 printf 'Date,Description,Amount\n2024-08-02,Corner shop,-4.10\n' > "$T/nocur2.csv"
 request POST "$FN?fileName=nocur2.csv" "${AUTH[@]}" -H 'Content-Type: text/csv' --data-binary @"$T/nocur2.csv"

@@ -12,6 +12,7 @@ TOKEN_BIN=./modules/token/smartimport-token
 USER_ID="$(cat /proc/sys/kernel/random/uuid)" OTHER_ID="$(cat /proc/sys/kernel/random/uuid)"
 AUTH=(-H "Authorization: Bearer $("$TOKEN_BIN" "$USER_ID")")
 OTHER=(-H "Authorization: Bearer $("$TOKEN_BIN" "$OTHER_ID")")
+default_currency "$USER_ID" USD; default_currency "$OTHER_ID" USD
 ingest() {  # ingest FILE -> IMPORT
   request POST "/.netlify/functions/ingest-statement?fileName=$(basename "$1")" "${AUTH[@]}" \
     -H 'Content-Type: text/csv' --data-binary @"$1"

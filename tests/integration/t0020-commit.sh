@@ -11,6 +11,7 @@ TOKEN_BIN=./modules/token/smartimport-token
 USER_ID="$(cat /proc/sys/kernel/random/uuid)" OTHER_ID="$(cat /proc/sys/kernel/random/uuid)"
 AUTH=(-H "Authorization: Bearer $("$TOKEN_BIN" "$USER_ID")")
 OTHER=(-H "Authorization: Bearer $("$TOKEN_BIN" "$OTHER_ID")")
+default_currency "$USER_ID" USD; default_currency "$OTHER_ID" USD
 sql() { psql -X -q -t -A -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
 ingest() {  # ingest FILE [query] -> IMPORT
   request POST "/.netlify/functions/ingest-statement?fileName=$(basename "$1")${2:-}" "${AUTH[@]}" \

@@ -15,6 +15,7 @@ sql() { psql -X -q -t -A -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
 new_user() {
   USER_ID="$(cat /proc/sys/kernel/random/uuid)"
   AUTH=(-H "Authorization: Bearer $("$TOKEN_BIN" "$USER_ID")")
+  default_currency "$USER_ID" USD
 }
 declare -A FILE_OF   # import id -> the fixture it was uploaded from
 ingest() {  # ingest NAME (x, y or z) -> IMPORT

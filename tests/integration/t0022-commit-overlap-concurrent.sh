@@ -23,6 +23,7 @@ bad_status=0 bad_ledger=0 bad_counts=0
 for round in $(seq 1 10); do
   USER_ID="$(cat /proc/sys/kernel/random/uuid)"
   AUTH=(-H "Authorization: Bearer $("$TOKEN_BIN" "$USER_ID")")
+  default_currency "$USER_ID" USD
   ids=()
   for f in a b c; do
     request POST "/.netlify/functions/ingest-statement?fileName=$f.csv" "${AUTH[@]}" \

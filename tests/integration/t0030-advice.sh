@@ -16,6 +16,7 @@ TOKEN_BIN=./modules/token/smartimport-token
 USER_ID="$(cat /proc/sys/kernel/random/uuid)" OTHER_ID="$(cat /proc/sys/kernel/random/uuid)"
 AUTH=(-H "Authorization: Bearer $("$TOKEN_BIN" "$USER_ID")")
 OTHER=(-H "Authorization: Bearer $("$TOKEN_BIN" "$OTHER_ID")")
+default_currency "$USER_ID" USD; default_currency "$OTHER_ID" USD
 FN=/.netlify/functions
 sql() { psql -X -q -t -A -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
 mode() { curl -fsS -o /dev/null --max-time 5 --data-binary "$1" "$LLM/_control"; }

@@ -16,6 +16,7 @@ USER_ID="$(cat /proc/sys/kernel/random/uuid)" OTHER_ID="$(cat /proc/sys/kernel/r
 TOKEN="$("$TOKEN_BIN" "$USER_ID")"
 AUTH=(-H "Authorization: Bearer $TOKEN")
 OTHER=(-H "Authorization: Bearer $("$TOKEN_BIN" "$OTHER_ID")")
+default_currency "$USER_ID" USD; default_currency "$OTHER_ID" USD
 SSE=(-H 'Accept: text/event-stream')
 sql() { psql -X -q -t -A -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
 START_ID="$(sql "SELECT coalesce(max(id), 0) FROM import_events")"

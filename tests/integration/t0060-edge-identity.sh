@@ -14,6 +14,7 @@ LOG="${SMARTIMPORT_TEST_VAR:-}/log/ingest-statement.log"
 if [[ ${SMARTIMPORT_AUTH:-jwt} != jwt ]]; then echo "SKIP: the edge check only refuses in jwt mode"; exit 77; fi
 USER_ID="$(cat /proc/sys/kernel/random/uuid)"
 AUTH=(-H "Authorization: Bearer $("$TOKEN_BIN" "$USER_ID")")
+default_currency "$USER_ID" USD
 requests_seen() { grep -c '"msg":"request"' "$LOG" || true; }
 
 head -c 60000000 /dev/zero | tr '\0' 'x' > "$T/big"

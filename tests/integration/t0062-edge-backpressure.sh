@@ -20,7 +20,7 @@ for i in $(seq 1 $N); do
   token="$(cat "$T/out/$i.token")"
   curl -sS -o "$T/out/$i.body" -D "$T/out/$i.headers" -w '%{http_code}\n' --max-time 90 \
     --interface "127.0.0.$(( 10 + i % 10 ))" -H 'Expect:' -H "Authorization: Bearer $token" \
-    -H 'Content-Type: text/csv' --data-binary @"$T/statement.csv" "$BASE$FN?fileName=s.csv" \
+    -H 'Content-Type: text/csv' --data-binary @"$T/statement.csv" "$BASE$FN?fileName=s.csv&currency=USD" \
     > "$T/out/$i.code" 2>/dev/null &
   PIDS+=($!)
 done

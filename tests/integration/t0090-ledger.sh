@@ -164,7 +164,7 @@ check "the rule is in the table the categoriser reads" \
 
 # --- the next import applies the rule -------------------------------------------------------
 printf 'Date,Description,Amount\n2024-06-01,ACME WIDGETS LTD 4411,-12.00\n2024-06-02,Something else,-1.00\n' > "$T/acme.csv"
-request POST "/.netlify/functions/ingest-statement?fileName=acme.csv" "${AUTH[@]}" -H 'Content-Type: text/csv' --data-binary @"$T/acme.csv"
+request POST "/.netlify/functions/ingest-statement?fileName=acme.csv&currency=EUR" "${AUTH[@]}" -H 'Content-Type: text/csv' --data-binary @"$T/acme.csv"
 NEW_IMP="$(jq -r '.importId // empty' "$T/body")"
 check "a later import of that counterparty gets the rule's category" \
   test "$(sql "SELECT string_agg(category, ',' ORDER BY row_no) FROM transactions_staging WHERE import_id = '${NEW_IMP:-00000000-0000-0000-0000-000000000000}'")" = "Shopping,Other"

@@ -76,7 +76,7 @@ load() {
         printf 'Date,Description,Amount\n2024-02-%02d,Supervised load %s %s,-%d.%02d\n' \
           $(( i % 28 + 1 )) "$c" "$RANDOM" $(( i + 1 )) $(( RANDOM % 100 )) > "$T/up.$c.csv"
         out="$(curl -sS -o "$T/lb.$c" -w '%{http_code}' --max-time 30 -H "${LOAD_AUTH[c]}" -H 'Content-Type: text/csv' \
-                 --data-binary @"$T/up.$c.csv" "$BASE/.netlify/functions/ingest-statement?fileName=load.csv" 2>/dev/null)" || out="000"
+                 --data-binary @"$T/up.$c.csv" "$BASE/.netlify/functions/ingest-statement?fileName=load.csv&currency=USD" 2>/dev/null)" || out="000"
         echo "$out $(head -c 60 "$T/lb.$c" | tr -d '\n')" >> "$T/load.$c"
       done ) &
   done

@@ -17,7 +17,7 @@ HOLD_S=13
 sql() { psql -X -q -t -A -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
 nginx_workers() { pgrep -P "$(tr -dc '0-9' < "$VAR/run/nginx.pid")" | sort | paste -sd, -; }
 
-request POST "/.netlify/functions/ingest-statement?fileName=reload.csv" "${AUTH[@]}" -H 'Content-Type: text/csv' \
+request POST "/.netlify/functions/ingest-statement?fileName=reload.csv&currency=USD" "${AUTH[@]}" -H 'Content-Type: text/csv' \
   --data-binary $'Date,Description,Amount\n2024-04-01,Held across a reload,-12.34\n2024-04-02,Second row,-1.00\n'
 check "the statement is staged (got $STATUS)" test "$STATUS" = 200
 IMPORT="$(jq -r .importId "$T/body")"

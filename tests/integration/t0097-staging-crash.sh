@@ -16,7 +16,7 @@ USER_ID="$(cat /proc/sys/kernel/random/uuid)"
 AUTH=(-H "Authorization: Bearer $("$TOKEN_BIN" "$USER_ID")")
 sql() { psql -X -q -t -A -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
 ingest() {
-  request POST "/.netlify/functions/ingest-statement?fileName=basic.csv" "${AUTH[@]}" \
+  request POST "/.netlify/functions/ingest-statement?fileName=basic.csv&currency=USD" "${AUTH[@]}" \
     -H 'Content-Type: text/csv' --data-binary @"$D/basic.csv"
   IMPORT="$(jq -r '.importId // empty' "$T/body")"
 }
@@ -62,10 +62,10 @@ check "and it commits all 5 rows (got $STATUS)" body_jq '.ok and .committed == 5
 # otherwise show an empty preview of rows that no longer exist).
 OTHER_FILE="$T/other.csv"
 printf 'Date,Description,Amount\n2024-03-01,RENT MARCH,-900.00\n2024-03-02,GROCER,-12.34\n' > "$OTHER_FILE"
-request POST "/.netlify/functions/ingest-statement?fileName=other.csv" "${AUTH[@]}" -H 'Content-Type: text/csv' --data-binary @"$OTHER_FILE"
+request POST "/.netlify/functions/ingest-statement?fileName=other.csv&currency=USD" "${AUTH[@]}" -H 'Content-Type: text/csv' --data-binary @"$OTHER_FILE"
 SECOND="$(jq -r '.importId // empty' "$T/body")"
 sql "DELETE FROM transactions_staging WHERE import_id = '$SECOND' AND user_id = '$USER_ID'"   # what a crash does to it
-request POST "/.netlify/functions/ingest-statement?fileName=other.csv" "${AUTH[@]}" -H 'Content-Type: text/csv' --data-binary @"$OTHER_FILE"
+request POST "/.netlify/functions/ingest-statement?fileName=other.csv&currency=USD" "${AUTH[@]}" -H 'Content-Type: text/csv' --data-binary @"$OTHER_FILE"
 check "re-uploading a file whose staged rows are gone is 200 (got $STATUS)" test "$STATUS" = 200
 check "with a new import and a full preview" body_jq ".importId != \"$SECOND\" and (.duplicateUpload // false) == false and (.preview | length) == 2"
 check "the emptied import is failed/staging_lost" test \

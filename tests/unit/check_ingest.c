@@ -17,6 +17,7 @@
 #include "stage.h"
 #include "stmt_util.h"
 #include "upload_slots.h"
+#include "user_settings.h"
 #include "testutil.h"
 
 /* ---- multipart ---- */
@@ -463,6 +464,49 @@ START_TEST(a_full_disk_is_storage_full_and_other_write_errors_are_internal)
 }
 END_TEST
 
+/* ---- user settings: locales and the deployment's default currency ---- */
+
+static const struct { const char *in, *canonical; int day_first; } locales[] = {
+    { "en-US", "en-US", 0 }, { "en_us", "en-US", 0 }, { "es-US", "es-US", 0 }, { "en-PH", "en-PH", 0 },
+    { "en-CA", "en-CA", 0 }, { "fr-CA", "fr-CA", 1 }, { "en-GB", "en-GB", 1 }, { "de-de", "de-DE", 1 },
+    { "de", "de", 1 }, { "en", "en", -1 }, { "es-419", "es-419", 1 }, { "sr-latn-rs", "sr-Latn-RS", 1 },
+    { "zh-Hant-TW", "zh-Hant-TW", -1 }, { "hu-HU", "hu-HU", -1 }, { "ko", "ko", -1 },
+    { "english", NULL, -1 }, { "e", NULL, -1 }, { "en-", NULL, -1 }, { "-US", NULL, -1 }, { "en-US-x", NULL, -1 },
+    { "en-U5", NULL, -1 }, { "en--US", NULL, -1 }, { "", NULL, -1 }, { "abcdefghijklmnopq", NULL, -1 },
+};
+
+START_TEST(locales_are_canonical_and_give_the_date_order)
+{
+    char out[USER_SETTINGS_LOCALE_MAX + 1];
+    int rc = user_settings_locale_normalize(locales[_i].in, out, sizeof out);
+    if (locales[_i].canonical == NULL) {
+        ck_assert_msg(rc == -1, "%s accepted as %s", locales[_i].in, out);
+    } else {
+        ck_assert_msg(rc == 0, "%s refused", locales[_i].in);
+        ck_assert_str_eq(out, locales[_i].canonical);
+    }
+    ck_assert_int_eq(user_settings_day_first(locales[_i].in), locales[_i].day_first);
+}
+END_TEST
+
+START_TEST(the_deployments_default_currency_must_be_a_code)
+{
+    struct ingest_config cfg;
+    struct si_error err;
+    char *good[] = { "SMARTIMPORT_DEFAULT_CURRENCY=EUR", NULL }, *none[] = { NULL },
+         *bad[] = { "SMARTIMPORT_DEFAULT_CURRENCY=usd", NULL }, *empty[] = { "SMARTIMPORT_DEFAULT_CURRENCY=", NULL };
+    ck_assert_int_eq(ingest_config_load(&cfg, good, &err), 0);
+    ck_assert_str_eq(cfg.default_currency, "EUR");
+    ck_assert_int_eq(ingest_config_load(&cfg, none, &err), 0);
+    ck_assert_str_eq(cfg.default_currency, "");
+    ck_assert_int_eq(ingest_config_load(&cfg, empty, &err), 0);
+    ck_assert_str_eq(cfg.default_currency, "");
+    ck_assert_int_eq(ingest_config_load(&cfg, bad, &err), -1);
+    ck_assert_int_eq(err.status, 500);
+    ck_assert_ptr_nonnull(strstr(err.message, "SMARTIMPORT_DEFAULT_CURRENCY"));
+}
+END_TEST
+
 static Suite *ingest_suite(void)
 {
     Suite *s = suite_create("ingest");
@@ -494,6 +538,10 @@ static Suite *ingest_suite(void)
     tc = tcase_create("categorize");
     tcase_add_test(tc, the_users_rule_wins_then_the_longest_keyword);
     suite_add_tcase(s, tc);
+    tc = tcase_create("settings");
+    tcase_add_loop_test(tc, locales_are_canonical_and_give_the_date_order, 0, sizeof locales / sizeof locales[0]);
+    tcase_add_test(tc, the_deployments_default_currency_must_be_a_code);
+    suite_add_tcase(s, tc);
     return s;
 }
 
@@ -505,3 +553,4 @@ int main(void)
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
