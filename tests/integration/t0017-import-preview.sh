@@ -49,7 +49,7 @@ check "the first statement is committed ($STATUS)" body_jq '.ok and .committed =
 ingest "$T/b.csv"; B="$IMPORT"
 check "the second statement is parsed ($STATUS)" test "$STATUS" = 200
 check "the answer counts every row's verdict: 3 new, 1 duplicate, 3 possible" \
-  body_jq '.verdicts == {"total":7,"new":3,"duplicate":1,"possible_duplicate":3}'
+  body_jq '.verdicts == {"total":7,"new":3,"duplicate":1,"possible_duplicate":3,"replaces_pending":0}'
 check "row 1: duplicate, score 100, matched to the committed row of 2024-03-01" \
   body_jq '.preview[0] | .verdict == "duplicate" and .score == 100 and .match.date == "2024-03-01" and (.match.id | type) == "number"'
 check "row 2: possible, 1 day apart with the same description: 40 + 20 + 20 = 80" \
@@ -80,6 +80,9 @@ check "pages of 2 walk every row once, in order, in 4 pages" test "$rows:$pages"
 preview "importId=$B&limit=0";          check "limit=0 -> 400" is_error 400 bad_param
 preview "importId=$B&limit=201";        check "limit=201 -> 400" is_error 400 bad_param
 preview "importId=$B&cursor=-1";        check "cursor=-1 -> 400" is_error 400 bad_param
+preview "importId=$B&cursor=2147483646"; check "the last possible cursor -> 200, no rows" body_jq '.rows == [] and .nextCursor == null'
+preview "importId=$B&cursor=2147483647"; check "a cursor past the last row number -> 400" is_error 400 bad_param
+preview "importId=$B&cursor=99999999999999999999"; check "a cursor beyond 64 bits -> 400" is_error 400 bad_param
 preview "importId=$B&verdict=maybe";    check "an unknown verdict -> 400" is_error 400 bad_param
 preview "importId=not-a-uuid";          check "a bad importId -> 400" is_error 400 bad_param
 preview "verdict=new";                  check "no importId -> 400" is_error 400 bad_param
@@ -104,6 +107,11 @@ decide "{\"importId\":\"$B\",\"decisions\":[{\"row\":4,\"action\":\"maybe\"}]}"
 check "an unknown action -> 400" is_error 400 bad_decisions
 decide "{\"importId\":\"$B\",\"decisions\":[]}"
 check "no decisions -> 400" is_error 400 bad_decisions
+# one more than SI_IMPORT_DECISIONS_MAX (100,000) decisions: refused before any is looked at
+jq -cn --arg id "$B" '{importId: $id, decisions: [range(1; 100002) | {row: ., action: "skip"}]}' > "$T/many.json"
+MAX_TIME=60 request PATCH /.netlify/functions/import-preview "${AUTH[@]}" -H 'Content-Type: application/json' \
+  --data-binary @"$T/many.json"
+check "100,001 decisions -> 400 naming the limit (got $STATUS)" body_jq '.code == "bad_decisions" and (.error | test("100000"))'
 decide "{\"importId\":\"$B\",\"decisions\":[{\"row\":4,\"action\":\"skip\"}]}" "${OTHER[@]}"
 check "another user's import -> 404" is_error 404 not_found
 preview "importId=$B&limit=4"

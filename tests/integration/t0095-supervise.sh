@@ -109,7 +109,7 @@ done
 request GET /health
 check "/health counts the restarts and names the last exit" \
   body_jq '.functions["ingest-statement"].restarts >= 2 and (.functions["ingest-statement"].lastExit | startswith("signal SIGSEGV"))'
-request POST "/.netlify/functions/ingest-statement?fileName=after.csv" "${AUTH[@]}" -H 'Content-Type: text/csv' \
+request POST "/.netlify/functions/ingest-statement?fileName=after.csv&currency=USD" "${AUTH[@]}" -H 'Content-Type: text/csv' \
   --data-binary $'Date,Description,Amount\n2024-03-01,After the crash,-1.00\n'
 check "the restarted responder answers (got $STATUS)" test "$STATUS" = 200
 
