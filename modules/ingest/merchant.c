@@ -59,6 +59,23 @@ static const char *const processors[] = {
     "stripe", "sumup", "tst", "zettle", "zettle_",
 };
 
+/* Words of a transfer, a deposit or a withdrawal, and the prepositions around a payee: not a
+ * merchant, so they go from the start of one ("TRANSFER TO John Busby" is John Busby), the
+ * prepositions from its end ("SAINSBURYS ON"), and a description of nothing else names no
+ * counterparty at all ("TRANSFER TO 12345678", "ATM WITHDRAWAL"). */
+static const char *const generic_words[] = {
+    "a", "at", "atm", "auszahlung", "bargeldauszahlung", "cash", "chez", "dauerauftrag",
+    "deposit", "einzahlung", "from", "für", "geldautomaat", "gutschrift", "ingreso", "internal",
+    "naar", "on", "online", "opname", "order", "overboeking", "overschrijving", "para", "payee",
+    "received", "recu", "retiro", "retrait", "reçu", "sent", "standing", "storting", "tfr", "to", "transf",
+    "transfer", "transferencia", "transfert", "trf", "uberweisung", "ueberweisung", "virement",
+    "withdrawal", "xfer", "zelle", "à", "überweisung",
+};
+
+/* Prepositions that go from the start only after such a word ("Ueberweisung an John Busby",
+ * "VIREMENT RECU DE MARIE DUPONT"), since they begin names too ("De Bijenkorf", "Van Haren"). */
+static const char *const generic_followers[] = { "an", "de", "des", "du", "van", "von" };
+
 /* Legal forms, dropped from the end of a name ("Zalando SE", "KPN B.V."). */
 static const char *const legal_forms[] = {
     "ab", "ag", "b.v", "bv", "co.kg", "corp", "e.v", "gmbh", "inc", "kg", "limited", "llc", "ltd", "mbh", "n.v",
@@ -301,6 +318,13 @@ size_t merchant_normalize(const char *description, char *out, size_t out_size)
         memmove(kept, kept + 1, (nk - 1) * sizeof kept[0]);
         nk--;
     }
+    size_t lead = 0;
+    while (lead < nk && (IN(kept[lead]->w, generic_words) || (lead > 0 && IN(kept[lead]->w, generic_followers))))
+        lead++;
+    memmove(kept, kept + lead, (nk - lead) * sizeof kept[0]);
+    nk -= lead;
+    while (nk > 1 && IN(kept[nk - 1]->w, generic_words))
+        nk--;
 
     size_t cap = out_size < MERCHANT_MAX ? out_size : MERCHANT_MAX, w = 0;
     for (size_t i = 0; i < nk; i++) {
@@ -352,5 +376,6 @@ bool merchant_lists_sorted(void)
 {
     return SORTED(noise_words) && SORTED(label_words) && SORTED(store_words) && SORTED(processors) &&
            SORTED(countries) && SORTED(us_states) && SORTED(cities) && SORTED(legal_forms) &&
-           SORTED(city_heads);
+           SORTED(city_heads) && SORTED(generic_words) &&
+           SORTED(generic_followers);
 }

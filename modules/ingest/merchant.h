@@ -10,7 +10,10 @@
  * the first number after the merchant (a store, terminal or reference number) ends
  * it, as do reference labels (IBAN, EREF+, Ref:, DES:, ...); a trailing country code,
  * a US state with its city (in all-capitals descriptors), a well-known city and a
- * legal form (GmbH, B.V., Ltd) go.  Pure C, no allocation, sorted word lists searched
+ * legal form (GmbH, B.V., Ltd) go; the words of a transfer, deposit or withdrawal
+ * go from its start ("ZELLE TRANSFER TO JOHN BUSBY" is JOHN BUSBY), and a
+ * description of nothing else has no merchant ("TRANSFER TO 12345678": the row then
+ * has no counterparty rather than a made-up one).  Pure C, no allocation, sorted word lists searched
  * by bsearch: under a microsecond a row with the matching (indicative, a busy machine). */
 #ifndef MERCHANT_H
 #define MERCHANT_H

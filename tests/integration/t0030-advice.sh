@@ -113,8 +113,9 @@ check "the request is chat completions in JSON mode" prompt_jq \
 # the file has none: "TESCO STORES 1003" is TESCO; modules/ingest/merchant.c)
 check "the prompt names the merchants" grep -q 'TESCO' "$T/prompt.json"
 check "  and WHOLE FOODS MARKET" grep -q 'WHOLE FOODS MARKET' "$T/prompt.json"
-check "the transfer is in the prompt without its account number" \
-  bash -c "grep -q 'TRANSFER TO' '$T/prompt.json' && ! grep -q '5678' '$T/prompt.json'"
+# (a transfer has no merchant: its description stands in, the account number masked to its last 4)
+check "the transfer is in the prompt with its account number masked" \
+  bash -c "grep -q 'TRANSFER TO \*\*\*\*5678' '$T/prompt.json' && ! grep -q '12345678' '$T/prompt.json'"
 check "no run of 6 or more digits leaves the system" bash -c "! grep -Eq '[0-9]{6}' '$T/prompt.json'"
 check "nor the user's id" bash -c "! grep -q '$USER_ID' '$T/prompt.json'"
 
