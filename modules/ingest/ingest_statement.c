@@ -15,6 +15,7 @@
 #include "file_name.h"
 #include "ingest_config.h"
 #include "preview.h"
+#include "progress.h"
 #include "si_clock.h"
 #include "si_auth.h"
 #include "si_event.h"
@@ -56,6 +57,7 @@ struct ingest {
     json_t *fail_warnings;            /* the first row warnings of a file refused for its rows */
     double t0;                        /* si_clock_ms() at the start */
     char slot_user[SI_UUID_LEN + 1];  /* whose upload slot this request holds, "" = none */
+    struct progress *progress;        /* live progress events (progress.h) */
 };
 
 /* Optional string field: NULL when absent; -1 when present but bad. */
@@ -214,7 +216,10 @@ static int ingest_txn(void *ctx, const struct stmt_txn *t)
     struct ingest *in = ctx;
     if (t->currency[0] == '\0' || t->currency_assumed)
         in->currency_assumed_rows++;
-    return stage_txn(in->st, t);
+    int rc = stage_txn(in->st, t);
+    if (rc == 0)
+        progress_rows(in->progress, in->import_id, in->st->rows);
+    return rc;
 }
 
 static void ingest_warning(void *ctx, long line, const char *message)
@@ -243,6 +248,7 @@ static int parse(struct ingest *in, struct stage *st, struct stmt_error *perr)
 {
     struct stmt_sink sink = { ingest_txn, ingest_warning, in };
     in->st = st;
+    progress_parse_start(in->progress, in->text, si_clock_ms());
     switch (in->format) {
     case STMT_FORMAT_CSV:
         return csv_parse(in->text, in->mapping ? in->mapping : in->remembered, in->currency,
@@ -493,11 +499,14 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
     struct preview_page page = { 0 };
     struct categorizer *cat = NULL;
     struct si_error err;
+    struct progress prog;
     const char *failed_stage = "upload";
     memset(&in, 0, sizeof in);
     memset(&st, 0, sizeof st);
     si_error_clear(&err);
     in.t0 = si_clock_ms();
+    progress_init(&prog, ctx->config, in.t0);
+    in.progress = &prog;
     int rc = -1;
 
     memset(&up, 0, sizeof up);
@@ -511,7 +520,11 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
         }
         if (take_slot_or_reply(ic, &in, resp) != 0)
             goto out;
+        progress_set_user(&prog, in.user);
     }
+    if (progress_upload_id(&prog, req, NULL, &err) != 0)
+        goto fail;
+    progress_watch_body(&prog, req);
     if (upload_read(ctx, req, &up, &err) != 0)
         goto fail;
     double upload_ms = si_ms_since(in.t0), stage_ms = 0;
@@ -521,6 +534,9 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
     }
     if (in.slot_user[0] == '\0' && take_slot_or_reply(ic, &in, resp) != 0)   /* trust-body: the user is in the body */
         goto out;
+    progress_set_user(&prog, in.user);
+    if (progress_upload_id(&prog, req, up.fields, &err) != 0)
+        goto fail;
     if (read_fields(&in, up.fields, &err) != 0)
         goto fail;
     if (up.size == 0) {
@@ -593,6 +609,7 @@ fail:
     record_failure(ctx, &in, failed_stage, &err);
     rc = -1;
 out:
+    progress_cleanup(&prog);
     if (in.slot_user[0] != '\0')
         upload_slots_give(&ic->slots, in.slot_user);
     stage_cleanup(&st);
