@@ -8,7 +8,8 @@
  * format -> one transaction: imports row, upload event, parse straight into
  * COPY, totals, parse event -> commit -> duplicate verdicts for the preview.
  * Any failure rolls the whole transaction back (nothing staged) and records
- * an import:*:error event on its own. */
+ * an import:*:error event on its own.  While the body is read and the file
+ * parsed, live progress events go out on a second connection (progress.h). */
 #include "ingest_statement.h"
 #include "csv.h"
 #include "encoding.h"

@@ -75,7 +75,7 @@ grep -P '^import:parse:progress\t' "$T/mine.frames" | cut -f3 > "$T/parse.json" 
 NPARSE="$(wc -l < "$T/parse.json")"
 check "at least two import:parse:progress events ($NPARSE)" test "$NPARSE" -ge 2
 check "  every one before import:parse:complete" \
-  test "$(cut -f1 "$T/mine.frames" | grep -n '' | awk -F: '$2 == "import:parse:complete" { c = $1 } $2 == "import:parse:progress" { p = $1 } END { print (p < c) }')" = 1
+  test "$(awk -F'\t' '$1 == "import:parse:complete" { c = NR } $1 == "import:parse:progress" { p = NR } END { print (p > 0 && p < c) }' "$T/mine.frames")" = 1
 check "  none carries an id: line (never a resume point)" \
   test "$(grep -P '^import:(parse|upload):progress\t' "$T/mine.frames" | cut -f2 | sort -u)" = "-"
 check "  each is {id:null, importId, type, payload:{importId, uploadId, rows, rowsParsed, percent}, createdAt}" \
