@@ -308,6 +308,7 @@ struct ev_bus {
 struct ev_stats {
     unsigned long long streams_opened, streams_closed, requests, notifications, batches, delivered,
         listen_reconnects, overflows, fences;
+    unsigned long long live_delivered;   /* live (non-durable) events sent to streams */
 };
 
 struct ev_loop {
@@ -418,7 +419,11 @@ void ev_fence_send(struct ev_loop *L);
 void ev_fence_on_sent(struct ev_loop *L, struct ev_job *job);
 void ev_replay_catch_up_all(struct ev_loop *L);
 /* events_live.c: the LISTEN connection is lost (why is logged), (re)connect it
- * (every stream then catches up), a delivery batch is back. */
+ * (every stream then catches up), a delivery batch is back.  Live events
+ * (si_event.h: progress, never stored) arrive on SI_EVENT_LIVE_CHANNEL with
+ * the whole event in the notification and go straight to the started
+ * streams of their user (and import filter); nothing is fetched, nothing
+ * replayed, no cursor moves. */
 void ev_live_lost(struct ev_loop *L, const char *why);
 void ev_live_connect(struct ev_loop *L, long long now);
 void ev_live_on_delivered(struct ev_loop *L, struct ev_job *job);
@@ -444,6 +449,12 @@ int ev_row_read(const PGresult *res, int i, struct ev_row *out);
 int ev_event_json(struct si_buf *out, const struct ev_row *row);
 /* "id: <id_line>\nevent: <type>\ndata: <json>\n\n" appended to out. */
 int ev_sse_frame(struct si_buf *out, long long id_line, const struct ev_row *row);
+/* A live (non-durable) event's frame, appended to out: "event: <type>\ndata:
+ * {"id":null,"importId","type","payload","createdAt"}\n\n", with no id:
+ * line, so the client's Last-Event-ID stays the last stored event's.  -1
+ * when a part could break the frame (checked like ev_row_read's). */
+int ev_live_frame(struct si_buf *out, const char *type, const char *import_id, const char *payload,
+                  const char *created_at);
 /* A cursor (after / lastEventId / Last-Event-ID): decimal digits, 0..2^63-1. */
 int ev_parse_cursor(const char *s, long long *out);
 

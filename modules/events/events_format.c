@@ -1,4 +1,5 @@
-/* events_format.c: event rows -> the JSON object clients get, and SSE frames.
+/* events_format.c: event rows -> the JSON object clients get, and SSE frames
+ * (live events' frames too: ev_live_frame).
  *
  * The payload is sent as PostgreSQL wrote it (jsonb::text is compact enough
  * and always valid JSON), so a row is framed without parsing it.  What goes
@@ -63,6 +64,27 @@ int ev_sse_frame(struct si_buf *out, long long id_line, const struct ev_row *row
     size_t before = out->len;
     if (si_buf_printf(out, "id: %lld\nevent: %s\ndata: ", id_line, row->type) != 0 ||
         ev_event_json(out, row) != 0 || si_buf_appends(out, "\n\n") != 0) {
+        out->len = before;
+        if (out->data != NULL)
+            out->data[before] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+int ev_live_frame(struct si_buf *out, const char *type, const char *import_id, const char *payload,
+                  const char *created_at)
+{
+    if (!si_event_type_valid(type) || (import_id != NULL && !si_uuid_valid(import_id)) || !payload_ok(payload) ||
+        !timestamp_ok(created_at))
+        return -1;
+    size_t before = out->len;
+    int rc = import_id != NULL
+        ? si_buf_printf(out, "event: %s\ndata: {\"id\":null,\"importId\":\"%s\",\"type\":\"%s\",\"payload\":%s,"
+                        "\"createdAt\":\"%s\"}\n\n", type, import_id, type, payload, created_at)
+        : si_buf_printf(out, "event: %s\ndata: {\"id\":null,\"importId\":null,\"type\":\"%s\",\"payload\":%s,"
+                        "\"createdAt\":\"%s\"}\n\n", type, type, payload, created_at);
+    if (rc != 0) {
         out->len = before;
         if (out->data != NULL)
             out->data[before] = '\0';

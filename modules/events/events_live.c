@@ -9,6 +9,7 @@
  * next.  When the connection drops it is reconnected with a back-off, and
  * every stream then catches up with replay pages (events_replay.c). */
 #include "events.h"
+#include "si_event.h"
 #include "si_log.h"
 
 #include <errno.h>
@@ -24,6 +25,7 @@ static const char sql_deliver[] =
 
 #define CHANNEL_EVENTS "import_events"
 #define CHANNEL_FENCE "import_events_fence"
+#define CHANNEL_LIVE SI_EVENT_LIVE_CHANNEL   /* live events: progress, never stored */
 
 static void drain(struct ev_loop *L);
 
@@ -56,7 +58,8 @@ void ev_live_connect(struct ev_loop *L, long long now)
      * notification that arrives between them may be dropped by si_db's idle
      * check; the catch-up below covers it, as it covers the whole outage. */
     if (si_db_command(&bus->listen, "LISTEN " CHANNEL_FENCE, 0, NULL, &err) != 0 ||
-        si_db_command(&bus->listen, "LISTEN " CHANNEL_EVENTS, 0, NULL, &err) != 0) {
+        si_db_command(&bus->listen, "LISTEN " CHANNEL_EVENTS, 0, NULL, &err) != 0 ||
+        si_db_command(&bus->listen, "LISTEN " CHANNEL_LIVE, 0, NULL, &err) != 0) {
         si_db_cleanup(&bus->listen);
         bus->retry_at_ms = now + bus->retry_ms;
         if (bus->retry_ms < EV_LISTEN_RETRY_MAX_MS)
@@ -131,6 +134,47 @@ static void on_event_note(struct ev_loop *L, const char *payload)
     memcpy(n->user, user, SI_UUID_LEN);
     n->user[SI_UUID_LEN] = '\0';
 out:
+    json_decref(j);
+}
+
+/* A live event: the notification is the whole event (si_event_live_message).
+ * It goes at once to the started streams of its user whose import filter
+ * it passes; it has no id, moves no cursor and is never replayed.  One the
+ * loop cannot check is dropped (it was only progress). */
+static void on_live_note(struct ev_loop *L, const char *text)
+{
+    json_error_t jerr;
+    json_t *j = json_loads(text, 0, &jerr);
+    const char *user = json_string_value(json_object_get(j, "user_id"));
+    const json_t *jimp = json_object_get(j, "import_id");
+    const char *imp = json_string_value(jimp);
+    const char *type = json_string_value(json_object_get(j, "type"));
+    const char *at = json_string_value(json_object_get(j, "at"));
+    const json_t *payload = json_object_get(j, "payload");
+    char *ptext = NULL;
+    if (user == NULL || !si_uuid_valid(user) || (jimp != NULL && !json_is_null(jimp) && imp == NULL) ||
+        type == NULL || at == NULL || !json_is_object(payload) || !si_event_payload_safe(payload)) {
+        si_log(SI_LOG_WARN, "ignored a malformed live event notification", NULL);
+        goto out;
+    }
+    if (!someone_wants(&L->bus, user, imp))
+        goto out;
+    ptext = json_dumps(payload, JSON_COMPACT);
+    si_buf_reset(&L->frame);
+    if (ptext == NULL || ev_live_frame(&L->frame, type, imp, ptext, at) != 0) {
+        si_log(SI_LOG_WARN, "ignored a malformed live event notification", NULL);
+        goto out;
+    }
+    for (struct ev_sub *sub = L->bus.buckets[ev_bus_bucket(user)]; sub != NULL; sub = sub->hnext) {
+        if (!ev_sub_live(sub) || strcmp(sub->user, user) != 0)
+            continue;
+        if (sub->import_id[0] != '\0' && (imp == NULL || strcmp(sub->import_id, imp) != 0))
+            continue;
+        if (ev_conn_send(L, sub->conn, L->frame.data, L->frame.len) == 0)
+            L->stats.live_delivered++;
+    }
+out:
+    free(ptext);
     json_decref(j);
 }
 
@@ -300,6 +344,8 @@ static void drain(struct ev_loop *L)
             on_fence_note(bus, n->extra);
         else if (strcmp(n->relname, CHANNEL_EVENTS) == 0)
             on_event_note(L, n->extra);
+        else if (strcmp(n->relname, CHANNEL_LIVE) == 0)
+            on_live_note(L, n->extra);
         PQfreemem(n);
         if (bus->n_notes >= EV_BATCH_MAX)
             submit_batch(L);

@@ -94,13 +94,14 @@ static void log_stats(struct ev_loop *L)
 {
     const struct ev_stats *s = &L->stats;
     si_log(SI_LOG_INFO, "stats",
-           json_pack("{s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+           json_pack("{s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                      "streams", (json_int_t)L->n_streams, "connections", (json_int_t)L->n_conns,
                      "listening", L->bus.up, "opened", (json_int_t)s->streams_opened,
                      "closed", (json_int_t)s->streams_closed, "requests", (json_int_t)s->requests,
                      "notifications", (json_int_t)s->notifications, "batches", (json_int_t)s->batches,
                      "delivered", (json_int_t)s->delivered, "overflows", (json_int_t)s->overflows,
-                     "listenReconnects", (json_int_t)s->listen_reconnects));
+                     "listenReconnects", (json_int_t)s->listen_reconnects,
+                     "liveDelivered", (json_int_t)s->live_delivered));
 }
 
 static void begin_shutdown(struct ev_loop *L, int sig)

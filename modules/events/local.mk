@@ -30,3 +30,11 @@ tests_unit_check_events_pool_SOURCES = tests/unit/check_events_pool.c $(EVENTS_S
 tests_unit_check_events_pool_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/events
 tests_unit_check_events_pool_LDADD = libsmartimport.la $(CHECK_LIBS) $(JANSSON_LIBS) $(PQ_LIBS) $(PTHREAD_LIBS)
 tests_unit_check_events_pool_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+
+# Live (non-durable) events: the progress rate limit, the notification, the frame.
+check_PROGRAMS += tests/unit/check_live_events
+TESTS += tests/unit/check_live_events
+tests_unit_check_live_events_SOURCES = tests/unit/check_live_events.c $(EVENTS_SOURCES)
+tests_unit_check_live_events_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/events
+tests_unit_check_live_events_LDADD = libsmartimport.la $(CHECK_LIBS) $(JANSSON_LIBS) $(PQ_LIBS)
+tests_unit_check_live_events_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)

@@ -8,13 +8,15 @@
  * format -> one transaction: imports row, upload event, parse straight into
  * COPY, totals, parse event -> commit -> duplicate verdicts for the preview.
  * Any failure rolls the whole transaction back (nothing staged) and records
- * an import:*:error event on its own. */
+ * an import:*:error event on its own.  While the body is read and the file
+ * parsed, live progress events go out on a second connection (progress.h). */
 #include "ingest_statement.h"
 #include "csv.h"
 #include "encoding.h"
 #include "file_name.h"
 #include "ingest_config.h"
 #include "preview.h"
+#include "progress.h"
 #include "si_clock.h"
 #include "si_auth.h"
 #include "si_event.h"
@@ -58,6 +60,7 @@ struct ingest {
     json_t *fail_warnings;            /* the first row warnings of a file refused for its rows */
     double t0;                        /* si_clock_ms() at the start */
     char slot_user[SI_UUID_LEN + 1];  /* whose upload slot this request holds, "" = none */
+    struct progress *progress;        /* live progress events (progress.h) */
 };
 
 /* Optional string field: NULL when absent; -1 when present but bad. */
@@ -245,7 +248,10 @@ static int ingest_txn(void *ctx, const struct stmt_txn *t)
                      "or set your default currency (PUT /.netlify/functions/user-settings)");
         return 1;
     }
-    return stage_txn(in->st, t);
+    int rc = stage_txn(in->st, t);
+    if (rc == 0)
+        progress_rows(in->progress, in->import_id, in->st->rows);
+    return rc;
 }
 
 static void ingest_warning(void *ctx, long line, const char *message)
@@ -275,6 +281,7 @@ static int parse(struct ingest *in, struct stage *st, struct stmt_error *perr)
 {
     struct stmt_sink sink = { ingest_txn, ingest_warning, in };
     in->st = st;
+    progress_parse_start(in->progress, in->text, si_clock_ms());
     switch (in->format) {
     case STMT_FORMAT_CSV: {
         /* no date format from the request or the remembered mapping: the
@@ -538,11 +545,14 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
     struct preview_page page = { 0 };
     struct categorizer *cat = NULL;
     struct si_error err;
+    struct progress prog;
     const char *failed_stage = "upload";
     memset(&in, 0, sizeof in);
     memset(&st, 0, sizeof st);
     si_error_clear(&err);
     in.t0 = si_clock_ms();
+    progress_init(&prog, ctx->config, in.t0);
+    in.progress = &prog;
     int rc = -1;
 
     memset(&up, 0, sizeof up);
@@ -556,7 +566,11 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
         }
         if (take_slot_or_reply(ic, &in, resp) != 0)
             goto out;
+        progress_set_user(&prog, in.user);
     }
+    if (progress_upload_id(&prog, req, NULL, &err) != 0)
+        goto fail;
+    progress_watch_body(&prog, req);
     if (upload_read(ctx, req, &up, &err) != 0)
         goto fail;
     double upload_ms = si_ms_since(in.t0), stage_ms = 0;
@@ -566,6 +580,9 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
     }
     if (in.slot_user[0] == '\0' && take_slot_or_reply(ic, &in, resp) != 0)   /* trust-body: the user is in the body */
         goto out;
+    progress_set_user(&prog, in.user);
+    if (progress_upload_id(&prog, req, up.fields, &err) != 0)
+        goto fail;
     if (read_fields(&in, up.fields, &err) != 0)
         goto fail;
     if (up.size == 0) {
@@ -638,6 +655,7 @@ fail:
     record_failure(ctx, &in, failed_stage, &err);
     rc = -1;
 out:
+    progress_cleanup(&prog);
     if (in.slot_user[0] != '\0')
         upload_slots_give(&ic->slots, in.slot_user);
     stage_cleanup(&st);

@@ -11,6 +11,7 @@ libingest_la_SOURCES = \
 	modules/ingest/ingest_config.c modules/ingest/ingest_config.h \
 	modules/ingest/multipart.c modules/ingest/multipart.h \
 	modules/ingest/preview.c modules/ingest/preview.h \
+	modules/ingest/progress.c modules/ingest/progress.h \
 	modules/ingest/spool_file.c modules/ingest/spool_file.h \
 	modules/ingest/stage.c modules/ingest/stage.h \
 	modules/ingest/upload.c modules/ingest/upload.h \

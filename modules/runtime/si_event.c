@@ -1,5 +1,7 @@
-/* si_event.c: writing import events (see si_event.h). */
+/* si_event.c: writing import events, and sending live (non-durable) ones
+ * (see si_event.h). */
 #include "si_event.h"
+#include "si_clock.h"
 #include "si_limits.h"
 #include "si_uuid.h"
 
@@ -180,4 +182,93 @@ int si_event_record_error(struct si_db *db, const char *user_id, const char *imp
 out:
     json_decref(payload);
     return rc;
+}
+
+/* --- live events ------------------------------------------------------------- */
+
+char *si_event_live_message(const char *user_id, const char *import_id, const char *event_type,
+                            const json_t *payload)
+{
+    char at[SI_UTC_TIMESTAMP_SIZE];
+    si_utc_timestamp(at, sizeof at);
+    json_t *m = json_pack("{s:s, s:s?, s:s, s:O, s:s}", "user_id", user_id, "import_id", import_id,
+                          "type", event_type, "payload", payload, "at", at);
+    if (m == NULL)
+        return NULL;
+    if (import_id == NULL && json_object_set_new(m, "import_id", json_null()) != 0) {
+        json_decref(m);
+        return NULL;
+    }
+    char *text = json_dumps(m, JSON_COMPACT);
+    json_decref(m);
+    return text;
+}
+
+int si_event_notify(struct si_db *db, const char *user_id, const char *import_id,
+                    const char *event_type, json_t *payload, struct si_error *err)
+{
+    int rc = -1;
+    char *text = NULL;
+    if (payload == NULL) {
+        si_error_set(err, 500, "internal", "out of memory");
+        goto out;
+    }
+    if (si_db_in_transaction(db)) {
+        si_error_set(err, 500, "internal", "live events go out from a connection outside any transaction");
+        goto out;
+    }
+    if (!si_uuid_valid(user_id) || (import_id != NULL && !si_uuid_valid(import_id))) {
+        si_error_set(err, 500, "internal", "event ids must be UUIDs");
+        goto out;
+    }
+    if (!si_event_type_valid(event_type) || is_error_type(event_type)) {
+        si_error_set(err, 500, "internal", "invalid live event type");
+        goto out;
+    }
+    if (!si_event_payload_safe(payload)) {
+        si_error_set(err, 500, "internal", "event payload may hold ids, counts and timings only");
+        goto out;
+    }
+    text = si_event_live_message(user_id, import_id, event_type, payload);
+    if (text == NULL) {
+        si_error_set(err, 500, "internal", "out of memory");
+        goto out;
+    }
+    if (strlen(text) > SI_EVENT_PAYLOAD_MAX) {
+        si_error_set(err, 500, "internal", "event payload too large");
+        goto out;
+    }
+    const char *params[] = { SI_EVENT_LIVE_CHANNEL, text };
+    PGresult *res = si_db_exec_timeout(db, "SELECT pg_notify($1, $2)", 2, params, SI_EVENT_NOTIFY_TIMEOUT_MS, err);
+    if (res == NULL)
+        goto out;
+    PQclear(res);
+    rc = 0;
+out:
+    free(text);
+    json_decref(payload);
+    return rc;
+}
+
+void si_event_progress_start(struct si_event_throttle *t, double now_ms)
+{
+    t->last_ms = now_ms;
+    t->last_percent = 0;
+    t->last_count = 0;
+}
+
+bool si_event_progress_due(struct si_event_throttle *t, double now_ms, int percent, long long count,
+                           long long min_step)
+{
+    if (now_ms - t->last_ms < SI_EVENT_PROGRESS_MIN_MS)
+        return false;
+    bool moved = (percent >= 0 && percent >= t->last_percent + SI_EVENT_PROGRESS_MIN_PERCENT) ||
+                 (min_step > 0 && count - t->last_count >= min_step);
+    if (!moved)
+        return false;
+    t->last_ms = now_ms;
+    if (percent >= 0)
+        t->last_percent = percent;
+    t->last_count = count;
+    return true;
 }

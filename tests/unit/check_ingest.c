@@ -1,5 +1,6 @@
 /* check_ingest.c: the ingest responder's own parts: multipart uploads,
- * text encodings, dedup hashes and occurrence counting, categorisation. */
+ * text encodings, dedup hashes and occurrence counting, categorisation, the
+ * upload id and body counting of progress events. */
 #include <check.h>
 #include <errno.h>
 #include <limits.h>
@@ -13,6 +14,7 @@
 #include "file_name.h"
 #include "ingest_config.h"
 #include "multipart.h"
+#include "progress.h"
 #include "spool_file.h"
 #include "stage.h"
 #include "stmt_util.h"
@@ -507,6 +509,80 @@ START_TEST(the_deployments_default_currency_must_be_a_code)
 }
 END_TEST
 
+/* ---- progress events: the upload id, the counted body ---- */
+
+#define UPLOAD_UUID "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+
+static const struct {
+    const char *header, *field_json, *query;
+    int rc;
+    const char *want;
+} upload_ids[] = {
+    { NULL, NULL, NULL, 0, "" },
+    { UPLOAD_UUID, NULL, NULL, 0, UPLOAD_UUID },
+    { NULL, "{\"uploadId\":\"" UPLOAD_UUID "\"}", NULL, 0, UPLOAD_UUID },
+    { NULL, NULL, UPLOAD_UUID, 0, UPLOAD_UUID },
+    { NULL, "{\"uploadId\":null}", NULL, 0, "" },
+    { UPLOAD_UUID, "{\"uploadId\":\"not-a-uuid\"}", NULL, 0, UPLOAD_UUID },   /* the header wins */
+    { "not-a-uuid", NULL, NULL, -1, "" },
+    { NULL, "{\"uploadId\":12}", NULL, -1, "" },
+    { NULL, "{\"uploadId\":\"7c9e6679-7425-40de-944b\"}", NULL, -1, "" },
+    { NULL, NULL, "x' OR 1=1", -1, "" },
+};
+
+START_TEST(the_upload_id_is_a_uuid_from_the_header_a_field_or_the_query)
+{
+    struct progress p;
+    progress_init(&p, NULL, 0.0);
+    struct si_param header = { "x-upload-id", upload_ids[_i].header };
+    struct si_param query = { "uploadId", upload_ids[_i].query };
+    struct si_request req = { .headers = upload_ids[_i].header ? &header : NULL,
+                              .n_headers = upload_ids[_i].header ? 1 : 0,
+                              .params = upload_ids[_i].query ? &query : NULL,
+                              .n_params = upload_ids[_i].query ? 1 : 0 };
+    json_t *fields = upload_ids[_i].field_json ? json_loads(upload_ids[_i].field_json, 0, NULL) : NULL;
+    struct si_error err;
+    si_error_clear(&err);
+    ck_assert_int_eq(progress_upload_id(&p, &req, fields, &err), upload_ids[_i].rc);
+    if (upload_ids[_i].rc != 0) {
+        ck_assert_int_eq(err.status, 400);
+        ck_assert_str_eq(err.code, "bad_field");
+    }
+    ck_assert_str_eq(p.upload_id, upload_ids[_i].want);
+    json_decref(fields);
+    progress_cleanup(&p);
+}
+END_TEST
+
+START_TEST(the_body_is_counted_as_it_is_read_and_the_reader_given_back)
+{
+    static const char body[] = "Date,Description,Amount\n2024-01-01,A,-1.00\n";
+    struct mem_body mb = { body, sizeof body - 1, 0, 7 };
+    struct si_request req = { .content_length = (long long)(sizeof body - 1), .body_read = mem_body_read,
+                              .body_src = &mb };
+    struct progress p;
+    progress_init(&p, NULL, 0.0);   /* no caller known: counted, nothing sent, no connection */
+    progress_watch_body(&p, &req);
+    ck_assert_ptr_ne((void *)req.body_read, (void *)mem_body_read);
+    progress_watch_body(&p, &req);   /* twice: still one wrapper */
+    char buf[256];
+    size_t got = 0;
+    long n;
+    while ((n = req.body_read(req.body_src, buf + got, sizeof buf - got)) > 0)
+        got += (size_t)n;
+    ck_assert_uint_eq(got, sizeof body - 1);
+    ck_assert_mem_eq(buf, body, got);
+    ck_assert_int_eq(p.body_read, (long long)got);
+    ck_assert_int_eq(p.body_total, (long long)got);
+    progress_rows(&p, "5a7d1b2c-0000-4000-8000-000000000001", PROGRESS_CHECK_ROWS * 100);
+    ck_assert_int_eq(p.sent, 0);
+    ck_assert(!p.db_open);
+    progress_cleanup(&p);
+    ck_assert_ptr_eq((void *)req.body_read, (void *)mem_body_read);
+    ck_assert_ptr_eq(req.body_src, &mb);
+}
+END_TEST
+
 static Suite *ingest_suite(void)
 {
     Suite *s = suite_create("ingest");
@@ -534,6 +610,11 @@ static Suite *ingest_suite(void)
     tcase_add_test(tc, a_full_disk_is_storage_full_and_other_write_errors_are_internal);
     tcase_add_loop_test(tc, the_stage_refuses_an_amount_beyond_the_bound_or_an_overflowing_total_with_its_line, 0,
                         sizeof amount_checks / sizeof amount_checks[0]);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("progress");
+    tcase_add_loop_test(tc, the_upload_id_is_a_uuid_from_the_header_a_field_or_the_query, 0,
+                        sizeof upload_ids / sizeof upload_ids[0]);
+    tcase_add_test(tc, the_body_is_counted_as_it_is_read_and_the_reader_given_back);
     suite_add_tcase(s, tc);
     tc = tcase_create("categorize");
     tcase_add_test(tc, the_users_rule_wins_then_the_longest_keyword);
