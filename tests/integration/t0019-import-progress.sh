@@ -61,7 +61,7 @@ stream_bg "$T/mine" 300 "" "${AUTH[@]}"
 stream_bg "$T/other" 300 "" "${OTHER[@]}"
 check "both streams are open" wait_for_line "$T/mine" '^retry:' 5000
 wait_for_line "$T/other" '^retry:' 5000 || true
-MAX_TIME=240 request POST "/.netlify/functions/ingest-statement?fileName=big.csv" "${AUTH[@]}" \
+MAX_TIME=240 request POST "/.netlify/functions/ingest-statement?fileName=big.csv&currency=USD" "${AUTH[@]}" \
   -H 'Content-Type: text/csv' -H "X-Upload-Id: $UPLOAD_ID" --data-binary @"$T/big.csv"
 check "the $ROWS-row file is staged (got $STATUS in ${TIME}s)" test "$STATUS" = 200
 IMPORT="$(jq -r '.importId // empty' "$T/body")"
