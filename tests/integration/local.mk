@@ -17,6 +17,7 @@ tests_integration_open_token_LDADD = libsmartimport.la $(CRYPTO_LIBS) $(JANSSON_
 INTEGRATION_SHELL_TESTS = tests/integration/t0001-health.sh tests/integration/t0002-nginx-errors.sh \
 	tests/integration/t0010-ingest.sh tests/integration/t0015-ingest-limits.sh tests/integration/t0017-import-preview.sh tests/integration/t0020-commit.sh \
 	tests/integration/t0016-ingest-quality.sh \
+	tests/integration/t0018-counterparty.sh \
 	tests/integration/t0021-revert-overlap.sh tests/integration/t0022-commit-overlap-concurrent.sh \
 	tests/integration/t0030-advice.sh \
 	tests/integration/t0040-events.sh \
