@@ -59,10 +59,11 @@ as $$
   order by b.id, b.score desc, b.days, b.row_no
 $$;
 
+-- 0020's import_row_verdicts (with the masked counterparty account) and the pending matches.
 create or replace function import_row_verdicts(p_user uuid, p_import uuid, p_near_days int, p_from_row int, p_to_row int)
 returns table (row_no int, line int, tx_date date, description text, counterparty text, amount_minor bigint,
                currency char(3), category text, verdict text, score int, reasons text[], match_id bigint,
-               match_date date, decision text)
+               match_date date, decision text, counterparty_account_masked text)
 language sql stable
 as $$
   with dup as materialized (
@@ -111,7 +112,8 @@ as $$
               when length(s.dedup_hash) > 65 and substr(s.dedup_hash, 66) <> '1'
                 then array['identical to an earlier row of this file: both are kept']
               else array['not imported before'] end,
-         coalesce(d.id, m.id, n.id), coalesce(d.tx_date, m.tx_date, n.tx_date), s.decision
+         coalesce(d.id, m.id, n.id), coalesce(d.tx_date, m.tx_date, n.tx_date), s.decision,
+         mask_account(s.counterparty_account)
   from transactions_staging s left join dup d on d.row_no = s.row_no left join pm m on m.row_no = s.row_no
        left join near n on n.row_no = s.row_no
   where s.import_id = p_import and s.user_id = p_user and s.row_no between p_from_row and p_to_row

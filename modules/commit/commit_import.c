@@ -97,9 +97,10 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
      * order, one oldest-first and one newest-first statement did). */
     res = si_db_exec_bulk(db,
         "INSERT INTO transactions (user_id, import_id, tx_date, amount_minor, currency, description, "
-        "  counterparty, memo, bank_id, account, category, dedup_hash) "
+        "  counterparty, memo, bank_id, account, category, dedup_hash, counterparty_account) "
         "SELECT user_id, import_id, tx_date, amount_minor, currency, description, counterparty, memo, bank_id, "
-        "  account, category, dedup_hash FROM transactions_staging WHERE import_id = $1 AND user_id = $2 "
+        "  account, category, dedup_hash, counterparty_account FROM transactions_staging "
+        "WHERE import_id = $1 AND user_id = $2 "
         "  AND decision IS DISTINCT FROM 'skip' AND replaced_id IS NULL "
         "ORDER BY dedup_hash COLLATE \"C\" "
         "ON CONFLICT (user_id, dedup_hash) DO NOTHING", 2, params, err);

@@ -1,4 +1,6 @@
-/* preview.c: one page of an import's staged rows with their verdicts (see preview.h). */
+/* preview.c: one page of an import's staged rows with their verdicts (see preview.h).
+ * The counterparty's account arrives masked from import_row_verdicts (sql/0020's
+ * mask_account): the raw account is never read here. */
 #include "preview.h"
 
 #include <stdio.h>
@@ -14,7 +16,7 @@ static const char counts_sql[] =
  * whether a next page exists. */
 static const char page_sql[] =
     "SELECT row_no, line, tx_date::text, description, counterparty, amount_minor, currency, category, verdict, "
-    "  score, array_to_json(reasons)::text, match_id, match_date::text, decision "
+    "  score, array_to_json(reasons)::text, match_id, match_date::text, decision, counterparty_account_masked "
     "FROM import_row_verdicts($1::uuid, $2::uuid, $3::int, $4::int, $5::int) "
     "WHERE ($6::text IS NULL OR verdict = $6) ORDER BY row_no LIMIT $7::int + 1";
 
@@ -47,9 +49,10 @@ static json_t *page_row(const PGresult *res, int r)
         }
         match_json = json_pack("{s:I, s:s}", "id", (json_int_t)match, "date", PQgetvalue(res, r, 12));
     }
-    return json_pack("{s:I, s:i, s:s, s:s, s:s?, s:I, s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:s?}",
+    return json_pack("{s:I, s:i, s:s, s:s, s:s?, s:s?, s:I, s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:s?}",
         "row", (json_int_t)row_no, "line", line, "date", PQgetvalue(res, r, 2), "description", PQgetvalue(res, r, 3),
-        "counterparty", si_db_get_text(res, r, 4), "amountMinor", (json_int_t)amount, "currency", PQgetvalue(res, r, 6),
+        "counterparty", si_db_get_text(res, r, 4), "counterpartyAccount", si_db_get_text(res, r, 14),
+        "amountMinor", (json_int_t)amount, "currency", PQgetvalue(res, r, 6),
         "category", PQgetvalue(res, r, 7), "verdict", PQgetvalue(res, r, 8), "reason", reason ? reason : "",
         "score", (json_int_t)score, "reasons", reasons, "match", match_json, "decision", si_db_get_text(res, r, 13));
 }

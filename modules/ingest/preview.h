@@ -21,7 +21,8 @@
 #define PREVIEW_ROW_MAX    2147483647LL   /* staged rows are numbered 1..INT_MAX */
 
 struct preview_page {
-    json_t *rows;          /* [{row, line, date, description, counterparty, amountMinor, currency,
+    json_t *rows;          /* [{row, line, date, description, counterparty, counterpartyAccount
+                            *   ("****" + its last 4, or null), amountMinor, currency,
                             *   category, verdict, reason, score, reasons, match, decision}] */
     json_t *counts;        /* {total, new, duplicate, possible_duplicate, replaces_pending} of the whole file */
     long long next_after;  /* the last row's number when more rows follow, else 0 */

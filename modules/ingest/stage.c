@@ -13,8 +13,9 @@
  * int8in ...), which halves its share of the work for a million rows. */
 static const char copy_sql[] =
     "COPY transactions_staging (import_id, user_id, row_no, line, tx_date, amount_minor, currency, "
-    "description, counterparty, memo, bank_id, account, category, dedup_hash) FROM STDIN (FORMAT binary)";
-#define STAGE_COLUMNS 14
+    "description, counterparty, memo, bank_id, account, category, dedup_hash, counterparty_account) "
+    "FROM STDIN (FORMAT binary)";
+#define STAGE_COLUMNS 15
 
 /* The binary COPY header: signature, flags, header extension length. */
 static const char copy_header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
@@ -143,6 +144,32 @@ static int check_amount(struct stage *s, const struct stmt_txn *t)
     return 0;
 }
 
+/* The counterparty's account as stored: the file's text without white space
+ * (spaces, tabs, NBSP: "DE89 3704 0044 0532 0130 00" is one IBAN), into out.
+ * NULL when the file gives none, when nothing is left, when no digit is in it
+ * (not an account number) or when it is longer than STAGE_ACCOUNT_MAX. */
+static const char *account_text(const char *in, char out[STAGE_ACCOUNT_MAX + 1])
+{
+    size_t w = 0;
+    bool digit = false;
+    if (in == NULL)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+        if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+            continue;
+        if (p[0] == 0xC2 && p[1] == 0xA0) {
+            p++;
+            continue;
+        }
+        if (w == STAGE_ACCOUNT_MAX)
+            return NULL;
+        digit |= *p >= '0' && *p <= '9';
+        out[w++] = (char)*p;
+    }
+    out[w] = '\0';
+    return w > 0 && digit ? out : NULL;
+}
+
 int stage_txn(void *ctx, const struct stmt_txn *t)
 {
     struct stage *s = ctx;
@@ -163,6 +190,8 @@ int stage_txn(void *ctx, const struct stmt_txn *t)
     const char *counterparty = t->counterparty && t->counterparty[0] ? t->counterparty
                              : merchant_normalize(t->description, merchant, sizeof merchant) ? merchant : NULL;
     const char *category = categorizer_match_row(s->cat, counterparty, t->description);
+    char account_buf[STAGE_ACCOUNT_MAX + 1];
+    const char *counterparty_account = account_text(t->counterparty_account, account_buf);
     char hash[DEDUP_HASH_LEN + 1];
     int occurrence = 0;
     if (dedup_hash(&s->hasher, &s->occ, account, t->bank_id, t->date, t->amount_minor, currency,
@@ -179,7 +208,8 @@ int stage_txn(void *ctx, const struct stmt_txn *t)
              put_int4(b, (int32_t)(s->rows + 1)) | put_int4(b, (int32_t)t->line) | put_int4(b, days) |
              put_int8(b, t->amount_minor) | put_text(b, currency) | put_text(b, t->description) |
              put_text(b, counterparty) | put_text(b, t->memo) | put_text(b, t->bank_id) |
-             put_text(b, t->account ? t->account : s->account) | put_text(b, category) | put_text(b, hash);
+             put_text(b, t->account ? t->account : s->account) | put_text(b, category) | put_text(b, hash) |
+             put_text(b, counterparty_account);
     if (rc != 0)
         return stop(s, 400, "row_too_large", "a transaction row is too large");
     if (s->copy.len >= STAGE_FLUSH && flush(s, &s->err) != 0)

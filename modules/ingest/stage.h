@@ -3,7 +3,8 @@
  * The stage is the parsers' sink, so it is where every format's rows meet:
  * it refuses a row whose amount is beyond STMT_AMOUNT_MAX, or that would take
  * the file's debit or credit total past int64, with 422 amount_out_of_range
- * naming the line.  For each row it settles the currency,
+ * naming the line.  For each row it settles the currency and the counterparty's
+ * account (white space removed; none past STAGE_ACCOUNT_MAX: it is then not an account),
  * categorises the description, computes the dedup hash (see dedup.h), writes
  * one binary COPY tuple into a buffer flushed every STAGE_FLUSH bytes, and keeps
  * what the response needs: totals, date range, the rows repeated within the file
@@ -24,6 +25,7 @@
 #define STAGE_PREVIEW       20   /* rows of the preview in the ingest answer */
 #define STAGE_MAX_WARNINGS  100
 #define STAGE_FLUSH         (64 * 1024)
+#define STAGE_ACCOUNT_MAX   64   /* characters of a counterparty's account, white space removed */
 
 
 struct stage {

@@ -11,12 +11,13 @@
 #ifndef LEDGER_SQL_H
 #define LEDGER_SQL_H
 
-/* One row's answer; t is transactions. */
+/* One row's answer; t is transactions.  Accounts are masked by sql/0020's mask_account
+ * ("****" and the last 4 characters), the one masking rule of every answer. */
 #define ROW_JSON                                                                                        \
     "json_build_object('id', t.id, 'date', to_char(t.tx_date, 'YYYY-MM-DD'), 'amount_minor', t.amount_minor, " \
     "'currency', t.currency, 'description', t.description, 'counterparty', t.counterparty, 'memo', t.memo, "   \
-    "'category', t.category, 'account', CASE WHEN t.account IS NULL THEN NULL "                                \
-    "WHEN length(t.account) > 4 THEN '****' || right(t.account, 4) ELSE '****' END, 'import_id', t.import_id)"
+    "'category', t.category, 'account', mask_account(t.account), "                                           \
+    "'counterparty_account', mask_account(t.counterparty_account), 'import_id', t.import_id)"
 
 /* $1 user, $2 from, $3 to, $4 q as an ILIKE pattern, $5 category, $6 account, $7 import id;
  * NULL: no such filter.  Each is planned with its value (unnamed statements), so an absent

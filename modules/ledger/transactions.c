@@ -3,7 +3,7 @@
  *
  *   GET /.netlify/functions/transactions?from&to&q&category&account&importId&limit&cursor
  *     200 {"ok":true,"transactions":[{id, date, amount_minor, currency, description,
- *          counterparty, memo, category, account, import_id}],
+ *          counterparty, memo, category, account, counterparty_account, import_id}],
  *          "totals":[{currency, income_minor, expense_minor, net_minor, count}] | null,
  *          "next_cursor": "..." | null}
  *     Newest first (tx_date desc, id desc), keyset paging: next_cursor (opaque, base64url
@@ -19,7 +19,8 @@
  *     same: the client keeps the first page's).  Without a filter they come from
  *     ledger_totals, kept by triggers (a million-row ledger is not summed per request).  income_minor sums the positive amounts,
  *     expense_minor the negative ones as a positive number, net_minor = income - expense.
- *     account is masked: "****" and its last 4 characters.
+ *     account and counterparty_account are masked: "****" and the last 4 characters
+ *     (sql/0020's mask_account; null when the row has none).
  *
  *   PATCH /.netlify/functions/transactions {"id", "category", "always_for_counterparty"?}
  *     200 {"ok":true,"transaction":{...as above},"rule":{id, match, category, created_at}?}

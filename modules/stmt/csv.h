@@ -56,6 +56,7 @@
  *    "columns":["Date","Description","Amount","Balance"] ("column1".. when unnamed),
  *    "date":0, "description":[1], "amount":2|null, "debit":null|i, "credit":null|i,
  *    "indicator":null|i, "currency":null|i, "balance":3|null, "reference":null|i,
+ *    "counterparty":null|i, "counterpartyAccount":null|i,
  *    "dateFormat":"DD/MM/YYYY"|null, "decimal":"."|",", "thousands":","|"."|"'"|" "|"",
  *    "negate":false, "fingerprint":"<64 hex>" (see csv_layout_fingerprint),
  *    "dayFirst":true|false (only read when the file's dates fit both DD/MM and MM/DD and no
@@ -133,8 +134,9 @@ static inline size_t csv_field_len(const struct csv_reader *r, size_t i)
 void csv_trim(const char **s, size_t *n);          /* spaces, tabs, newlines, NBSP */
 size_t csv_nonempty_fields(const struct csv_reader *r);
 size_t csv_trimmed_count(const struct csv_reader *r);   /* index of last non-empty field + 1 */
-/* Lower-cases ASCII, folds common Latin accents (é -> e, ß -> ss), turns
- * punctuation into single spaces, trims; returns the length written to out
+/* Lower-cases ASCII, folds common Latin accents (é -> e, ß -> ss), keeps CJK and
+ * Hangul characters, turns punctuation (and other scripts) into single spaces,
+ * trims; returns the length written to out
  * (always NUL-terminated, truncated to outsz - 1). */
 size_t csv_norm_key(const char *s, size_t n, char *out, size_t outsz);
 bool csv_has_letter(const char *s, size_t n);
@@ -214,6 +216,8 @@ enum csv_role {
     CSV_ROLE_CURRENCY,
     CSV_ROLE_BALANCE,
     CSV_ROLE_REFERENCE,
+    CSV_ROLE_COUNTERPARTY,          /* the other party's name: Payee, Partnername, Empfänger, 거래처 */
+    CSV_ROLE_COUNTERPARTY_ACCOUNT,  /* the other party's IBAN or account number: Tegenrekening, Gegenkonto */
     CSV_ROLE_COUNT
 };
 enum csv_lang { CSV_LANG_ANY, CSV_LANG_EN, CSV_LANG_OTHER };

@@ -188,7 +188,8 @@ int csv_infer(const struct csv_infer_ctx *c, struct csv_mapping *m, struct stmt_
 
     /* columns the header names (the money columns' values must be numbers) */
     const enum csv_role named[] = { CSV_ROLE_BALANCE, CSV_ROLE_CURRENCY, CSV_ROLE_REFERENCE,
-                                    CSV_ROLE_AMOUNT, CSV_ROLE_DEBIT, CSV_ROLE_CREDIT };
+                                    CSV_ROLE_AMOUNT, CSV_ROLE_DEBIT, CSV_ROLE_CREDIT,
+                                    CSV_ROLE_COUNTERPARTY, CSV_ROLE_COUNTERPARTY_ACCOUNT };
     bool amount_fixed = given(&in, CSV_ROLE_AMOUNT);
     bool dc_fixed = given(&in, CSV_ROLE_DEBIT) || given(&in, CSV_ROLE_CREDIT);
     for (size_t k = 0; k < sizeof named / sizeof named[0]; k++) {
@@ -342,10 +343,12 @@ int csv_infer(const struct csv_infer_ctx *c, struct csv_mapping *m, struct stmt_
             }
         }
     }
-    /* descriptions: every column the header calls text, else the wordiest column */
+    /* descriptions: every column the header calls text (and a second column naming
+     * the other party: the counterparty is one column), else the wordiest column;
+     * none: the parser describes the row by its counterparty */
     if (ov == NULL || !ov->has_desc) {
         for (size_t i = 0; i < ncols && m->ndesc < CSV_MAX_DESC_COLUMNS; i++) {
-            if (!taken[i] && hrole[i] == CSV_ROLE_DESCRIPTION) {
+            if (!taken[i] && (hrole[i] == CSV_ROLE_DESCRIPTION || hrole[i] == CSV_ROLE_COUNTERPARTY)) {
                 m->desc[m->ndesc++] = (int)i;
                 taken[i] = true;
             }

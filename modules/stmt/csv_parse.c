@@ -10,7 +10,8 @@
  *    data rows could not be read the file is refused at the end: the sink
  *    has then seen rows, and the caller discards them (the stage rolls its
  *    transaction back).
- * Memory: one record, one description buffer and per-column counters. */
+ * Memory: one record, one buffer each for the description, reference,
+ * counterparty and its account, and per-column counters. */
 #include "csv.h"
 
 #include <pthread.h>
@@ -41,6 +42,8 @@ struct run {
     bool preamble_reported;
     char *text;                 /* description being built */
     char *ref;                  /* reference being built */
+    char *party;                /* counterparty being built */
+    char *party_account;        /* its account being built */
     char exp_code[4];           /* exponent_of's memo: the last code and its exponent */
     int exp_value;
     char date_text[32];         /* the last date cell parsed (statements repeat dates) ... */
@@ -231,7 +234,8 @@ int csv_layout_fingerprint(FILE *in, char out[65], struct stmt_error *err)
     return rc;
 }
 
-/* A currency the header of a money column names: "Bedrag (EUR)", "Betrag in €". */
+/* A currency the header of a money column names: "Bedrag (EUR)", "Betrag in €",
+ * "출금액(원)". */
 static void header_currency(struct run *u)
 {
     const int cols[] = { u->m.col[CSV_ROLE_AMOUNT], u->m.col[CSV_ROLE_DEBIT], u->m.col[CSV_ROLE_CREDIT] };
@@ -255,6 +259,8 @@ static void header_currency(struct run *u)
             snprintf(u->header_code, sizeof u->header_code, "EUR");
         else if (strstr(name, "\xC2\xA3") != NULL)
             snprintf(u->header_code, sizeof u->header_code, "GBP");
+        else if (strstr(name, "\xEC\x9B\x90") != NULL || strstr(name, "\xE2\x82\xA9") != NULL)
+            snprintf(u->header_code, sizeof u->header_code, "KRW");   /* "출금액(원)", ₩ */
         if (u->header_code[0] != '\0')
             return;
     }
@@ -686,12 +692,34 @@ static int data_row(struct run *u, struct stmt_error *err)
         if (u->ref[0] != '\0')
             t.bank_id = u->ref;
     }
+    /* the other party, its account; a row with no description text is described
+     * by its counterparty */
+    t.counterparty = NULL;
+    t.counterparty_account = NULL;
+    if (m->col[CSV_ROLE_COUNTERPARTY] >= 0) {
+        s = cell(r, m->col[CSV_ROLE_COUNTERPARTY], &n);
+        memcpy(u->party, s, n);
+        u->party[n] = '\0';
+        stmt_normalize_text(u->party);
+        if (u->party[0] != '\0')
+            t.counterparty = u->party;
+    }
+    if (m->col[CSV_ROLE_COUNTERPARTY_ACCOUNT] >= 0) {
+        s = cell(r, m->col[CSV_ROLE_COUNTERPARTY_ACCOUNT], &n);
+        memcpy(u->party_account, s, n);
+        u->party_account[n] = '\0';
+        stmt_normalize_text(u->party_account);
+        if (u->party_account[0] != '\0')
+            t.counterparty_account = u->party_account;
+    }
+    if (u->text[0] == '\0' && t.counterparty != NULL)
+        t.description = t.counterparty;
+    else
+        t.description = u->text;
     t.amount_minor = amount;
     memcpy(t.currency, code, sizeof code);
     t.currency_assumed = assumed;
     t.exponent = exponent_of(u, code);
-    t.description = u->text;
-    t.counterparty = NULL;
     t.account = NULL;
     t.line = line;
     if (u->sink->txn(u->sink->ctx, &t) != 0) {
@@ -779,7 +807,9 @@ int csv_parse(FILE *in, const json_t *override, const char *default_currency,
 
     u->text = malloc(CSV_MAX_RECORD_BYTES + CSV_MAX_DESC_COLUMNS + 1);
     u->ref = malloc(CSV_MAX_FIELD_BYTES + 1);
-    if (u->text == NULL || u->ref == NULL) {
+    u->party = malloc(CSV_MAX_FIELD_BYTES + 1);
+    u->party_account = malloc(CSV_MAX_FIELD_BYTES + 1);
+    if (u->text == NULL || u->ref == NULL || u->party == NULL || u->party_account == NULL) {
         csv_set_error(err, 0, "out of memory");
         goto out;
     }
@@ -818,6 +848,8 @@ out:
         json_decref(u->names);
         free(u->text);
         free(u->ref);
+        free(u->party);
+        free(u->party_account);
         free(u->r);
         free(u);
     }

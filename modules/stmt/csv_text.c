@@ -1,7 +1,7 @@
 /* csv_text.c: small text helpers of the CSV engine: trimming cells, counting
  * non-empty fields, and the key normalisation (case, common Latin accents,
- * punctuation) used to match header names, month names, DR/CR markers and
- * balance/total rows in several languages. */
+ * punctuation; CJK and Hangul kept) used to match header names, month names,
+ * DR/CR markers and balance/total rows in several languages. */
 #include "csv.h"
 
 #include <string.h>
@@ -106,6 +106,7 @@ size_t csv_norm_key(const char *s, size_t n, char *out, size_t outsz)
         unsigned char c = (unsigned char)s[i];
         const char *add = NULL;
         char one[2] = { 0, 0 };
+        char one3[4] = { 0, 0, 0, 0 };
         if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
             one[0] = (char)c;
             add = one;
@@ -118,6 +119,14 @@ size_t csv_norm_key(const char *s, size_t n, char *out, size_t outsz)
             i++;
             if (add[0] == '\0')
                 add = NULL;
+        } else if (c >= 0xE3 && c <= 0xED && i + 2 < n && ((unsigned char)s[i + 1] & 0xC0) == 0x80 &&
+                   ((unsigned char)s[i + 2] & 0xC0) == 0x80 && !(c == 0xE3 && (unsigned char)s[i + 1] == 0x80)) {
+            /* CJK and Hangul (U+3040..U+DFFF): kept as they are, so that Korean
+             * headers (거래일자, 적요) have a key; CJK punctuation U+3000..U+303F is
+             * a separator below */
+            memcpy(one3, s + i, 3);
+            add = one3;
+            i += 2;
         } else if (c >= 0x80) {
             /* other non-ASCII: skip the whole sequence, as a separator */
             while (i + 1 < n && ((unsigned char)s[i + 1] & 0xC0) == 0x80)

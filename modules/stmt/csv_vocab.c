@@ -1,12 +1,23 @@
 /* csv_vocab.c: the CSV engine's multilingual vocabulary: header names -> column
  * roles (csv_header_role, csv_role_key), and the cells that mark opening/closing
- * balance and total rows (csv_summary_kind). */
+ * balance and total rows (csv_summary_kind).
+ *
+ * A column that names the other party (Payee, Partnername, Beguenstigter/
+ * Zahlungspflichtiger, Naam tegenpartij, 거래처) is the counterparty, not text of
+ * the description; one that holds their IBAN or account number (Tegenrekening,
+ * Gegenkonto, "IBAN Auftraggeber") is the counterparty's account.  An account
+ * word ("IBAN", "Konto", "account") beside a word for the other party makes the
+ * account column; "Account" alone or "Account name" is the holder's own. */
 #include "csv.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define EXACT 1   /* the whole (normalised) name must match, not just a word in it */
+#define EXACT 1          /* the whole (normalised) name must match, not just a word in it */
+#define ACCOUNT_WORD 2   /* an account word: beside a counterparty word ("IBAN Auftraggeber",
+                          * "Payee account") the column is the counterparty's account */
+#define ONLY_BESIDE 4    /* only counts beside a counterparty word ("Account" alone is the
+                          * holder's own account) */
 
 static const struct keyword {
     enum csv_role role;
@@ -139,31 +150,92 @@ static const struct keyword {
     { CSV_ROLE_DESCRIPTION, "narrative", 50, CSV_LANG_EN, 0 },
     { CSV_ROLE_DESCRIPTION, "narration", 50, CSV_LANG_EN, 0 },
     { CSV_ROLE_DESCRIPTION, "memo", 45, CSV_LANG_EN, 0 },
-    { CSV_ROLE_DESCRIPTION, "payee", 50, CSV_LANG_EN, 0 },
-    { CSV_ROLE_DESCRIPTION, "name", 40, CSV_LANG_EN, 0 },
-    { CSV_ROLE_DESCRIPTION, "merchant", 45, CSV_LANG_EN, 0 },
     { CSV_ROLE_DESCRIPTION, "particulars", 45, CSV_LANG_EN, 0 },
     { CSV_ROLE_DESCRIPTION, "purpose", 40, CSV_LANG_EN, 0 },
-    { CSV_ROLE_DESCRIPTION, "counterparty", 40, CSV_LANG_EN, 0 },
-    { CSV_ROLE_DESCRIPTION, "beneficiary", 40, CSV_LANG_EN, 0 },
     { CSV_ROLE_DESCRIPTION, "text", 40, CSV_LANG_ANY, EXACT },
     { CSV_ROLE_DESCRIPTION, "verwendungszweck", 50, CSV_LANG_OTHER, 0 },
     { CSV_ROLE_DESCRIPTION, "buchungstext", 45, CSV_LANG_OTHER, 0 },
     { CSV_ROLE_DESCRIPTION, "beschreibung", 50, CSV_LANG_OTHER, 0 },
-    { CSV_ROLE_DESCRIPTION, "auftraggeber", 40, CSV_LANG_OTHER, 0 },
-    { CSV_ROLE_DESCRIPTION, "empfanger", 40, CSV_LANG_OTHER, 0 },
-    { CSV_ROLE_DESCRIPTION, "zahlungsempfanger", 40, CSV_LANG_OTHER, 0 },
-    { CSV_ROLE_DESCRIPTION, "begunstigter", 40, CSV_LANG_OTHER, 0 },
-    { CSV_ROLE_DESCRIPTION, "beguenstigter", 40, CSV_LANG_OTHER, 0 },
     { CSV_ROLE_DESCRIPTION, "libelle", 50, CSV_LANG_OTHER, 0 },
     { CSV_ROLE_DESCRIPTION, "concepto", 50, CSV_LANG_OTHER, 0 },
     { CSV_ROLE_DESCRIPTION, "descripcion", 50, CSV_LANG_OTHER, 0 },
     { CSV_ROLE_DESCRIPTION, "omschrijving", 50, CSV_LANG_OTHER, 0 },
-    { CSV_ROLE_DESCRIPTION, "naam", 45, CSV_LANG_OTHER, 0 },
     { CSV_ROLE_DESCRIPTION, "mededelingen", 40, CSV_LANG_OTHER, 0 },
-    { CSV_ROLE_DESCRIPTION, "tegenpartij", 40, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_DESCRIPTION, "mutatiesoort", 40, CSV_LANG_OTHER, 0 },   /* ING: the booking text */
     { CSV_ROLE_DESCRIPTION, "kozlemeny", 50, CSV_LANG_OTHER, 0 },
-    { CSV_ROLE_DESCRIPTION, "partner neve", 40, CSV_LANG_OTHER, 0 },
+    /* Korean (the lang is neutral: it says nothing of the decimal separator) */
+    { CSV_ROLE_DATE, "\xEA\xB1\xB0\xEB\x9E\x98\xEC\x9D\xBC\xEC\x9E\x90", 60, CSV_LANG_ANY, 0 },    /* 거래일자 */
+    { CSV_ROLE_DATE, "\xEA\xB1\xB0\xEB\x9E\x98\xEC\x9D\xBC\xEC\x8B\x9C", 60, CSV_LANG_ANY, 0 },    /* 거래일시 */
+    { CSV_ROLE_DATE, "\xEC\x9D\xBC\xEC\x9E\x90", 50, CSV_LANG_ANY, 0 },                                 /* 일자 */
+    { CSV_ROLE_DESCRIPTION, "\xEC\xA0\x81\xEC\x9A\x94", 50, CSV_LANG_ANY, 0 },                          /* 적요 */
+    { CSV_ROLE_DESCRIPTION, "\xEB\x82\xB4\xEC\x9A\xA9", 45, CSV_LANG_ANY, 0 },                          /* 내용 */
+    { CSV_ROLE_DESCRIPTION, "\xEA\xB1\xB0\xEB\x9E\x98\xEB\x82\xB4\xEC\x9A\xA9", 50, CSV_LANG_ANY, 0 }, /* 거래내용 */
+    { CSV_ROLE_AMOUNT, "\xEA\xB1\xB0\xEB\x9E\x98\xEA\xB8\x88\xEC\x95\xA1", 55, CSV_LANG_ANY, 0 },  /* 거래금액 */
+    { CSV_ROLE_AMOUNT, "\xEA\xB8\x88\xEC\x95\xA1", 50, CSV_LANG_ANY, 0 },                               /* 금액 */
+    { CSV_ROLE_DEBIT, "\xEC\xB6\x9C\xEA\xB8\x88\xEC\x95\xA1", 70, CSV_LANG_ANY, 0 },                 /* 출금액 */
+    { CSV_ROLE_DEBIT, "\xEC\xB6\x9C\xEA\xB8\x88", 70, CSV_LANG_ANY, 0 },                                /* 출금 */
+    { CSV_ROLE_DEBIT, "\xEC\xB0\xBE\xEC\x9C\xBC\xEC\x8B\xA0\xEA\xB8\x88\xEC\x95\xA1", 70, CSV_LANG_ANY, 0 }, /* 찾으신금액 */
+    { CSV_ROLE_CREDIT, "\xEC\x9E\x85\xEA\xB8\x88\xEC\x95\xA1", 70, CSV_LANG_ANY, 0 },                /* 입금액 */
+    { CSV_ROLE_CREDIT, "\xEC\x9E\x85\xEA\xB8\x88", 70, CSV_LANG_ANY, 0 },                               /* 입금 */
+    { CSV_ROLE_CREDIT, "\xEB\xA7\xA1\xEA\xB8\xB0\xEC\x8B\xA0\xEA\xB8\x88\xEC\x95\xA1", 70, CSV_LANG_ANY, 0 }, /* 맡기신금액 */
+    { CSV_ROLE_BALANCE, "\xEC\x9E\x94\xEC\x95\xA1", 80, CSV_LANG_ANY, 0 },                              /* 잔액 */
+    { CSV_ROLE_CURRENCY, "\xED\x86\xB5\xED\x99\x94", 80, CSV_LANG_ANY, 0 },                             /* 통화 */
+    { CSV_ROLE_COUNTERPARTY, "\xEA\xB1\xB0\xEB\x9E\x98\xEC\xB2\x98", 55, CSV_LANG_ANY, 0 },          /* 거래처 */
+    { CSV_ROLE_COUNTERPARTY, "\xEB\xB0\x9B\xEB\x8A\x94\xEB\xB6\x84", 55, CSV_LANG_ANY, 0 },          /* 받는분 */
+    { CSV_ROLE_COUNTERPARTY, "\xEB\xB3\xB4\xEB\x82\xB8\xEB\xB6\x84", 55, CSV_LANG_ANY, 0 },          /* 보낸분 */
+    { CSV_ROLE_COUNTERPARTY, "\xEC\x83\x81\xEB\x8C\x80\xEB\xB0\xA9", 50, CSV_LANG_ANY, 0 },          /* 상대방 */
+    { CSV_ROLE_COUNTERPARTY_ACCOUNT, "\xEC\x83\x81\xEB\x8C\x80\xEA\xB3\x84\xEC\xA2\x8C", 60, CSV_LANG_ANY, 0 },  /* 상대계좌 */
+    { CSV_ROLE_COUNTERPARTY_ACCOUNT, "\xEC\x83\x81\xEB\x8C\x80\xEA\xB3\x84\xEC\xA2\x8C\xEB\xB2\x88\xED\x98\xB8", 60, CSV_LANG_ANY, 0 }, /* 상대계좌번호 */
+    /* the other party's name (its own column, apart from the description) */
+    { CSV_ROLE_COUNTERPARTY, "payee", 55, CSV_LANG_EN, 0 },
+    { CSV_ROLE_COUNTERPARTY, "payer", 55, CSV_LANG_EN, 0 },
+    { CSV_ROLE_COUNTERPARTY, "name", 40, CSV_LANG_EN, 0 },
+    { CSV_ROLE_COUNTERPARTY, "merchant", 45, CSV_LANG_EN, 0 },
+    { CSV_ROLE_COUNTERPARTY, "counterparty", 55, CSV_LANG_EN, 0 },
+    { CSV_ROLE_COUNTERPARTY, "counter party", 55, CSV_LANG_EN, 0 },
+    { CSV_ROLE_COUNTERPARTY, "beneficiary", 50, CSV_LANG_EN, 0 },
+    { CSV_ROLE_COUNTERPARTY, "recipient", 50, CSV_LANG_EN, 0 },
+    { CSV_ROLE_COUNTERPARTY, "partnername", 55, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_COUNTERPARTY, "partner name", 55, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_COUNTERPARTY, "name des partners", 55, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_COUNTERPARTY, "auftraggeber", 50, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_COUNTERPARTY, "empfanger", 50, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_COUNTERPARTY, "empfaenger", 50, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_COUNTERPARTY, "zahlungsempfanger", 50, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_COUNTERPARTY, "zahlungspflichtiger", 50, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_COUNTERPARTY, "zahlungsbeteiligter", 50, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_COUNTERPARTY, "begunstigter", 50, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_COUNTERPARTY, "beguenstigter", 50, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_COUNTERPARTY, "naam", 45, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_COUNTERPARTY, "naam omschrijving", 50, CSV_LANG_OTHER, 0 },   /* ING: the other party */
+    { CSV_ROLE_COUNTERPARTY, "tegenpartij", 50, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_COUNTERPARTY, "naam tegenpartij", 55, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_COUNTERPARTY, "tegenrekening naam", 55, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_COUNTERPARTY, "naam tegenrekening", 55, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_COUNTERPARTY, "beneficiaire", 50, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_COUNTERPARTY, "tiers", 45, CSV_LANG_OTHER, EXACT },
+    { CSV_ROLE_COUNTERPARTY, "beneficiario", 50, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_COUNTERPARTY, "ordenante", 50, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_COUNTERPARTY, "partner neve", 50, CSV_LANG_OTHER, 0 },
+    /* their account: alone, or (ACCOUNT_WORD) beside a word that names the other party */
+    { CSV_ROLE_COUNTERPARTY_ACCOUNT, "iban", 30, CSV_LANG_ANY, ACCOUNT_WORD },
+    { CSV_ROLE_COUNTERPARTY_ACCOUNT, "kontonummer", 30, CSV_LANG_OTHER, ACCOUNT_WORD },
+    { CSV_ROLE_COUNTERPARTY_ACCOUNT, "kontonummer iban", 50, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_COUNTERPARTY_ACCOUNT, "tegenrekening", 60, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_COUNTERPARTY_ACCOUNT, "gegenkonto", 60, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_COUNTERPARTY_ACCOUNT, "counterparty account", 60, CSV_LANG_EN, 0 },
+    { CSV_ROLE_COUNTERPARTY_ACCOUNT, "counter party account", 60, CSV_LANG_EN, 0 },
+    { CSV_ROLE_COUNTERPARTY_ACCOUNT, "partner szamlaszama", 60, CSV_LANG_OTHER, 0 },
+    { CSV_ROLE_COUNTERPARTY_ACCOUNT, "account", 0, CSV_LANG_EN, ACCOUNT_WORD | ONLY_BESIDE },
+    { CSV_ROLE_COUNTERPARTY_ACCOUNT, "account number", 0, CSV_LANG_EN, ACCOUNT_WORD | ONLY_BESIDE },
+    { CSV_ROLE_COUNTERPARTY_ACCOUNT, "konto", 0, CSV_LANG_OTHER, ACCOUNT_WORD | ONLY_BESIDE },
+    { CSV_ROLE_COUNTERPARTY_ACCOUNT, "rekening", 0, CSV_LANG_OTHER, ACCOUNT_WORD | ONLY_BESIDE },
+    { CSV_ROLE_COUNTERPARTY_ACCOUNT, "cuenta", 0, CSV_LANG_OTHER, ACCOUNT_WORD | ONLY_BESIDE },
+    { CSV_ROLE_COUNTERPARTY_ACCOUNT, "compte", 0, CSV_LANG_OTHER, ACCOUNT_WORD | ONLY_BESIDE },
+    { CSV_ROLE_COUNTERPARTY_ACCOUNT, "\xEA\xB3\x84\xEC\xA2\x8C", 0, CSV_LANG_ANY, ACCOUNT_WORD | ONLY_BESIDE }, /* 계좌 */
+    /* names of the account holder's own account, not the other party's */
+    { CSV_ROLE_NONE, "account name", 0, CSV_LANG_EN, 0 },
+    { CSV_ROLE_NONE, "iban bban", 0, CSV_LANG_OTHER, EXACT },   /* Rabobank: the own account */
 };
 
 static const char *const role_keys[CSV_ROLE_COUNT] = {
@@ -177,6 +249,8 @@ static const char *const role_keys[CSV_ROLE_COUNT] = {
     [CSV_ROLE_CURRENCY] = "currency",
     [CSV_ROLE_BALANCE] = "balance",
     [CSV_ROLE_REFERENCE] = "reference",
+    [CSV_ROLE_COUNTERPARTY] = "counterparty",
+    [CSV_ROLE_COUNTERPARTY_ACCOUNT] = "counterpartyAccount",
 };
 
 const char *csv_role_key(enum csv_role role)
@@ -203,7 +277,7 @@ enum csv_role csv_header_role(const char *name, size_t n, int *weight, enum csv_
     size_t kl = csv_norm_key(name, n, key, sizeof key);
     const struct keyword *best = NULL;
     size_t best_len = 0;
-    bool exact_best = false, money_out = false, money_in = false;
+    bool exact_best = false, money_out = false, money_in = false, party = false, account_word = false;
     const struct keyword *dc = NULL;   /* the best debit/credit/balance match */
     *weight = 0;
     *lang = CSV_LANG_ANY;
@@ -215,6 +289,10 @@ enum csv_role csv_header_role(const char *name, size_t n, int *weight, enum csv_
         if (!exact && ((k->flags & EXACT) || !has_words(key, k->phrase)))
             continue;
         size_t pl = strlen(k->phrase);
+        party |= k->role == CSV_ROLE_COUNTERPARTY;
+        account_word |= (k->flags & ACCOUNT_WORD) != 0;
+        if (k->flags & ONLY_BESIDE)
+            continue;
         money_out |= k->role == CSV_ROLE_DEBIT;
         money_in |= k->role == CSV_ROLE_CREDIT;
         if ((k->role == CSV_ROLE_DEBIT || k->role == CSV_ROLE_CREDIT || k->role == CSV_ROLE_BALANCE) &&
@@ -227,6 +305,13 @@ enum csv_role csv_header_role(const char *name, size_t n, int *weight, enum csv_
             best_len = pl;
             exact_best = exact;
         }
+    }
+    if (best != NULL && best->role == CSV_ROLE_NONE)   /* "Account name": the holder's own */
+        return CSV_ROLE_NONE;
+    if (party && account_word) {   /* "IBAN Auftraggeber", "Kontonummer/IBAN des Partners" */
+        *weight = 70;
+        *lang = best != NULL ? best->lang : CSV_LANG_ANY;
+        return CSV_ROLE_COUNTERPARTY_ACCOUNT;
     }
     if (best == NULL)
         return CSV_ROLE_NONE;

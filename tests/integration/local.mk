@@ -18,6 +18,7 @@ INTEGRATION_SHELL_TESTS = tests/integration/t0001-health.sh tests/integration/t0
 	tests/integration/t0010-ingest.sh tests/integration/t0015-ingest-limits.sh tests/integration/t0017-import-preview.sh tests/integration/t0023-user-settings.sh tests/integration/t0024-pending-booked.sh tests/integration/t0020-commit.sh \
 	tests/integration/t0016-ingest-quality.sh \
 	tests/integration/t0019-import-progress.sh \
+	tests/integration/t0018-counterparty.sh \
 	tests/integration/t0021-revert-overlap.sh tests/integration/t0022-commit-overlap-concurrent.sh \
 	tests/integration/t0030-advice.sh \
 	tests/integration/t0040-events.sh \

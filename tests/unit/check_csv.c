@@ -487,7 +487,7 @@ static const struct {
     { "Verwendungszweck", CSV_ROLE_DESCRIPTION }, { "Buchungstext", CSV_ROLE_DESCRIPTION },
     { "Beschreibung", CSV_ROLE_DESCRIPTION }, { "Libell\xC3\xA9", CSV_ROLE_DESCRIPTION },
     { "Concepto", CSV_ROLE_DESCRIPTION },   { "Omschrijving", CSV_ROLE_DESCRIPTION },
-    { "Naam", CSV_ROLE_DESCRIPTION },       { "Payee", CSV_ROLE_DESCRIPTION },
+    { "Mutatiesoort", CSV_ROLE_DESCRIPTION },
     { "Memo", CSV_ROLE_DESCRIPTION },       { "Details", CSV_ROLE_DESCRIPTION },
     { "Narrative", CSV_ROLE_DESCRIPTION },  { "Balance", CSV_ROLE_BALANCE },
     { "Saldo", CSV_ROLE_BALANCE },          { "Solde", CSV_ROLE_BALANCE },
@@ -499,9 +499,164 @@ static const struct {
     { "Af/Bij", CSV_ROLE_INDICATOR },       { "Debit/Credit", CSV_ROLE_INDICATOR },
     { "Dr/Cr", CSV_ROLE_INDICATOR },        { "S/H", CSV_ROLE_INDICATOR },
     { "Soll/Haben", CSV_ROLE_INDICATOR },   { "DATE", CSV_ROLE_DATE },
-    { "  amount  ", CSV_ROLE_AMOUNT },      { "IBAN", CSV_ROLE_NONE },
-    { "Tegenrekening", CSV_ROLE_NONE },     { "Mandatsreferenz", CSV_ROLE_NONE },
+    { "  amount  ", CSV_ROLE_AMOUNT },      { "Mandatsreferenz", CSV_ROLE_NONE },
 };
+
+/* The other party's name and account, in their own columns (issue 15). */
+static const struct {
+    const char *name;
+    enum csv_role role;
+} party_headers[] = {
+    { "Partnername", CSV_ROLE_COUNTERPARTY },
+    { "Beguenstigter/Zahlungspflichtiger", CSV_ROLE_COUNTERPARTY },
+    { "Beg\xC3\xBCnstigter", CSV_ROLE_COUNTERPARTY },
+    { "Auftraggeber/Empf\xC3\xA4nger", CSV_ROLE_COUNTERPARTY },
+    { "Empf\xC3\xA4nger", CSV_ROLE_COUNTERPARTY },
+    { "Name Zahlungsbeteiligter", CSV_ROLE_COUNTERPARTY },
+    { "Payee", CSV_ROLE_COUNTERPARTY },
+    { "Name", CSV_ROLE_COUNTERPARTY },
+    { "Merchant Name", CSV_ROLE_COUNTERPARTY },
+    { "Counterparty", CSV_ROLE_COUNTERPARTY },
+    { "Counter party", CSV_ROLE_COUNTERPARTY },
+    { "Naam", CSV_ROLE_COUNTERPARTY },
+    { "Naam / Omschrijving", CSV_ROLE_COUNTERPARTY },
+    { "Naam tegenpartij", CSV_ROLE_COUNTERPARTY },
+    { "Tegenrekening naam", CSV_ROLE_COUNTERPARTY },
+    { "B\xC3\xA9n\xC3\xA9" "ficiaire", CSV_ROLE_COUNTERPARTY },
+    { "Beneficiario", CSV_ROLE_COUNTERPARTY },
+    { "Ordenante", CSV_ROLE_COUNTERPARTY },
+    { "Partner neve", CSV_ROLE_COUNTERPARTY },
+    { "\xEA\xB1\xB0\xEB\x9E\x98\xEC\xB2\x98", CSV_ROLE_COUNTERPARTY },                    /* 거래처 */
+    { "\xEB\xB3\xB4\xEB\x82\xB8\xEB\xB6\x84/\xEB\xB0\x9B\xEB\x8A\x94\xEB\xB6\x84", CSV_ROLE_COUNTERPARTY }, /* 보낸분/받는분 */
+    { "IBAN", CSV_ROLE_COUNTERPARTY_ACCOUNT },
+    { "Tegenrekening", CSV_ROLE_COUNTERPARTY_ACCOUNT },
+    { "Tegenrekening IBAN/BBAN", CSV_ROLE_COUNTERPARTY_ACCOUNT },
+    { "Kontonummer/IBAN", CSV_ROLE_COUNTERPARTY_ACCOUNT },
+    { "Kontonummer/IBAN des Partners", CSV_ROLE_COUNTERPARTY_ACCOUNT },
+    { "IBAN Auftraggeber", CSV_ROLE_COUNTERPARTY_ACCOUNT },
+    { "IBAN Zahlungsbeteiligter", CSV_ROLE_COUNTERPARTY_ACCOUNT },
+    { "Counterparty account", CSV_ROLE_COUNTERPARTY_ACCOUNT },
+    { "Payee account number", CSV_ROLE_COUNTERPARTY_ACCOUNT },
+    { "Gegenkonto", CSV_ROLE_COUNTERPARTY_ACCOUNT },
+    { "\xEC\x83\x81\xEB\x8C\x80\xEA\xB3\x84\xEC\xA2\x8C\xEB\xB2\x88\xED\x98\xB8", CSV_ROLE_COUNTERPARTY_ACCOUNT }, /* 상대계좌번호 */
+    /* the holder's own account is neither */
+    { "Account", CSV_ROLE_NONE },
+    { "Account name", CSV_ROLE_NONE },
+    { "IBAN/BBAN", CSV_ROLE_NONE },
+    { "Rekening", CSV_ROLE_NONE },
+    { "Auftragskonto", CSV_ROLE_NONE },
+    /* Korean columns */
+    { "\xEA\xB1\xB0\xEB\x9E\x98\xEC\x9D\xBC\xEC\x9E\x90", CSV_ROLE_DATE },            /* 거래일자 */
+    { "\xEA\xB1\xB0\xEB\x9E\x98\xEC\x9D\xBC\xEC\x8B\x9C", CSV_ROLE_DATE },            /* 거래일시 */
+    { "\xEC\xA0\x81\xEC\x9A\x94", CSV_ROLE_DESCRIPTION },                              /* 적요 */
+    { "\xEB\x82\xB4\xEC\x9A\xA9", CSV_ROLE_DESCRIPTION },                              /* 내용 */
+    { "\xEC\xB6\x9C\xEA\xB8\x88\xEC\x95\xA1(\xEC\x9B\x90)", CSV_ROLE_DEBIT },          /* 출금액(원) */
+    { "\xEC\x9E\x85\xEA\xB8\x88\xEC\x95\xA1", CSV_ROLE_CREDIT },                      /* 입금액 */
+    { "\xEA\xB1\xB0\xEB\x9E\x98\xEA\xB8\x88\xEC\x95\xA1", CSV_ROLE_AMOUNT },           /* 거래금액 */
+};
+
+START_TEST(header_names_of_the_other_party_are_its_columns)
+{
+    int w;
+    enum csv_lang lang;
+    enum csv_role role = csv_header_role(party_headers[_i].name, strlen(party_headers[_i].name), &w, &lang);
+    ck_assert_msg(role == party_headers[_i].role, "%s: %s", party_headers[_i].name, csv_role_key(role));
+}
+END_TEST
+
+/* ---- The other party's columns -------------------------------------------------------------- */
+
+static int party_txn(void *ctx, const struct stmt_txn *t)
+{
+    struct collect *c = ctx;
+    push(&c->rows, &c->nrows, fmt("%s|%s|%s", t->description, t->counterparty ? t->counterparty : "",
+                                  t->counterparty_account ? t->counterparty_account : ""));
+    return 0;
+}
+
+static const struct {
+    const char *what;
+    const char *text;
+    const char *override;
+    const char *rows;          /* "DESCRIPTION|COUNTERPARTY|ACCOUNT" per row, joined by '\n' */
+    const char *mapping;       /* "counterparty" and "counterpartyAccount" of the mapping, as JSON */
+} parties[] = {
+    { "a payee column alone is the counterparty and describes the row",
+      "Date,Payee,Amount\n2024-01-02,ACME Ltd,-5.00\n", NULL, "ACME Ltd|ACME Ltd|", "1 null" },
+    { "a payee beside a description stays apart from it",
+      "Date,Description,Payee,Amount\n2024-01-02,Card payment,ACME Ltd,-5.00\n", NULL,
+      "Card payment|ACME Ltd|", "2 null" },
+    { "a mapping without a counterparty puts the column back into the description",
+      "Date,Description,Payee,Amount\n2024-01-02,Card payment,ACME Ltd,-5.00\n", "{\"counterparty\":null}",
+      "Card payment ACME Ltd||", "null null" },
+    { "a mapping can name the counterparty and its account",
+      "Date,Text,Who,Where,Amount\n2024-01-02,Transfer,J Smith,GB29NWBK60161331926819,-5.00\n",
+      "{\"counterparty\":2,\"counterpartyAccount\":3}", "Transfer|J Smith|GB29NWBK60161331926819", "2 3" },
+    { "the counterparty's account is given as the file writes it",
+      "Date,Name,Counterparty account,Amount\n2024-01-02,J Smith,GB29 NWBK 6016 1331 9268 19,-5.00\n"
+      "2024-01-03,,,-1.00\n", NULL, "J Smith|J Smith|GB29 NWBK 6016 1331 9268 19\n||", "1 2" },
+    { "a second column naming a party joins the description",
+      "Datum;Auftraggeber/Empf\xC3\xA4nger;Name;Betrag\n01.03.2024;REWE Markt GmbH;Filiale 4711;-5,00\n", NULL,
+      "Filiale 4711|REWE Markt GmbH|", "1 null" },
+};
+
+START_TEST(the_other_partys_columns_become_counterparty_and_account)
+{
+    struct collect c = { 0 };
+    struct stmt_error err;
+    json_t *cols = NULL;
+    json_t *ov = NULL;
+    if (parties[_i].override != NULL)
+        ck_assert_ptr_nonnull(ov = json_loads(parties[_i].override, 0, NULL));
+    FILE *f = fmemopen((void *)parties[_i].text, strlen(parties[_i].text), "r");
+    ck_assert_ptr_nonnull(f);
+    struct stmt_sink sink = { party_txn, collect_warning, &c };
+    int rc = csv_parse(f, ov, "EUR", &cols, &sink, &err);
+    fclose(f);
+    json_decref(ov);
+    ck_assert_msg(rc == 0, "%s: %s", parties[_i].what, err.message);
+    size_t len = 0;
+    for (size_t i = 0; i < c.nrows; i++)
+        len += strlen(c.rows[i]) + 1;
+    char *all = calloc(1, len + 1);
+    ck_assert_ptr_nonnull(all);
+    for (size_t i = 0; i < c.nrows; i++) {
+        if (i > 0)
+            strcat(all, "\n");
+        strcat(all, c.rows[i]);
+    }
+    ck_assert_msg(strcmp(all, parties[_i].rows) == 0, "%s: got\n%s", parties[_i].what, all);
+    char *m = json_dumps(json_object_get(cols, "counterparty"), JSON_ENCODE_ANY);
+    char *ma = json_dumps(json_object_get(cols, "counterpartyAccount"), JSON_ENCODE_ANY);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_ptr_nonnull(ma);
+    char *both = fmt("%s %s", m, ma);
+    ck_assert_msg(strcmp(both, parties[_i].mapping) == 0, "%s: mapping %s", parties[_i].what, both);
+    free(both);
+    free(m);
+    free(ma);
+    free(all);
+    json_decref(cols);
+    collect_free(&c);
+}
+END_TEST
+
+START_TEST(a_mapping_may_not_give_the_counterparty_a_column_already_used)
+{
+    struct csv_override ov;
+    struct stmt_error err;
+    json_t *o = json_loads("{\"counterparty\":1,\"description\":[1]}", 0, NULL);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_int_eq(csv_override_parse(o, &ov, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.message, "counterparty"));
+    json_decref(o);
+    o = json_loads("{\"counterpartyAccount\":\"IBAN\"}", 0, NULL);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_int_eq(csv_override_parse(o, &ov, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.message, "counterpartyAccount"));
+    json_decref(o);
+}
+END_TEST
 
 START_TEST(header_names_are_understood_in_five_languages)
 {
@@ -1202,6 +1357,7 @@ static Suite *csv_suite(void)
 
     tc = tcase_create("vocabulary");
     tcase_add_loop_test(tc, header_names_are_understood_in_five_languages, 0, N(headers));
+    tcase_add_loop_test(tc, header_names_of_the_other_party_are_its_columns, 0, N(party_headers));
     tcase_add_test(tc, booking_dates_outweigh_value_dates);
     tcase_add_test(tc, balance_and_total_cells_are_recognised);
     suite_add_tcase(s, tc);
@@ -1209,6 +1365,8 @@ static Suite *csv_suite(void)
     tc = tcase_create("fixtures");
     tcase_add_loop_test(tc, each_fixture_gives_exactly_its_expected_rows_warnings_and_mapping, 0, N(fixtures));
     tcase_add_loop_test(tc, small_tables_are_read_as_a_person_would, 0, N(small));
+    tcase_add_loop_test(tc, the_other_partys_columns_become_counterparty_and_account, 0, N(parties));
+    tcase_add_test(tc, a_mapping_may_not_give_the_counterparty_a_column_already_used);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("mapping");

@@ -86,7 +86,8 @@ static const char *const fixtures[] = {
     "hu_dotted_dates.csv", "kr_spaced_dates.csv", "utf16le_nobom_pl.csv", "utf16be_nobom_ru.csv",
     "utf16le_nobom_el.csv", "utf16be_nobom_hu.csv", "utf8_one_bad_byte.csv", "mt940_structured.sta",
     "mt942_interim.sta", "camt052_v02.xml", "camt052_v08.xml", "camt054_v02.xml", "camt054_v08.xml",
-    "ar_indic_amounts.csv", "ofx_entities.ofx", "all_rows_unreadable.qif",
+    "ar_indic_amounts.csv", "ofx_entities.ofx", "all_rows_unreadable.qif", "de_partnername_iban.csv",
+    "nl_rabobank_tegenpartij.csv", "kr_counterparty.csv",
 };
 
 /* Runs one fixture through the upload's path; fills g, *format_name,
