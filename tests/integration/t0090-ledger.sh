@@ -2,7 +2,8 @@
 # t0090-ledger: the ledger API through nginx (modules/ledger), on rows inserted by SQL for
 # two users: keyset paging covers every row once, newest first; each filter (from/to, q on
 # description and counterparty, category, account in its masked form, importId) against
-# the same filter in SQL, with the per-currency totals; bad parameters are 400 JSON; the
+# the same filter in SQL, with the per-currency totals, and so is every combination of them
+# (each of the 64 statement shapes, first pages and later ones); bad parameters are 400 JSON; the
 # account is masked; another user's rows never appear and PATCHing one is a 404 that
 # changes nothing; PATCH with always_for_counterparty writes a rule the category-rules
 # endpoint lists and the next import applies; POST/DELETE of rules.
