@@ -100,7 +100,7 @@ filter "every filter at once" "from=2024-01-05&to=2024-02-10&q=row&category=Dini
 # prepared per connection), its first page and the pages after it (a cursor) another: all 64,
 # each against the same filter in SQL.  The dates are from and to, from alone or to alone in turn.
 for (( shape = 1; shape < 32; shape++ )); do
-  query="" where="true" limit=5
+  query="" where="true"
   if (( shape & 1 )); then
     case $(( shape % 3 )) in
       0) query+="&from=2024-01-05&to=2024-02-10"; where+=" AND tx_date BETWEEN '2024-01-05' AND '2024-02-10'" ;;
@@ -111,7 +111,10 @@ for (( shape = 1; shape < 32; shape++ )); do
   (( shape & 2 )) && { query+="&q=ROW%201"; where+=" AND (description ILIKE '%row 1%' OR counterparty ILIKE '%row 1%')"; }
   (( shape & 4 )) && { query+="&category=Dining"; where+=" AND category = 'Dining'"; }
   (( shape & 8 )) && { query+="&account=****6819"; where+=" AND account LIKE '%6819'"; }
-  (( shape & 16 )) && { query+="&importId=$IMP"; where+=" AND import_id = '$IMP'"; limit=1; }
+  (( shape & 16 )) && { query+="&importId=$IMP"; where+=" AND import_id = '$IMP'"; }
+  # about three pages, so that the shape's later pages run too
+  limit=$(( ($(sql "SELECT count(*) FROM transactions t WHERE user_id = '$USER_ID' AND $where") + 2) / 3 ))
+  (( limit > 0 )) || limit=1
   filter "filters ${query#&}" "${query#&}" "$limit" "$where"
 done
 
