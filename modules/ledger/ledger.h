@@ -26,6 +26,15 @@
 #define LEDGER_RULES_MAX     1000   /* rules per user; GET lists them all */
 #define LEDGER_CURSOR_MAX    64     /* bytes of a cursor's text */
 
+/* The session settings of the transactions responder's connections (si_db's options),
+ * set by its handler before the worker's first statement.  A page statement is
+ * prepared per shape (ledger_sql.h) and must run its generic plan: PostgreSQL's own
+ * choice keeps planning each execution, since a generic plan's `LIMIT $2` is costed as
+ * a tenth of the rows against the custom plan's 51.  Every filter of a shape has one
+ * good plan whatever its value (an index range or the keyset walk), and the PATCH
+ * statements are lookups by key. */
+#define LEDGER_DB_OPTIONS "-c plan_cache_mode=force_generic_plan"
+
 int transactions_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp);
 int category_rules_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp);
 

@@ -1,15 +1,37 @@
-/* ledger_sql.h: the ledger's statements, as macros: transactions.c runs them and
- * scripts/bench-read prints LEDGER_SQL_FIRST_PAGE for its Node.js peer
- * (tests/bench/node_ledger_peer.js), so both run the very same SQL.
+/* ledger_sql.h: the statement of a GET transactions page, one text per "shape" (which
+ * filters the request carries), built by ledger_sql.c.  transactions.c runs them prepared
+ * and scripts/bench-read prints all of them for its Node.js peer
+ * (tests/bench/node_ledger_peer.js), so both send the very same SQL for a request.
  *
- * LEDGER_SQL_*_PAGE parameters: $1 user, $2 from, $3 to (dates), $4 q as an ILIKE pattern,
- * $5 category, $6 account, $7 import id, $8 $9 the cursor's date and id, $10 the limit.
- * One row: the page's rows as a JSON array (text), how many rows were read (limit + 1
- * means there is a next page), "YYYY-MM-DD id" of the page's last row when the page is
- * full, and the totals as a JSON array (text; NULL for LEDGER_SQL_NEXT_PAGE).
- * LEDGER_SQL_FIRST_PAGE_ALL is LEDGER_SQL_FIRST_PAGE for a request without any filter. */
+ * Why shapes: one statement with every optional filter written `$n IS NULL OR ...` can
+ * only be planned with its values, on every request (10-20 ms of planning against 2-30 ms
+ * of execution on a 1M-row ledger).  A statement that names only the filters present has
+ * one good plan whatever the values, so it is prepared once per connection and each
+ * request only executes it.  There are LEDGER_SHAPES of them (6 bits), every one small
+ * enough to prepare: the shapes a client really uses cost one prepare each per
+ * connection.
+ *
+ * Parameters, numbered in this order and only for the filters present: $1 the user, $2 the
+ * limit, then from and to (dates; an absent one is -infinity / infinity), q as an ILIKE
+ * pattern, the category, the account (as stored, or "****" and its last 4), the import id,
+ * the cursor's date and id.  One row: the page's rows as a JSON array (text), how many rows
+ * were read (limit + 1 means there is a next page), "YYYY-MM-DD id" of the page's last row
+ * when the page is full, and the totals as a JSON array (text; NULL after the first
+ * page).  The first page without any filter reads its totals from ledger_totals. */
 #ifndef LEDGER_SQL_H
 #define LEDGER_SQL_H
+
+#include <stddef.h>
+
+#define LEDGER_SHAPE_DATES    0x01u  /* from and/or to */
+#define LEDGER_SHAPE_Q        0x02u
+#define LEDGER_SHAPE_CATEGORY 0x04u
+#define LEDGER_SHAPE_ACCOUNT  0x08u
+#define LEDGER_SHAPE_IMPORT   0x10u
+#define LEDGER_SHAPE_CURSOR   0x20u  /* a page after the first: no totals */
+#define LEDGER_SHAPES         64     /* every combination of the bits above */
+#define LEDGER_SQL_MAX        4096   /* bytes of the longest statement (with its NUL) */
+#define LEDGER_PARAMS_MAX     10     /* parameters of the longest statement */
 
 /* One row's answer; t is transactions.  Accounts are masked by sql/0020's mask_account
  * ("****" and the last 4 characters), the one masking rule of every answer. */
@@ -19,47 +41,9 @@
     "'category', t.category, 'account', mask_account(t.account), "                                           \
     "'counterparty_account', mask_account(t.counterparty_account), 'import_id', t.import_id)"
 
-/* $1 user, $2 from, $3 to, $4 q as an ILIKE pattern, $5 category, $6 account, $7 import id;
- * NULL: no such filter.  Each is planned with its value (unnamed statements), so an absent
- * filter costs nothing. */
-#define FILTER                                                                                          \
-    "t.user_id = $1::uuid AND ($2::date IS NULL OR t.tx_date >= $2::date) "                             \
-    "AND ($3::date IS NULL OR t.tx_date <= $3::date) "                                                  \
-    "AND ($4::text IS NULL OR t.description ILIKE $4::text OR t.counterparty ILIKE $4::text) "          \
-    "AND ($5::text IS NULL OR t.category = $5::text) "                                                  \
-    "AND ($6::text IS NULL OR t.account = $6::text OR (left($6::text, 4) = '****' "                     \
-    "AND length(t.account) > 4 AND right(t.account, 4) = substr($6::text, 5))) "                        \
-    "AND ($7::uuid IS NULL OR t.import_id = $7::uuid)"
-
-/* $8 $9: the cursor's date and id; $10 the limit.  One more row than the page tells
- * whether there is a next one. */
-#define PAGE                                                                                            \
-    "WITH page AS (SELECT t.tx_date, t.id, row_number() OVER (ORDER BY t.tx_date DESC, t.id DESC) AS n, " \
-    ROW_JSON " AS j FROM (SELECT * FROM transactions t WHERE " FILTER " "                               \
-    "AND ($8::date IS NULL OR (t.tx_date, t.id) < ($8::date, $9::bigint)) "                             \
-    "ORDER BY t.tx_date DESC, t.id DESC LIMIT $10::int + 1) t) "                                        \
-    "SELECT coalesce(json_agg(j ORDER BY n) FILTER (WHERE n <= $10::int), '[]')::text, count(*), "      \
-    "max(to_char(tx_date, 'YYYY-MM-DD') || ' ' || id) FILTER (WHERE n = $10::int), "
-
-#define TOTALS                                                                                          \
-    "(SELECT coalesce(json_agg(json_build_object('currency', c.currency, 'income_minor', c.inc, "       \
-    "'expense_minor', c.exp, 'net_minor', c.inc - c.exp, 'count', c.n) ORDER BY c.currency), '[]')::text " \
-    "FROM (SELECT t.currency, coalesce(sum(t.amount_minor) FILTER (WHERE t.amount_minor > 0), 0) AS inc, " \
-    "coalesce(-sum(t.amount_minor) FILTER (WHERE t.amount_minor < 0), 0) AS exp, count(*) AS n "        \
-    "FROM transactions t WHERE " FILTER " GROUP BY t.currency) c) "
-
-/* Without any filter the totals are the whole ledger's, kept by triggers in ledger_totals
- * (sql/0017_ledger.sql): a row per currency instead of every transaction. */
-#define TOTALS_ALL                                                                                      \
-    "(SELECT coalesce(json_agg(json_build_object('currency', c.currency, 'income_minor', c.income_minor, " \
-    "'expense_minor', c.expense_minor, 'net_minor', c.income_minor - c.expense_minor, 'count', c.tx_count) " \
-    "ORDER BY c.currency), '[]')::text FROM ledger_totals c WHERE c.user_id = $1::uuid AND c.tx_count > 0) "
-
-/* The first page carries the totals; the pages after it do not. */
-#define LEDGER_SQL_FIRST_PAGE PAGE TOTALS "FROM page"
-#define LEDGER_SQL_NEXT_PAGE PAGE "NULL FROM page"
-/* The first page when no filter is given ($2..$7 all NULL). */
-#define LEDGER_SQL_FIRST_PAGE_ALL PAGE TOTALS_ALL "FROM page"
-
+/* Writes the statement of a shape (a combination of LEDGER_SHAPE_*) into out (cap bytes,
+ * LEDGER_SQL_MAX is enough) and the number of its parameters into *n_params: 0, or -1 for
+ * a shape that is not one or a buffer too small.  The same text for the same shape. */
+int ledger_sql_page(unsigned shape, char *out, size_t cap, int *n_params);
 
 #endif

@@ -1,7 +1,7 @@
 # modules/ledger: the ledger API (issue 15): libledger (the shared helpers) and the responders
 # smartimport-transactions and smartimport-category-rules, their integration test t0090.
 noinst_LTLIBRARIES += libledger.la
-libledger_la_SOURCES = modules/ledger/ledger.h modules/ledger/ledger_sql.h modules/ledger/ledger.c modules/ledger/transactions.c \
+libledger_la_SOURCES = modules/ledger/ledger.h modules/ledger/ledger_sql.h modules/ledger/ledger_sql.c modules/ledger/ledger.c modules/ledger/transactions.c \
 	modules/ledger/category_rules.c
 LEDGER_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/ledger
 libledger_la_CPPFLAGS = $(LEDGER_CPPFLAGS)

@@ -87,7 +87,7 @@ static int list(struct si_ctx *ctx, struct si_request *req, struct si_response *
     const char *from = param(req, "from"), *to = param(req, "to"), *q = param(req, "q"),
                *category = param(req, "category"), *account = param(req, "account"),
                *import_text = param(req, "importId"), *limit_param = param(req, "limit"),
-               *cursor = param(req, "cursor"), *pattern = NULL, *import = NULL, *cdate = NULL, *cid = NULL;
+               *cursor = param(req, "cursor"), *pattern = NULL;
     long long limit = LEDGER_LIMIT_DEFAULT, cursor_id = 0;
     if (from != NULL && !ledger_date_valid(from))
         bad_param(&err, "from", "a date written YYYY-MM-DD");
@@ -111,18 +111,45 @@ static int list(struct si_ctx *ctx, struct si_request *req, struct si_response *
         return si_response_from_error(resp, &err);
     if (q != NULL && (pattern = like_pattern(ctx->arena, q)) == NULL)
         return si_response_error(resp, 500, "internal", "out of memory");
-    if (import_text != NULL)
-        import = import_id;
+    snprintf(limit_text, sizeof limit_text, "%lld", limit);
+    /* The shape: the filters present, each parameter numbered in ledger_sql.h's order. */
+    const char *p[LEDGER_PARAMS_MAX] = { user, limit_text };
+    int n = 2;
+    unsigned shape = 0;
+    if (from != NULL || to != NULL) {
+        shape |= LEDGER_SHAPE_DATES;
+        p[n++] = from != NULL ? from : "-infinity";
+        p[n++] = to != NULL ? to : "infinity";
+    }
+    if (q != NULL) {
+        shape |= LEDGER_SHAPE_Q;
+        p[n++] = pattern;
+    }
+    if (category != NULL) {
+        shape |= LEDGER_SHAPE_CATEGORY;
+        p[n++] = category;
+    }
+    if (account != NULL) {
+        shape |= LEDGER_SHAPE_ACCOUNT;
+        p[n++] = account;
+    }
+    if (import_text != NULL) {
+        shape |= LEDGER_SHAPE_IMPORT;
+        p[n++] = import_id;
+    }
     if (cursor != NULL) {
         snprintf(id_text, sizeof id_text, "%lld", cursor_id);
-        cdate = cursor_date;
-        cid = id_text;
+        shape |= LEDGER_SHAPE_CURSOR;
+        p[n++] = cursor_date;
+        p[n++] = id_text;
     }
-    snprintf(limit_text, sizeof limit_text, "%lld", limit);
-    const char *p[] = { user, from, to, pattern, category, account, import, cdate, cid, limit_text };
-    bool filtered = from != NULL || to != NULL || q != NULL || category != NULL || account != NULL || import != NULL;
-    const char *sql = cursor != NULL ? LEDGER_SQL_NEXT_PAGE : filtered ? LEDGER_SQL_FIRST_PAGE : LEDGER_SQL_FIRST_PAGE_ALL;
-    PGresult *res = si_db_exec(ctx->db, sql, 10, p, &err);
+    char sql[LEDGER_SQL_MAX];
+    int n_params = 0;
+    if (ledger_sql_page(shape, sql, sizeof sql, &n_params) != 0 || n_params != n)
+        return si_response_error(resp, 500, "internal", "no statement for the filters");
+    /* Prepared on this connection the first time the shape runs, executed after that
+     * with its generic plan (LEDGER_DB_OPTIONS): no planning per request. */
+    PGresult *res = si_db_exec_prepared(ctx->db, sql, n, p, ctx->db->query_timeout_ms, &err);
     if (res == NULL)
         return si_response_from_error(resp, &err);
     long long rows = 0;
@@ -252,6 +279,8 @@ done:
 
 int transactions_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
 {
+    /* Before this worker's first statement, so that every connection it opens has them. */
+    ctx->db->options = LEDGER_DB_OPTIONS;
     if (strcmp(req->method, "PATCH") == 0)
         return patch(ctx, req, resp);
     return list(ctx, req, resp);

@@ -1,12 +1,13 @@
 // node_ledger_peer.js: the Node.js peer of scripts/bench-read: GET transactions as a Node
 // function would serve it: node's `http` server, the caller from an HS256 bearer token
 // (node's crypto, SMARTIMPORT_JWT_SECRET), the same parameter checks, a `pg` Pool (4
-// connections, one per responder thread of the C side) running the very same statement
-// (modules/ledger/ledger_sql.h's LEDGER_SQL_FIRST_PAGE / _NEXT_PAGE / _FIRST_PAGE_ALL, printed by
-// scripts/bench-read into files) unnamed, like libpq's PQexecParams, and answering the same
-// JSON.  Usage: node node_ledger_peer.js PORT FIRST_PAGE.sql NEXT_PAGE.sql
-// FIRST_PAGE_ALL.sql (DATABASE_URL
-// names the database; NODE_PATH points at the folder scripts/bench-read installed `pg` into).
+// connections, one per responder thread of the C side) running the very same statement text
+// as the C side for the request (the shape of its filters and their parameters in the order
+// of modules/ledger/ledger_sql.h; scripts/bench-read prints every shape into a JSON file)
+// unnamed, as a serverless function sends it (planned per request; the C side prepares it
+// once per connection), and answering the same JSON.  Usage: node node_ledger_peer.js PORT
+// SHAPES.json (DATABASE_URL names the database; NODE_PATH points at the folder
+// scripts/bench-read installed `pg` into).
 'use strict';
 const http = require('http');
 const crypto = require('crypto');
@@ -14,9 +15,9 @@ const fs = require('fs');
 const { Pool } = require('pg');
 
 const port = Number(process.argv[2]);
-const firstSql = fs.readFileSync(process.argv[3], 'utf8');
-const nextSql = fs.readFileSync(process.argv[4], 'utf8');
-const allSql = fs.readFileSync(process.argv[5], 'utf8');
+const shapes = JSON.parse(fs.readFileSync(process.argv[3], 'utf8'));
+// ledger_sql.h's LEDGER_SHAPE_* bits
+const DATES = 0x01, Q = 0x02, CATEGORY = 0x04, ACCOUNT = 0x08, IMPORT = 0x10, CURSOR = 0x20;
 const secret = process.env.SMARTIMPORT_JWT_SECRET;
 const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: 4 });
 const uuidRe = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -78,10 +79,16 @@ http.createServer((req, res) => {
     cdate = m[1]; cid = m[2];
   }
   const pattern = text ? `%${text.replace(/[\\%_]/g, '\\$&')}%` : null;
-  const filtered = from || to || text || category || account || importId;
-  pool.query({ text: cursor ? nextSql : filtered ? firstSql : allSql, rowMode: 'array',
-                values: [user, from, to, pattern, category, account, importId ? importId.toLowerCase() : null, cdate,
-                         cid, String(limit)] }).then((r) => {
+  // The shape and its parameters, in ledger_sql.h's order.
+  let shape = 0;
+  const values = [user, String(limit)];
+  if (from || to) { shape |= DATES; values.push(from || '-infinity', to || 'infinity'); }
+  if (pattern) { shape |= Q; values.push(pattern); }
+  if (category) { shape |= CATEGORY; values.push(category); }
+  if (account) { shape |= ACCOUNT; values.push(account); }
+  if (importId) { shape |= IMPORT; values.push(importId.toLowerCase()); }
+  if (cursor) { shape |= CURSOR; values.push(cdate, cid); }
+  pool.query({ text: shapes[shape], rowMode: 'array', values }).then((r) => {
     const [rows, readText, last, totals] = r.rows[0];
     const read = Number(readText);
     let next = 'null';

@@ -2,7 +2,8 @@
 # t0090-ledger: the ledger API through nginx (modules/ledger), on rows inserted by SQL for
 # two users: keyset paging covers every row once, newest first; each filter (from/to, q on
 # description and counterparty, category, account in its masked form, importId) against
-# the same filter in SQL, with the per-currency totals; bad parameters are 400 JSON; the
+# the same filter in SQL, with the per-currency totals, and so is every combination of them
+# (each of the 64 statement shapes, first pages and later ones); bad parameters are 400 JSON; the
 # account is masked; another user's rows never appear and PATCHing one is a 404 that
 # changes nothing; PATCH with always_for_counterparty writes a rule the category-rules
 # endpoint lists and the next import applies; POST/DELETE of rules.
@@ -95,6 +96,27 @@ filter "account as stored" "account=GB29NWBK60161331926819" 20 "account = 'GB29N
 filter "importId" "importId=$IMP" 6 "import_id = '$IMP'"
 filter "every filter at once" "from=2024-01-05&to=2024-02-10&q=row&category=Dining&account=****6819&importId=$IMP" 3 \
   "tx_date BETWEEN '2024-01-05' AND '2024-02-10' AND category = 'Dining' AND account LIKE '%6819' AND import_id = '$IMP'"
+# Each combination of the filters is its own statement (modules/ledger/ledger_sql.h: a shape,
+# prepared per connection), its first page and the pages after it (a cursor) another: all 64,
+# each against the same filter in SQL.  The dates are from and to, from alone or to alone in turn.
+for (( shape = 1; shape < 32; shape++ )); do
+  query="" where="true"
+  if (( shape & 1 )); then
+    case $(( shape % 3 )) in
+      0) query+="&from=2024-01-05&to=2024-02-10"; where+=" AND tx_date BETWEEN '2024-01-05' AND '2024-02-10'" ;;
+      1) query+="&from=2024-01-05"; where+=" AND tx_date >= '2024-01-05'" ;;
+      2) query+="&to=2024-02-10"; where+=" AND tx_date <= '2024-02-10'" ;;
+    esac
+  fi
+  (( shape & 2 )) && { query+="&q=ROW%201"; where+=" AND (description ILIKE '%row 1%' OR counterparty ILIKE '%row 1%')"; }
+  (( shape & 4 )) && { query+="&category=Dining"; where+=" AND category = 'Dining'"; }
+  (( shape & 8 )) && { query+="&account=****6819"; where+=" AND account LIKE '%6819'"; }
+  (( shape & 16 )) && { query+="&importId=$IMP"; where+=" AND import_id = '$IMP'"; }
+  # about three pages, so that the shape's later pages run too
+  limit=$(( ($(sql "SELECT count(*) FROM transactions t WHERE user_id = '$USER_ID' AND $where") + 2) / 3 ))
+  (( limit > 0 )) || limit=1
+  filter "filters ${query#&}" "${query#&}" "$limit" "$where"
+done
 
 # The unfiltered totals come from ledger_totals (kept by triggers): still exact after a delete,
 # an update of amounts and currencies, and an insert of several rows in one statement.
