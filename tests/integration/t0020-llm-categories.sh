@@ -38,12 +38,12 @@ LOG="${SMARTIMPORT_TEST_VAR:-}/log/ingest-statement.log"
 
 mode good
 printf '%s\n' 'Date,Description,Amount' \
-  '2024-03-01,ZORBLAX BAKERY 4711 BERLIN,-4.50' \
-  '2024-03-02,ZORBLAX BAKERY 4712 BERLIN,-3.20' \
+  '2024-03-01,ZORBLAX KNURFEL 4711 BERLIN,-4.50' \
+  '2024-03-02,ZORBLAX KNURFEL 4712 BERLIN,-3.20' \
   '2024-03-03,QUUXLEY PET SPA,-60.00' \
   '2024-03-04,FNORD YACHTS,-999.00' \
   '2024-03-05,TESCO STORES 1003,-20.00' \
-  '2024-03-06,CARD 4929123456781234 BLORPTON CLINIC,-80.00' \
+  '2024-03-06,CARD 4929123456781234 BLORPTON VESK,-80.00' \
   '2024-03-07,WIBBLEFROB,-12.00' > "$T/a.csv"
 
 # --- one request for the import -------------------------------------------------------------------
@@ -64,10 +64,11 @@ check "the staged rows carry the categories (both ZORBLAX rows)" test \
 # --- what the model was told ---------------------------------------------------------------------------
 curl -fsS --max-time 5 "$LLM/_last?kind=categories" > "$T/prompt.json"
 jq -r '.messages[1].content' "$T/prompt.json" > "$T/user.json"
+echo "# merchants asked: $(jq -c .merchants "$T/user.json")"
 check "the request is chat completions in JSON mode" \
   jqf '.response_format.type == "json_object" and (.messages | length) == 2 and .messages[0].role == "system"' "$T/prompt.json"
 check "it asked each merchant the rules did not know, once, lower case" \
-  jqf '(.merchants | sort) == ["blorpton clinic", "fnord yachts", "quuxley pet spa", "wibblefrob", "zorblax bakery"]' "$T/user.json"
+  jqf '(.merchants | sort) == ["blorpton vesk", "fnord yachts", "quuxley pet spa", "wibblefrob", "zorblax knurfel"]' "$T/user.json"
 check "  and not the one they knew" bash -c "! grep -qi tesco '$T/prompt.json'"
 check "it listed the categories, Other among them" jqf '(.categories | index("Dining")) != null and (.categories | index("Other")) != null' "$T/user.json"
 check "no run of 6 or more digits left (the card number is not there)" bash -c \
@@ -75,10 +76,11 @@ check "no run of 6 or more digits left (the card number is not there)" bash -c \
 check "nor the user's id or the import's" bash -c "! grep -q '$U' '$T/prompt.json' && ! grep -q '$A' '$T/prompt.json'"
 
 # --- the cache ------------------------------------------------------------------------------------------
+echo "# cached: $(cache "$U")"
 check "the valid answers are cached for the user (Other included), the invalid one and the unasked one not" test \
-  "$(cache "$U")" = "blorpton clinic=Health;quuxley pet spa=Shopping;wibblefrob=Other;zorblax bakery=Dining"
+  "$(cache "$U")" = "blorpton vesk=Health;quuxley pet spa=Shopping;wibblefrob=Other;zorblax knurfel=Dining"
 printf '%s\n' 'Date,Description,Amount' \
-  '2024-04-01,ZORBLAX BAKERY 4799 BERLIN,-5.00' \
+  '2024-04-01,ZORBLAX KNURFEL 4799 BERLIN,-5.00' \
   '2024-04-02,QUUXLEY PET SPA,-61.00' \
   '2024-04-03,WIBBLEFROB,-13.00' > "$T/b.csv"
 n0="$(asked)"
@@ -100,7 +102,7 @@ check "  and gets the answers" test "$(category ZORBLAX)|$(category QUUXLEY)" = 
 check "  and its own cache rows" test "$(sql "SELECT count(*) FROM merchant_category_cache WHERE user_id = '$V'")" = 4
 
 # --- a model that fails ------------------------------------------------------------------------------------
-printf '%s\n' 'Date,Description,Amount' '2024-05-01,GLIMMERWICK CANDLES,-15.00' '2024-05-02,ZORBLAX BAKERY,-2.00' > "$T/c.csv"
+printf '%s\n' 'Date,Description,Amount' '2024-05-01,GLIMMERWICK CANDLES,-15.00' '2024-05-02,ZORBLAX KNURFEL,-2.00' > "$T/c.csv"
 mode 500; n0="$(asked)"
 ingest "$T/c.csv" "${AUTH_U[@]}"
 C="$IMPORT"
@@ -135,6 +137,7 @@ check "once the model is back, the merchant is asked and answered" test "$(asked
 
 # --- the log ----------------------------------------------------------------------------------------------
 if [[ -n ${SMARTIMPORT_TEST_VAR:-} && -f $LOG ]]; then
+  echo "# log: $(jq -cR --arg a "$A" 'fromjson? | select(.msg == "merchant categories" and .importId == $a)' "$LOG")"
   check "the log counts what was asked and answered" test \
     "$(jq -rR --arg a "$A" 'fromjson? | select(.msg == "merchant categories" and .importId == $a) | "\(.asked)/\(.answered)/\(.fromCache)"' "$LOG")" = 5/4/0
   check "the model's failure is a warning with its reason code" bash -c \
