@@ -26,7 +26,7 @@ at_exit restore_mode
 restore_mode() { mode good; }
 ingest() {  # ingest FILE AUTH... -> IMPORT (the answer in $T/body)
   local file=$1; shift
-  request POST "$FN/ingest-statement?fileName=$(basename "$file")" "$@" -H 'Content-Type: text/csv' \
+  request POST "$FN/ingest-statement?fileName=$(basename "$file")&currency=USD" "$@" -H 'Content-Type: text/csv' \
     --data-binary @"$file"
   IMPORT="$(jq -r '.importId // empty' "$T/body")"
 }
