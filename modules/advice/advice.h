@@ -6,13 +6,13 @@
  *   analytics.c  the spending analytics (SQL over the user's transactions)
  *   derive.c     the derived figures: run-rates, shares, month-over-month, drivers, projection
  *   words.c      figures as words: money (si_money.h), percentages, counts, the period
- *   mask.c       the digit masker and UTF-8-safe copying
  *   rules.c      the rules template: Crystal's answer without a model
  *   prompt.c     the chat-completions request for the model
  *   reply.c      validation of the model's reply
- *   llm.c        the model client (the runtime's si_http)
+ *   llm.c        Crystal's exchange with the model (the runtime's si_llm)
  *   startup.c    the model's configuration, read once at start
- * (derive, words, mask, rules, prompt and reply are pure: tests/unit/check_advice.c)
+ * (derive, words, rules, prompt and reply are pure: tests/unit/check_advice.c; the digit
+ * masker they use is the runtime's si_text.h)
  *
  * The *_run functions do the work for one caller on the worker's connection
  * and are what approve-import calls directly (no HTTP between the steps). */
@@ -25,28 +25,18 @@
 
 #include "si_function.h"
 #include "si_http.h"
+#include "si_llm.h"
+#include "si_text.h"
 #include "si_uuid.h"
 
 /* ---- configuration (read once from the environment, then read-only) ------ */
 
-#define ADVICE_DEFAULT_BASE_URL   "https://api.openai.com/v1"
-#define ADVICE_DEFAULT_MODEL      "gpt-4o-mini"
-#define ADVICE_DEFAULT_TIMEOUT_MS 8000
-#define ADVICE_MAX_TIMEOUT_MS     120000
+#define ADVICE_DEFAULT_TIMEOUT_MS 8000           /* OPENAI_TIMEOUT_MS unset */
 #define ADVICE_MAX_REPLY_BYTES    (256 * 1024)   /* the model's HTTP response body */
-#define ADVICE_MAX_URL            512
-#define ADVICE_MAX_KEY            512
-#define ADVICE_MAX_MODEL          128
 
-struct advice_config {
-    char base_url[ADVICE_MAX_URL];   /* OPENAI_BASE_URL, without a trailing slash */
-    char api_key[ADVICE_MAX_KEY];    /* OPENAI_API_KEY; "" = no model, Crystal uses rules */
-    char model[ADVICE_MAX_MODEL];    /* OPENAI_MODEL */
-    int timeout_ms;                  /* OPENAI_TIMEOUT_MS: the whole exchange, retry included */
-};
-
-/* Fills cfg from envp (NULL-terminated "NAME=value").  0, or -1 with err. */
-int advice_config_load(struct advice_config *cfg, char *const *envp, struct si_error *err);
+/* The model's settings are the runtime's (si_llm.h: OPENAI_BASE_URL, OPENAI_API_KEY,
+ * OPENAI_MODEL), with OPENAI_TIMEOUT_MS (default ADVICE_DEFAULT_TIMEOUT_MS) the
+ * whole exchange of one analysis. */
 
 /* For each responder's main(), before si_server_main(): loads the
  * configuration into the module's read-only copy and initialises libcurl
@@ -56,7 +46,7 @@ int advice_startup(const char *function_name, char *const *envp);
 void advice_shutdown(void);
 
 /* The configuration loaded by advice_startup (read-only; workers share it). */
-const struct advice_config *advice_config(void);
+const struct si_llm_config *advice_config(void);
 
 /* ---- the analytics ------------------------------------------------------- */
 
@@ -147,21 +137,6 @@ struct advice_text {
     char forecast_delta[ADVICE_TEXT_MAX + 1];
 };
 
-/* mask.c.  Copies in to out (size n) with every digit of a run of 6 or more
- * digits, except the run's last 4, replaced by '*'.  A run may contain single
- * spaces or hyphens between digits ("1234 5678 9012", "DE89-3704-0044"), so
- * grouped account and card numbers are masked too.  Output has the input's
- * length; it is truncated (at a UTF-8 boundary) when n is too small.  Returns
- * out. */
-char *advice_mask_digits(const char *in, char *out, size_t n);
-/* True when s holds a run of 6+ digits (with the same separators). */
-bool advice_has_digit_run(const char *s);
-/* Copies at most n-1 bytes of src, cut at a UTF-8 character boundary. */
-void advice_copy_utf8(char *dst, size_t n, const char *src);
-/* The length of the longest prefix of s[0..len) that does not end inside a
- * multi-byte UTF-8 character. */
-size_t advice_utf8_cut(const char *s, size_t len);
-
 /* derive.c.  Rounded num/den (half away from zero); den > 0. */
 long long advice_div_round(long long num, long long den);
 /* Tenths of a percent of num/den, rounded; false when den <= 0. */
@@ -200,19 +175,13 @@ int advice_parse_completion(const char *body, size_t len, struct advice_text *ou
 
 /* ---- the model ------------------------------------------------------------- */
 
-struct llm_result {
-    int attempts;
-    long http_status;     /* of the last attempt, 0 when none */
-    double ms;
-};
-
-/* Sends request_body to cfg's chat-completions endpoint through http (the
- * worker's client; NULL: one for this call): one retry on 429 and 5xx,
- * everything within cfg->timeout_ms, response capped at
- * ADVICE_MAX_REPLY_BYTES.  0 with out filled, or -1 with *reason a code
- * ("no_key", "timeout", "http_500", "bad_json", "wrong_keys", ...). */
-int llm_advise(struct si_http_client *http, const struct advice_config *cfg, const char *request_body,
-               struct advice_text *out, struct llm_result *res, const char **reason);
+/* Sends request_body to cfg's chat-completions endpoint (si_llm_chat: one
+ * retry on 429 and 5xx, everything within cfg->timeout_ms, response capped at
+ * ADVICE_MAX_REPLY_BYTES) and validates the reply.  0 with out filled, or -1
+ * with *reason a code ("no_key", "timeout", "http_500", "bad_json",
+ * "wrong_keys", ...). */
+int llm_advise(struct si_http_client *http, const struct si_llm_config *cfg, const char *request_body,
+               struct advice_text *out, struct si_llm_result *res, const char **reason);
 
 /* ---- the steps --------------------------------------------------------------- */
 

@@ -132,7 +132,7 @@ int advice_analytics_load(struct si_db *db, const char *user_id, const char *dat
         return -1;
     for (int i = 0; i < PQntuples(res) && a->n_merchants < ADVICE_MAX_MERCHANTS; i++) {
         struct advice_merchant *m = &a->merchants[a->n_merchants++];
-        advice_mask_digits(PQgetvalue(res, i, 0), m->name, sizeof m->name);
+        si_mask_digits(PQgetvalue(res, i, 0), m->name, sizeof m->name);
         m->spend = col_money(res, i, 1);
         m->count = col_ll(res, i, 2);
     }

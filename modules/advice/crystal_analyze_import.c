@@ -194,9 +194,9 @@ static int start(struct si_db *db, const char *user, struct handoff_row *h, bool
 
 /* Step 2b: the words.  Returns the source; *reason is the fallback's code. */
 static const char *advise(struct si_http_client *http, const struct advice_analytics *a, struct advice_text *text,
-                          struct llm_result *lr, const char **reason)
+                          struct si_llm_result *lr, const char **reason)
 {
-    const struct advice_config *cfg = advice_config();
+    const struct si_llm_config *cfg = advice_config();
     *reason = NULL;
     memset(lr, 0, sizeof *lr);
     if (cfg->api_key[0] == '\0') {
@@ -222,7 +222,7 @@ static const char *advise(struct si_http_client *http, const struct advice_analy
  * (and its lock held), so there is nothing to re-check. */
 static int finish(struct si_db *db, const char *user, struct handoff_row *h, bool force, bool in_tx,
                   const struct advice_analytics *a, const struct advice_text *text, const char *source,
-                  const char *reason, const struct llm_result *lr, double t0, json_t **out,
+                  const char *reason, const struct si_llm_result *lr, double t0, json_t **out,
                   struct si_error *err)
 {
     json_t *top = NULL, *cats = NULL;
@@ -329,7 +329,7 @@ int crystal_run(struct si_db *db, struct si_http_client *http, const char *user,
 
     struct advice_analytics a;
     struct advice_text text;
-    struct llm_result lr;
+    struct si_llm_result lr;
     const char *reason;
     if (advice_analytics_load(db, user, h.date_from, h.date_to, h.currency, &a, err) != 0)
         goto fail;

@@ -50,7 +50,7 @@ void advice_add_category(struct advice_analytics *a, const char *name, long long
                          long long history, long long budget)
 {
     char masked[ADVICE_NAME_MAX];
-    advice_mask_digits(name != NULL && name[0] ? name : "Uncategorized", masked, sizeof masked);
+    si_mask_digits(name != NULL && name[0] ? name : "Uncategorized", masked, sizeof masked);
     struct advice_category *c = NULL;
     for (size_t i = 0; i < a->n_categories; i++)
         if (strcmp(a->categories[i].name, masked) == 0)
@@ -58,7 +58,7 @@ void advice_add_category(struct advice_analytics *a, const char *name, long long
     if (c == NULL && a->n_categories + 1 < ADVICE_MAX_CATEGORIES) {
         c = &a->categories[a->n_categories++];
         memset(c, 0, sizeof *c);
-        advice_copy_utf8(c->name, sizeof c->name, masked);
+        si_copy_utf8(c->name, sizeof c->name, masked);
         c->budget = -1;
     }
     if (c == NULL) {   /* the last slot holds "Other": everything past the first rows */

@@ -5,7 +5,7 @@
 noinst_LTLIBRARIES += libadvice.la
 libadvice_la_SOURCES = modules/advice/advice.h \
 	modules/advice/analytics.c modules/advice/approve_import.c modules/advice/crystal_analyze_import.c \
-	modules/advice/derive.c modules/advice/llm.c modules/advice/mask.c modules/advice/prime_handoff.c \
+	modules/advice/derive.c modules/advice/llm.c modules/advice/prime_handoff.c \
 	modules/advice/prompt.c modules/advice/reply.c modules/advice/rules.c modules/advice/startup.c \
 	modules/advice/words.c
 ADVICE_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/advice -I$(top_srcdir)/modules/commit
@@ -35,6 +35,7 @@ tests_unit_check_advice_LDADD = $(ADVICE_LDADD) $(CHECK_LIBS)
 # The stand-in model server for tests/integration/t0030-advice.sh (started by scripts/test).
 check_PROGRAMS += tests/fake-llm/fake_llm
 tests_fake_llm_fake_llm_SOURCES = tests/fake-llm/fake_llm.c
-tests_fake_llm_fake_llm_LDADD = $(PTHREAD_LIBS)
+tests_fake_llm_fake_llm_LDADD = $(JANSSON_LIBS) $(PTHREAD_LIBS)
 EXTRA_DIST += tests/fake-llm/replies/good.json tests/fake-llm/replies/wrong-keys.json \
+	tests/fake-llm/replies/categories.tsv \
 	tests/fake-llm/replies/garbage.txt tests/fake-llm/README.md modules/advice/README.md

@@ -77,7 +77,7 @@ static int load_facts(struct si_db *db, const char *user, const char *import_id,
         return si_error_set(err, 404, "import_not_found", "import not found");
     }
     snprintf(f->status, sizeof f->status, "%s", PQgetvalue(res, 0, 9));
-    advice_mask_digits(PQgetvalue(res, 0, 0), f->file_name, sizeof f->file_name);
+    si_mask_digits(PQgetvalue(res, 0, 0), f->file_name, sizeof f->file_name);
     snprintf(f->committed_at, sizeof f->committed_at, "%s", PQgetvalue(res, 0, 1));
     snprintf(f->date_from, sizeof f->date_from, "%s", PQgetvalue(res, 0, 2));
     snprintf(f->date_to, sizeof f->date_to, "%s", PQgetvalue(res, 0, 3));

@@ -128,8 +128,8 @@ char *advice_prompt(const struct advice_analytics *a, const char *model)
     snprintf(user, n, "%s%s", intro, facts_text);
     /* Everything user-derived was masked when loaded; this pass is the last
      * line: nothing with a run of 6+ digits leaves the system. */
-    advice_mask_digits(user, user, n);
-    if (advice_has_digit_run(user))   /* cannot happen after the pass above; never send it if it does */
+    si_mask_digits(user, user, n);
+    if (si_has_digit_run(user))   /* cannot happen after the pass above; never send it if it does */
         goto out;
     body = json_pack("{s:s, s:f, s:i, s:{s:s}, s:[{s:s, s:s}, {s:s, s:s}]}", "model", model, "temperature", 0.2,
                      "max_tokens", 700, "response_format", "type", "json_object", "messages", "role", "system",

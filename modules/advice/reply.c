@@ -78,22 +78,9 @@ out:
 
 int advice_parse_completion_json(const json_t *o, struct advice_text *out, const char **reason)
 {
-    json_t *choices = json_is_object(o) ? json_object_get(o, "choices") : NULL;
-    json_t *first = json_is_array(choices) ? json_array_get(choices, 0) : NULL;
-    json_t *message = json_is_object(first) ? json_object_get(first, "message") : NULL;
-    json_t *content = json_is_object(message) ? json_object_get(message, "content") : NULL;
-    if (!json_is_object(o)) {
-        *reason = "bad_envelope";
+    const json_t *content = NULL;
+    if (si_llm_completion_content(o, &content, reason) != 0)
         return -1;
-    }
-    if (json_is_object(message) && json_is_string(json_object_get(message, "refusal"))) {
-        *reason = "refused";
-        return -1;
-    }
-    if (!json_is_string(content)) {
-        *reason = "bad_envelope";
-        return -1;
-    }
     return advice_parse_reply(json_string_value(content), json_string_length(content), out, reason);
 }
 

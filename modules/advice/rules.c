@@ -39,7 +39,7 @@ __attribute__((format(printf, 2, 3))) static void sb_add(struct sb *b, const cha
     if (w < 0)
         return;
     if ((size_t)w >= b->n - b->len) {
-        b->len = advice_utf8_cut(b->p, b->n - 1);   /* truncated: never leave half a character */
+        b->len = si_utf8_cut(b->p, b->n - 1);   /* truncated: never leave half a character */
         b->p[b->len] = '\0';
     } else {
         b->len += (size_t)w;

@@ -1,8 +1,9 @@
 /* startup.c: the advice responders' start: the model's configuration from
  * the environment, read once before any worker thread exists
  * (OPENAI_BASE_URL, default https://api.openai.com/v1; OPENAI_API_KEY, none =
- * no model, Crystal answers from its rules; OPENAI_MODEL, gpt-4o-mini;
- * OPENAI_TIMEOUT_MS, 8000), and libcurl's one-time initialisation.  The
+ * no model, Crystal answers from its rules; OPENAI_MODEL, gpt-4o-mini:
+ * read by the runtime's si_llm_config_load; OPENAI_TIMEOUT_MS, 8000), and
+ * libcurl's one-time initialisation.  The
  * configuration is kept in one module-level struct that is written before
  * the threads start and only read afterwards, so workers share it without a
  * lock. */
@@ -17,53 +18,11 @@
 #include <time.h>
 
 /* Written once by advice_startup() before the worker threads exist. */
-static struct advice_config loaded_config;
+static struct si_llm_config loaded_config;
 
-const struct advice_config *advice_config(void)
+const struct si_llm_config *advice_config(void)
 {
     return &loaded_config;
-}
-
-static bool printable(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p < 0x20 || *p == 0x7F)
-            return false;
-    return true;
-}
-
-int advice_config_load(struct advice_config *cfg, char *const *envp, struct si_error *err)
-{
-    memset(cfg, 0, sizeof *cfg);
-    snprintf(cfg->base_url, sizeof cfg->base_url, "%s", ADVICE_DEFAULT_BASE_URL);
-    snprintf(cfg->model, sizeof cfg->model, "%s", ADVICE_DEFAULT_MODEL);
-    cfg->timeout_ms = ADVICE_DEFAULT_TIMEOUT_MS;
-
-    const char *url = si_env_get(envp, "OPENAI_BASE_URL");
-    if (url != NULL && url[0] != '\0') {
-        size_t n = strlen(url);
-        while (n > 0 && url[n - 1] == '/')
-            n--;
-        if (n >= sizeof cfg->base_url || !printable(url) ||
-            (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
-            return si_error_set(err, 500, "bad_config", "OPENAI_BASE_URL must be an http(s) URL of at most %d bytes",
-                                ADVICE_MAX_URL - 1);
-        memcpy(cfg->base_url, url, n);
-        cfg->base_url[n] = '\0';
-    }
-    const char *key = si_env_get(envp, "OPENAI_API_KEY");
-    if (key != NULL) {
-        if (strlen(key) >= sizeof cfg->api_key || !printable(key))
-            return si_error_set(err, 500, "bad_config", "OPENAI_API_KEY is too long or holds control characters");
-        snprintf(cfg->api_key, sizeof cfg->api_key, "%s", key);
-    }
-    const char *model = si_env_get(envp, "OPENAI_MODEL");
-    if (model != NULL && model[0] != '\0') {
-        if (strlen(model) >= sizeof cfg->model || !printable(model))
-            return si_error_set(err, 500, "bad_config", "OPENAI_MODEL is too long or holds control characters");
-        snprintf(cfg->model, sizeof cfg->model, "%s", model);
-    }
-    return si_env_int(envp, "OPENAI_TIMEOUT_MS", 100, ADVICE_MAX_TIMEOUT_MS, &cfg->timeout_ms, err);
 }
 
 extern char **environ;
@@ -72,7 +31,8 @@ int advice_startup(const char *function_name, char *const *envp)
 {
     struct si_error err;
     si_log_setup(function_name);
-    if (advice_config_load(&loaded_config, envp != NULL ? envp : environ, &err) != 0) {
+    if (si_llm_config_load(&loaded_config, envp != NULL ? envp : environ, "OPENAI_TIMEOUT_MS",
+                           ADVICE_DEFAULT_TIMEOUT_MS, SI_LLM_MAX_TIMEOUT_MS, &err) != 0) {
         si_logf(SI_LOG_ERROR, "configuration: %s", err.message);
         return 2;
     }

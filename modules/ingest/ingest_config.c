@@ -1,10 +1,10 @@
 /* ingest_config.c: the responder's settings from the environment (see
  * ingest_config.h). */
 #include "ingest_config.h"
+#include "llm_categorize.h"
 #include "si_money.h"
 
 #include <stdio.h>
-
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,8 +23,12 @@ int ingest_config_load(struct ingest_config *cfg, char *const *envp, struct si_e
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) != 0)
         return si_error_set(err, 500, "bad_config",
                             "SMARTIMPORT_SPOOL_DIR (or TMPDIR) must be a writable directory");
-    if (si_env_int(envp, "SMARTIMPORT_UPLOADS_PER_USER", 1, SI_THREADS_MAX, &cfg->uploads_per_user, err) != 0)
+    if (si_env_int(envp, "SMARTIMPORT_UPLOADS_PER_USER", 1, SI_THREADS_MAX, &cfg->uploads_per_user, err) != 0 ||
+        llmcat_config_load(&cfg->llm, envp, err) != 0)
         return -1;
+    /* libcurl's one-time start while this is the only thread */
+    if (si_llm_configured(&cfg->llm) && si_http_global_init() != 0)
+        return si_error_set(err, 500, "internal", "curl_global_init failed");
     cfg->spool_dir = dir;
     const char *currency = si_env_get(envp, "SMARTIMPORT_DEFAULT_CURRENCY");
     if (currency != NULL && *currency != '\0') {

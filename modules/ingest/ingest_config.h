@@ -10,6 +10,7 @@
 
 #include "si_config.h"
 #include "si_error.h"
+#include "si_llm.h"
 #include "upload_slots.h"
 
 #define INGEST_UPLOADS_PER_USER_DEFAULT 2
@@ -20,6 +21,7 @@ struct ingest_config {
     int uploads_per_user;       /* SMARTIMPORT_UPLOADS_PER_USER: concurrent uploads of one user */
     char default_currency[4];   /* SMARTIMPORT_DEFAULT_CURRENCY: the deployment's, "" = none */
     struct upload_slots slots;  /* the uploads of each user running now */
+    struct si_llm_config llm;   /* the category model (llm_categorize.h): OPENAI_*, SMARTIMPORT_LLMCAT_TIMEOUT_MS */
 };
 
 /* Reads the settings from envp (strings point into it) into cfg and checks

@@ -15,6 +15,7 @@
 #include "encoding.h"
 #include "file_name.h"
 #include "ingest_config.h"
+#include "llm_categorize.h"
 #include "preview.h"
 #include "progress.h"
 #include "si_clock.h"
@@ -636,6 +637,8 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
         goto fail;
     }
     stage_ms = si_ms_since(in.t0) - stage_ms;
+    /* merchants still "Other": one model request, the answers applied to the staged rows (never fails) */
+    llmcat_apply(ctx->db, ctx->http, &ic->llm, in.user, in.import_id, st.warnings);
     /* every staged row's verdict counted, the first STAGE_PREVIEW shown (the staging is committed) */
     if (preview_page(ctx->db, in.user, in.import_id, NULL, 0, STAGE_PREVIEW, &page, &err) != 0)
         goto fail;

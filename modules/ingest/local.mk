@@ -9,6 +9,7 @@ libingest_la_SOURCES = \
 	modules/ingest/file_name.c modules/ingest/file_name.h \
 	modules/ingest/merchant.c modules/ingest/merchant.h \
 	modules/ingest/ingest_config.c modules/ingest/ingest_config.h \
+	modules/ingest/llm_categorize.c modules/ingest/llm_categorize.h \
 	modules/ingest/multipart.c modules/ingest/multipart.h \
 	modules/ingest/preview.c modules/ingest/preview.h \
 	modules/ingest/progress.c modules/ingest/progress.h \
@@ -51,3 +52,14 @@ pkglibexec_PROGRAMS += modules/ingest/smartimport-user-settings
 modules_ingest_smartimport_user_settings_SOURCES = modules/ingest/main_user_settings.c
 modules_ingest_smartimport_user_settings_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/ingest
 modules_ingest_smartimport_user_settings_LDADD = libingest.la $(JANSSON_LIBS) $(PQ_LIBS)
+
+# The merchant categories asked of the model (llm_categorize.c): key, prompt, answer, settings.
+check_PROGRAMS += tests/unit/check_llmcat
+TESTS += tests/unit/check_llmcat
+tests_unit_check_llmcat_SOURCES = tests/unit/check_llmcat.c
+tests_unit_check_llmcat_LDADD = libingest.la $(CHECK_LIBS) $(JANSSON_LIBS) $(PQ_LIBS)
+tests_unit_check_llmcat_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/modules/ingest
+# Its integration test: one request per import, the cache, a model down or wrong (tests/fake-llm).
+INGEST_SHELL_TESTS = tests/integration/t0020-llm-categories.sh
+dist_check_SCRIPTS += $(INGEST_SHELL_TESTS)
+TESTS += $(INGEST_SHELL_TESTS)

@@ -17,6 +17,7 @@ libsmartimport_la_SOURCES = \
 	modules/runtime/si_http.c modules/runtime/si_http.h \
 	modules/runtime/si_json.c modules/runtime/si_json.h \
 	modules/runtime/si_jwt.c modules/runtime/si_jwt.h \
+	modules/runtime/si_llm.c modules/runtime/si_llm.h \
 	modules/runtime/si_base64.c modules/runtime/si_base64.h \
 	modules/runtime/si_limits.h \
 	modules/runtime/si_log.c modules/runtime/si_log.h \
@@ -24,6 +25,7 @@ libsmartimport_la_SOURCES = \
 	modules/runtime/si_request.c modules/runtime/si_request.h \
 	modules/runtime/si_response.c modules/runtime/si_response.h \
 	modules/runtime/si_server.c modules/runtime/si_server.h \
+	modules/runtime/si_text.c modules/runtime/si_text.h \
 	modules/runtime/si_uuid.c modules/runtime/si_uuid.h
 libsmartimport_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
 libsmartimport_la_LDFLAGS = -avoid-version $(AM_LDFLAGS)

@@ -4,8 +4,11 @@
  *   fake_llm PORT RECORD_DIR REPLIES_DIR
  *
  * One thread per connection, one request per connection.  The mode, the
- * 429 flag, the last body and the request counter are shared between the
- * connection threads and guarded by one mutex. */
+ * 429 flag, the last bodies and the request counters are shared between the
+ * connection threads and guarded by one mutex.  A request whose user message
+ * is the JSON {"categories":[...],"merchants":[...]} (the ingest's merchant
+ * categories, modules/ingest/llm_categorize.c) is a "categories" request:
+ * in the good modes it is answered from replies/categories.tsv. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -20,6 +23,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #define MAX_HEAD   (64 * 1024)
 #define MAX_BODY   (1024 * 1024)
@@ -38,6 +43,9 @@ static bool next_429;                /* guarded by lock */
 static char *last_body;              /* guarded by lock */
 static size_t last_len;              /* guarded by lock */
 static unsigned long recorded;       /* guarded by lock */
+static char *last_cat_body;          /* guarded by lock: the last categories request */
+static size_t last_cat_len;          /* guarded by lock */
+static unsigned long recorded_cat;   /* guarded by lock: categories requests */
 
 struct conn {
     int fd;
@@ -228,16 +236,26 @@ static void respond_completion(int fd, const char *file, unsigned long id)
 
 /* ---- routes --------------------------------------------------------------------------- */
 
-static void record(const struct conn *c, unsigned long *id)
+/* Keeps a copy of the body in *last (guarded by lock). */
+static void keep(const struct conn *c, char **last, size_t *len)
 {
-    pthread_mutex_lock(&lock);
-    *id = ++recorded;
     char *copy = malloc(c->body_len + 1);
     if (copy != NULL) {
         memcpy(copy, c->body, c->body_len + 1);
-        free(last_body);
-        last_body = copy;
-        last_len = c->body_len;
+        free(*last);
+        *last = copy;
+        *len = c->body_len;
+    }
+}
+
+static void record(const struct conn *c, bool categories, unsigned long *id)
+{
+    pthread_mutex_lock(&lock);
+    *id = ++recorded;
+    keep(c, &last_body, &last_len);
+    if (categories) {
+        recorded_cat++;
+        keep(c, &last_cat_body, &last_cat_len);
     }
     pthread_mutex_unlock(&lock);
     char path[4096];
@@ -249,6 +267,83 @@ static void record(const struct conn *c, unsigned long *id)
     }
 }
 
+/* The merchants of a categories request (a new reference), NULL when the
+ * request is not one: the last message's content is a JSON object with a
+ * "merchants" array and a "categories" array. */
+static json_t *categories_request(const struct conn *c)
+{
+    json_t *body = json_loadb(c->body, c->body_len, 0, NULL), *merchants = NULL;
+    json_t *messages = json_object_get(body, "messages");
+    json_t *last = json_array_get(messages, json_array_size(messages) - 1);
+    const char *content = json_string_value(json_object_get(last, "content"));
+    json_t *user = content != NULL ? json_loads(content, 0, NULL) : NULL;
+    if (json_is_array(json_object_get(user, "merchants")) && json_is_array(json_object_get(user, "categories")))
+        merchants = json_incref(json_object_get(user, "merchants"));
+    json_decref(user);
+    json_decref(body);
+    return merchants;
+}
+
+/* The category replies/categories.tsv gives the first of its fragments found
+ * in merchant ("fragment<TAB>category" lines, # comments), else "Other". */
+static void tsv_category(const char *merchant, char *out, size_t n)
+{
+    char path[4096], line[512];
+    snprintf(out, n, "Other");
+    snprintf(path, sizeof path, "%s/categories.tsv", replies_dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    while (fgets(line, sizeof line, f) != NULL) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *tab = strchr(line, '\t');
+        if (line[0] == '#' || tab == NULL)
+            continue;
+        *tab = '\0';
+        if (line[0] != '\0' && strstr(merchant, line) != NULL) {
+            snprintf(out, n, "%s", tab + 1);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+/* A chat.completion answering every merchant from the table, plus one
+ * merchant nobody asked for (a model that adds things: the client must
+ * ignore it). */
+static void respond_categories(int fd, const json_t *merchants, unsigned long id)
+{
+    json_t *answers = json_object(), *content = json_object();
+    size_t i;
+    json_t *m;
+    json_array_foreach(merchants, i, m) {
+        char category[128];
+        if (!json_is_string(m))
+            continue;
+        tsv_category(json_string_value(m), category, sizeof category);
+        json_object_set_new(answers, json_string_value(m), json_string(category));
+    }
+    json_object_set_new(answers, "zz merchant nobody asked for", json_string("Groceries"));
+    json_object_set_new(content, "answers", answers);
+    char *text = json_dumps(content, JSON_COMPACT);
+    char cid[48];
+    snprintf(cid, sizeof cid, "chatcmpl-fake-%lu", id);
+    json_t *completion = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:{s:s, s:s}, s:s}], s:{s:i, s:i, s:i}}",
+                                   "id", cid, "object", "chat.completion", "created", (json_int_t)time(NULL),
+                                   "model", "fake-model", "choices", "index", 0, "message", "role", "assistant",
+                                   "content", text ? text : "", "finish_reason", "stop", "usage", "prompt_tokens", 1,
+                                   "completion_tokens", 1, "total_tokens", 2);
+    char *out = completion ? json_dumps(completion, JSON_COMPACT) : NULL;
+    if (out != NULL)
+        respond(fd, 200, "OK", "application/json", out, strlen(out));
+    else
+        respond_text(fd, 500, "Internal Server Error", "out of memory\n");
+    free(out);
+    free(text);
+    json_decref(completion);
+    json_decref(content);
+}
+
 static void chat(struct conn *c)
 {
     char auth[512];
@@ -258,7 +353,8 @@ static void chat(struct conn *c)
         return;
     }
     unsigned long id;
-    record(c, &id);
+    json_t *merchants = categories_request(c);
+    record(c, merchants != NULL, &id);
     pthread_mutex_lock(&lock);
     enum mode m = mode;
     bool send_429 = m == MODE_429_THEN_GOOD && next_429;
@@ -277,7 +373,10 @@ static void chat(struct conn *c)
             respond(c->fd, 429, "Too Many Requests", "application/json", err429, sizeof err429 - 1);
             break;
         }
-        respond_completion(c->fd, "good.json", id);
+        if (merchants != NULL)
+            respond_categories(c->fd, merchants, id);
+        else
+            respond_completion(c->fd, "good.json", id);
         break;
     case MODE_HANG: {
         /* Never answer: wait until the client gives up and closes. */
@@ -309,9 +408,13 @@ static void chat(struct conn *c)
         break;
     case MODE_GOOD:
     default:
-        respond_completion(c->fd, "good.json", id);
+        if (merchants != NULL)
+            respond_categories(c->fd, merchants, id);
+        else
+            respond_completion(c->fd, "good.json", id);
         break;
     }
+    json_decref(merchants);
 }
 
 static void control(struct conn *c)
@@ -348,17 +451,21 @@ static void *serve(void *arg)
         chat(c);
     } else if (strcmp(method, "POST") == 0 && strcmp(path, "/_control") == 0) {
         control(c);
-    } else if (strcmp(method, "GET") == 0 && strcmp(path, "/_last") == 0) {
+    } else if (strcmp(method, "GET") == 0 &&
+               (strcmp(path, "/_last") == 0 || strcmp(path, "/_last?kind=categories") == 0)) {
+        bool cat = path[6] == '?';
         pthread_mutex_lock(&lock);
-        if (last_body != NULL)
-            respond(c->fd, 200, "OK", "application/json", last_body, last_len);
+        const char *b = cat ? last_cat_body : last_body;
+        if (b != NULL)
+            respond(c->fd, 200, "OK", "application/json", b, cat ? last_cat_len : last_len);
         else
             respond_text(c->fd, 404, "Not Found", "nothing recorded yet\n");
         pthread_mutex_unlock(&lock);
-    } else if (strcmp(method, "GET") == 0 && strcmp(path, "/_count") == 0) {
+    } else if (strcmp(method, "GET") == 0 &&
+               (strcmp(path, "/_count") == 0 || strcmp(path, "/_count?kind=categories") == 0)) {
         char text[32];
         pthread_mutex_lock(&lock);
-        snprintf(text, sizeof text, "%lu\n", recorded);
+        snprintf(text, sizeof text, "%lu\n", path[7] == '?' ? recorded_cat : recorded);
         pthread_mutex_unlock(&lock);
         respond_text(c->fd, 200, "OK", text);
     } else {

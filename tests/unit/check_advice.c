@@ -32,13 +32,13 @@ static const struct { const char *in, *out; } mask_cases[] = {
 START_TEST(the_masker_hides_all_but_the_last_four_digits_of_long_runs)
 {
     char out[128];
-    advice_mask_digits(mask_cases[_i].in, out, sizeof out);
+    si_mask_digits(mask_cases[_i].in, out, sizeof out);
     ck_assert_str_eq(out, mask_cases[_i].out);
-    ck_assert(!advice_has_digit_run(out));
+    ck_assert(!si_has_digit_run(out));
     /* masking is idempotent and works in place */
     char again[128];
     snprintf(again, sizeof again, "%s", out);
-    advice_mask_digits(again, again, sizeof again);
+    si_mask_digits(again, again, sizeof again);
     ck_assert_str_eq(again, out);
 }
 END_TEST
@@ -46,14 +46,14 @@ END_TEST
 START_TEST(the_masker_never_leaks_digits_when_truncating_and_keeps_utf8_whole)
 {
     char out[6];
-    advice_mask_digits("12345678", out, sizeof out);
+    si_mask_digits("12345678", out, sizeof out);
     ck_assert_str_eq(out, "****5");   /* only what the whole mask shows */
     char small[5];
-    advice_mask_digits("ab\xE2\x82\xAC", small, sizeof small);   /* the euro sign does not fit */
+    si_mask_digits("ab\xE2\x82\xAC", small, sizeof small);   /* the euro sign does not fit */
     ck_assert_str_eq(small, "ab");
-    ck_assert(advice_has_digit_run("acct 12345678"));
-    ck_assert(advice_has_digit_run("1234 5678"));
-    ck_assert(!advice_has_digit_run("12345 x 6"));
+    ck_assert(si_has_digit_run("acct 12345678"));
+    ck_assert(si_has_digit_run("1234 5678"));
+    ck_assert(!si_has_digit_run("12345 x 6"));
 }
 END_TEST
 
@@ -141,7 +141,7 @@ static void groceries_month(struct advice_analytics *a)
     a->income = 250000;
     a->tx_count = 10;
     a->n_merchants = 1;
-    advice_mask_digits("TESCO STORES 3297", a->merchants[0].name, sizeof a->merchants[0].name);
+    si_mask_digits("TESCO STORES 3297", a->merchants[0].name, sizeof a->merchants[0].name);
     a->merchants[0].spend = 30000;
     a->merchants[0].count = 2;
     advice_derive(a);
@@ -265,7 +265,7 @@ START_TEST(the_template_handles_a_first_import_and_a_period_without_spending)
     advice_template(&a, &t);
     ck_assert_str_eq(t.summary, "No spending was recorded between Mar 1 and Mar 31, 2024; money in came to $50.00.");
     ck_assert_str_eq(t.forecast_delta, "With no spending in this period there is nothing to project yet.");
-    ck_assert(!advice_has_digit_run(t.summary));
+    ck_assert(!si_has_digit_run(t.summary));
 }
 END_TEST
 
@@ -276,7 +276,7 @@ START_TEST(the_prompt_is_json_mode_carries_merchants_and_no_digit_runs)
     struct advice_analytics a;
     groceries_month(&a);
     a.n_merchants = 2;
-    advice_mask_digits("TRANSFER TO 12345678", a.merchants[1].name, sizeof a.merchants[1].name);
+    si_mask_digits("TRANSFER TO 12345678", a.merchants[1].name, sizeof a.merchants[1].name);
     a.merchants[1].spend = 100000;
     a.merchants[1].count = 1234567;   /* counts are grouped, never a digit run */
     char *text = advice_prompt(&a, "gpt-4o-mini");
@@ -284,7 +284,7 @@ START_TEST(the_prompt_is_json_mode_carries_merchants_and_no_digit_runs)
     json_error_t jerr;
     json_t *p = json_loads(text, 0, &jerr);
     ck_assert_ptr_nonnull(p);
-    ck_assert(!advice_has_digit_run(text));
+    ck_assert(!si_has_digit_run(text));
     ck_assert_ptr_nonnull(strstr(text, "TESCO STORES 3297"));
     ck_assert_ptr_nonnull(strstr(text, "TRANSFER TO ****5678"));
     ck_assert_ptr_nonnull(strstr(text, "1,234,567"));
@@ -303,7 +303,7 @@ START_TEST(the_prompt_is_json_mode_carries_merchants_and_no_digit_runs)
     ck_assert_ptr_nonnull(p);
     const char *user = json_string_value(json_object_get(json_array_get(json_object_get(p, "messages"), 1), "content"));
     ck_assert_ptr_nonnull(user);
-    ck_assert(!advice_has_digit_run(user));
+    ck_assert(!si_has_digit_run(user));
     free(text);
     json_decref(p);
 }
@@ -394,12 +394,18 @@ END_TEST
 
 /* ---- configuration ------------------------------------------------------------------------- */
 
+/* Crystal's settings: the runtime's model settings with OPENAI_TIMEOUT_MS. */
+static int load_config(struct si_llm_config *c, char **envp, struct si_error *err)
+{
+    return si_llm_config_load(c, envp, "OPENAI_TIMEOUT_MS", ADVICE_DEFAULT_TIMEOUT_MS, SI_LLM_MAX_TIMEOUT_MS, err);
+}
+
 START_TEST(the_model_configuration_has_defaults_and_refuses_bad_values)
 {
-    struct advice_config c;
+    struct si_llm_config c;
     struct si_error err;
     char *none[] = { NULL };
-    ck_assert_int_eq(advice_config_load(&c, none, &err), 0);
+    ck_assert_int_eq(load_config(&c, none, &err), 0);
     ck_assert_str_eq(c.base_url, "https://api.openai.com/v1");
     ck_assert_str_eq(c.model, "gpt-4o-mini");
     ck_assert_str_eq(c.api_key, "");
@@ -407,21 +413,21 @@ START_TEST(the_model_configuration_has_defaults_and_refuses_bad_values)
 
     char *set[] = { "OPENAI_BASE_URL=http://127.0.0.1:9/v1/", "OPENAI_API_KEY=k", "OPENAI_MODEL=m",
                     "OPENAI_TIMEOUT_MS=1500", NULL };
-    ck_assert_int_eq(advice_config_load(&c, set, &err), 0);
+    ck_assert_int_eq(load_config(&c, set, &err), 0);
     ck_assert_str_eq(c.base_url, "http://127.0.0.1:9/v1");
     ck_assert_int_eq(c.timeout_ms, 1500);
 
     char *bad_url[] = { "OPENAI_BASE_URL=file:///etc/passwd", NULL };
     char *bad_timeout[] = { "OPENAI_TIMEOUT_MS=soon", NULL };
     char *bad_key[] = { "OPENAI_API_KEY=a\nb", NULL };
-    ck_assert_int_eq(advice_config_load(&c, bad_url, &err), -1);
-    ck_assert_int_eq(advice_config_load(&c, bad_timeout, &err), -1);
-    ck_assert_int_eq(advice_config_load(&c, bad_key, &err), -1);
+    ck_assert_int_eq(load_config(&c, bad_url, &err), -1);
+    ck_assert_int_eq(load_config(&c, bad_timeout, &err), -1);
+    ck_assert_int_eq(load_config(&c, bad_key, &err), -1);
 
-    struct llm_result r;
+    struct si_llm_result r;
     struct advice_text t;
     const char *reason = NULL;
-    ck_assert_int_eq(advice_config_load(&c, none, &err), 0);
+    ck_assert_int_eq(load_config(&c, none, &err), 0);
     ck_assert_int_eq(llm_advise(NULL, &c, "{}", &t, &r, &reason), -1);   /* no key: never sent */
     ck_assert_str_eq(reason, "no_key");
     ck_assert_int_eq(r.attempts, 0);

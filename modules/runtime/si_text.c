@@ -1,14 +1,16 @@
-/* mask.c: what keeps account and card numbers out of everything Crystal
- * writes or sends: the digit masker (a run of 6+ digits keeps only its last
- * 4) and UTF-8-safe copying and cutting, so a masked or shortened text never
- * ends in half a character.  Pure; tests/unit/check_advice.c. */
-#include "advice.h"
+/* si_text.c: what keeps account and card numbers out of everything sent to
+ * a model or written for a person: the digit masker (a run of 6+ digits keeps
+ * only its last 4) and UTF-8-safe copying and cutting, so a masked or
+ * shortened text never ends in half a character.  Crystal's prompt and the
+ * ingest's merchant categories both use it.  Pure; tests/unit/check_advice.c
+ * and tests/unit/check_llmcat.c. */
+#include "si_text.h"
 
 #include <string.h>
 
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-size_t advice_utf8_cut(const char *s, size_t len)
+size_t si_utf8_cut(const char *s, size_t len)
 {
     size_t i = len, cont = 0;
     while (i > 0 && cont < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) {
@@ -32,13 +34,13 @@ size_t advice_utf8_cut(const char *s, size_t len)
     return cont + 1 == need ? len : i - 1;
 }
 
-void advice_copy_utf8(char *dst, size_t n, const char *src)
+void si_copy_utf8(char *dst, size_t n, const char *src)
 {
     if (n == 0)
         return;
     size_t len = strlen(src);
     if (len >= n)
-        len = advice_utf8_cut(src, n - 1);
+        len = si_utf8_cut(src, n - 1);
     memcpy(dst, src, len);
     dst[len] = '\0';
 }
@@ -62,7 +64,7 @@ static size_t digit_run(const char *s, size_t *digits)
     return i;
 }
 
-char *advice_mask_digits(const char *in, char *out, size_t n)
+char *si_mask_digits(const char *in, char *out, size_t n)
 {
     if (n == 0)
         return out;
@@ -84,11 +86,11 @@ char *advice_mask_digits(const char *in, char *out, size_t n)
         }
         i += len;
     }
-    out[advice_utf8_cut(out, o)] = '\0';
+    out[si_utf8_cut(out, o)] = '\0';
     return out;
 }
 
-bool advice_has_digit_run(const char *s)
+bool si_has_digit_run(const char *s)
 {
     for (size_t i = 0; s[i] != '\0';) {
         if (!is_digit(s[i])) {
