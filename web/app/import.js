@@ -47,13 +47,29 @@ function eventWords(ev) {
   return bits.length ? `${base} (${bits.join(', ')})` : base;
 }
 
+// The page's state outlives a visit to another page (the import, its result and Undo are
+// still there on return), for the same user, until the tab closes.
+let kept = null;
+
 export class SmartImport extends Component {
   constructor(props) {
     super(props);
-    this.state = this.fresh();
-    this.fileInput = null;
+    this.state = kept && kept.userId === props.session.userId ? { ...kept.state, busy: false, progress: null } : this.fresh();
     this.feed = null;
     this.uploading = null;
+  }
+
+  componentDidMount() {
+    if (this.state.answer) this.follow(this.state.answer.importId, true);
+  }
+
+  // The import's events: replayed from its first (the list is rebuilt), then live.
+  follow(importId, rebuild) {
+    if (this.feed) this.feed.close();
+    if (rebuild) this.setState({ events: [] });
+    this.feed = new EventFeed(this.props.session, importId,
+      (ev) => this.setState((s) => ({ events: [...s.events, ev] })),
+      (st, lastId) => this.setState({ feedState: st, feedLastId: lastId }));
   }
 
   fresh() {
@@ -68,7 +84,9 @@ export class SmartImport extends Component {
 
   componentWillUnmount() {
     if (this.feed) this.feed.close();
+    this.feed = null;
     if (this.uploading) this.uploading.abort();
+    kept = { userId: this.props.session.userId, state: { ...this.state } };
   }
 
   reset() {
@@ -117,9 +135,7 @@ export class SmartImport extends Component {
       counts: answer.verdicts || null, rows: answer.preview || [], cursors: [null], nextCursor: null, filter: '',
       mapping: answer.columns ? { ...answer.columns } : null, mappingOpen: false, events: [],
     });
-    this.feed = new EventFeed(this.props.session, answer.importId,
-      (ev) => this.setState((s) => ({ events: [...s.events, ev] })),
-      (st, lastId) => this.setState({ feedState: st, feedLastId: lastId }));
+    this.follow(answer.importId, false);
     await this.loadRows('', null, 0);
     const h = document.getElementById('preview-title');
     if (h) h.focus();
