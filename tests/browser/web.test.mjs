@@ -157,7 +157,7 @@ try {
     await axe('transactions');
     await shot('transactions');
     await page.getByLabel('Search description or counterparty').fill('amazon');
-    await page.getByRole('button', { name: 'Show' }).click();
+    await page.getByRole('button', { name: 'Show', exact: true }).click();
     await page.locator('#tx-table tbody tr', { hasText: 'AMAZON' }).waitFor();
     await page.waitForFunction(() => document.querySelectorAll('#tx-table tbody tr').length === 1);
     ok(true, 'search narrows to the one AMAZON row');
@@ -165,15 +165,15 @@ try {
     await page.locator('#edit-category').selectOption('Entertainment');
     const always = page.locator('#edit-always');
     if (await always.count()) await always.check();
-    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
     await page.locator('#tx-saved').waitFor();
     ok(/set to Entertainment/.test(await text('#tx-saved')), 'the category is changed', await text('#tx-saved'));
-    await page.getByRole('button', { name: 'Show' }).click();
+    await page.getByRole('button', { name: 'Show', exact: true }).click();
     await page.locator('#tx-table tbody tr', { hasText: 'Entertainment' }).waitFor();
     ok(true, 'the ledger answers the new category');
     await page.getByLabel('Search description or counterparty').fill('');
-    await page.getByLabel('Category').selectOption('Entertainment');
-    await page.getByRole('button', { name: 'Show' }).click();
+    await page.getByLabel('Category', { exact: true }).selectOption('Entertainment');
+    await page.getByRole('button', { name: 'Show', exact: true }).click();
     await page.waitForFunction(() => document.querySelectorAll('#tx-table tbody tr').length === 1 &&
       document.querySelector('#tx-table').textContent.includes('AMAZON'));
     ok(true, 'the category filter finds it');
@@ -224,9 +224,9 @@ try {
   // ---- API errors in words, never raw JSON
   await step('errors', async () => {
     await page.getByRole('link', { name: 'Transactions' }).click();
-    await page.getByLabel('From').fill('2024-02-01');
-    await page.getByLabel('To').fill('2024-01-01');
-    await page.getByRole('button', { name: 'Show' }).click();
+    await page.getByLabel('From', { exact: true }).fill('2024-02-01');
+    await page.getByLabel('To', { exact: true }).fill('2024-01-01');
+    await page.getByRole('button', { name: 'Show', exact: true }).click();
     const err = await text('#tx-error');
     ok(/after/.test(err) && !err.includes('{'), 'a bad filter is explained in words', err);
   });

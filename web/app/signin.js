@@ -54,7 +54,7 @@ export class SignIn extends Component {
           <label for="token">Access token</label>
           <textarea id="token" name="token" rows="4" autocomplete="off" spellcheck="false" aria-describedby="token-help"
             value=${token} onInput=${(e) => this.setState({ token: e.target.value })}></textarea>
-          <p id="token-help" class="help">Mint one with <code>build/modules/token/smartimport-token &lt;user-uuid&gt;</code>
+          <p id="token-help" class="help">Mint one with <code>build/modules/token/smartimport-token ${'<user-uuid>'}</code>
             (signed with the server's <code>SMARTIMPORT_JWT_SECRET</code>). It is kept in this tab only.</p>
         ` : html`
           <label for="user-id">User id</label>
