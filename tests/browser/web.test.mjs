@@ -18,7 +18,7 @@ const USER = process.env.SI_USER;
 const require = createRequire(path.join(ROOT, 'web', 'package.json'));
 const { chromium } = require('playwright-core');
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const STEP_MS = 15000;
+const STEP_MS = 10000;
 
 let fails = 0;
 let n = 0;
@@ -27,8 +27,10 @@ function ok(cond, what, detail) {
   if (cond) console.log(`ok ${n} - ${what}`);
   else { fails++; console.log(`not ok ${n} - ${what}${detail ? `\n#   ${String(detail).slice(0, 500)}` : ''}`); }
 }
+// A flow's step; the first that fails ends the run (the later ones need its result).
+class Stop extends Error {}
 async function step(what, fn) {
-  try { await fn(); } catch (e) { ok(false, what, e && e.message); }
+  try { await fn(); } catch (e) { ok(false, what, e && e.message); throw new Stop(what); }
 }
 
 mkdirSync(ART, { recursive: true });
@@ -63,6 +65,7 @@ async function axe(name) {
 async function shot(name) {
   await page.screenshot({ path: path.join(ART, name + '.png'), fullPage: true });
 }
+const nav = (name) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
 const text = async (sel) => (await page.locator(sel).first().textContent()) || '';
 
 try {
@@ -82,10 +85,10 @@ try {
     await axe('sign in');
     await shot('signin');
     if (TOKEN) {
-      await page.getByLabel('Access token').fill('not-a-token');
+      await page.getByLabel('Access token', { exact: true }).fill('not-a-token');
       await page.getByRole('button', { name: 'Sign in' }).click();
       ok(/three parts/.test(await text('[role=alert]')), 'a malformed token is refused in words');
-      await page.getByLabel('Access token').fill(TOKEN);
+      await page.getByLabel('Access token', { exact: true }).fill(TOKEN);
     } else {
       await page.getByLabel(/By user id/).check();
       await page.getByLabel('User id').fill(USER);
@@ -148,7 +151,7 @@ try {
 
   // ---- transactions: rows, totals, search, category
   await step('transactions', async () => {
-    await page.getByRole('link', { name: 'Transactions' }).click();
+    await nav('Transactions').click();
     await page.getByRole('heading', { name: 'Transactions', level: 1 }).waitFor();
     await page.locator('#tx-table tbody tr >> nth=3').waitFor();
     ok(await page.locator('#tx-table tbody tr').count() === 4, 'the 4 committed rows are in the ledger');
@@ -181,20 +184,20 @@ try {
 
   // ---- undo, from the Smart Import page (its result is still there)
   await step('undo', async () => {
-    await page.getByRole('link', { name: 'Smart Import' }).click();
+    await nav('Smart Import').click();
     await page.locator('#undo').click();
     await page.locator('#revert-result').waitFor();
     ok(/4 transactions left your ledger/.test(await text('#revert-result')), 'undo: the 4 rows leave the ledger', await text('#revert-result'));
     await page.locator('#events li[data-type="import:revert:complete"]').waitFor();
     ok(true, 'the undo arrives live on the event stream');
-    await page.getByRole('link', { name: 'Transactions' }).click();
+    await nav('Transactions').click();
     await page.locator('#tx-table', { hasText: 'No transactions yet' }).waitFor();
     ok(true, 'Transactions is empty again');
   });
 
   // ---- keep / skip of a possible duplicate (a file with a repeated row)
   await step('keep/skip', async () => {
-    await page.getByRole('link', { name: 'Smart Import' }).click();
+    await nav('Smart Import').click();
     await page.getByRole('button', { name: 'Import another statement' }).click();
     await page.setInputFiles('#file-input', path.join(ROOT, 'tests/integration/data/basic.csv'));
     await page.getByLabel(/Currency of the statement/).selectOption('EUR');
@@ -214,7 +217,7 @@ try {
 
   // ---- settings (the link from the currency picker)
   await step('settings', async () => {
-    await page.getByRole('link', { name: 'Settings' }).first().click();
+    await nav('Settings').click();
     await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
     await page.getByRole('button', { name: 'Save settings' }).waitFor();
     await axe('settings');
@@ -223,7 +226,7 @@ try {
 
   // ---- API errors in words, never raw JSON
   await step('errors', async () => {
-    await page.getByRole('link', { name: 'Transactions' }).click();
+    await nav('Transactions').click();
     await page.getByLabel('From', { exact: true }).fill('2024-02-01');
     await page.getByLabel('To', { exact: true }).fill('2024-01-01');
     await page.getByRole('button', { name: 'Show', exact: true }).click();
@@ -237,6 +240,8 @@ try {
   ok(foreign.length === 0, 'every request stays on the same origin', foreign.join(' '));
   const leaked = requestedUrls.filter((u) => TOKEN && u.includes(TOKEN) && !u.includes('/import-events?'));
   ok(leaked.length === 0, 'the token is in no URL but the event stream\'s', leaked.join(' '));
+} catch (e) {
+  if (!(e instanceof Stop)) ok(false, 'the browser test ran to its end', e && e.stack);
 } finally {
   await browser.close();
 }
