@@ -91,7 +91,7 @@ try {
       await page.getByLabel('Access token', { exact: true }).fill(TOKEN);
     } else {
       await page.getByLabel(/By user id/).check();
-      await page.getByLabel('User id').fill(USER);
+      await page.getByLabel('User id', { exact: true }).fill(USER);
     }
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Smart Import', level: 1 }).waitFor();

@@ -272,9 +272,7 @@ export class SmartImport extends Component {
     const col = (v) => (v === null || v === undefined ? '' : String(Array.isArray(v) ? (v.length ? v[0] : '') : v));
     return html`<section class="card" aria-labelledby="mapping-title">
       <h2 id="mapping-title">How the columns were read</h2>
-      <p>Delimiter <code>${mapping.delimiter === '\t' ? 'tab' : mapping.delimiter}</code>, header on line
-        ${mapping.headerLine || 'none'}, dates as ${mapping.dateFormat || 'detected'}, decimal mark
-        <code>${mapping.decimal || '.'}</code>${mapping.negate ? ', amounts negated' : ''}.</p>
+      <p>Delimiter <code>${mapping.delimiter === '\t' ? 'tab' : mapping.delimiter}</code>, header on line ${mapping.headerLine || 'none'}, dates as ${mapping.dateFormat || 'detected'}, decimal mark${' '}<code>${mapping.decimal || '.'}</code>${mapping.negate ? ', amounts negated' : ''}.</p>
       <table class="mapping"><caption class="sr-only">Column for each field</caption>
         <thead><tr><th scope="col">Field</th><th scope="col">Column</th></tr></thead>
         <tbody>${ROLES.map(([role, label]) => html`<tr><th scope="row">${label}</th><td>${
@@ -361,8 +359,7 @@ export class SmartImport extends Component {
         <div><dt>Money out</dt><dd>${money(t.debitMinor, t.currency)}</dd></div>
         <div><dt>Net</dt><dd>${money(t.netMinor, t.currency)}</dd></div>`}
       </dl>
-      ${answer.currencyAssumed && html`<p class="notice">${number(answer.currencyAssumed.rows)} rows name no currency: read as
-        <strong>${answer.currencyAssumed.currency}</strong> (${answer.currencyAssumed.reason === 'request' ? 'as you chose'
+      ${answer.currencyAssumed && html`<p class="notice">${number(answer.currencyAssumed.rows)} rows name no currency: read as${' '}<strong>${answer.currencyAssumed.currency}</strong> (${answer.currencyAssumed.reason === 'request' ? 'as you chose'
           : answer.currencyAssumed.reason === 'user_default' ? 'your default' : 'the service default'}).
         Wrong? Pick the currency above and upload again, or set your default in <a href="#/settings">Settings</a>.</p>`}
       ${warnings.length > 0 && html`<div class="warnings"><h3>Warnings (${number(answer.warningsTotal || warnings.length)})</h3>

@@ -52,14 +52,13 @@ export class SignIn extends Component {
         </fieldset>
         ${mode === 'jwt' ? html`
           <label for="token">Access token</label>
-          <textarea id="token" name="token" rows="4" autocomplete="off" spellcheck="false" aria-describedby="token-help"
+          <textarea id="token" name="token" rows="4" autocomplete="off" spellcheck=${false} aria-describedby="token-help"
             value=${token} onInput=${(e) => this.setState({ token: e.target.value })}></textarea>
-          <p id="token-help" class="help">Mint one with <code>build/modules/token/smartimport-token ${'<user-uuid>'}</code>
-            (signed with the server's <code>SMARTIMPORT_JWT_SECRET</code>). It is kept in this tab only.</p>
+          <p id="token-help" class="help">Mint one with <code>build/modules/token/smartimport-token ${'<user-uuid>'}</code>${' '}(signed with the server's <code>SMARTIMPORT_JWT_SECRET</code>). It is kept in this tab only.</p>
         ` : html`
           <label for="user-id">User id</label>
           <div class="row">
-            <input id="user-id" name="userId" list="known-users" autocomplete="off" spellcheck="false" aria-describedby="user-help"
+            <input id="user-id" name="userId" list="known-users" autocomplete="off" spellcheck=${false} aria-describedby="user-help"
               value=${userId} onInput=${(e) => this.setState({ userId: e.target.value })} />
             <button type="button" onClick=${() => this.newUser()}>New user id</button>
           </div>
