@@ -5,9 +5,10 @@
 // duplicate; axe-core on every page (no serious or critical violation), a screenshot of each,
 // no CSP violation and no script error. Run by t0100-web.sh, which sets the environment:
 //   SI_BASE (the stack's URL), SI_ROOT (the repository), SI_ARTIFACTS (screenshots go there),
-//   SI_CHROMIUM (the browser), SI_TOKEN (a JWT for SI_USER; empty: development mode), SI_USER.
+//   SI_CHROMIUM (the browser), SI_TOKEN (a JWT for SI_USER; empty: development mode), SI_USER,
+//   SI_VAR (the stack's var dir, for the lost-stream check; empty: that check is left out).
 import { createRequire } from 'node:module';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const BASE = process.env.SI_BASE;
@@ -15,6 +16,7 @@ const ROOT = process.env.SI_ROOT;
 const ART = process.env.SI_ARTIFACTS;
 const TOKEN = process.env.SI_TOKEN || '';
 const USER = process.env.SI_USER;
+const VAR = process.env.SI_VAR || '';
 const require = createRequire(path.join(ROOT, 'web', 'package.json'));
 const { chromium } = require('playwright-core');
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -134,6 +136,21 @@ try {
     await page.getByRole('button', { name: 'Correct the mapping' }).click();
     ok(await page.locator('#map-amount').inputValue() === '2', 'the mapping editor shows the amount column');
     await page.getByRole('button', { name: 'Close the mapping editor' }).click();
+    // A lost event stream (the import-events responder ended with SIGTERM: its streams end,
+    // the supervisor starts it again): the page says so, resumes after the last event it saw,
+    // and shows no event twice. Needs the stack's var dir (SI_VAR) to find the process.
+    const state = VAR && path.join(VAR, 'run', 'supervise.json');
+    if (state && existsSync(state)) {
+      const before = await page.locator('#events li').count();
+      const pid = JSON.parse(readFileSync(state, 'utf8')).processes['import-events'].pid;
+      appendFileSync(path.join(VAR, 'log', 'expected-crashes'), pid + '\n');
+      process.kill(pid, 'SIGTERM');
+      await page.locator('#feed-state', { hasText: /resuming after event \d+/ }).waitFor();
+      ok(true, 'a lost event stream is announced with the event it resumes after');
+      await page.locator('#feed-state', { hasText: 'Live' }).waitFor();
+      ok(await page.locator('#events li').count() === before, 'the stream resumed with no event repeated or lost',
+        `${before} -> ${await page.locator('#events li').count()}`);
+    }
     await axe('smart import (preview)');
     await shot('import-preview');
   });
