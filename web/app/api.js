@@ -182,7 +182,7 @@ const RESUME_DELAY_MS = 2000;
 // EventFeed: one import's events (replayed from its start, then live). On a lost connection
 // it opens a new EventSource itself with the last id it saw (lastEventId in the query: a new
 // EventSource cannot set the header, and in jwt mode the old URL's token may have expired)
-// and tells the page through onState('resuming' | 'live' | 'closed', lastId).
+// and tells the page through onState('resuming' | 'live' | 'closed' | 'expired', lastId).
 export class EventFeed {
   constructor(session, importId, onEvent, onState) {
     this.session = session;
@@ -226,6 +226,12 @@ export class EventFeed {
       // Reconnect ourselves, with the cursor in the URL (see above).
       es.close();
       if (this.closed) return;
+      // An expired token ends the stream for good: a new one needs a new sign-in.
+      if (this.session.mode === 'jwt' && this.session.exp && this.session.exp * 1000 <= Date.now()) {
+        this.closed = true;
+        this.onState('expired', this.lastId);
+        return;
+      }
       this.onState('resuming', this.lastId);
       clearTimeout(this.timer);
       this.timer = setTimeout(() => this.open(), RESUME_DELAY_MS);

@@ -255,6 +255,7 @@ export class SmartImport extends Component {
     const { events, feedState, feedLastId } = this.state;
     const words = feedState === 'resuming'
       ? `Connection to the live progress was lost; resuming${feedLastId ? ' after event ' + feedLastId : ''}…`
+      : feedState === 'expired' ? 'Your access token has expired: sign out and in again to follow the progress.'
       : feedState === 'live' ? 'Live' : feedState === 'closed' ? 'Stopped' : 'Connecting…';
     return html`<section class="card" aria-labelledby="events-title">
       <h2 id="events-title">Progress</h2>
