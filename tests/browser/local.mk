@@ -1,0 +1,11 @@
+# tests/browser: the web app (web/) in a real browser, against a running stack like the
+# integration tests (scripts/test starts one; without it the test skips, 77). Included before
+# tests/integration/local.mk, so it runs before t0099 (which restarts PostgreSQL, last).
+BROWSER_SHELL_TESTS = tests/browser/t0100-web.sh
+dist_check_SCRIPTS += $(BROWSER_SHELL_TESTS)
+EXTRA_DIST += tests/browser/web.test.mjs tests/browser/README.md
+# The web app itself (served by nginx from the source tree; its npm packages come from scripts/deps).
+EXTRA_DIST += web/index.html web/package.json web/package-lock.json web/README.md \
+	web/app/api.js web/app/app.css web/app/categories.js web/app/format.js web/app/import.js \
+	web/app/main.js web/app/settings.js web/app/signin.js web/app/transactions.js
+TESTS += $(BROWSER_SHELL_TESTS)
