@@ -237,6 +237,14 @@ try {
     await nav('Settings').click();
     await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
     await page.getByRole('button', { name: 'Save settings' }).waitFor();
+    await page.getByLabel(/Default currency/).selectOption('GBP');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.locator('p.ok', { hasText: 'Saved.' }).waitFor();
+    await nav('Transactions').click();
+    await nav('Settings').click();
+    await page.getByRole('button', { name: 'Save settings' }).waitFor();
+    ok(await page.getByLabel(/Default currency/).inputValue() === 'GBP',
+      'the default currency is saved through user-settings and read back');
     await axe('settings');
     await shot('settings');
   });

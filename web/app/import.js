@@ -15,8 +15,10 @@ const FILTERS = [
   ['new', 'New', 'new'],
   ['duplicate', 'Duplicates', 'duplicate'],
   ['possible_duplicate', 'Possible duplicates', 'possible_duplicate'],
+  ['replaces_pending', 'Books a pending row', 'replaces_pending'],
 ];
-const VERDICT_WORDS = { new: 'New', duplicate: 'Duplicate', possible_duplicate: 'Possible duplicate' };
+const VERDICT_WORDS = { new: 'New', duplicate: 'Duplicate', possible_duplicate: 'Possible duplicate',
+  replaces_pending: 'Books a pending row' };
 const EVENT_WORDS = {
   'import:upload:start': 'Upload received',
   'import:upload:complete': 'File stored',
@@ -328,12 +330,14 @@ export class SmartImport extends Component {
             <td class=${'num' + (String(r.amountMinor).startsWith('-') ? ' neg' : ' pos')}>${money(r.amountMinor, r.currency)}</td>
             <td>${r.category}</td>
             <td><span class=${'badge ' + r.verdict}>${VERDICT_WORDS[r.verdict] || r.verdict}</span>
-              ${r.reason && html`<div class="reason">${r.reason}${typeof r.score === 'number' && r.verdict === 'possible_duplicate' ? ` (score ${r.score})` : ''}</div>`}</td>
+              ${r.reason && html`<div class="reason">${r.reason}${typeof r.score === 'number' && (r.verdict === 'possible_duplicate' || r.verdict === 'replaces_pending') ? ` (score ${r.score})` : ''}</div>`}</td>
             <td>${r.verdict === 'possible_duplicate' && inPreview ? html`<fieldset class="keep">
                 <legend class="sr-only">Line ${r.line}: keep or skip</legend>
                 <label><input type="radio" name=${'d-' + r.row} checked=${r.decision !== 'skip'} onChange=${() => this.decide(r.row, 'keep')} /> Keep</label>
                 <label><input type="radio" name=${'d-' + r.row} checked=${r.decision === 'skip'} onChange=${() => this.decide(r.row, 'skip')} /> Skip</label>
-              </fieldset>` : r.verdict === 'duplicate' ? html`<span class="muted">skipped</span>` : html`<span class="muted">kept</span>`}</td>
+              </fieldset>` : r.verdict === 'duplicate' ? html`<span class="muted">skipped</span>`
+              : r.verdict === 'replaces_pending' ? html`<span class="muted">replaces the pending row</span>`
+              : html`<span class="muted">kept</span>`}</td>
           </tr>`)}
         </tbody>
       </table>

@@ -46,7 +46,7 @@ export class Settings extends Component {
       ${loading ? html`<p role="status">Loading your settings…</p>` : html`
       <form class="card" onSubmit=${(e) => this.save(e)}>
         ${missing && html`<p class="notice" role="status">This server has no user-settings function yet: the default
-          currency cannot be saved (statements without a currency are read as USD; pick the currency when you upload).
+          currency cannot be saved (pick the currency when you upload a statement that names none).
           The locale below is kept in this browser.</p>`}
         <label for="default-currency">Default currency for statements that name none</label>
         <select id="default-currency" disabled=${missing} value=${currency}
