@@ -214,6 +214,37 @@ out:
     return rc;
 }
 
+/* The same file sent again with a corrected mapping replaces its earlier upload while that
+ * is still only parsed (a preview): the earlier import becomes failed ('superseded') and
+ * its staged rows go, in one transaction, so the file is read anew with the mapping.  A
+ * committed import is not touched (answer_existing answers with it); a commit running on
+ * it holds its row lock, and the move then finds it committed and moves nothing. */
+static int supersede_parsed(struct si_db *db, const char *user, const char *sha, struct si_error *err)
+{
+    const char *params[] = { user, sha, si_import_status_name(SI_IMPORT_PARSED) };
+    PGresult *res = si_db_exec(db, "SELECT id FROM imports WHERE user_id = $1 AND file_sha256 = $2 AND status = $3",
+                               3, params, err);
+    if (res == NULL)
+        return -1;
+    char id[SI_UUID_LEN + 1] = "";
+    if (PQntuples(res) > 0)
+        snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (id[0] == '\0')
+        return 0;
+    bool moved = false;
+    const char *del[] = { id, user };
+    if (si_db_begin(db, err) != 0 ||
+        si_import_move(db, id, user, SI_IMPORT_FAILED, ", failure_reason = 'superseded'", 0, NULL, &moved, err) != 0 ||
+        (moved && si_db_command(db, "DELETE FROM transactions_staging WHERE import_id = $1 AND user_id = $2", 2, del,
+                                err) != 0) ||
+        si_db_commit(db, err) != 0) {
+        si_db_rollback(db);
+        return -1;
+    }
+    return 0;
+}
+
 /* Reads the user's remembered mapping for this file's header layout (CSV
  * only, and only when the request brought none); the layout's fingerprint
  * comes from the first records alone. */
@@ -590,6 +621,8 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
         si_error_set(&err, 400, "empty_file", "the file is empty");
         goto fail;
     }
+    if (in.mapping != NULL && supersede_parsed(ctx->db, in.user, up.sha256, &err) != 0)
+        goto fail;
     int existing = answer_existing(ctx->db, in.user, up.sha256, resp, &err);
     if (existing != 0) {
         rc = existing > 0 ? 0 : -1;

@@ -83,6 +83,19 @@ check "the next file with the same header layout uses the remembered mapping" bo
   '.columns.negate == true and .preview[0].amountMinor == -3000'
 check "one mapping is stored for the user" test "$(sql "SELECT count(*) FROM csv_mappings WHERE user_id = '$USER_ID'")" = 1
 
+# --- the same file again with a corrected mapping, before commit: read anew ------------
+printf 'Date,Description,Amount,Balance\n2024-07-01,CARD PURCHASE THREE,8.00,62.00\n' > "$T/card3.csv"
+json_upload "$T/card3.csv" '{mapping: {negate: false}}'
+FIRST="$(jq -r .importId "$T/body")"
+check "a third file, read with negate false" body_jq '.preview[0].amountMinor == 800'
+json_upload "$T/card3.csv" '{mapping: {negate: true}}'
+check "sent again with a corrected mapping: a new import, read with it (not duplicateUpload)" body_jq \
+  ".importId != \"$FIRST\" and (has(\"duplicateUpload\") | not) and .preview[0].amountMinor == -800"
+check "the earlier preview is superseded and its staged rows are gone" test \
+  "$(sql "SELECT status || '/' || failure_reason || '/' || (SELECT count(*) FROM transactions_staging WHERE import_id = '$FIRST') FROM imports WHERE id = '$FIRST'")" = "failed/superseded/0"
+json_upload "$T/card3.csv"
+check "the same file without a mapping answers the new import" body_jq '.duplicateUpload == true and .preview[0].amountMinor == -800'
+
 # --- identity ---------------------------------------------------------------------
 before="$(counts)"
 request POST "$FN" -H 'Content-Type: text/csv' --data-binary @"$D/basic.csv"

@@ -129,8 +129,8 @@ export class SmartImport extends Component {
     }
     this.uploading = null;
     const notice = mapping && answer.duplicateUpload
-      ? 'This file was already uploaded and is still in preview: the server answered that import, read with its first mapping. ' +
-        'Undo or commit it before reading the same file with another mapping.'
+      ? 'This file was already imported, so it was not read again with the corrected mapping. ' +
+        'Undo that import first to read it with another mapping.'
       : null;
     this.setState({
       answer, busy: false, progress: { loaded: file.size, total: file.size, phase: 'done' }, notice,
