@@ -57,6 +57,43 @@ static void put_filter(struct sql_text *t, unsigned shape)
         put(t, " AND t.import_id = $%d::uuid", p++);
 }
 
+/* The totals of a category and/or a date range, no other filter: whole months from
+ * ledger_month_totals (sql/0025), the partial months at the range's ends from the rows
+ * (the category index, or the date index), so a half year reads some 6 rows and two
+ * partial months instead of every transaction in it.  fs is the first whole month's
+ * start, le the end (exclusive) of the last whole one; with no whole month between them
+ * the two row ranges cover the range alone.  -infinity/infinity (a missing from or to)
+ * stay infinite through this arithmetic. */
+static void put_month_totals(struct sql_text *t, unsigned shape)
+{
+    bool dates = shape & LEDGER_SHAPE_DATES;
+    int cat = dates ? 5 : 3;   /* the category's parameter */
+    const char *fs = "(date_trunc('month', $3::date - 1) + interval '1 month')::date";
+    const char *le = "date_trunc('month', $4::date + 1)::date";
+    put(t, "(SELECT coalesce(json_agg(json_build_object('currency', c.currency, 'income_minor', c.inc, "
+           "'expense_minor', c.exp, 'net_minor', c.inc - c.exp, 'count', c.n) ORDER BY c.currency), '[]')::text "
+           "FROM (SELECT x.currency, sum(x.inc) AS inc, sum(x.exp) AS exp, sum(x.n) AS n FROM ("
+           "SELECT m.currency, m.income_minor AS inc, m.expense_minor AS exp, m.tx_count AS n "
+           "FROM ledger_month_totals m WHERE m.user_id = $1::uuid");
+    if (shape & LEDGER_SHAPE_CATEGORY)
+        put(t, " AND m.category = $%d::text", cat);
+    if (dates)
+        put(t, " AND m.month >= %s AND m.month < %s", fs, le);
+    if (dates) {
+        for (int end = 0; end < 2; end++) {
+            put(t, " UNION ALL SELECT t.currency, greatest(t.amount_minor, 0), greatest(-t.amount_minor, 0), 1 "
+                   "FROM transactions t WHERE t.user_id = $1::uuid");
+            if (shape & LEDGER_SHAPE_CATEGORY)
+                put(t, " AND t.category = $%d::text", cat);
+            if (end == 0)
+                put(t, " AND t.tx_date >= $3::date AND t.tx_date < least(%s, $4::date + 1)", fs);
+            else
+                put(t, " AND t.tx_date >= greatest(%s, %s) AND t.tx_date <= $4::date", le, fs);
+        }
+    }
+    put(t, ") x GROUP BY x.currency HAVING sum(x.n) > 0) c)");
+}
+
 static int params_before_cursor(unsigned shape)
 {
     return 2 + ((shape & LEDGER_SHAPE_DATES) ? 2 : 0) + ((shape & LEDGER_SHAPE_Q) ? 1 : 0) +
@@ -92,6 +129,8 @@ int ledger_sql_page(unsigned shape, char *out, size_t cap, int *n_params)
         put(&t, "(SELECT coalesce(json_agg(json_build_object('currency', c.currency, 'income_minor', c.income_minor, "
                 "'expense_minor', c.expense_minor, 'net_minor', c.income_minor - c.expense_minor, 'count', c.tx_count) "
                 "ORDER BY c.currency), '[]')::text FROM ledger_totals c WHERE c.user_id = $1::uuid AND c.tx_count > 0)");
+    } else if ((shape & ~(LEDGER_SHAPE_DATES | LEDGER_SHAPE_CATEGORY)) == 0) {
+        put_month_totals(&t, shape);
     } else {
         put(&t, "(SELECT coalesce(json_agg(json_build_object('currency', c.currency, 'income_minor', c.inc, "
                 "'expense_minor', c.exp, 'net_minor', c.inc - c.exp, 'count', c.n) ORDER BY c.currency), '[]')::text "

@@ -86,6 +86,11 @@ filter "no filter, pages of 200 (one page)" "" 200 "true"
 check "one page: next_cursor null" body_jq '.next_cursor == null and (.transactions | length) == 130'
 filter "from/to" "from=2024-01-10&to=2024-01-20" 10 "tx_date BETWEEN '2024-01-10' AND '2024-01-20'"
 filter "from only" "from=2024-02-01" 10 "tx_date >= '2024-02-01'"
+# (totals of whole months come from ledger_month_totals, sql/0025; the partial ends from the rows)
+filter "exactly one whole month" "from=2024-01-01&to=2024-01-31" 50 "tx_date BETWEEN '2024-01-01' AND '2024-01-31'"
+filter "a partial month, a whole one, a partial one" "from=2023-12-20&to=2024-02-03&category=Dining" 50 \
+  "tx_date BETWEEN '2023-12-20' AND '2024-02-03' AND category = 'Dining'"
+filter "a whole month and a partial one" "from=2024-01-01&to=2024-02-05" 50 "tx_date BETWEEN '2024-01-01' AND '2024-02-05'"
 filter "q on the description, any case" "q=coffee%20CORNER" 5 "description ILIKE '%coffee corner%'"
 filter "q on the counterparty" "q=acme%20widgets" 5 "counterparty ILIKE '%acme widgets%'"
 filter "q with % and _ taken literally" "q=100%25%20off_" 5 "id = (SELECT id FROM transactions WHERE user_id = '$USER_ID' AND description LIKE '%100\\% off\\_sale%')"
@@ -173,6 +178,13 @@ check "PATCH always_for_counterparty on a row without one -> 400 no_counterparty
 patch "${AUTH[@]}" "${JSON[@]}" --data-binary "{\"id\":$PLAIN_ROW,\"category\":\"Health\"}"
 check "PATCH a category -> 200 with the row" bash -c "[[ $STATUS == 200 ]] && jq -e '.transaction.id == $PLAIN_ROW and .transaction.category == \"Health\" and (.rule == null)' '$T/body' >/dev/null"
 check "... stored" test "$(sql "SELECT category FROM transactions WHERE id = $PLAIN_ROW")" = Health
+check "... and the month totals moved with it (ledger_month_totals = the rows, every key of the user)" test \
+  "$(sql "SELECT count(*) FROM (SELECT category, date_trunc('month', tx_date)::date AS month, currency, count(*) AS n,
+            coalesce(sum(amount_minor) FILTER (WHERE amount_minor > 0), 0) AS inc
+          FROM transactions WHERE user_id = '$USER_ID' GROUP BY 1, 2, 3) r
+          FULL JOIN (SELECT * FROM ledger_month_totals WHERE user_id = '$USER_ID' AND tx_count > 0) m
+            ON m.category = r.category AND m.month = r.month AND m.currency = r.currency
+          WHERE m.tx_count IS DISTINCT FROM r.n OR m.income_minor IS DISTINCT FROM r.inc")" = 0
 patch "${AUTH[@]}" "${JSON[@]}" --data-binary "{\"id\":$A_ROW,\"category\":\"Shopping\",\"always_for_counterparty\":true}"
 check "PATCH always_for_counterparty -> 200 with the row and the rule (normalised counterparty)" \
   bash -c "[[ $STATUS == 200 ]] && jq -e '.transaction.category == \"Shopping\" and .rule.match == \"acme widgets ltd\" and .rule.category == \"Shopping\" and (.rule.id | type) == \"number\"' '$T/body' >/dev/null"
