@@ -5,7 +5,9 @@
  *
  *   GET    /.netlify/functions/category-rules          200 {"ok":true,"rules":[{id, match,
  *                                                      category, created_at}]} newest first
- *                                                      (all of them: at most LEDGER_RULES_MAX)
+ *                                                      (all of them: at most LEDGER_RULES_MAX),
+ *                                                      "categories":["Dining", …, "Other"] (every
+ *                                                      category a row or a rule may have, sorted)
  *   POST   /.netlify/functions/category-rules {match, category}
  *                                                      201 {"ok":true,"rule":{...}}; a match the
  *                                                      user already has gets the new category
@@ -35,13 +37,20 @@ static int list(struct si_ctx *ctx, struct si_request *req, struct si_response *
         "  'created_at', " SI_SQL_UTC_MS("r.created_at") ") ORDER BY r.created_at DESC, r.id DESC), '[]')::text "
         "FROM (SELECT * FROM category_rules WHERE user_id = $1::uuid ORDER BY created_at DESC, id DESC LIMIT $2::int) r",
         2, p, &err);
-    if (res == NULL)
+    PGresult *cats = res == NULL ? NULL : si_db_exec(ctx->db,
+        "SELECT json_agg(c ORDER BY c COLLATE \"C\")::text FROM "
+        "(SELECT DISTINCT category AS c FROM category_rules_builtin UNION SELECT 'Other') x", 0, NULL, &err);
+    if (cats == NULL) {
+        PQclear(res);
         return si_response_from_error(resp, &err);
+    }
     struct si_buf *b = &resp->body;
     si_buf_reset(b);
     int bad = si_buf_appends(b, "{\"ok\":true,\"rules\":") | si_buf_appends(b, PQgetvalue(res, 0, 0)) |
+              si_buf_appends(b, ",\"categories\":") | si_buf_appends(b, PQgetvalue(cats, 0, 0)) |
               si_buf_appends(b, "}");
     PQclear(res);
+    PQclear(cats);
     if (bad != 0) {
         si_buf_reset(b);
         return si_response_error(resp, 500, "internal", "response too large");

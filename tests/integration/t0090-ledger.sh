@@ -191,6 +191,8 @@ check "PATCH always_for_counterparty -> 200 with the row and the rule (normalise
 RULE_ID="$(jq -r '.rule.id' "$T/body")"
 request GET "$RULES" "${AUTH[@]}"
 check "GET category-rules lists it" body_jq "(.rules | length) == 1 and .rules[0].id == $RULE_ID and .rules[0].match == \"acme widgets ltd\" and (.rules[0].created_at | test(\"Z$\"))"
+check "... with every category a rule may name, sorted, Other among them" body_jq \
+  '(.categories | length) > 10 and (.categories | index("Other")) != null and (.categories | index("Groceries")) != null and .categories == (.categories | sort)'
 request GET "$RULES" "${OTHER[@]}"
 check "another user sees no rules" body_jq '.rules == []'
 check "the rule is in the table the categoriser reads" \

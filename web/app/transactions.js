@@ -5,7 +5,7 @@
 import { html, Component, ErrorBox } from './ui.js';
 import { api } from './api.js';
 import { money, number, date } from './format.js';
-import { CATEGORIES } from './categories.js';
+import { categories } from './categories.js';
 
 const PAGE_LIMIT = 50;
 
@@ -15,10 +15,15 @@ export class Transactions extends Component {
     this.state = {
       q: '', from: '', to: '', category: '', applied: {}, rows: [], totals: null, cursors: [null],
       nextCursor: null, loading: true, error: null, editing: null, editCategory: '', editAlways: false, saved: null,
+      categories: [],
     };
   }
 
-  componentDidMount() { this.load({}, null, 0); }
+  componentDidMount() {
+    this.load({}, null, 0);
+    categories(this.props.session).then((list) => this.setState({ categories: list }))
+      .catch((err) => this.setState({ error: err }));
+  }
 
   async load(filter, cursor, index) {
     this.setState({ loading: true });
@@ -84,7 +89,7 @@ export class Transactions extends Component {
         ? html`<form class="cat-edit" onSubmit=${(e) => this.saveCategory(e, r)}>
             <label for="edit-category" class="sr-only">Category for ${r.description}</label>
             <select id="edit-category" value=${editCategory} onChange=${(e) => this.setState({ editCategory: e.target.value })}>
-              ${[...new Set([...CATEGORIES, r.category].filter(Boolean))].map((c) => html`<option value=${c}>${c}</option>`)}
+              ${[...new Set([...this.state.categories, r.category].filter(Boolean))].map((c) => html`<option value=${c}>${c}</option>`)}
             </select>
             ${r.counterparty && html`<label class="choice"><input type="checkbox" id="edit-always" checked=${editAlways}
               onChange=${(e) => this.setState({ editAlways: e.target.checked })} /> Always for ${r.counterparty}</label>`}
@@ -108,7 +113,7 @@ export class Transactions extends Component {
           <input id="tx-to" type="date" value=${to} onInput=${(e) => this.setState({ to: e.target.value })} /></div>
         <div class="field"><label for="tx-category">Category</label>
           <select id="tx-category" value=${category} onChange=${(e) => this.setState({ category: e.target.value })}>
-            <option value="">Any</option>${CATEGORIES.map((c) => html`<option value=${c}>${c}</option>`)}
+            <option value="">Any</option>${this.state.categories.map((c) => html`<option value=${c}>${c}</option>`)}
           </select></div>
         <button type="submit" class="primary">Show</button>
       </form>
