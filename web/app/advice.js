@@ -90,6 +90,7 @@ export class AdviceCard extends Component {
   }
 
   componentDidUpdate(_, prev) {
+    if (this.state.hidden && this.chart) { this.chart.destroy(); this.chart = null; }
     if (this.state.advice && (prev.advice !== this.state.advice || prev.hidden !== this.state.hidden)) this.drawChart();
   }
 
@@ -159,6 +160,7 @@ export class AdviceCard extends Component {
         ticks: { callback: (v) => percent(v) } };
     }
     this.chart = new Chart(this.canvas, {
+      type: 'bar',
       data: { labels, datasets },
       options: {
         animation: false, responsive: true, maintainAspectRatio: false, locale: getLocale(),
