@@ -29,6 +29,13 @@ const EVENT_WORDS = {
   'import:commit:complete': 'Committed to your ledger',
   'import:commit:error': 'Commit failed',
   'import:revert:complete': 'Import undone',
+  'prime:handoff:initiated': 'Prime handed the import to Crystal',
+  'prime:message': 'Prime acknowledged the import',
+  'prime:handoff:error': 'Prime could not hand the import over',
+  'crystal:analyze:start': 'Crystal is analysing',
+  'crystal:analyze:complete': 'Crystal’s analysis is ready',
+  'crystal:analyze:error': 'Crystal’s analysis failed',
+  'advisory:ready': 'Advisory card ready',
 };
 // The mapping's roles that name a column, with their labels; description may name several.
 const ROLES = [
