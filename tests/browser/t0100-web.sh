@@ -21,7 +21,7 @@ TOKEN=""
 [[ -n ${SMARTIMPORT_JWT_SECRET:-} ]] && TOKEN="$(fast_token "$USER_ID")"
 start="$(now_ms)"
 rc=0
-SI_BASE="$BASE" SI_ROOT="$ROOT" SI_ARTIFACTS="$ART" SI_CHROMIUM="$CHROMIUM" SI_TOKEN="$TOKEN" SI_USER="$USER_ID" SI_VAR="${SMARTIMPORT_TEST_VAR:-}" \
+SI_BASE="$BASE" SI_ROOT="$ROOT" SI_ARTIFACTS="$ART" SI_CHROMIUM="$CHROMIUM" SI_TOKEN="$TOKEN" SI_USER="$USER_ID" SI_VAR="${SMARTIMPORT_TEST_VAR:-}" SI_LLM="${SMARTIMPORT_TEST_LLM:-}" \
   timeout 150 node "$ROOT/tests/browser/web.test.mjs" || rc=$?
 ms=$(( $(now_ms) - start ))
 echo "# browser test took $ms ms; screenshots in $ART"

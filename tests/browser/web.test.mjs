@@ -1,12 +1,16 @@
 // tests/browser/web.test.mjs: the web app in a real Chromium (Debian's, driven by
 // playwright-core from web/node_modules) against a running stack: sign in, upload a statement
-// fixture with its currency, live progress and the preview, commit, the rows in Transactions,
+// fixture with its currency, live progress and the preview, commit and Crystal's advisory card
+// (the fake model's words, the chart and its table; a refused handoff as the seed's error card
+// with its recovery steps and Try again), the rows in Transactions,
 // a category changed (always for the counterparty), undo, then keep/skip of a possible
 // duplicate; axe-core on every page (no serious or critical violation), a screenshot of each,
 // no CSP violation and no script error. Run by t0100-web.sh, which sets the environment:
 //   SI_BASE (the stack's URL), SI_ROOT (the repository), SI_ARTIFACTS (screenshots go there),
 //   SI_CHROMIUM (the browser), SI_TOKEN (a JWT for SI_USER; empty: development mode), SI_USER,
-//   SI_VAR (the stack's var dir, for the lost-stream check; empty: that check is left out).
+//   SI_VAR (the stack's var dir, for the lost-stream check; empty: that check is left out),
+//   SI_LLM (the fake model server, tests/fake-llm, set to answer well before the commit; empty:
+//   the card's words are not compared with the fake model's).
 import { createRequire } from 'node:module';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,6 +21,8 @@ const ART = process.env.SI_ARTIFACTS;
 const TOKEN = process.env.SI_TOKEN || '';
 const USER = process.env.SI_USER;
 const VAR = process.env.SI_VAR || '';
+const LLM = process.env.SI_LLM || '';
+const FAKE_SUMMARY = 'Groceries and dining took most of your money this period';
 const require = createRequire(path.join(ROOT, 'web', 'package.json'));
 const { chromium } = require('playwright-core');
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -157,6 +163,10 @@ try {
 
   // ---- commit
   await step('commit', async () => {
+    if (LLM) {
+      const r = await fetch(LLM + '/_control', { method: 'POST', body: 'good' });
+      ok(r.ok, 'the fake model answers well');
+    }
     const btn = page.getByRole('button', { name: 'Approve & Commit (4 transactions)' });
     await btn.click();
     await page.locator('#commit-result').waitFor();
@@ -164,6 +174,28 @@ try {
     await page.locator('#events li[data-type="import:commit:complete"]').waitFor();
     ok(true, 'the commit arrives live on the event stream');
     await shot('import-committed');
+  });
+
+  // ---- Crystal's advisory card (seed 000): prime-handoff, then crystal-analyze-import
+  await step('advisory card', async () => {
+    await page.locator('#advice').waitFor();
+    ok(/4 transactions committed/.test(await text('#advice-committed')), 'the card shows the committed count', await text('#advice-committed'));
+    const summary = await text('#advice-summary');
+    if (LLM) ok(summary.includes(FAKE_SUMMARY), 'the summary is the fake model\'s answer', summary);
+    else ok(summary.length > 20, 'the card has a summary', summary);
+    ok((await page.locator('#advice-top li').count()) >= 1 && /£/.test(await text('#advice-top')),
+      'the top categories are listed with their amounts', await text('#advice-top'));
+    ok((await text('#advice-budget')).length > 10, 'the budget impact is shown', await text('#advice-budget'));
+    ok((await text('#advice-forecast')).length > 10, 'the forecast delta is shown', await text('#advice-forecast'));
+    await page.waitForFunction(() => window.Chart && window.Chart.getChart(document.getElementById('advice-chart')));
+    ok(true, 'the spend-by-category chart is drawn (Chart.js from /vendor/)');
+    const label = await page.locator('#advice-chart').getAttribute('aria-label');
+    ok(/spend by category/i.test(label || '') && /£/.test(label || ''), 'the chart has a text alternative', label);
+    const rows = await page.locator('#advice-table tbody tr').count();
+    const tbl = await text('#advice-table');
+    ok(rows >= 1 && /£/.test(tbl) && /%/.test(tbl), 'the chart\'s figures are also a table (spend, share)', tbl);
+    await axe('smart import (advisory card)');
+    await shot('advice');
   });
 
   // ---- transactions: rows, totals, search, category
@@ -205,6 +237,7 @@ try {
     await page.locator('#undo').click();
     await page.locator('#revert-result').waitFor();
     ok(/4 transactions left your ledger/.test(await text('#revert-result')), 'undo: the 4 rows leave the ledger', await text('#revert-result'));
+    ok(await page.locator('#advice').count() === 0, 'the advisory card goes with the undone import');
     await page.locator('#events li[data-type="import:revert:complete"]').waitFor();
     ok(true, 'the undo arrives live on the event stream');
     await nav('Transactions').click();
@@ -225,9 +258,28 @@ try {
     await page.getByRole('radio', { name: 'Skip' }).check();
     await page.getByRole('button', { name: 'Approve & Commit (4 transactions)' }).waitFor();
     ok(true, 'skipping it leaves 4 to commit');
+    // The handoff of this commit is refused by the API (the request names an import the
+    // user does not have: a real 404 from prime-handoff), once: the seed's error card.
+    await page.route('**/.netlify/functions/prime-handoff', async (route) => {
+      const body = JSON.parse(route.request().postData() || '{}');
+      body.importId = '00000000-0000-4000-8000-000000000016';
+      await route.continue({ postData: JSON.stringify(body) });
+    }, { times: 1 });
     await page.getByRole('button', { name: /Approve & Commit/ }).click();
     await page.locator('#commit-result').waitFor();
     ok(/4 transactions added.*1 skipped/.test(await text('#commit-result')), 'commit honours the skip', await text('#commit-result'));
+    await page.locator('#advice-error').waitFor();
+    const card = await text('#advice-error');
+    ok(/Prime could not hand them to Crystal/.test(card) && /not found/i.test(card) && !card.includes('{'),
+      'a refused handoff is an error card in words', card);
+    ok(/4 transactions are committed and safe/.test(card) && (await page.locator('#advice-error .recovery li').count()) >= 2,
+      'the error card lists its recovery steps', card);
+    await axe('smart import (advice error card)');
+    await shot('advice-error');
+    await page.getByRole('button', { name: 'Try again' }).click();
+    await page.locator('#advice').waitFor();
+    ok(/4 transactions committed/.test(await text('#advice-committed')) && (await text('#advice-summary')).length > 20,
+      'Try again: the card appears');
     await page.locator('#undo').click();
     await page.locator('#revert-result').waitFor();
   });

@@ -3,8 +3,9 @@
 // last event id), then the preview: rows with verdicts and reasons, filters through
 // import-preview's pages, warnings with their lines, the CSV mapping (editable: upload again
 // with it), keep/skip of possible duplicates, the currency when the file names none,
-// "Approve & Commit (N transactions)", the result, and Undo.
+// "Approve & Commit (N transactions)", the result, Crystal's advisory card (advice.js), and Undo.
 import { html, Component, ErrorBox, Progress } from './ui.js';
+import { AdviceCard } from './advice.js';
 import { api, upload, EventFeed } from './api.js';
 import { money, number, bytes, date, time } from './format.js';
 import { CURRENCIES } from './settings.js';
@@ -28,6 +29,13 @@ const EVENT_WORDS = {
   'import:commit:complete': 'Committed to your ledger',
   'import:commit:error': 'Commit failed',
   'import:revert:complete': 'Import undone',
+  'prime:handoff:initiated': 'Prime handed the import to Crystal',
+  'prime:message': 'Prime acknowledged the import',
+  'prime:handoff:error': 'Prime could not hand the import over',
+  'crystal:analyze:start': 'Crystal is analysing',
+  'crystal:analyze:complete': 'Crystal’s analysis is ready',
+  'crystal:analyze:error': 'Crystal’s analysis failed',
+  'advisory:ready': 'Advisory card ready',
 };
 // The mapping's roles that name a column, with their labels; description may name several.
 const ROLES = [
@@ -380,6 +388,8 @@ export class SmartImport extends Component {
             <button type="button" id="undo" disabled=${busy} onClick=${() => this.undo()}>Undo this import</button>`}
         <button type="button" onClick=${() => this.reset()}>Import another statement</button>
       </div>`}
+      ${commit && !revert && html`<${AdviceCard} key=${answer.importId} session=${this.props.session}
+        importId=${answer.importId} committed=${commit.committed} />`}
     </section>`;
   }
 
