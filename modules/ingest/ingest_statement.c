@@ -123,7 +123,7 @@ static int read_settings(struct si_db *db, const struct ingest_config *ic, struc
         return -1;
     in->day_first = PQgetisnull(res, 0, 2) ? -1 : user_settings_day_first(PQgetvalue(res, 0, 2));
     if (in->currency[0] != '\0') {
-        /* the request's */
+        /* the request's (read_fields set it and its source) */
     } else if (!PQgetisnull(res, 0, 0)) {
         snprintf(in->currency, sizeof in->currency, "%s", PQgetvalue(res, 0, 0));
         in->currency_source = "account";

@@ -139,13 +139,12 @@ static int field(const json_t *body, const char *key, char *out, size_t size, st
     return 1;
 }
 
-static int set(struct si_ctx *ctx, struct si_request *req, const char *user, struct si_response *resp,
+static int set(struct si_ctx *ctx, const char *user, struct si_response *resp,
                json_t *body, struct si_error *err)
 {
     char currency[8], locale_in[USER_SETTINGS_LOCALE_MAX + 1], locale[USER_SETTINGS_LOCALE_MAX + 1] = "";
     const char *key;
     const json_t *v;
-    (void)req;
     json_object_foreach((json_t *)body, key, v)
         if (strcmp(key, "defaultCurrency") != 0 && strcmp(key, "locale") != 0 && strcmp(key, "userId") != 0)
             return si_error_set(err, 400, "bad_body", "unknown key %.40s: send defaultCurrency and/or locale", key);
@@ -186,7 +185,7 @@ int user_settings_handle(struct si_ctx *ctx, struct si_request *req, struct si_r
         si_auth_identify(ctx->config, req, body, (long long)time(NULL), user, &err) != 0) {
         rc = si_response_from_error(resp, &err);
     } else if (write) {
-        rc = set(ctx, req, user, resp, body, &err) == 0 ? 0 : si_response_from_error(resp, &err);
+        rc = set(ctx, user, resp, body, &err) == 0 ? 0 : si_response_from_error(resp, &err);
     } else {
         const char *p[] = { user };
         PGresult *res = si_db_exec(ctx->db, settings_select, 1, p, &err);

@@ -1,7 +1,6 @@
 // web/app/settings.js: the user's settings: default currency (for statements that name
 // none) and locale, through GET/PUT /.netlify/functions/user-settings {defaultCurrency, locale}.
-// A server without that function answers 404: the page says so, and the locale is then kept
-// in this browser only.
+// The locale is also kept in this browser, for formatting before the settings arrive.
 import { html, Component, ErrorBox } from './ui.js';
 import { api } from './api.js';
 import { setLocale, getLocale } from './format.js';
@@ -12,7 +11,7 @@ const LOCALES = ['en-US', 'en-GB', 'de-DE', 'fr-FR', 'es-ES', 'nl-NL', 'ja-JP'];
 export class Settings extends Component {
   constructor(props) {
     super(props);
-    this.state = { loading: true, missing: false, currency: '', locale: getLocale(), error: null, saved: false };
+    this.state = { loading: true, currency: '', locale: getLocale(), error: null, saved: false };
   }
 
   async componentDidMount() {
@@ -20,17 +19,15 @@ export class Settings extends Component {
       const s = await api(this.props.session, 'GET', '/.netlify/functions/user-settings');
       this.setState({ loading: false, currency: s.defaultCurrency || '', locale: s.locale || getLocale() });
     } catch (err) {
-      if (err.status === 404) this.setState({ loading: false, missing: true });
-      else this.setState({ loading: false, error: err });
+      this.setState({ loading: false, error: err });
     }
   }
 
   async save(e) {
     e.preventDefault();
-    const { currency, locale, missing } = this.state;
+    const { currency, locale } = this.state;
     setLocale(locale);
     localStorage.setItem('smartimport.locale', locale);
-    if (missing) { this.setState({ saved: true, error: null }); return; }
     try {
       await api(this.props.session, 'PUT', '/.netlify/functions/user-settings',
         { body: { defaultCurrency: currency || null, locale } });
@@ -40,16 +37,13 @@ export class Settings extends Component {
     }
   }
 
-  render(_, { loading, missing, currency, locale, error, saved }) {
+  render(_, { loading, currency, locale, error, saved }) {
     return html`<section aria-labelledby="settings-title">
       <h1 id="settings-title" tabindex="-1">Settings</h1>
       ${loading ? html`<p role="status">Loading your settings…</p>` : html`
       <form class="card" onSubmit=${(e) => this.save(e)}>
-        ${missing && html`<p class="notice" role="status">This server has no user-settings function yet: the default
-          currency cannot be saved (pick the currency when you upload a statement that names none).
-          The locale below is kept in this browser.</p>`}
         <label for="default-currency">Default currency for statements that name none</label>
-        <select id="default-currency" disabled=${missing} value=${currency}
+        <select id="default-currency" value=${currency}
           onChange=${(e) => this.setState({ currency: e.target.value, saved: false })}>
           <option value="">(none)</option>
           ${CURRENCIES.map((c) => html`<option value=${c}>${c}</option>`)}
