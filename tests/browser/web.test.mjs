@@ -1,90 +1,33 @@
-// tests/browser/web.test.mjs: the web app in a real Chromium (Debian's, driven by
-// playwright-core from web/node_modules) against a running stack: sign in, upload a statement
-// fixture with its currency, live progress and the preview, commit and Crystal's advisory card
-// (the fake model's words, the chart and its table; a refused handoff as the seed's error card
-// with its recovery steps and Try again), the rows in Transactions,
-// a category changed (always for the counterparty), undo, then keep/skip of a possible
-// duplicate; axe-core on every page (no serious or critical violation), a screenshot of each,
-// no CSP violation and no script error. Run by t0100-web.sh, which sets the environment:
-//   SI_BASE (the stack's URL), SI_ROOT (the repository), SI_ARTIFACTS (screenshots go there),
-//   SI_CHROMIUM (the browser), SI_TOKEN (a JWT for SI_USER; empty: development mode), SI_USER,
-//   SI_VAR (the stack's var dir, for the lost-stream check; empty: that check is left out),
-//   SI_LLM (the fake model server, tests/fake-llm, set to answer well before the commit; empty:
-//   the card's words are not compared with the fake model's).
-import { createRequire } from 'node:module';
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+// tests/browser/web.test.mjs: the web app in a real Chromium against a running stack: sign in,
+// upload a statement fixture with its currency, live progress and the preview, commit and
+// Crystal's advisory card (the fake model's words, the chart and its table; a refused handoff as
+// the seed's error card with its recovery steps and Try again), the rows in Transactions, a
+// category changed (always for the counterparty), undo, then keep/skip of a possible
+// duplicate; axe-core on every page (no serious or critical violation), a screenshot of each.
+// harness.mjs has the environment and the closing checks; run.sh runs it (t0100-web.sh).
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import * as h from './harness.mjs';
 
-const BASE = process.env.SI_BASE;
-const ROOT = process.env.SI_ROOT;
-const ART = process.env.SI_ARTIFACTS;
-const TOKEN = process.env.SI_TOKEN || '';
-const USER = process.env.SI_USER;
-const VAR = process.env.SI_VAR || '';
-const LLM = process.env.SI_LLM || '';
+const { BASE, ROOT, TOKEN, USER, VAR, LLM, ok, step } = h;
 const FAKE_SUMMARY = 'Groceries and dining took most of your money this period';
-const require = createRequire(path.join(ROOT, 'web', 'package.json'));
-const { chromium } = require('playwright-core');
-const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const STEP_MS = 10000;
+const run = await h.openBrowser();
+const { page } = run;
+const axe = (name) => h.axe(page, name);
+const shot = (name) => h.shot(page, name);
+const nav = (name) => h.nav(page, name);
+const text = (sel) => h.text(page, sel);
 
-let fails = 0;
-let n = 0;
-function ok(cond, what, detail) {
-  n++;
-  if (cond) console.log(`ok ${n} - ${what}`);
-  else { fails++; console.log(`not ok ${n} - ${what}${detail ? `\n#   ${String(detail).slice(0, 500)}` : ''}`); }
-}
-// A flow's step; the first that fails ends the run (the later ones need its result).
-class Stop extends Error {}
-async function step(what, fn) {
-  try { await fn(); } catch (e) { ok(false, what, e && e.message); throw new Stop(what); }
-}
-
-mkdirSync(ART, { recursive: true });
-const browser = await chromium.launch({
-  executablePath: process.env.SI_CHROMIUM,
-  headless: true,
-  args: process.getuid && process.getuid() === 0 ? ['--no-sandbox'] : [],
-});
-const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
-const page = await context.newPage();
-page.setDefaultTimeout(STEP_MS);
-const problems = [];
-page.on('pageerror', (e) => problems.push('script error: ' + e.message));
-page.on('console', (m) => {
-  if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push('CSP: ' + m.text());
-});
-const requestedUrls = [];
-page.on('request', (r) => requestedUrls.push(r.url()));
-
-// axe-core on the page as it is (injected through the DevTools protocol, which the page's
-// CSP does not govern): no serious or critical violation.
-async function axe(name) {
-  await page.evaluate(AXE);
-  const res = await page.evaluate(async () => {
-    const r = await window.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help,
-      target: v.nodes[0] && v.nodes[0].target.join(' ') }));
-  });
-  const bad = res.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  ok(bad.length === 0, `${name}: axe-core finds no serious or critical violation`, JSON.stringify(bad));
-}
-async function shot(name) {
-  await page.screenshot({ path: path.join(ART, name + '.png'), fullPage: true });
-}
-const nav = (name) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
-const text = async (sel) => (await page.locator(sel).first().textContent()) || '';
-
+let failure = null;
 try {
   // ---- the page itself: served same-origin with its CSP
   const resp = await page.goto(BASE + '/', { waitUntil: 'networkidle' });
-  const h = resp.headers();
-  ok(resp.status() === 200 && /text\/html/.test(h['content-type'] || ''), 'GET / is the app (200 text/html)');
-  ok((h['content-security-policy'] || '').includes("script-src 'self'") && (h['content-security-policy'] || '').includes("frame-ancestors 'none'"),
-    '/ carries the strict CSP', h['content-security-policy']);
-  ok(h['x-content-type-options'] === 'nosniff', '/ carries X-Content-Type-Options: nosniff');
-  ok(h['cache-control'] === 'no-cache', 'index.html is no-cache', h['cache-control']);
+  const hd = resp.headers();
+  ok(resp.status() === 200 && /text\/html/.test(hd['content-type'] || ''), 'GET / is the app (200 text/html)');
+  ok((hd['content-security-policy'] || '').includes("script-src 'self'") && (hd['content-security-policy'] || '').includes("frame-ancestors 'none'"),
+    '/ carries the strict CSP', hd['content-security-policy']);
+  ok(hd['x-content-type-options'] === 'nosniff', '/ carries X-Content-Type-Options: nosniff');
+  ok(hd['cache-control'] === 'no-cache', 'index.html is no-cache', hd['cache-control']);
 
   // ---- sign in
   await step('sign-in page', async () => {
@@ -311,17 +254,7 @@ try {
     ok(/after/.test(err) && !err.includes('{'), 'a bad filter is explained in words', err);
   });
 
-  ok(problems.length === 0, 'no script error and no CSP violation', problems.join(' | '));
-  const base = new URL(BASE).origin;
-  const foreign = requestedUrls.filter((u) => !u.startsWith(base) && !u.startsWith('data:'));
-  ok(foreign.length === 0, 'every request stays on the same origin', foreign.join(' '));
-  const leaked = requestedUrls.filter((u) => TOKEN && u.includes(TOKEN) && !u.includes('/import-events?'));
-  ok(leaked.length === 0, 'the token is in no URL but the event stream\'s', leaked.join(' '));
 } catch (e) {
-  if (!(e instanceof Stop)) ok(false, 'the browser test ran to its end', e && e.stack);
-} finally {
-  await browser.close();
+  failure = e;
 }
-console.log(`1..${n}`);
-console.log(fails ? `# ${fails} check(s) failed` : '# all checks passed');
-process.exit(fails ? 1 : 0);
+await h.finish(run, failure);
