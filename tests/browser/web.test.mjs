@@ -5,7 +5,7 @@
 // category changed (always for the counterparty), undo, then keep/skip of a possible
 // duplicate; axe-core on every page (no serious or critical violation), a screenshot of each.
 // harness.mjs has the environment and the closing checks; run.sh runs it (t0100-web.sh).
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as h from './harness.mjs';
 
@@ -252,6 +252,32 @@ try {
     await page.getByRole('button', { name: 'Show', exact: true }).click();
     const err = await text('#tx-error');
     ok(/after/.test(err) && !err.includes('{'), 'a bad filter is explained in words', err);
+  });
+
+  // ---- a large statement: the server's reading of it live, before its answer (the user's
+  // stream from now on, after=now, and the upload's X-Upload-Id)
+  await step('parse progress', async () => {
+    const big = path.join(h.ART, 'large-statement.csv');
+    const lines = ['Date,Description,Amount'];
+    for (let i = 0; i < 100000; i++) lines.push(`2023-${String(1 + (i % 12)).padStart(2, '0')}-${String(1 + (i % 28)).padStart(2, '0')},SHOP ${i},-${1 + (i % 500)}.${String(i % 100).padStart(2, '0')}`);
+    writeFileSync(big, lines.join('\n') + '\n');
+    await nav('Smart Import').click();
+    await page.getByRole('button', { name: 'Import another statement' }).click();
+    await page.evaluate(() => {
+      window.__parse = [];
+      new MutationObserver(() => {
+        const el = document.getElementById('parse-progress');
+        if (el) window.__parse.push(Number(el.getAttribute('value')));
+      }).observe(document.body, { childList: true, subtree: true, attributes: true });
+    });
+    await page.setInputFiles('#file-input', big);
+    await page.getByLabel(/Currency of the statement/).selectOption('EUR');
+    await page.getByRole('button', { name: 'Upload and preview' }).click();
+    await page.getByRole('heading', { name: /Preview of CSV/ }).waitFor({ timeout: 60000 });
+    const seen = await page.evaluate(() => window.__parse);
+    ok(seen.length >= 1 && seen.every((v, i) => i === 0 || v >= seen[i - 1]),
+      'a large file shows the server reading it, live and rising, before the answer', JSON.stringify(seen));
+    ok(await page.locator('#parse-progress').count() === 0, 'the reading progress goes once the preview is there');
   });
 
 } catch (e) {
