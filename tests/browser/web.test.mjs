@@ -254,6 +254,40 @@ try {
     ok(/after/.test(err) && !err.includes('{'), 'a bad filter is explained in words', err);
   });
 
+  // ---- the advisory card's month over month: an earlier month in the ledger (set up through
+  // the API), then a statement of a later month through the page
+  await step('month over month', async () => {
+    const dec = 'Date,Description,Amount\n01/12/2023,TESCO STORES 3297,-50.00\n05/12/2023,AMAZON MKTPLACE,-100.00\n';
+    const feb = 'Date,Description,Amount\n02/02/2024,TESCO STORES 3297,-80.00\n06/02/2024,AMAZON MKTPLACE,-40.00\n';
+    const headers = { 'Content-Type': 'text/csv', ...(TOKEN ? { Authorization: 'Bearer ' + TOKEN } : {}) };
+    const who = TOKEN ? '' : '&userId=' + USER;
+    const up = await fetch(`${BASE}/.netlify/functions/ingest-statement?fileName=december.csv&currency=GBP${who}`, { method: 'POST', headers, body: dec });
+    const imp = await up.json();
+    ok(up.status === 200 && imp.importId, 'set-up: an earlier month staged', JSON.stringify(imp).slice(0, 200));
+    const c = await h.api('POST', '/.netlify/functions/commit-import', { importId: imp.importId });
+    ok(c.status === 200 && c.body.committed === 2, 'set-up: and committed', JSON.stringify(c.body));
+    const later = path.join(h.ART, 'february.csv');
+    writeFileSync(later, feb);
+    await nav('Smart Import').click();
+    await page.getByRole('button', { name: 'Import another statement' }).click();
+    await page.setInputFiles('#file-input', later);
+    await page.getByLabel(/Currency of the statement/).selectOption('GBP');
+    await page.getByRole('button', { name: 'Upload and preview' }).click();
+    await page.getByRole('button', { name: 'Approve & Commit (2 transactions)' }).click();
+    await page.locator('#advice').waitFor();
+    await page.locator('#advice-table th', { hasText: 'Change vs earlier months' }).waitFor();
+    const changes = await page.locator('#advice-table tbody tr td:last-child').allTextContents();
+    ok(changes.length === 2 && changes.every((t) => /^[+\u2212-]\d[\d.,]*\s?%$/.test(t.trim())),
+      'the card\'s table has each category\'s change against the earlier months', JSON.stringify(changes));
+    const sets = await page.evaluate(() => window.Chart.getChart(document.getElementById('advice-chart')).data.datasets.map((d) => d.label));
+    ok(sets.length === 2 && /earlier months/.test(sets[1]), 'the chart draws spend and the month-over-month change', JSON.stringify(sets));
+    ok(/earlier months/.test(await text('#advice-chart-title')), 'the chart says it compares with the earlier months');
+    await h.axe(page, 'smart import (month over month)');
+    await shot('advice-month-over-month');
+    await page.locator('#undo').click();
+    await page.locator('#revert-result').waitFor();
+  });
+
   // ---- a large statement: the server's reading of it live, before its answer (the user's
   // stream from now on, after=now, and the upload's X-Upload-Id)
   await step('parse progress', async () => {

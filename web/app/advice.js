@@ -147,7 +147,8 @@ export class AdviceCard extends Component {
     const labels = sameCurrency.map((c) => c.name);
     const spend = sameCurrency.map((c) => Number(c.amountMinor) / 10 ** exp);
     const hasMom = sameCurrency.some((c) => typeof c.momChangePct === 'number');
-    const datasets = [{ type: 'bar', label: `Spend (${currency})`, data: spend, backgroundColor: '#0b57d0', yAxisID: 'y' }];
+    // order: Chart.js draws a higher order first, so the change markers lie on top of the bars
+    const datasets = [{ type: 'bar', label: `Spend (${currency})`, data: spend, backgroundColor: '#0b57d0', yAxisID: 'y', order: 2 }];
     const scales = {
       y: { beginAtZero: true, title: { display: true, text: `Spend (${currency})` },
         ticks: { callback: (v) => money(Math.round(v * 10 ** exp), currency) } },
@@ -155,7 +156,8 @@ export class AdviceCard extends Component {
     if (hasMom) {
       datasets.push({ type: 'line', label: 'Change vs earlier months (%)', yAxisID: 'y1', showLine: false,
         data: sameCurrency.map((c) => (typeof c.momChangePct === 'number' ? c.momChangePct : null)),
-        borderColor: '#a3140d', backgroundColor: '#a3140d', pointRadius: 6, pointStyle: 'rectRot' });
+        borderColor: '#a3140d', backgroundColor: '#a3140d', pointBorderColor: '#ffffff', pointBorderWidth: 2,
+        pointRadius: 7, pointStyle: 'rectRot', order: 1 });
       scales.y1 = { position: 'right', grid: { drawOnChartArea: false }, title: { display: true, text: 'Change vs earlier months (%)' },
         ticks: { callback: (v) => percent(v) } };
     }
