@@ -139,6 +139,20 @@ try {
     ok(rows >= 1 && /£/.test(tbl) && /%/.test(tbl), 'the chart\'s figures are also a table (spend, share)', tbl);
     await axe('smart import (advisory card)');
     await shot('advice');
+    // Chat with Crystal: Prime's acknowledgement first, a question, Crystal's answer
+    await page.getByRole('button', { name: 'Chat with Crystal' }).click();
+    await page.locator('#chat-log li').first().waitFor();
+    ok(await page.locator('#chat-log li[data-agent="prime-boss"]').count() === 1, 'the chat opens with Prime\'s acknowledgement');
+    ok(await page.evaluate(() => document.activeElement && document.activeElement.id === 'chat-question'), 'the question box has the focus');
+    await page.getByLabel('Ask Crystal about this import').fill('Why is shopping so high?');
+    await page.getByRole('button', { name: 'Ask', exact: true }).click();
+    await page.locator('#chat-log li[data-agent="crystal-analytics"]').waitFor();
+    const said = await text('#chat-log li[data-agent="crystal-analytics"] p');
+    if (LLM) ok(said.startsWith('Most of it went on groceries'), 'Crystal answers with the model\'s words', said);
+    else ok(said.length > 20, 'Crystal answers', said);
+    ok(/Why is shopping so high\?/.test(await text('#chat-log li[data-agent="user"]')), 'the question is in the conversation');
+    await axe('smart import (chat with Crystal)');
+    await shot('advice-chat');
   });
 
   // ---- transactions: rows, totals, search, category

@@ -8,6 +8,7 @@
 import { html, Component } from './ui.js';
 import { api } from './api.js';
 import { money, number, exponent, getLocale, time } from './format.js';
+import { CrystalChat } from './chat.js';
 
 // The answers already drawn in this tab, by user and import: a visit to another page and back
 // draws the card again without asking again (both calls are idempotent anyway).
@@ -214,7 +215,7 @@ export class AdviceCard extends Component {
     </section>`;
   }
 
-  render({ committed }, { stage, advice, hidden, at, error }) {
+  render({ committed }, { stage, advice, hidden, at, error, chatOpen }) {
     if (hidden) {
       return html`<p><button type="button" id="advice-show" onClick=${() => this.setState({ hidden: false })}>Show Crystal’s insights</button></p>`;
     }
@@ -241,7 +242,10 @@ export class AdviceCard extends Component {
       ${advice.budgetImpact && html`<div class="advice-box budget"><h4>Budget impact</h4><p id="advice-budget">${advice.budgetImpact}</p></div>`}
       ${advice.forecastDelta && html`<div class="advice-box forecast"><h4>Forecast update</h4><p id="advice-forecast">${advice.forecastDelta}</p></div>`}
       ${this.renderChart(advice)}
-      <p class="advice-actions"><a href="#/transactions">View transactions</a></p>
+      <p class="advice-actions"><a href="#/transactions">View transactions</a>
+        <button type="button" id="chat-toggle" aria-expanded=${chatOpen ? 'true' : 'false'} aria-controls="chat"
+          onClick=${() => this.setState({ chatOpen: !chatOpen })}>${chatOpen ? 'Close the chat' : 'Chat with Crystal'}</button></p>
+      ${chatOpen && this.state.prime && html`<${CrystalChat} session=${this.props.session} handoffId=${this.state.prime.handoffId} />`}
     </section>`;
   }
 }
