@@ -88,11 +88,19 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
 
     lap(a, STEP_LOCKS);
     /* The pending rows this import books (the preview's replaces_pending): each becomes
-     * its booked row in place, keeping its id, account and the sync that holds it. */
+     * its booked row in place, keeping its id, account and the sync that holds it.  Only a
+     * user with pending rows (a bank sync's) can have any: one probe of the partial index
+     * transactions_pending_idx spares everyone else the matching statement. */
     char days[12];
     snprintf(days, sizeof days, "%d", SI_IMPORT_MATCH_DAYS);
     const char *params[] = { imp->id, user, days };
-    PGresult *res = si_db_exec_bulk(db,
+    PGresult *res = si_db_exec(db, "SELECT EXISTS (SELECT 1 FROM transactions WHERE user_id = $1 AND pending)", 1,
+                               params + 1, err);
+    if (res == NULL)
+        return -1;
+    bool has_pending = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    res = !has_pending ? NULL : si_db_exec_bulk(db,
         "WITH m AS (SELECT pm.row_no, pm.id FROM import_pending_matches($2::uuid, $1::uuid, $3::int, 1, 2147483647) pm"
         "    JOIN transactions_staging s ON s.import_id = $1 AND s.user_id = $2 AND s.row_no = pm.row_no"
         "   WHERE s.decision IS NULL), "
@@ -104,7 +112,7 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
         "  WHERE t.id = m.id AND t.user_id = $2 AND t.pending RETURNING t.id, m.row_no) "
         "UPDATE transactions_staging s SET replaced_id = upd.id FROM upd "
         "WHERE s.import_id = $1 AND s.user_id = $2 AND s.row_no = upd.row_no", 3, params, err);
-    if (res == NULL)
+    if (has_pending && res == NULL)
         return -1;
     PQclear(res);
     lap(a, STEP_PENDING);
