@@ -173,7 +173,12 @@ int bulk_batch_json(struct si_db *db, const char *batch_id, const char *user, js
         SI_SQL_UTC_MS("b.created_at") ", " SI_SQL_UTC_MS("b.started_at") ", " SI_SQL_UTC_MS("b.completed_at") ", "
         "b.rows_total, b.rows_validated, b.rows_inserted, b.purchases_total, b.problems_total, b.error_code, "
         "b.error_message, coalesce(b.errors, '[]'::jsonb)::text, b.retries, b.file_name, b.file_bytes, "
-        "coalesce(b.columns, 'null'::jsonb)::text, bulk_cdc_status(b.id)::text, b.dry_run "
+        "coalesce(b.columns, 'null'::jsonb)::text, bulk_cdc_status(b.id)::text, b.dry_run, "
+        /* what the batch imported, per currency (only a completed batch has purchases) */
+        "CASE WHEN b.status = 'completed' THEN (SELECT coalesce(jsonb_agg(jsonb_build_object('currency', t.currency, "
+        "  'total_minor', t.total, 'purchases', t.n) ORDER BY t.currency), '[]') FROM (SELECT p.currency, "
+        "  sum(p.total_minor) AS total, count(*) AS n FROM purchases p WHERE p.batch_id = b.id "
+        "  AND p.merchant_id = b.merchant_id GROUP BY p.currency) t) ELSE '[]' END::text "
         "FROM bulk_import_batches b JOIN merchant_admins a ON a.merchant_id = b.merchant_id AND a.user_id = $2 "
         "WHERE b.id = $1", 2, p, err);
     if (res == NULL)
@@ -205,8 +210,9 @@ int bulk_batch_json(struct si_db *db, const char *batch_id, const char *user, js
     json_t *errors = json_loads(PQgetvalue(res, 0, 16), 0, NULL);
     json_t *columns = json_loads(PQgetvalue(res, 0, 20), JSON_DECODE_ANY, NULL);
     json_t *cdc = PQgetisnull(res, 0, 21) ? json_null() : json_loads(PQgetvalue(res, 0, 21), JSON_DECODE_ANY, NULL);
+    json_t *totals = json_loads(PQgetvalue(res, 0, 23), 0, NULL);
     *out = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s?, s:s?, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:I, "
-                     "s:s?, s:s?, s:o, s:I, s:s, s:I, s:o, s:o, s:b}",
+                     "s:s?, s:s?, s:o, s:I, s:s, s:I, s:o, s:o, s:b, s:o}",
         "id", PQgetvalue(res, 0, 0), "merchant_id", PQgetvalue(res, 0, 1), "batch_name", PQgetvalue(res, 0, 2),
         "status", status, "imported_purchases", (json_int_t)v[0], "imported_items", (json_int_t)v[1],
         "created_at", PQgetvalue(res, 0, 6), "started_at", si_db_get_text(res, 0, 7),
@@ -217,7 +223,7 @@ int bulk_batch_json(struct si_db *db, const char *batch_id, const char *user, js
         "error_code", si_db_get_text(res, 0, 14), "error_message", si_db_get_text(res, 0, 15),
         "errors", errors ? errors : json_array(), "retries", (json_int_t)v[7], "file_name", PQgetvalue(res, 0, 18),
         "file_bytes", (json_int_t)bytes, "columns", columns ? columns : json_null(), "cdc", cdc ? cdc : json_null(),
-        "dry_run", strcmp(PQgetvalue(res, 0, 22), "t") == 0);
+        "dry_run", strcmp(PQgetvalue(res, 0, 22), "t") == 0, "totals", totals ? totals : json_array());
     PQclear(res);
     if (*out == NULL)
         return si_error_set(err, 500, "internal", "out of memory");

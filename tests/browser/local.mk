@@ -2,6 +2,8 @@
 # integration tests (scripts/test starts one; without it the test skips, 77). Included before
 # tests/integration/local.mk, so it runs before t0099 (which restarts PostgreSQL, last).
 BROWSER_SHELL_TESTS = tests/browser/t0100-web.sh
+BROWSER_SHELL_TESTS += tests/browser/t0102-bulk.sh
+EXTRA_DIST += web/app/bulk.js tests/browser/bulk.test.mjs tests/fixtures/bulk/purchases.csv tests/fixtures/bulk/purchases-bad.csv
 dist_check_SCRIPTS += $(BROWSER_SHELL_TESTS)
 EXTRA_DIST += tests/browser/run.sh tests/browser/harness.mjs tests/browser/web.test.mjs tests/browser/README.md
 # The web app itself (served by nginx from the source tree; its npm packages come from scripts/deps).

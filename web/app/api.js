@@ -138,17 +138,29 @@ export async function api(session, method, path, { query = {}, body = undefined 
 // onProgress({loaded, total, phase: 'sending' | 'processing'}). Resolves to the answer;
 // rejects with an ApiError. Returns {promise, abort}.
 export function upload(session, file, { currency = '', mapping = null, uploadId = '' } = {}, onProgress = () => {}) {
+  const fields = {};
+  if (currency) fields.currency = currency;
+  if (mapping) fields.mapping = JSON.stringify(mapping);
+  return uploadForm(session, '/.netlify/functions/ingest-statement', fields, file, onProgress,
+    { headers: uploadId ? { 'X-Upload-Id': uploadId } : {} });
+}
+
+// uploadForm(session, path, fields, file, onProgress, {query, headers}): the same for any
+// upload route: the form's text fields (the caller's id first in development mode), then the
+// file; the query (e.g. {dry_run: 'true'}) in the URL. Returns {promise, abort}.
+export function uploadForm(session, path, fields, file, onProgress = () => {}, { query = {}, headers = {} } = {}) {
   const xhr = new XMLHttpRequest();
   const promise = new Promise((resolve, reject) => {
     const form = new FormData();
     if (session.mode === 'dev') form.append('userId', session.userId);
-    if (currency) form.append('currency', currency);
-    if (mapping) form.append('mapping', JSON.stringify(mapping));
+    for (const [k, v] of Object.entries(fields)) {
+      if (v !== undefined && v !== null && v !== '') form.append(k, String(v));
+    }
     form.append('file', file, file.name);
-    xhr.open('POST', '/.netlify/functions/ingest-statement');
+    xhr.open('POST', path + queryString(query));
     xhr.setRequestHeader('Accept', 'application/json');
     if (session.mode === 'jwt') xhr.setRequestHeader('Authorization', 'Bearer ' + session.token);
-    if (uploadId) xhr.setRequestHeader('X-Upload-Id', uploadId);
+    for (const [k, v] of Object.entries(headers)) xhr.setRequestHeader(k, v);
     xhr.upload.onprogress = (e) => onProgress({ loaded: e.loaded, total: e.lengthComputable ? e.total : file.size, phase: 'sending' });
     xhr.upload.onload = () => onProgress({ loaded: file.size, total: file.size, phase: 'processing' });
     xhr.onerror = () => reject(new ApiError(0, 'network', statusWords(0)));
