@@ -11,7 +11,13 @@
 import path from 'node:path';
 import * as h from './harness.mjs';
 
-const { ROOT, ok, step } = h;
+const { ROOT, ok } = h;
+// A step with its time as a TAP comment (the budget: see tests/browser/README.md).
+const step = async (what, fn) => {
+  const t0 = Date.now();
+  await h.step(what, fn);
+  console.log(`# ${what}: ${Date.now() - t0} ms`);
+};
 const run = await h.openBrowser();
 const { page } = run;
 const axe = (name) => h.axe(page, name);

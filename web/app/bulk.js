@@ -246,7 +246,7 @@ export class BulkImport extends Component {
       this.setState({ busy: false, notice: 'Retry started: the kept rows are checked again against the reference data as it is now.' });
       this.focusStatus = true;
       this.follow(id);
-      this.loadList(this.state.merchantId);
+      this.loadMerchants();   // the reference data may have changed since (the counts shown)
     } catch (err) {
       this.setState({ busy: false, error: words(err) });
     }
@@ -278,7 +278,7 @@ export class BulkImport extends Component {
         ${creating ? 'Close the new merchant form' : 'Create a merchant'}</button>`}
       ${creating && html`<form id="new-merchant" class="filters-form" onSubmit=${(e) => this.createMerchant(e)}>
         <div class="field"><label for="new-merchant-name">Name</label>
-          <input id="new-merchant-name" maxlength=${MERCHANT_NAME_MAX} value=${newName} required
+          <input id="new-merchant-name" maxlength=${MERCHANT_NAME_MAX} value=${newName} aria-required="true"
             onInput=${(e) => this.setState({ newName: e.target.value })} /></div>
         <div class="field"><label for="new-merchant-currency">Currency</label>
           <select id="new-merchant-currency" value=${newCurrency} onChange=${(e) => this.setState({ newCurrency: e.target.value })}>
@@ -387,7 +387,9 @@ export class BulkImport extends Component {
       <p role="status" id="batch-state"><span class=${'badge status-' + b.status}>${STATUS_WORDS[b.status] || b.status}</span>
         ${running ? ' Updated every second.' : b.completed_at ? ` Ended ${when(b.completed_at)}.` : ''}</p>
       <${Progress} id="batch-progress" label="Progress" value=${p.percent || 0} max=${100}
-        text=${`${number(p.percent || 0)} %: ${number(p.rows_validated || 0)} of ${number(p.rows_total || 0)} rows checked, ${number(p.rows_inserted || 0)} inserted`} />
+        text=${b.status === 'failed'
+          ? `Stopped after ${number(p.rows_validated || 0)} of ${number(p.rows_total || 0)} rows checked: nothing inserted`
+          : `${number(p.percent || 0)} %: ${number(p.rows_validated || 0)} of ${number(p.rows_total || 0)} rows checked, ${number(p.rows_inserted || 0)} inserted`} />
       <dl class="summary" id="batch-counts">
         <div><dt>Rows</dt><dd>${number(p.rows_total || 0)}</dd></div>
         <div><dt>Purchases imported</dt><dd>${number(b.imported_purchases || 0)}</dd></div>
