@@ -176,10 +176,12 @@ export const EVENT_TYPES = [
   'import:revert:complete', 'import:revert:error',
   'prime:handoff:initiated', 'prime:message', 'prime:handoff:error',
   'crystal:analyze:start', 'crystal:analyze:complete', 'crystal:analyze:error', 'advisory:ready',
+  'bank:sync:start', 'bank:sync:progress', 'bank:sync:complete', 'bank:sync:error', 'bank:enrich:complete',
 ];
 const RESUME_DELAY_MS = 2000;
 
-// EventFeed: one import's events (replayed from its start, then live). On a lost connection
+// EventFeed: one import's events (replayed from its start, then live); importId null: all of
+// the caller's events (the bank page's jobs have no import id). On a lost connection
 // it opens a new EventSource itself with the last id it saw (lastEventId in the query: a new
 // EventSource cannot set the header, and in jwt mode the old URL's token may have expired)
 // and tells the page through onState('resuming' | 'live' | 'closed' | 'expired', lastId).

@@ -8,10 +8,12 @@ import { SignIn } from './signin.js';
 import { SmartImport } from './import.js';
 import { Transactions } from './transactions.js';
 import { Settings } from './settings.js';
+import { BankImport, takeBankReturn } from './bank.js';
 
 const PAGES = {
   import: { title: 'Smart Import', view: SmartImport },
   transactions: { title: 'Transactions', view: Transactions },
+  bank: { title: 'Bank import', view: BankImport },
   settings: { title: 'Settings', view: Settings },
 };
 
@@ -77,6 +79,8 @@ class App extends Component {
   }
 }
 
+// Back from the bank's consent page (?code=&state=): the Bank page takes it from here.
+takeBankReturn();
 const root = document.getElementById('root');
 root.textContent = '';
 render(html`<${App} />`, root);
