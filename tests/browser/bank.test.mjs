@@ -97,10 +97,10 @@ try {
     await page.getByRole('button', { name: 'Next: review' }).click();
     const err = await page.locator('#bank-plan-error').textContent({ timeout: h.STEP_MS });
     ok(/2 years|two years|too long/i.test(err) && !err.includes('{'), 'a range over two years: the plan\'s refusal in words', err);
-    await page.getByRole('button', { name: 'Back' }).click();
-    await page.getByRole('button', { name: 'Back' }).click();
-    await page.getByRole('button', { name: 'Back' }).click();
-    await page.getByRole('heading', { name: /Step 1 of 5/ }).waitFor();
+    for (const n of [3, 2, 1]) {
+      await page.getByRole('button', { name: 'Back' }).click();
+      await page.getByRole('heading', { name: new RegExp(`Step ${n} of 5`) }).waitFor();
+    }
   });
 
   let jobId = '';
@@ -180,6 +180,7 @@ try {
   });
 } catch (e) {
   failure = e;
+  try { await shot('bank-debug'); } catch (x) { /* the page may be gone */ }
 }
 try { await stub('reset'); } catch (e) { ok(false, 'the stand-in was reset', e.message); }
 await h.finish(run, failure);

@@ -161,7 +161,7 @@ export class BankImport extends Component {
         const connectionId = first ? first.connection_id : '';
         const changed = connectionId !== s.connectionId;
         return {
-          connections: list, connError: null, connectionId,
+          connections: list, connectionId,
           selected: changed && first ? first.accounts.map((a) => a.account_id) : s.selected,
         };
       });
@@ -401,7 +401,7 @@ export class BankImport extends Component {
   renderRange() {
     const { preset, from, to, stepError } = this.state;
     const days = daysBetween(from, to);
-    return html`<form onSubmit=${(e) => this.nextFromRange(e)}>
+    return html`<form key="range" onSubmit=${(e) => this.nextFromRange(e)}>
       ${this.stepHead('Date range')}
       <fieldset>
         <legend>Import transactions from the last</legend>
@@ -429,7 +429,7 @@ export class BankImport extends Component {
     const c = this.connection();
     const accounts = c ? c.accounts : [];
     const all = accounts.length > 0 && accounts.every((a) => selected.includes(a.account_id));
-    return html`<form onSubmit=${(e) => this.nextFromAccounts(e)}>
+    return html`<form key="accounts" onSubmit=${(e) => this.nextFromAccounts(e)}>
       ${this.stepHead('Accounts')}
       ${(connections || []).length > 1 && html`<label for="bank-conn">Bank connection</label>
         <select id="bank-conn" value=${connectionId} onChange=${(e) => {
@@ -461,7 +461,7 @@ export class BankImport extends Component {
 
   renderSettings() {
     const { autoEnrich, batchSize, stepError } = this.state;
-    return html`<form onSubmit=${(e) => this.review(e)}>
+    return html`<form key="settings" onSubmit=${(e) => this.review(e)}>
       ${this.stepHead('Settings')}
       <label class="choice"><input type="checkbox" id="bank-enrich" checked=${autoEnrich}
         onChange=${(e) => this.setState({ autoEnrich: e.target.checked })} /> Categorise the imported transactions (auto-enrich)</label>
@@ -478,7 +478,7 @@ export class BankImport extends Component {
 
   renderReview() {
     const { plan, planning, planError, starting, from, to, autoEnrich, batchSize } = this.state;
-    return html`<div>
+    return html`<div key="review">
       ${this.stepHead('Review')}
       ${planning && html`<p role="status">Estimating the import…</p>`}
       <${ErrorBox} error=${words(planError)} id="bank-plan-error" />
@@ -562,7 +562,7 @@ export class BankImport extends Component {
     const { status: st, statusError, feedState, jobId } = this.state;
     const feedWords = feedState === 'live' ? 'Live updates on' : feedState === 'resuming' ? 'Live updates lost: reconnecting (the page still checks every 2 s)…'
       : feedState === 'expired' ? 'Your access token has expired: sign out and in again to follow the progress.' : null;
-    return html`<div>
+    return html`<div key="progress">
       ${this.stepHead('Progress')}
       <p class="muted small">Import job <code>${jobId}</code></p>
       ${feedWords && html`<p class=${'feed-state ' + feedState} role="status" id="bank-feed-state">${feedWords}</p>`}
@@ -616,6 +616,8 @@ export class BankImport extends Component {
     </section>`;
   }
 
+  // Each step is its own keyed tree: a Back button is never reused as the next step's submit
+  // button (a click's re-render runs before the button's default action).
   render(_, { step }) {
     const views = [null, () => this.renderRange(), () => this.renderAccounts(), () => this.renderSettings(),
       () => this.renderReview(), () => this.renderProgress()];
