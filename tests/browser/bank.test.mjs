@@ -124,10 +124,18 @@ try {
   });
 
   await step('start: live per-account cards reach completed', async () => {
+    await stub('script', { latency_ms: 700 });   // slow enough to see the cards while they sync
     await page.getByRole('button', { name: 'Start import' }).click();
     await page.getByRole('heading', { name: /Step 5 of 5: Progress/ }).waitFor();
     jobId = (await text('code')).trim();
+    await page.locator('#bank-cards > li.syncing').first().waitFor();
+    ok(/Running/.test(await text('#bank-job-status')) && (await page.locator('#bank-cards .badge', { hasText: 'Syncing' }).count()) > 0,
+      'live: the job is Running and a card says Syncing', await text('#bank-progress'));
+    ok(run.requestedUrls.some((u) => u.includes('/import-events?')), 'the page follows the user\'s event stream');
+    await axe('bank: progress running');
+    await shot('bank-progress-live');
     await page.locator('#bank-done').waitFor({ timeout: IMPORT_MS });
+    await stub('script', { latency_ms: 0 });
     const cards = page.locator('#bank-cards > li');
     ok(await cards.count() === 2, 'one card per account', await cards.count());
     let allDone = true;

@@ -292,6 +292,7 @@ export class BankImport extends Component {
     this.setState({ starting: false, jobId: plan.job_id, jobAccounts: plan.accounts, status: null, pages: {} });
     this.goto(5);
     this.follow();
+    this.loadHistory();
   }
 
   // ---- following a job ----------------------------------------------------------------
@@ -569,8 +570,8 @@ export class BankImport extends Component {
       <${ErrorBox} error=${words(statusError)} id="bank-status-error" />
       ${!st && !statusError && html`<p role="status">Reading the job’s status…</p>`}
       ${st && html`<div id="bank-progress">
-        <p class="bank-overall"><${Badge} status=${st.status} /> <span id="bank-job-status">${STATUS_WORDS[st.status] || st.status}</span>
-          · ${number(st.progress.completed_accounts)} of ${number(st.progress.total_accounts)} accounts done</p>
+        <p class="bank-overall" id="bank-job-status"><${Badge} status=${st.status} />${' '}
+          ${number(st.progress.completed_accounts)} of ${number(st.progress.total_accounts)} accounts done</p>
         <${Progress} id="bank-overall" label="Overall" value=${this.percent(st)} max=${100}
           text=${`${this.percent(st)}% · ${this.eta(st)}`} />
         <dl class="summary" id="bank-totals">
