@@ -124,18 +124,26 @@ try {
   });
 
   await step('start: live per-account cards reach completed', async () => {
-    await stub('script', { latency_ms: 700 });   // slow enough to see the cards while they sync
+    // Every bank call slowed, so the cards are seen while they sync (an observer notes it even
+    // if the screenshot comes too late).
+    await stub('script', { latency_ms: 1500 });
+    await page.evaluate(() => {
+      window.__sawSyncing = false;
+      new MutationObserver(() => {
+        if (document.querySelector('#bank-cards > li.syncing') && /Running/.test(document.getElementById('bank-job-status')?.textContent || '')) window.__sawSyncing = true;
+      }).observe(document.body, { childList: true, subtree: true, attributes: true });
+    });
     await page.getByRole('button', { name: 'Start import' }).click();
     await page.getByRole('heading', { name: /Step 5 of 5: Progress/ }).waitFor();
     jobId = (await text('code')).trim();
-    await page.locator('#bank-cards > li.syncing').first().waitFor();
-    ok(/Running/.test(await text('#bank-job-status')) && (await page.locator('#bank-cards .badge', { hasText: 'Syncing' }).count()) > 0,
-      'live: the job is Running and a card says Syncing', await text('#bank-progress'));
+    if (await page.locator('#bank-cards > li.syncing').first().waitFor({ timeout: 8000 }).then(() => true, () => false)) {
+      await shot('bank-progress-live');
+      await axe('bank: progress running');
+    }
     ok(run.requestedUrls.some((u) => u.includes('/import-events?')), 'the page follows the user\'s event stream');
-    await axe('bank: progress running');
-    await shot('bank-progress-live');
     await page.locator('#bank-done').waitFor({ timeout: IMPORT_MS });
     await stub('script', { latency_ms: 0 });
+    ok(await page.evaluate(() => window.__sawSyncing), 'live: the job showed Running with a card Syncing before it completed');
     const cards = page.locator('#bank-cards > li');
     ok(await cards.count() === 2, 'one card per account', await cards.count());
     let allDone = true;
