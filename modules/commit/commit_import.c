@@ -42,7 +42,20 @@ struct commit_attempt {
     struct locked_import *imp;
     long long t0_ms;   /* si_now_ms() at the start */
     struct commit_outcome result;
+    /* where this attempt's time went (the "commit steps" log line; scripts/bench-commit) */
+    long long mark_ms;
+    long long step_ms[5];
 };
+
+enum commit_step { STEP_LOCKS, STEP_PENDING, STEP_INSERT, STEP_LINK, STEP_STAGING };
+
+/* Charges the time since the last lap to step. */
+static void lap(struct commit_attempt *a, enum commit_step step)
+{
+    long long now = si_now_ms();
+    a->step_ms[step] += now - a->mark_ms;
+    a->mark_ms = now;
+}
 
 static int commit_import(struct si_db *db, void *arg, struct si_error *err)
 {
@@ -51,6 +64,8 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
     const char *user = a->user;
     struct commit_outcome *out = &a->result;
     memset(out, 0, sizeof *out);
+    memset(a->step_ms, 0, sizeof a->step_ms);   /* a retried attempt starts over */
+    a->mark_ms = si_now_ms();
     if (import_ledger_lock(db, user, false, err) != 0 || import_lock(db, user, imp, err) != 0)
         return -1;
     enum si_import_status status;
@@ -71,12 +86,21 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
                         err) != 0)
         return -1;
 
+    lap(a, STEP_LOCKS);
     /* The pending rows this import books (the preview's replaces_pending): each becomes
-     * its booked row in place, keeping its id, account and the sync that holds it. */
+     * its booked row in place, keeping its id, account and the sync that holds it.  Only a
+     * user with pending rows (a bank sync's) can have any: one probe of the partial index
+     * transactions_pending_idx spares everyone else the matching statement. */
     char days[12];
     snprintf(days, sizeof days, "%d", SI_IMPORT_MATCH_DAYS);
     const char *params[] = { imp->id, user, days };
-    PGresult *res = si_db_exec_bulk(db,
+    PGresult *res = si_db_exec(db, "SELECT EXISTS (SELECT 1 FROM transactions WHERE user_id = $1 AND pending)", 1,
+                               params + 1, err);
+    if (res == NULL)
+        return -1;
+    bool has_pending = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    res = !has_pending ? NULL : si_db_exec_bulk(db,
         "WITH m AS (SELECT pm.row_no, pm.id FROM import_pending_matches($2::uuid, $1::uuid, $3::int, 1, 2147483647) pm"
         "    JOIN transactions_staging s ON s.import_id = $1 AND s.user_id = $2 AND s.row_no = pm.row_no"
         "   WHERE s.decision IS NULL), "
@@ -88,9 +112,10 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
         "  WHERE t.id = m.id AND t.user_id = $2 AND t.pending RETURNING t.id, m.row_no) "
         "UPDATE transactions_staging s SET replaced_id = upd.id FROM upd "
         "WHERE s.import_id = $1 AND s.user_id = $2 AND s.row_no = upd.row_no", 3, params, err);
-    if (res == NULL)
+    if (has_pending && res == NULL)
         return -1;
     PQclear(res);
+    lap(a, STEP_PENDING);
 
     /* In dedup_hash order, so two commits of overlapping imports wait for
      * each other's rows in the same order and cannot deadlock (in file
@@ -110,6 +135,7 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
     PQclear(res);
     if (out->committed < 0)
         return si_db_bad_value(err, "the rows inserted");
+    lap(a, STEP_INSERT);
     /* Each row the import contains but another import holds (a duplicate)
      * is linked to it (sql/0009): a revert of the holder must then leave the
      * row in place.  The rows it inserted need no link: it holds them
@@ -137,6 +163,7 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
             return -1;
         PQclear(res);
     }
+    lap(a, STEP_LINK);
     res = si_db_exec_bulk(db, "WITH d AS (DELETE FROM transactions_staging WHERE import_id = $1 AND user_id = $2 "
                               "RETURNING decision, replaced_id) SELECT count(*), count(*) FILTER (WHERE decision = 'skip'), "
                               "count(replaced_id) FROM d", 2, params, err);
@@ -153,6 +180,7 @@ static int commit_import(struct si_db *db, void *arg, struct si_error *err)
         return si_error_set(err, 409, "staging_lost",
                             "the staged rows of this import were lost (database restart): upload the file again");
     out->duplicates = staged - out->committed - out->skipped - out->replaced_pending;
+    lap(a, STEP_STAGING);
 
     char committed[32], duplicates[32];
     snprintf(committed, sizeof committed, "%lld", out->committed);
@@ -217,6 +245,17 @@ int commit_run_decided(struct si_db *db, const char *user, const char *import_id
     }
     *out = attempt.result;
     snprintf(out->import_id, sizeof out->import_id, "%s", imp.id);
+    if (!out->already_committed) {
+        /* finish = the import's row, the last event and COMMIT (its WAL flush), plus any retried attempt */
+        const long long *st = attempt.step_ms;
+        long long total = si_now_ms() - attempt.t0_ms;
+        si_log(SI_LOG_INFO, "commit steps",
+               json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "rows", (json_int_t)imp.rows_total,
+                         "locksMs", (json_int_t)st[STEP_LOCKS], "pendingMs", (json_int_t)st[STEP_PENDING],
+                         "insertMs", (json_int_t)st[STEP_INSERT], "linkMs", (json_int_t)st[STEP_LINK],
+                         "stagingMs", (json_int_t)st[STEP_STAGING],
+                         "finishMs", (json_int_t)(total - st[0] - st[1] - st[2] - st[3] - st[4]), "ms", (json_int_t)total));
+    }
     if (out->already_committed)
         out->previously_committed = imp.committed_count;
     return 0;

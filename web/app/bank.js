@@ -8,7 +8,7 @@
 // the ETA; below it the history of import jobs (GET import/history).
 //
 // Progress: GET import/status/{job} is the truth (it alone has every account's counts and the
-// ETA). The user's event stream (bank:* events, EventFeed) makes the page read it again at
+// ETA). The user's event stream from now on (bank:* events, EventFeed fromNow) makes the page read it again at
 // once when something happened to this job, and gives each account's pages done; a poll every
 // 2 s while the job runs covers a stream that is lost or resuming.
 import { html, Component, ErrorBox, Progress } from './ui.js';
@@ -301,7 +301,7 @@ export class BankImport extends Component {
     this.stopFollowing();
     const jobId = this.state.jobId;
     this.feed = new EventFeed(this.props.session, null, (ev) => this.onEvent(ev, jobId),
-      (st) => { if (this.alive) this.setState({ feedState: st }); });
+      (st) => { if (this.alive) this.setState({ feedState: st }); }, { fromNow: true });
     this.poll = setInterval(() => this.loadStatus(), POLL_MS);
     this.loadStatus();
   }
@@ -543,7 +543,7 @@ export class BankImport extends Component {
     const reason = a.error ? (CODE_WORDS[a.error] || a.error) : null;
     return html`<li class=${'bank-card ' + a.status} data-account=${a.account_id}>
       <div class="bank-card-head">
-        <h4>${info ? info.display_name : a.account_id}</h4><${Badge} status=${a.status} />
+        <h3>${info ? info.display_name : a.account_id}</h3><${Badge} status=${a.status} />
       </div>
       ${info && html`<p class="muted small">${info.account_type.toLowerCase()} · ${info.currency}</p>`}
       ${a.status === 'syncing' && pg && html`<${Progress} id=${'bank-pages-' + i} label="Pages read" value=${pg.done} max=${pg.total}
