@@ -49,10 +49,13 @@
 #define TL_TEXT_MAX           2048                  /* code, redirect_uri, token: bytes */
 #define TL_ACCOUNT_ID_MAX     200                   /* bytes, as sql/0011 checks */
 #define TL_URL_MAX            2048
+#define TL_PROVIDERS_DEFAULT  "uk-ob-all uk-oauth-all" /* TRUELAYER_PROVIDERS: the auth link's providers */
+#define TL_PROVIDERS_MAX      256                   /* bytes, with the NUL */
 
 struct tl_settings {
     char auth_url[TL_URL_MAX];   /* TRUELAYER_AUTH_URL, no trailing '/' */
     char api_url[TL_URL_MAX];    /* TRUELAYER_API_URL, no trailing '/' */
+    char providers[TL_PROVIDERS_MAX]; /* TRUELAYER_PROVIDERS: space-separated provider ids/scopes */
     const char *client_id;       /* TRUELAYER_CLIENT_ID (points into envp), NULL when unset */
     const char *client_secret;   /* TRUELAYER_CLIENT_SECRET (points into envp), NULL when unset */
     struct si_crypt_key key;     /* SMARTIMPORT_TOKEN_KEY; key.set false when unset (trust-body only) */

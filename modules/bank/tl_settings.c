@@ -28,6 +28,25 @@ static int url_setting(char *const *envp, const char *name, const char *def, cha
     return 0;
 }
 
+/* TRUELAYER_PROVIDERS: provider ids or scopes (e.g. "uk-ob-all uk-oauth-all", the sandbox's
+ * "uk-cs-mock") of [a-z0-9-], separated by single spaces. */
+static int providers_setting(char *const *envp, char out[TL_PROVIDERS_MAX], struct si_error *err)
+{
+    const char *v = si_env_get(envp, "TRUELAYER_PROVIDERS");
+    if (v == NULL || *v == '\0')
+        v = TL_PROVIDERS_DEFAULT;
+    size_t len = strlen(v);
+    bool ok = len < TL_PROVIDERS_MAX && v[0] != ' ' && v[len - 1] != ' ' && strstr(v, "  ") == NULL;
+    for (const char *p = v; ok && *p != '\0'; p++)
+        ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == ' ';
+    if (!ok)
+        return si_error_set(err, 500, "bad_config",
+                            "TRUELAYER_PROVIDERS must be provider ids of a-z, 0-9 and '-' separated by single "
+                            "spaces, at most %d bytes", TL_PROVIDERS_MAX - 1);
+    memcpy(out, v, len + 1);
+    return 0;
+}
+
 int tl_settings_load(struct tl_settings *s, char *const *envp, struct si_error *err)
 {
     memset(s, 0, sizeof *s);
@@ -37,6 +56,7 @@ int tl_settings_load(struct tl_settings *s, char *const *envp, struct si_error *
     s->max_response = TL_MAX_RESPONSE_DEFAULT;
     if (url_setting(envp, "TRUELAYER_AUTH_URL", TL_AUTH_URL_DEFAULT, s->auth_url, err) != 0 ||
         url_setting(envp, "TRUELAYER_API_URL", TL_API_URL_DEFAULT, s->api_url, err) != 0 ||
+        providers_setting(envp, s->providers, err) != 0 ||
         si_env_long(envp, "TRUELAYER_TIMEOUT_MS", 100, 600000, &s->timeout_ms, err) != 0 ||
         si_env_long(envp, "TRUELAYER_DEADLINE_MS", 100, 3600000, &s->deadline_ms, err) != 0 ||
         si_env_int(envp, "TRUELAYER_ATTEMPTS", 1, SI_HTTP_ATTEMPTS_MAX, &s->attempts, err) != 0 ||

@@ -6,6 +6,11 @@
  *        Exchanges the OAuth code at $TRUELAYER_AUTH_URL/connect/token, reads the accounts
  *        with the new token, and only then stores the connection (tokens sealed, si_crypt)
  *        and its accounts in one transaction: a failure anywhere stores nothing.
+ *   GET  /api/truelayer/auth-link?redirect_uri=<http(s) URL>
+ *        -> 200 {ok, auth_url, state}: TrueLayer's consent page for this client
+ *           ($TRUELAYER_AUTH_URL/?response_type=code&client_id&redirect_uri&scope&state&providers),
+ *           state = 32 random bytes as hex.  Nothing is stored: the page keeps the state and
+ *           checks it when the bank sends the user back with ?code=&state=.
  *   GET  /api/truelayer/connections            the caller's connections with their accounts
  *   GET  /api/truelayer/connections/{id}       one of them (another user's: 404 not_found)
  *   POST /api/truelayer/connections/{id}/refresh
@@ -18,6 +23,8 @@
  * body's or the query's user id); every statement filters by the caller's user_id. */
 #include "truelayer_connect.h"
 #include "si_auth.h"
+#include "si_buf.h"
+#include "si_crypt.h"
 #include "si_clock.h"
 #include "si_json.h"
 #include "si_log.h"
@@ -26,9 +33,14 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #define CONNECT_PATH "/api/truelayer/connect"
+#define AUTH_LINK_PATH "/api/truelayer/auth-link"
+#define AUTH_SCOPE "info accounts balance cards transactions offline_access"
+#define STATE_BYTES 32
+#define AUTH_LINK_MAX (4 * TL_URL_MAX + 4 * TL_TEXT_MAX)   /* bytes: every part percent-encoded at worst */
 #define LIST_PATH    "/api/truelayer/connections"
 #define TS(col) SI_SQL_UTC_MS(col)
 
@@ -371,10 +383,88 @@ out:
     return rc;
 }
 
+/* Appends "&name=value" (the first without '&') to b with value percent-encoded: letters,
+ * digits and "-._~" stay, every other byte (a space too) is %XX.  -1 when out of memory. */
+static int query_add(struct si_buf *b, const char *name, const char *value)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (si_buf_printf(b, "%s%s=", b->len > 0 && b->data[b->len - 1] != '?' ? "&" : "", name) != 0)
+        return -1;
+    for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++) {
+        bool keep = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                    *p == '-' || *p == '.' || *p == '_' || *p == '~';
+        char enc[3] = { '%', hex[*p >> 4], hex[*p & 15] };
+        if (keep ? si_buf_append(b, p, 1) != 0 : si_buf_append(b, enc, 3) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* GET auth-link?redirect_uri= */
+static int get_auth_link(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
+{
+    const struct tl_settings *s = ctx->fn_config;
+    char user[SI_UUID_LEN + 1] = "", state[2 * STATE_BYTES + 1] = "";
+    unsigned char rnd[STATE_BYTES];
+    struct si_buf url;
+    si_buf_init(&url, AUTH_LINK_MAX);
+    json_t *q = NULL, *out = NULL;
+    struct si_error err;
+    si_error_clear(&err);
+    int rc = -1;
+    if (si_auth_identify(ctx->config, req, NULL, (long long)time(NULL), user, &err) != 0)
+        goto fail;
+    const char *ru = si_request_param(req, "redirect_uri");
+    q = json_object();
+    if (q == NULL || (ru != NULL && json_object_set_new(q, "redirect_uri", json_string(ru)) != 0)) {
+        si_error_set(&err, 400, "invalid_field", "redirect_uri must be valid UTF-8");
+        goto fail;
+    }
+    const char *redirect_uri = text_field(q, "redirect_uri", &err);
+    if (redirect_uri == NULL)
+        goto fail;
+    if (strncmp(redirect_uri, "https://", 8) != 0 && strncmp(redirect_uri, "http://", 7) != 0) {
+        si_error_set(&err, 400, "invalid_field", "redirect_uri must be an http:// or https:// URL");
+        goto fail;
+    }
+    if (tl_settings_ready(s, &err) != 0)
+        goto fail;
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+        si_error_set(&err, 500, "internal", "no random bytes for the state");
+        goto fail;
+    }
+    si_crypt_hex(rnd, sizeof rnd, state);
+    si_crypt_wipe(rnd, sizeof rnd);
+    if (si_buf_printf(&url, "%s/?", s->auth_url) != 0 || query_add(&url, "response_type", "code") != 0 ||
+        query_add(&url, "client_id", s->client_id) != 0 || query_add(&url, "redirect_uri", redirect_uri) != 0 ||
+        query_add(&url, "scope", AUTH_SCOPE) != 0 || query_add(&url, "state", state) != 0 ||
+        query_add(&url, "providers", s->providers) != 0)
+        goto oom;
+    out = json_pack("{s:b, s:s, s:s}", "ok", 1, "auth_url", url.data, "state", state);
+    if (out == NULL)
+        goto oom;
+    rc = si_response_json(resp, 200, out);
+    goto out;
+oom:
+    si_error_set(&err, 500, "internal", "out of memory");
+fail:
+    rc = si_response_from_error(resp, &err);
+out:
+    si_buf_cleanup(&url);
+    json_decref(out);
+    json_decref(q);
+    return rc;
+}
+
 int truelayer_connect_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
 {
     const char *path = req->path;
     bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
+    if (strcmp(path, AUTH_LINK_PATH) == 0) {
+        if (!get)
+            return si_response_error(resp, 405, "method_not_allowed", "use GET for %s", AUTH_LINK_PATH);
+        return get_auth_link(ctx, req, resp);
+    }
     if (strcmp(path, CONNECT_PATH) == 0) {
         if (!post)
             return si_response_error(resp, 405, "method_not_allowed", "use POST for %s", CONNECT_PATH);

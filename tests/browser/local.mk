@@ -4,8 +4,10 @@
 BROWSER_SHELL_TESTS = tests/browser/t0100-web.sh
 BROWSER_SHELL_TESTS += tests/browser/t0102-bulk.sh
 EXTRA_DIST += web/app/bulk.js tests/browser/bulk.test.mjs tests/fixtures/bulk/purchases.csv tests/fixtures/bulk/purchases-bad.csv
+BROWSER_SHELL_TESTS += tests/browser/t0101-bank.sh
 dist_check_SCRIPTS += $(BROWSER_SHELL_TESTS)
 EXTRA_DIST += tests/browser/run.sh tests/browser/harness.mjs tests/browser/web.test.mjs tests/browser/README.md
+EXTRA_DIST += tests/browser/bank.test.mjs web/app/bank.js
 # The web app itself (served by nginx from the source tree; its npm packages come from scripts/deps).
 EXTRA_DIST += web/index.html web/package.json web/package-lock.json web/README.md \
 	web/app/advice.js web/app/api.js web/app/chat.js web/app/app.css web/app/categories.js web/app/format.js web/app/import.js \

@@ -4,7 +4,8 @@
 # sealed at rest (no token in the stored bytes; they open only with the key and only for their
 # row), connections listed per user, another user's connection 404, bad bodies 400 JSON with
 # nothing stored, refresh when the token expires and after a 401 (once, even for concurrent
-# requests), invalid_grant -> 409 reauth_required and the connection's state, 429/5xx from
+# requests), the auth link to the bank's consent page (and the stand-in's consent redirect with
+# a code that connects), invalid_grant -> 409 reauth_required and the connection's state, 429/5xx from
 # the bank, the responder refusing to start in jwt mode without SMARTIMPORT_TOKEN_KEY, and no
 # token or account number in any log.
 set -euo pipefail
@@ -53,6 +54,50 @@ check "the connection row is the caller's, active, with its token expiry" \
        = "$U|active|ob-stub|t"
 check "its three accounts are stored with the caller's user_id" \
   test "$(sql "SELECT count(*) FROM truelayer_accounts WHERE connection_id = '$C1' AND user_id = '$U'")" = 3
+
+# --- the auth link: the bank's consent page, and back with a code ------------------------------
+RU="http://127.0.0.1:8080/?from=bank"
+U3="$(cat /proc/sys/kernel/random/uuid)"; TOK3="$(fast_token "$U3")"   # its own user: U counts its connections below
+request GET "/api/truelayer/auth-link?redirect_uri=$(jq -rn --arg v "$RU" '$v|@uri')" -H "Authorization: Bearer $TOK3"
+check "auth-link answers 200 JSON" bash -c "[[ $STATUS == 200 ]] && jq -e '.ok == true' '$T/body' >/dev/null"
+check "with a state of 32 random bytes in hex" body_jq '.state | test("^[0-9a-f]{64}$")'
+LINK="$(jq -r .auth_url "$T/body")" STATE1="$(jq -r .state "$T/body")"
+# q NAME: the link's query parameter NAME, URL-decoded.
+q() { jq -rn --arg u "$LINK" --arg k "$1" '$u | capture("[?&]" + $k + "=(?<v>[^&]*)").v | @text' |
+      sed 's/%20/ /g'; }
+check "the link is TRUELAYER_AUTH_URL/? (the stand-in here)" test "${LINK%%\?*}" = "$STUB/"
+check "... with response_type=code and the client id" test "$(q response_type) $(q client_id)" = "code stub-client"
+check "... the redirect_uri URL-encoded (it comes back whole)" \
+  bash -c "[[ '$LINK' == *'redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2F%3Ffrom%3Dbank&'* ]]"
+check "... the scope TrueLayer's data access needs, spaces as %20" \
+  bash -c "[[ '$LINK' == *'scope=info%20accounts%20balance%20cards%20transactions%20offline_access&'* ]]"
+check "... the state and the providers" test "$(q state)|$(q providers)" = "$STATE1|uk-ob-all uk-oauth-all"
+request GET "/api/truelayer/auth-link?redirect_uri=$(jq -rn --arg v "$RU" '$v|@uri')" -H "Authorization: Bearer $TOK3"
+check "a second link has another state" bash -c "[[ $STATUS == 200 ]] && [[ \$(jq -r .state '$T/body') != '$STATE1' ]]"
+loc="$(curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' "$LINK")"
+check "the stand-in's consent page sends the browser back: 302 to redirect_uri&code=&state=" \
+  bash -c "[[ '$loc' == '302 http://127.0.0.1:8080/?from=bank&code=stubcode-'*'&state=$STATE1' ]]"
+CODE="$(sed -E 's/.*[?&]code=([^&]*).*/\1/' <<<"$loc")"
+request POST /api/truelayer/connect -H "Authorization: Bearer $TOK3" -H 'Content-Type: application/json' \
+  -d "{\"code\":\"$CODE\",\"redirect_uri\":\"$RU\"}"
+check "that code connects (201) with the same redirect_uri" test "$STATUS" = 201
+check "... for the caller" test "$(sql "SELECT count(*) FROM truelayer_connections WHERE user_id = '$U3'")" = 1
+check "the stand-in refuses a consent link with another client_id (400)" \
+  test "$(curl -sS -o /dev/null -w '%{http_code}' "$STUB/?response_type=code&client_id=nobody&redirect_uri=http%3A%2F%2Fx%2F&state=s")" = 400
+check "... or without a redirect_uri (400)" \
+  test "$(curl -sS -o /dev/null -w '%{http_code}' "$STUB/?response_type=code&client_id=stub-client&state=s")" = 400
+request GET /api/truelayer/auth-link -H "Authorization: Bearer $TOK3"
+check "auth-link without redirect_uri: 400 missing_field" bash -c "[[ $STATUS == 400 ]] && jq -e '.ok == false and .code == \"missing_field\"' '$T/body' >/dev/null"
+request GET "/api/truelayer/auth-link?redirect_uri=ftp%3A%2F%2Fx%2F" -H "Authorization: Bearer $TOK3"
+check "a redirect_uri that is not http(s): 400 invalid_field" bash -c "[[ $STATUS == 400 ]] && jq -e '.code == \"invalid_field\"' '$T/body' >/dev/null"
+request GET "/api/truelayer/auth-link?redirect_uri=http%3A%2F%2Fx%2F%0A" -H "Authorization: Bearer $TOK3"
+check "one with a control character: 400 invalid_field" bash -c "[[ $STATUS == 400 ]] && jq -e '.code == \"invalid_field\"' '$T/body' >/dev/null"
+request GET "/api/truelayer/auth-link?redirect_uri=http%3A%2F%2Fx%2F$(printf 'a%.0s' {1..2100})" -H "Authorization: Bearer $TOK3"
+check "one over 2048 bytes: 400 invalid_field" bash -c "[[ $STATUS == 400 ]] && jq -e '.code == \"invalid_field\"' '$T/body' >/dev/null"
+request GET "/api/truelayer/auth-link?redirect_uri=http%3A%2F%2Fx%2F"
+check "auth-link without a token: 401" test "$STATUS" = 401
+request POST "/api/truelayer/auth-link" -H "Authorization: Bearer $TOK3" -H 'Content-Type: application/json' -d '{}'
+check "POST auth-link: 405" test "$STATUS" = 405
 
 # --- tokens at rest --------------------------------------------------------------------------------
 check "the stored access and refresh tokens are not in clear (no tlat_/tlrt_ in the bytes)" \

@@ -12,6 +12,9 @@
  * endpoint (POST /_stub/script) and every call is counted (GET /_stub/stats)
  * so a test can prove that a retried job made no extra calls.
  *
+ * GET /?response_type=code&client_id&redirect_uri&state is its consent page: it
+ * consents at once and sends the browser back to redirect_uri with a new code.
+ *
  * One thread per connection, one request per connection (Connection: close);
  * every shared table (tokens, faults, counters) is guarded by one mutex,
  * never held while sleeping or writing to a socket. */
@@ -684,6 +687,60 @@ static void handle_token(struct req *r)
         respond_json(r->fd, 200, NULL, answer);
 }
 
+/* GET /?response_type=code&client_id=&redirect_uri=&state=... (the auth link): the user
+ * "consents" at once: 302 to redirect_uri?code=<a new one-time code>&state=<state>. */
+static void handle_consent(struct req *r)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char cid[128] = "", redirect[1024] = "", state[512] = "", code[ID_LEN];
+    const char *q = strchr(r->path, '?');
+    q = q != NULL ? q + 1 : "";
+    param(q, "client_id", cid, sizeof cid);
+    param(q, "redirect_uri", redirect, sizeof redirect);
+    param(q, "state", state, sizeof state);
+    latency();
+    pthread_mutex_lock(&lock);
+    total_calls++;
+    count("path:consent");
+    bool client_ok = strcmp(cid, cfg.client_id) == 0;
+    pthread_mutex_unlock(&lock);
+    if (!client_ok) {
+        respond_error(r->fd, 400, NULL, "invalid_client", "unknown client_id");
+        return;
+    }
+    bool ctl = false;
+    for (const unsigned char *p = (const unsigned char *)redirect; *p != '\0'; p++)
+        ctl = ctl || *p < 0x20 || *p == 0x7f;
+    if (ctl || (strncmp(redirect, "http://", 7) != 0 && strncmp(redirect, "https://", 8) != 0)) {
+        respond_error(r->fd, 400, NULL, "invalid_request", "redirect_uri must be an http(s) URL");
+        return;
+    }
+    memcpy(code, "stubcode-", 9);
+    random_hex(code + 9, 32);
+    /* Location: redirect_uri, '?' or '&', code, state (percent-encoded: it is the client's text). */
+    char head[4096];
+    size_t n = (size_t)snprintf(head, sizeof head, "HTTP/1.1 302 Found\r\nLocation: %s%scode=%s&state=", redirect,
+                                strchr(redirect, '?') != NULL ? "&" : "?", code);
+    for (const unsigned char *p = (const unsigned char *)state; *p != '\0' && n + 4 < sizeof head; p++) {
+        bool keep = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                    *p == '-' || *p == '.' || *p == '_' || *p == '~';
+        if (keep) {
+            head[n++] = (char)*p;
+        } else {
+            head[n++] = '%';
+            head[n++] = hex[*p >> 4];
+            head[n++] = hex[*p & 15];
+        }
+    }
+    static const char tail[] = "\r\nContent-Length: 0\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n";
+    if (n + sizeof tail > sizeof head) {
+        respond_error(r->fd, 400, NULL, "invalid_request", "redirect_uri and state are too long");
+        return;
+    }
+    memcpy(head + n, tail, sizeof tail);
+    (void)write_all(r->fd, head, n + sizeof tail - 1);
+}
+
 /* Checks the bearer token of a data call: 0, or answers 401 and returns -1. */
 static int check_bearer(struct req *r)
 {
@@ -952,6 +1009,8 @@ static void *serve(void *arg)
     } else if (strncmp(r->path, "/data/v1/accounts", 17) == 0 &&
                (r->path[17] == '\0' || r->path[17] == '/' || r->path[17] == '?')) {
         handle_data(r);
+    } else if ((r->path[0] == '/' && (r->path[1] == '\0' || r->path[1] == '?')) && strcmp(r->method, "GET") == 0) {
+        handle_consent(r);
     } else if (strcmp(r->path, "/_stub/script") == 0 && strcmp(r->method, "POST") == 0) {
         handle_script(r);
     } else if (strcmp(r->path, "/_stub/reset") == 0 && strcmp(r->method, "POST") == 0) {

@@ -23,6 +23,7 @@ START_TEST(settings_default_to_truelayer_and_need_a_key_in_jwt_mode)
     ck_assert_int_eq(tl_settings_load(&s, dev, &err), 0);
     ck_assert_str_eq(s.auth_url, TL_AUTH_URL_DEFAULT);
     ck_assert_str_eq(s.api_url, TL_API_URL_DEFAULT);
+    ck_assert_str_eq(s.providers, "uk-ob-all uk-oauth-all");
     ck_assert_int_eq(tl_settings_ready(&s, &err), -1);
     ck_assert_int_eq(err.status, 503);
     ck_assert_str_eq(err.code, "bank_not_configured");
@@ -36,13 +37,14 @@ START_TEST(settings_take_the_environment_and_strip_trailing_slashes)
     struct si_error err;
     char *env[] = { "TRUELAYER_AUTH_URL=http://127.0.0.1:9/", "TRUELAYER_API_URL=https://api.example//",
                     "TRUELAYER_CLIENT_ID=cid", "TRUELAYER_CLIENT_SECRET=secret", "SMARTIMPORT_TOKEN_KEY=" KEY,
-                    "TRUELAYER_TIMEOUT_MS=500", "TRUELAYER_ATTEMPTS=2", NULL };
+                    "TRUELAYER_TIMEOUT_MS=500", "TRUELAYER_ATTEMPTS=2", "TRUELAYER_PROVIDERS=uk-cs-mock", NULL };
     ck_assert_int_eq(tl_settings_load(&s, env, &err), 0);
     ck_assert_str_eq(s.auth_url, "http://127.0.0.1:9");
     ck_assert_str_eq(s.api_url, "https://api.example");
     ck_assert_str_eq(s.client_id, "cid");
     ck_assert_int_eq(s.timeout_ms, 500);
     ck_assert_int_eq(s.attempts, 2);
+    ck_assert_str_eq(s.providers, "uk-cs-mock");
     ck_assert(s.key.set);
     ck_assert_int_eq(tl_settings_ready(&s, &err), 0);
     tl_settings_cleanup(&s);
@@ -59,6 +61,10 @@ static const char *const bad_settings[] = {
     "TRUELAYER_TIMEOUT_MS=fast",
     "TRUELAYER_ATTEMPTS=0",
     "TRUELAYER_MAX_RESPONSE_BYTES=10",
+    "TRUELAYER_PROVIDERS=uk-ob-all&x=1",
+    "TRUELAYER_PROVIDERS=uk-ob-all  uk-oauth-all",
+    "TRUELAYER_PROVIDERS= uk-ob-all",
+    "TRUELAYER_PROVIDERS=UK-OB-ALL",
 };
 
 START_TEST(a_bad_setting_stops_the_start_without_quoting_a_secret)

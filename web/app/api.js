@@ -201,6 +201,7 @@ export const EVENT_TYPES = [
   'import:revert:complete', 'import:revert:error',
   'prime:handoff:initiated', 'prime:message', 'prime:handoff:error',
   'crystal:analyze:start', 'crystal:analyze:complete', 'crystal:analyze:error', 'advisory:ready',
+  'bank:sync:start', 'bank:sync:progress', 'bank:sync:complete', 'bank:sync:error', 'bank:enrich:complete',
 ];
 const RESUME_DELAY_MS = 2000;
 

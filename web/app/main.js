@@ -9,10 +9,12 @@ import { SmartImport } from './import.js';
 import { Transactions } from './transactions.js';
 import { Settings } from './settings.js';
 import { BulkImport } from './bulk.js';
+import { BankImport, takeBankReturn } from './bank.js';
 
 const PAGES = {
   import: { title: 'Smart Import', view: SmartImport },
   transactions: { title: 'Transactions', view: Transactions },
+  bank: { title: 'Bank import', view: BankImport },
   bulk: { title: 'Bulk purchases', view: BulkImport },
   settings: { title: 'Settings', view: Settings },
 };
@@ -79,6 +81,8 @@ class App extends Component {
   }
 }
 
+// Back from the bank's consent page (?code=&state=): the Bank page takes it from here.
+takeBankReturn();
 const root = document.getElementById('root');
 root.textContent = '';
 render(html`<${App} />`, root);
