@@ -2,8 +2,10 @@
 # integration tests (scripts/test starts one; without it the test skips, 77). Included before
 # tests/integration/local.mk, so it runs before t0099 (which restarts PostgreSQL, last).
 BROWSER_SHELL_TESTS = tests/browser/t0100-web.sh
+BROWSER_SHELL_TESTS += tests/browser/t0103-workflow.sh
 dist_check_SCRIPTS += $(BROWSER_SHELL_TESTS)
 EXTRA_DIST += tests/browser/run.sh tests/browser/harness.mjs tests/browser/web.test.mjs tests/browser/README.md
+EXTRA_DIST += tests/browser/workflow.test.mjs web/app/workflow.js
 # The web app itself (served by nginx from the source tree; its npm packages come from scripts/deps).
 EXTRA_DIST += web/index.html web/package.json web/package-lock.json web/README.md \
 	web/app/advice.js web/app/api.js web/app/app.css web/app/categories.js web/app/format.js web/app/import.js \

@@ -176,17 +176,22 @@ export const EVENT_TYPES = [
   'import:revert:complete', 'import:revert:error',
   'prime:handoff:initiated', 'prime:message', 'prime:handoff:error',
   'crystal:analyze:start', 'crystal:analyze:complete', 'crystal:analyze:error', 'advisory:ready',
+  'workflow:phase:queued', 'workflow:phase:complete', 'workflow:phase:retry', 'workflow:phase:dead',
 ];
 const RESUME_DELAY_MS = 2000;
 
-// EventFeed: one import's events (replayed from its start, then live). On a lost connection
+// EventFeed: one import's events (replayed from its start, then live), or with importId null
+// all of the caller's events. On a lost connection
 // it opens a new EventSource itself with the last id it saw (lastEventId in the query: a new
 // EventSource cannot set the header, and in jwt mode the old URL's token may have expired)
 // and tells the page through onState('resuming' | 'live' | 'closed' | 'expired', lastId).
+// opts.after: the first stream's cursor when there is no last id yet (e.g. 'now': only
+// what happens from now on, instead of the whole history).
 export class EventFeed {
-  constructor(session, importId, onEvent, onState) {
+  constructor(session, importId, onEvent, onState, opts = {}) {
     this.session = session;
     this.importId = importId;
+    this.after = opts.after || null;
     this.onEvent = onEvent;
     this.onState = onState;
     this.lastId = null;
@@ -202,6 +207,7 @@ export class EventFeed {
     if (this.session.mode === 'jwt') q.access_token = this.session.token;
     else q.userId = this.session.userId;
     if (this.lastId !== null) q.lastEventId = this.lastId;
+    else if (this.after !== null) q.after = this.after;
     return '/.netlify/functions/import-events' + queryString(q);
   }
 

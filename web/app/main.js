@@ -8,10 +8,12 @@ import { SignIn } from './signin.js';
 import { SmartImport } from './import.js';
 import { Transactions } from './transactions.js';
 import { Settings } from './settings.js';
+import { Workflow } from './workflow.js';
 
 const PAGES = {
   import: { title: 'Smart Import', view: SmartImport },
   transactions: { title: 'Transactions', view: Transactions },
+  workflow: { title: 'Workflow', view: Workflow },
   settings: { title: 'Settings', view: Settings },
 };
 
