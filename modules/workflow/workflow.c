@@ -480,9 +480,9 @@ static int job_audit(struct si_ctx *ctx, struct si_request *req, struct si_respo
         "  CASE a.from_state WHEN 'succeeded' THEN 'completed' ELSE a.from_state END, "
         "  CASE a.to_state WHEN 'succeeded' THEN 'completed' ELSE a.to_state END, "
         "  a.attempt, a.error, round(a.duration_ms)::bigint "
-        "FROM jobs j LEFT JOIN LATERAL (SELECT * FROM job_audit WHERE job_id = j.id AND user_id = $2 "
-        "  ORDER BY id LIMIT $3::int) a ON true "
-        "WHERE j.id = $1::bigint AND j.user_id = $2 AND " WF_TASKS " ORDER BY a.id", 3, p, &err);
+        "FROM jobs j LEFT JOIN LATERAL (SELECT id, at, from_state, to_state, attempt, error, duration_ms "
+        "  FROM job_audit WHERE job_id = j.id AND user_id = $2 ORDER BY id LIMIT $3::int) a ON true "
+        "WHERE j.id = $1::bigint AND j.user_id = $2 AND j." WF_TASKS " ORDER BY a.id", 3, p, &err);
     if (res == NULL)
         goto fail;
     if (PQntuples(res) == 0) {
