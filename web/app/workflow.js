@@ -221,7 +221,7 @@ export class Workflow extends Component {
       <${ErrorBox} error=${startError} id="wf-start-error" />
       ${started && html`<p class="ok" role="status" id="wf-started">${started.existing
         ? `Job ${started.job_id} (phase ${started.phase}) already exists: ${state(started.status).toLowerCase()}.`
-        : `Job ${started.job_id} (phase ${started.phase}) is ${state(started.status).toLowerCase()}.`}
+        : `Job ${started.job_id} (phase ${started.phase}) started: ${state(started.status).toLowerCase()}.`}
         ${' '}<button type="button" class="linkish" onClick=${() => this.loadJob(started.job_id, true)}>Show its audit trail</button></p>`}
     </section>`;
   }
@@ -236,7 +236,7 @@ export class Workflow extends Component {
       <h2 id="wf-feed-title">Live transitions</h2>
       <p class=${'feed-state ' + (feedState || '')} role="status" id="wf-feed-state">${words}</p>
       ${feed.length === 0 && html`<p class="muted">Nothing has happened since you opened this page.</p>`}
-      <ol class="events wf-feed" id="wf-feed" aria-live="polite">
+      <ol class="events wf-feed" id="wf-feed" aria-live="polite" tabindex="0" aria-labelledby="wf-feed-title">
         ${feed.map((ev) => html`<li data-type=${ev.type} data-job=${ev.payload && ev.payload.jobId}>
           <time datetime=${ev.createdAt}>${time(ev.createdAt)}</time> ${feedWords(ev)}</li>`)}
       </ol>
@@ -325,9 +325,10 @@ export class Workflow extends Component {
       </dl>`}
       ${job && job.error && html`<p class="notice" id="wf-job-last-error"><strong>Last error: </strong>${job.error}</p>`}
       ${audit && html`<table class="rows" id="wf-audit">
-        <caption>Audit trail, oldest first${audit.truncated ? ' (the first rows only)' : ''}</caption>
+        <caption>Audit trail, oldest first${audit.truncated ? ' (the first rows only)' : ''}.
+          <span class="help">Duration: before a run, the wait for it; after a run, the run itself.</span></caption>
         <thead><tr><th scope="col">Time</th><th scope="col">Change</th><th scope="col" class="num">Attempt</th>
-          <th scope="col">Code</th><th scope="col" class="num">Took</th></tr></thead>
+          <th scope="col">Code</th><th scope="col" class="num">Duration</th></tr></thead>
         <tbody>${audit.audit.map((a) => html`<tr data-to=${a.to}>
           <td><time datetime=${a.at}>${dateTime(a.at)}</time></td>
           <td>${state(a.from)} → ${state(a.to)}</td>
