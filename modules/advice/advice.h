@@ -3,6 +3,8 @@
  *   prime_handoff.c          POST prime-handoff            {"userId","importId"}
  *   crystal_analyze_import.c POST crystal-analyze-import   {"userId","handoffId","force"?}
  *   approve_import.c         POST approve-import           {"userId","importId"}: commit -> prime -> crystal
+ *   crystal_chat.c           GET|POST crystal-chat          the conversation about a handoff; a question
+ *   chat_prompt.c            the chat's request for the model and its answer without one
  *   analytics.c  the spending analytics (SQL over the user's transactions)
  *   derive.c     the derived figures: run-rates, shares, month-over-month, drivers, projection
  *   words.c      figures as words: money (si_money.h), percentages, counts, the period
@@ -208,6 +210,34 @@ void prime_outcome_cleanup(struct prime_outcome *o);   /* safe to call twice */
 int crystal_run(struct si_db *db, struct si_http_client *http, const char *user_id, const char *handoff_id,
                 bool force, json_t **out, struct si_error *err);
 
+/* ---- Chat with Crystal (crystal_chat.c, chat_prompt.c) ------------------------ */
+
+#define CHAT_MESSAGE_MAX 2000   /* bytes of one question */
+#define CHAT_REPLY_MAX   2000   /* bytes of one answer kept (cut at a UTF-8 boundary) */
+#define CHAT_HISTORY     10     /* earlier messages of the conversation sent with a question */
+#define CHAT_TURNS_MAX   50     /* questions per handoff (then 409 conversation_full) */
+#define CHAT_PAGE_MAX    200    /* messages a GET answers (the newest) */
+
+/* What Crystal knows when she chats: the import's stored advice. */
+struct chat_facts {
+    const char *summary, *budget_impact, *forecast_delta;
+    const char *top_categories;   /* the stored JSON array text */
+};
+struct chat_turn {
+    const char *role;             /* "user" or "assistant" */
+    const char *content;
+};
+/* chat_prompt.c.  The chat-completions request (JSON text, to free) for a
+ * question: a system message that begins "You are Crystal, chatting", the
+ * facts, the earlier turns (oldest first) and the question, every user text
+ * masked (si_text.h); NULL on failure or when a masked text still holds a
+ * digit run.  Pure; tests/unit/check_advice.c. */
+char *advice_chat_prompt(const char *model, const struct chat_facts *facts, const struct chat_turn *turns,
+                         size_t n_turns, const char *question);
+/* The answer without a model: the stored advice, said as a chat reply. */
+void advice_chat_rules_reply(const struct chat_facts *facts, char *out, size_t n);
+
+int chat_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp);
 int prime_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp);
 int crystal_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp);
 int approve_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp);

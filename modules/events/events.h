@@ -151,6 +151,7 @@ struct ev_query {
     bool stream;
     bool head;
     long long after;
+    bool after_now;                    /* after=now: the cursor is the user's newest event id */
     int limit;
     long long expires_at;              /* the token's exp, seconds since the epoch; 0 = none */
 };
@@ -202,6 +203,7 @@ struct ev_sub {
     long long opened_ms;
     long long expires_ms;              /* ev_now_ms() clock; the token's exp; 0 = never */
     bool started;                      /* its first replay page arrived and the head was sent */
+    bool announce_cursor;              /* after=now: the head carries `id: <cursor>` */
     struct ev_job *page_job;           /* its replay page in flight, if any */
     struct ev_sub *hnext, *hprev;      /* the user's hash chain */
 };
@@ -225,7 +227,7 @@ struct ev_note {
  * holding up the bus lane. */
 enum ev_lane_id { EV_LANE_BUS, EV_LANE_REQUEST, EV_LANES };
 
-enum ev_job_kind { EV_JOB_VISIBLE, EV_JOB_PAGE, EV_JOB_REPLAY, EV_JOB_DELIVER, EV_JOB_FENCE };
+enum ev_job_kind { EV_JOB_VISIBLE, EV_JOB_NOW, EV_JOB_PAGE, EV_JOB_REPLAY, EV_JOB_DELIVER, EV_JOB_FENCE };
 
 #define EV_JOB_PARAMS 4
 
@@ -241,7 +243,7 @@ struct ev_job {
     PGresult *res;                     /* the answer, or NULL with err */
     struct si_error err;
     /* the loop's side: who waits for the answer (NULL once they went away) */
-    struct ev_conn *conn;              /* VISIBLE, PAGE */
+    struct ev_conn *conn;              /* VISIBLE, NOW, PAGE */
     struct ev_sub *sub;                /* REPLAY */
     struct ev_note *notes;             /* DELIVER: its notifications, owned */
     size_t n_notes;

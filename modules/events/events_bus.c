@@ -159,6 +159,7 @@ void ev_bus_on_job(struct ev_loop *L, struct ev_job *job)
         ev_fence_on_sent(L, job);
         break;
     case EV_JOB_VISIBLE:
+    case EV_JOB_NOW:
     case EV_JOB_PAGE:
         break;
     }

@@ -169,7 +169,7 @@ static void on_pool(struct ev_loop *L)
     struct ev_job *job = ev_pool_take_done(&L->pool);
     while (job != NULL) {
         struct ev_job *next = job->next;
-        if (job->kind == EV_JOB_VISIBLE || job->kind == EV_JOB_PAGE)
+        if (job->kind == EV_JOB_VISIBLE || job->kind == EV_JOB_NOW || job->kind == EV_JOB_PAGE)
             ev_request_on_job(L, job);
         else
             ev_bus_on_job(L, job);

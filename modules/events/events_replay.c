@@ -124,7 +124,12 @@ void ev_replay_on_page(struct ev_loop *L, struct ev_job *job)
         }
         char head[256];
         int n = si_http_head(head, sizeof head, 200, "text/event-stream", -1, "X-Accel-Buffering: no\r\n");
-        int m = n < 0 ? -1 : snprintf(head + n, sizeof head - (size_t)n, "retry: %d\n\n", EV_RETRY_MS);
+        /* after=now: an `id:` line without data sets the client's Last-Event-ID
+         * (no event is dispatched), so a reconnect before any event resumes here */
+        int m = n < 0 ? -1
+              : sub->announce_cursor
+                  ? snprintf(head + n, sizeof head - (size_t)n, "retry: %d\nid: %lld\n\n", EV_RETRY_MS, sub->cursor)
+                  : snprintf(head + n, sizeof head - (size_t)n, "retry: %d\n\n", EV_RETRY_MS);
         ev_conn_set_state(L, c, EV_CONN_STREAM);
         c->out.max = L->set.out_max > c->out.len + 4096 ? L->set.out_max : c->out.len + 4096;
         sub->started = true;

@@ -8,7 +8,11 @@
  *                      id order, then new ones as they commit, `: hb` comments
  *                      in between.  Cursor: the Last-Event-ID header (what
  *                      EventSource sends when it reconnects), else lastEventId
- *                      or after in the query, else 0.
+ *                      or after in the query, else 0.  `now` instead of an id
+ *                      is the caller's newest event id at the request (so the
+ *                      stream starts at the present, without the history); the
+ *                      stream's head then carries `id: <it>`, so an EventSource
+ *                      that reconnects before any event resumes from there.
  *   otherwise          a JSON page {"ok","events","nextAfter","hasMore"} of up
  *                      to ?limit= (1..1000, default 100) events after ?after=
  *                      (or lastEventId / Last-Event-ID), for polling clients.
@@ -38,6 +42,8 @@
 
 static const char sql_import_visible[] =
     "SELECT 1 FROM imports WHERE id = $1::uuid AND user_id = $2::uuid";
+static const char sql_newest[] =
+    "SELECT coalesce(max(id), 0) FROM import_events WHERE user_id = $1::uuid";
 static const char sql_page_user[] =
     "SELECT " EV_ROW_COLUMNS " FROM import_events "
     "WHERE user_id = $1::uuid AND id > $2::bigint ORDER BY id LIMIT $3::int";
@@ -101,6 +107,18 @@ static int submit_visible(struct ev_loop *L, struct ev_conn *c, const struct ev_
 {
     const char *params[] = { q->import_id, q->user };
     struct ev_job *job = ev_job_new(EV_JOB_VISIBLE, sql_import_visible, 2, params);
+    if (job == NULL)
+        return si_error_set(err, 500, "internal", "out of memory");
+    submit(L, c, job);
+    return 0;
+}
+
+/* after=now: the caller's newest event id first (every event of the user, also
+ * for an importId stream: ids are one sequence). */
+static int submit_newest(struct ev_loop *L, struct ev_conn *c, const struct ev_query *q, struct si_error *err)
+{
+    const char *params[] = { q->user };
+    struct ev_job *job = ev_job_new(EV_JOB_NOW, sql_newest, 1, params);
     if (job == NULL)
         return si_error_set(err, 500, "internal", "out of memory");
     submit(L, c, job);
@@ -196,6 +214,7 @@ static int start_stream(struct ev_loop *L, struct ev_conn *c, const struct ev_pe
     memcpy(sub->import_id, p->q.import_id, sizeof sub->import_id);
     memcpy(sub->request_id, p->request_id, sizeof sub->request_id);
     sub->cursor = sub->page_cursor = p->q.after;
+    sub->announce_cursor = p->q.after_now;
     sub->replaying = true;
     sub->opened_ms = ev_now_ms();
     sub->expires_ms = expiry_ms(p->q.expires_at);
@@ -239,9 +258,11 @@ void ev_request_stream_started(struct ev_loop *L, struct ev_conn *c)
     pending_free(c);
 }
 
-/* After the import check (or without one): a stream, or a page query. */
+/* After the import check (or without one) and the cursor: a stream, or a page query. */
 static int proceed(struct ev_loop *L, struct ev_conn *c, const struct ev_pending *p, struct si_error *err)
 {
+    if (p->q.after_now && p->q.after < 0)
+        return submit_newest(L, c, &p->q, err);
     if (p->q.stream)
         return start_stream(L, c, p, err);
     return submit_page(L, c, &p->q, err);
@@ -273,6 +294,15 @@ void ev_request_on_job(struct ev_loop *L, struct ev_job *job)
             goto fail;
         return;
     }
+    if (job->kind == EV_JOB_NOW) {
+        if (PQntuples(job->res) != 1 || ev_parse_cursor(PQgetvalue(job->res, 0, 0), &p->q.after) != 0) {
+            si_error_set(&err, 500, "internal", "could not read the newest event id");
+            goto fail;
+        }
+        if (proceed(L, c, p, &err) != 0)
+            goto fail;
+        return;
+    }
     si_response_reset(&L->resp);
     if (json_page(L, &p->q, job->res, &err) != 0)
         goto fail;
@@ -291,8 +321,9 @@ static bool wants_stream(const struct si_request *req)
 }
 
 /* The cursor: for a stream the Last-Event-ID header first (an EventSource
- * reconnecting keeps its original URL), for a page the query first. */
-static int read_cursor(const struct si_request *req, bool stream, long long *out, struct si_error *err)
+ * reconnecting keeps its original URL), for a page the query first.  `now`
+ * sets *now and leaves *out at -1 until the newest id is read. */
+static int read_cursor(const struct si_request *req, bool stream, long long *out, bool *now, struct si_error *err)
 {
     const char *header = si_request_header(req, "last-event-id");
     const char *query = si_request_param(req, "after");
@@ -302,8 +333,14 @@ static int read_cursor(const struct si_request *req, bool stream, long long *out
         header = NULL;
     const char *s = stream ? (header ? header : query) : (query ? query : header);
     *out = 0;
+    *now = false;
+    if (s != NULL && strcmp(s, "now") == 0) {
+        *now = true;
+        *out = -1;   /* resolved by proceed() */
+        return 0;
+    }
     if (s != NULL && ev_parse_cursor(s, out) != 0)
-        return si_error_set(err, 400, "invalid_cursor", "after / lastEventId / Last-Event-ID must be an event id");
+        return si_error_set(err, 400, "invalid_cursor", "after / lastEventId / Last-Event-ID must be an event id or now");
     return 0;
 }
 
@@ -324,7 +361,7 @@ static int read_query(const struct ev_loop *L, const struct si_request *req, str
         imp = si_request_param(req, "import_id");
     if (imp != NULL && si_uuid_normalize(imp, q->import_id) != 0)
         return si_error_set(err, 400, "invalid_import_id", "importId must be a UUID");
-    if (read_cursor(req, q->stream, &q->after, err) != 0)
+    if (read_cursor(req, q->stream, &q->after, &q->after_now, err) != 0)
         return -1;
     q->limit = EV_PAGE_LIMIT_DEFAULT;
     const char *limit = si_request_param(req, "limit");

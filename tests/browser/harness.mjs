@@ -1,6 +1,8 @@
 // tests/browser/harness.mjs: what every browser test shares: its environment (set by run.sh),
 // TAP output (ok, step), Debian's chromium through playwright-core with the page's script
-// errors and CSP violations collected, axe-core on the page as it is, screenshots, sign-in,
+// errors and CSP violations collected, the accessibility checks of a page as it is (axe-core,
+// what a screen reader gets from Chromium's accessibility tree, Tab through every control),
+// screenshots, sign-in,
 // and the checks that close every run (no script error, no CSP violation, every request on
 // the same origin, the token in no URL but the event stream's).
 //   SI_BASE (the stack's URL), SI_ROOT (the repository), SI_ARTIFACTS (screenshots go there),
@@ -9,7 +11,7 @@
 //   SI_LLM (the fake model server, tests/fake-llm; empty: none), SI_BANK (the TrueLayer
 //   stand-in, tests/truelayer-stub; empty: none).
 import { createRequire } from 'node:module';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 export const BASE = process.env.SI_BASE;
@@ -70,6 +72,87 @@ export async function axe(page, name) {
   });
   const bad = res.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   ok(bad.length === 0, `${name}: axe-core finds no serious or critical violation`, JSON.stringify(bad));
+  await screenReader(page, name);
+  await keyboard(page, name);
+}
+
+const INTERACTIVE = new Set(['button', 'link', 'textbox', 'searchbox', 'combobox', 'checkbox', 'radio',
+  'spinbutton', 'slider', 'listbox', 'switch', 'tab', 'menuitem', 'option']);
+const slug = (name) => name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase();
+
+// What a screen reader gets: Chromium's own accessibility tree (the one it hands to the
+// platform's screen readers, through the DevTools protocol), read in document order into
+// `<name>.a11y.txt` beside the screenshots; the page has one level-1 heading, no skipped
+// heading level, its landmarks (banner, main, and navigation once signed in), and a name
+// for every control a screen reader announces.
+export async function screenReader(page, name) {
+  const cdp = await page.context().newCDPSession(page);
+  let nodes;
+  try { ({ nodes } = await cdp.send('Accessibility.getFullAXTree')); } finally { await cdp.detach().catch(() => {}); }
+  const byId = new Map(nodes.map((n) => [n.nodeId, n]));
+  const lines = [];
+  const headings = [];
+  const landmarks = new Set();
+  const unnamed = [];
+  const walk = (n, depth) => {
+    if (!n) return;
+    const role = n.role && n.role.value;
+    const label = ((n.name && n.name.value) || '').trim();
+    const shown = !n.ignored && role && !['generic', 'none', 'StaticText', 'InlineTextBox', 'LineBreak', 'RootWebArea'].includes(role);
+    if (shown) {
+      const level = role === 'heading' && (n.properties || []).find((p) => p.name === 'level');
+      lines.push(`${'  '.repeat(depth)}${role}${level ? ' ' + level.value.value : ''}${label ? ': ' + label.slice(0, 120) : ''}`);
+      if (role === 'heading' && level) headings.push(Number(level.value.value));
+      if (['banner', 'main', 'navigation', 'contentinfo', 'region', 'form', 'search'].includes(role)) landmarks.add(role);
+      const disabled = (n.properties || []).some((p) => p.name === 'disabled' && p.value.value);
+      if (INTERACTIVE.has(role) && !label && !disabled) unnamed.push(role);
+    }
+    for (const c of n.childIds || []) walk(byId.get(c), shown ? depth + 1 : depth);
+  };
+  walk(nodes[0], 0);
+  writeFileSync(path.join(ART, slug(name) + '.a11y.txt'), lines.join('\n') + '\n');
+  const skips = headings.filter((l, i) => i > 0 && l > headings[i - 1] + 1);
+  ok(headings.filter((l) => l === 1).length === 1 && headings[0] === 1 && skips.length === 0,
+    `${name}: a screen reader finds one level-1 heading first and no skipped level`, JSON.stringify(headings));
+  const signedIn = await page.getByRole('navigation', { name: 'Main' }).count() > 0;
+  ok(landmarks.has('main') && landmarks.has('banner') && (!signedIn || landmarks.has('navigation')),
+    `${name}: a screen reader finds the page's landmarks`, [...landmarks].join(','));
+  ok(unnamed.length === 0, `${name}: every control a screen reader announces has a name`, unnamed.join(','));
+}
+
+// Keyboard use: Tab from the top reaches every control a mouse can use (each enabled,
+// visible button, link, input, select and textarea outside a closed <details>), in an
+// order that never goes back up the page inside the main content.
+export async function keyboard(page, name) {
+  const want = await page.evaluate(() => {
+    let k = 0;
+    for (const el of document.querySelectorAll('a[href], button, input, select, textarea, [tabindex]')) {
+      if (el.disabled || el.tabIndex < 0 || el.closest('[inert]')) continue;
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 && r.height === 0) continue;
+      if (el.type === 'radio' && !el.checked && document.querySelector(`input[type=radio][name="${el.name}"]:checked`)) continue;
+      el.dataset.kbd = String(k++);
+    }
+    const first = document.querySelector('[data-kbd="0"]');
+    if (first) first.focus();   // the walk starts at the first control (a blur would leave Chrome's starting point where it was)
+    return k;
+  });
+  const reached = new Set(want > 0 ? ['0'] : []);
+  for (let i = 0; i < want + 5 && reached.size < want; i++) {
+    await page.keyboard.press('Tab');
+    const k = await page.evaluate(() => (document.activeElement && document.activeElement.dataset.kbd) || null);
+    if (k !== null) reached.add(k);
+  }
+  const missed = await page.evaluate((got) => {
+    const out = [];
+    for (const el of document.querySelectorAll('[data-kbd]')) {
+      if (!got.includes(el.dataset.kbd)) out.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + ' ' + (el.textContent || el.getAttribute('aria-label') || '').trim().slice(0, 40));
+      delete el.dataset.kbd;
+    }
+    return out;
+  }, [...reached]);
+  ok(missed.length === 0, `${name}: Tab reaches every control (${want})`, missed.join(' | '));
+  await page.keyboard.press('Escape');
 }
 export async function shot(page, name) {
   await page.screenshot({ path: path.join(ART, name + '.png'), fullPage: true });

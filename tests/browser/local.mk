@@ -8,6 +8,6 @@ EXTRA_DIST += tests/browser/run.sh tests/browser/harness.mjs tests/browser/web.t
 EXTRA_DIST += tests/browser/workflow.test.mjs web/app/workflow.js
 # The web app itself (served by nginx from the source tree; its npm packages come from scripts/deps).
 EXTRA_DIST += web/index.html web/package.json web/package-lock.json web/README.md \
-	web/app/advice.js web/app/api.js web/app/app.css web/app/categories.js web/app/format.js web/app/import.js \
+	web/app/advice.js web/app/api.js web/app/chat.js web/app/app.css web/app/categories.js web/app/format.js web/app/import.js \
 	web/app/main.js web/app/settings.js web/app/signin.js web/app/transactions.js web/app/ui.js
 TESTS += $(BROWSER_SHELL_TESTS)

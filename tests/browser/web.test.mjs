@@ -5,7 +5,7 @@
 // category changed (always for the counterparty), undo, then keep/skip of a possible
 // duplicate; axe-core on every page (no serious or critical violation), a screenshot of each.
 // harness.mjs has the environment and the closing checks; run.sh runs it (t0100-web.sh).
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as h from './harness.mjs';
 
@@ -139,6 +139,20 @@ try {
     ok(rows >= 1 && /£/.test(tbl) && /%/.test(tbl), 'the chart\'s figures are also a table (spend, share)', tbl);
     await axe('smart import (advisory card)');
     await shot('advice');
+    // Chat with Crystal: Prime's acknowledgement first, a question, Crystal's answer
+    await page.getByRole('button', { name: 'Chat with Crystal' }).click();
+    await page.locator('#chat-log li').first().waitFor();
+    ok(await page.locator('#chat-log li[data-agent="prime-boss"]').count() === 1, 'the chat opens with Prime\'s acknowledgement');
+    ok(await page.evaluate(() => document.activeElement && document.activeElement.id === 'chat-question'), 'the question box has the focus');
+    await page.getByLabel('Ask Crystal about this import').fill('Why is shopping so high?');
+    await page.getByRole('button', { name: 'Ask', exact: true }).click();
+    await page.locator('#chat-log li[data-agent="crystal-analytics"]').waitFor();
+    const said = await text('#chat-log li[data-agent="crystal-analytics"] p');
+    if (LLM) ok(said.startsWith('Most of it went on groceries'), 'Crystal answers with the model\'s words', said);
+    else ok(said.length > 20, 'Crystal answers', said);
+    ok(/Why is shopping so high\?/.test(await text('#chat-log li[data-agent="user"]')), 'the question is in the conversation');
+    await axe('smart import (chat with Crystal)');
+    await shot('advice-chat');
   });
 
   // ---- transactions: rows, totals, search, category
@@ -252,6 +266,66 @@ try {
     await page.getByRole('button', { name: 'Show', exact: true }).click();
     const err = await text('#tx-error');
     ok(/after/.test(err) && !err.includes('{'), 'a bad filter is explained in words', err);
+  });
+
+  // ---- the advisory card's month over month: an earlier month in the ledger (set up through
+  // the API), then a statement of a later month through the page
+  await step('month over month', async () => {
+    const dec = 'Date,Description,Amount\n01/12/2023,TESCO STORES 3297,-50.00\n05/12/2023,AMAZON MKTPLACE,-100.00\n';
+    const feb = 'Date,Description,Amount\n02/02/2024,TESCO STORES 3297,-80.00\n06/02/2024,AMAZON MKTPLACE,-40.00\n';
+    const headers = { 'Content-Type': 'text/csv', ...(TOKEN ? { Authorization: 'Bearer ' + TOKEN } : {}) };
+    const who = TOKEN ? '' : '&userId=' + USER;
+    const up = await fetch(`${BASE}/.netlify/functions/ingest-statement?fileName=december.csv&currency=GBP${who}`, { method: 'POST', headers, body: dec });
+    const imp = await up.json();
+    ok(up.status === 200 && imp.importId, 'set-up: an earlier month staged', JSON.stringify(imp).slice(0, 200));
+    const c = await h.api('POST', '/.netlify/functions/commit-import', { importId: imp.importId });
+    ok(c.status === 200 && c.body.committed === 2, 'set-up: and committed', JSON.stringify(c.body));
+    const later = path.join(h.ART, 'february.csv');
+    writeFileSync(later, feb);
+    await nav('Smart Import').click();
+    await page.getByRole('button', { name: 'Import another statement' }).click();
+    await page.setInputFiles('#file-input', later);
+    await page.getByLabel(/Currency of the statement/).selectOption('GBP');
+    await page.getByRole('button', { name: 'Upload and preview' }).click();
+    await page.getByRole('button', { name: 'Approve & Commit (2 transactions)' }).click();
+    await page.locator('#advice').waitFor();
+    await page.locator('#advice-table th', { hasText: 'Change vs earlier months' }).waitFor();
+    const changes = await page.locator('#advice-table tbody tr td:last-child').allTextContents();
+    ok(changes.length === 2 && changes.every((t) => /^[+\u2212-]\d[\d.,]*\s?%$/.test(t.trim())),
+      'the card\'s table has each category\'s change against the earlier months', JSON.stringify(changes));
+    const sets = await page.evaluate(() => window.Chart.getChart(document.getElementById('advice-chart')).data.datasets.map((d) => d.label));
+    ok(sets.length === 2 && /earlier months/.test(sets[1]), 'the chart draws spend and the month-over-month change', JSON.stringify(sets));
+    ok(/earlier months/.test(await text('#advice-chart-title')), 'the chart says it compares with the earlier months');
+    await h.axe(page, 'smart import (month over month)');
+    await shot('advice-month-over-month');
+    await page.locator('#undo').click();
+    await page.locator('#revert-result').waitFor();
+  });
+
+  // ---- a large statement: the server's reading of it live, before its answer (the user's
+  // stream from now on, after=now, and the upload's X-Upload-Id)
+  await step('parse progress', async () => {
+    const big = path.join(h.ART, 'large-statement.csv');
+    const lines = ['Date,Description,Amount'];
+    for (let i = 0; i < 100000; i++) lines.push(`2023-${String(1 + (i % 12)).padStart(2, '0')}-${String(1 + (i % 28)).padStart(2, '0')},SHOP ${i},-${1 + (i % 500)}.${String(i % 100).padStart(2, '0')}`);
+    writeFileSync(big, lines.join('\n') + '\n');
+    await nav('Smart Import').click();
+    await page.getByRole('button', { name: 'Import another statement' }).click();
+    await page.evaluate(() => {
+      window.__parse = [];
+      new MutationObserver(() => {
+        const el = document.getElementById('parse-progress');
+        if (el) window.__parse.push(Number(el.getAttribute('value')));
+      }).observe(document.body, { childList: true, subtree: true, attributes: true });
+    });
+    await page.setInputFiles('#file-input', big);
+    await page.getByLabel(/Currency of the statement/).selectOption('EUR');
+    await page.getByRole('button', { name: 'Upload and preview' }).click();
+    await page.getByRole('heading', { name: /Preview of CSV/ }).waitFor({ timeout: 60000 });
+    const seen = await page.evaluate(() => window.__parse);
+    ok(seen.length >= 1 && seen.every((v, i) => i === 0 || v >= seen[i - 1]),
+      'a large file shows the server reading it, live and rising, before the answer', JSON.stringify(seen));
+    ok(await page.locator('#parse-progress').count() === 0, 'the reading progress goes once the preview is there');
   });
 
 } catch (e) {

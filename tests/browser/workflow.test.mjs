@@ -154,10 +154,9 @@ try {
 
   await timed('filters and pages', async () => {
     // Set-up through the API (not the page's subject): enough phase-2 jobs for a second page.
-    for (let i = 0; i < 20; i++) {
-      const r = await h.api('POST', '/api/v1/workflow/phase/2', { user_id: USER, sync_id: 'browser_page_' + i });
-      if (r.status !== 202) throw new Error('set-up enqueue: ' + r.status);
-    }
+    const setup = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+      h.api('POST', '/api/v1/workflow/phase/2', { user_id: USER, sync_id: 'browser_page_' + i })));
+    if (setup.some((r) => r.status !== 202)) throw new Error('set-up enqueue: ' + setup.map((r) => r.status).join(','));
     await page.selectOption('#wf-f-phase', '1');
     await page.getByRole('button', { name: 'Show', exact: true }).click();
     await page.locator(`#wf-jobs tbody tr[data-job="${j1}"]`).waitFor();

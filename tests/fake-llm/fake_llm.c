@@ -8,7 +8,9 @@
  * connection threads and guarded by one mutex.  A request whose user message
  * is the JSON {"categories":[...],"merchants":[...]} (the ingest's merchant
  * categories, modules/ingest/llm_categorize.c) is a "categories" request:
- * in the good modes it is answered from replies/categories.tsv. */
+ * in the good modes it is answered from replies/categories.tsv.  A request
+ * whose first message begins "You are Crystal, chatting" (crystal-chat) is
+ * answered in the good modes with replies/chat.txt as the content. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -284,6 +286,19 @@ static json_t *categories_request(const struct conn *c)
     return merchants;
 }
 
+/* A chat request (crystal-chat, modules/advice/crystal_chat.c): its first
+ * message's content begins with CHAT_MARK.  In the good modes it is answered
+ * with replies/chat.txt as the content. */
+#define CHAT_MARK "You are Crystal, chatting"
+static bool chat_request(const struct conn *c)
+{
+    json_t *body = json_loadb(c->body, c->body_len, 0, NULL);
+    const char *first = json_string_value(json_object_get(json_array_get(json_object_get(body, "messages"), 0), "content"));
+    bool yes = first != NULL && strncmp(first, CHAT_MARK, strlen(CHAT_MARK)) == 0;
+    json_decref(body);
+    return yes;
+}
+
 /* The category replies/categories.tsv gives the first of its fragments found
  * in merchant ("fragment<TAB>category" lines, # comments), else "Other". */
 static void tsv_category(const char *merchant, char *out, size_t n)
@@ -376,7 +391,7 @@ static void chat(struct conn *c)
         if (merchants != NULL)
             respond_categories(c->fd, merchants, id);
         else
-            respond_completion(c->fd, "good.json", id);
+            respond_completion(c->fd, chat_request(c) ? "chat.txt" : "good.json", id);
         break;
     case MODE_HANG: {
         /* Never answer: wait until the client gives up and closes. */
@@ -411,7 +426,7 @@ static void chat(struct conn *c)
         if (merchants != NULL)
             respond_categories(c->fd, merchants, id);
         else
-            respond_completion(c->fd, "good.json", id);
+            respond_completion(c->fd, chat_request(c) ? "chat.txt" : "good.json", id);
         break;
     }
     json_decref(merchants);

@@ -45,6 +45,16 @@ body_jq()    { jq -e "$1" "$T/body" >/dev/null 2>&1; }
 not_html()   { ! grep -qi '<html' "$T/body"; }
 less_than()  { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
 
+# need_fake_llm: the fake model server scripts/test started (tests/fake-llm) for a test that talks
+# to it: sets LLM to its URL, or skips (77) without it.  llm_mode MODE switches its answers.
+need_fake_llm() {
+  if [[ -z ${SMARTIMPORT_TEST_LLM:-} ]]; then
+    echo "SKIP: SMARTIMPORT_TEST_LLM is not set (scripts/test starts the fake model server)"; exit 77
+  fi
+  LLM="${SMARTIMPORT_TEST_LLM%/}"
+}
+llm_mode() { curl -fsS -o /dev/null --max-time 5 --data-binary "$1" "$LLM/_control"; }
+
 # fast_token USER_ID: an HS256 access token for USER_ID signed with $SMARTIMPORT_JWT_SECRET,
 # made with openssl (the same claims as modules/token/smartimport-token, whose sanitizer build
 # takes most of a second to start: too slow for a test that needs a hundred users).

@@ -21,6 +21,7 @@ INTEGRATION_SHELL_TESTS = tests/integration/t0001-health.sh tests/integration/t0
 	tests/integration/t0018-counterparty.sh \
 	tests/integration/t0021-revert-overlap.sh tests/integration/t0022-commit-overlap-concurrent.sh \
 	tests/integration/t0030-advice.sh \
+	tests/integration/t0031-crystal-chat.sh \
 	tests/integration/t0040-events.sh \
 	tests/integration/t0041-events-limits.sh \
 	tests/integration/t0050-workflow.sh tests/integration/t0051-jobs.sh tests/integration/t0052-workflow-api.sh \

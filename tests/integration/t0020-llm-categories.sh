@@ -10,17 +10,14 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 : "${DATABASE_URL:?DATABASE_URL is needed to look at the database}"
-if [[ -z ${SMARTIMPORT_TEST_LLM:-} ]]; then
-  echo "SKIP: SMARTIMPORT_TEST_LLM is not set (scripts/test starts the fake model server)"; exit 77
-fi
-LLM="${SMARTIMPORT_TEST_LLM%/}"
+need_fake_llm
 TOKEN_BIN=./modules/token/smartimport-token
 U="$(cat /proc/sys/kernel/random/uuid)" V="$(cat /proc/sys/kernel/random/uuid)"
 AUTH_U=(-H "Authorization: Bearer $("$TOKEN_BIN" "$U")")
 AUTH_V=(-H "Authorization: Bearer $("$TOKEN_BIN" "$V")")
 FN=/.netlify/functions
 sql() { psql -X -q -t -A -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
-mode() { curl -fsS -o /dev/null --max-time 5 --data-binary "$1" "$LLM/_control"; }
+mode() { llm_mode "$1"; }
 asked() { curl -fsS --max-time 5 "$LLM/_count?kind=categories"; }
 at_exit restore_mode
 restore_mode() { mode good; }

@@ -8,10 +8,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 : "${DATABASE_URL:?DATABASE_URL is needed to look at the database}"
-if [[ -z ${SMARTIMPORT_TEST_LLM:-} ]]; then
-  echo "SKIP: SMARTIMPORT_TEST_LLM is not set (scripts/test starts the fake model server)"; exit 77
-fi
-LLM="${SMARTIMPORT_TEST_LLM%/}"
+need_fake_llm
 TOKEN_BIN=./modules/token/smartimport-token
 USER_ID="$(cat /proc/sys/kernel/random/uuid)" OTHER_ID="$(cat /proc/sys/kernel/random/uuid)"
 AUTH=(-H "Authorization: Bearer $("$TOKEN_BIN" "$USER_ID")")
@@ -19,7 +16,7 @@ OTHER=(-H "Authorization: Bearer $("$TOKEN_BIN" "$OTHER_ID")")
 default_currency "$USER_ID" USD; default_currency "$OTHER_ID" USD
 FN=/.netlify/functions
 sql() { psql -X -q -t -A -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
-mode() { curl -fsS -o /dev/null --max-time 5 --data-binary "$1" "$LLM/_control"; }
+mode() { llm_mode "$1"; }
 llm_count() { curl -fsS --max-time 5 "$LLM/_count"; }
 ingest() {  # ingest FILE -> IMPORT
   request POST "$FN/ingest-statement?fileName=$(basename "$1")" "${AUTH[@]}" -H 'Content-Type: text/csv' \

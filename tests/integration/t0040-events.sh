@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # t0040-events: GET /.netlify/functions/import-events through nginx: SSE replay in id
-# order, Last-Event-ID / lastEventId resume, live delivery within 1 s of a commit,
+# order, Last-Event-ID / lastEventId resume, after=now (no history), live delivery within 1 s of a commit,
 # nothing from a rolled-back transaction, the JSON polling page, all of a user's
 # events, 404 for other users' imports, access_token in the query, 300 open streams
 # (50 users) while other functions answer, disconnected clients freed, and event payloads that
@@ -137,6 +137,24 @@ check "without importId the page has all of the caller's events" test "$(jq -r '
 check "and none of another user's" bash -c "! grep -q someone_else '$T/body'"
 request GET "$FN" "${OTHER[@]}"
 check "the other user sees only their own event" body_jq '(.events | length) == 1 and .events[0].type == "import:test:someone_else"'
+# --- after=now: a caller-wide stream that starts at the present ---------------------------
+NEWEST="$(sql "SELECT max(id) FROM import_events WHERE user_id = '$USER_ID'")"
+request GET "$FN?after=now" "${AUTH[@]}"
+check "after=now on a page: no event, nextAfter = the caller's newest id ($NEWEST)" body_jq \
+  ".events == [] and .hasMore == false and .nextAfter == $NEWEST"
+request GET "$FN?after=later" "${AUTH[@]}"
+check "after=later is 400 invalid_cursor (got $STATUS)" bash -c "[[ $STATUS == 400 ]] && jq -e '.code == \"invalid_cursor\"' '$T/body' >/dev/null"
+stream_bg "$T/now" 4 "?after=now" "${AUTH[@]}"; NOWSTREAM=$BG
+rc=0; wait_for_line "$T/now" "^id: $NEWEST\$" 2000 || rc=1
+check "the after=now stream's head carries id: $NEWEST (the resume point), no history" test "$rc" = 0
+insert_event "$USER_ID" NULL import:test:after_now
+rc=0; wait_for_line "$T/now" "import:test:after_now" 2000 || rc=1
+check "an event committed after it started is delivered" test "$rc" = 0
+kill "$NOWSTREAM" 2>/dev/null || true; wait "$NOWSTREAM" 2>/dev/null || true
+check "and only that one: no earlier event is replayed" test "$(grep -c '^event: ' "$T/now")" = 1
+stream "$T/now2" 2 "?importId=$IMPORT1&after=now" "${AUTH[@]}"
+check "after=now on an import's stream: no history either" bash -c "grep -q '^id: ' '$T/now2' && ! grep -q '^event: ' '$T/now2'"
+
 head_out="$(curl -sS -I -o /dev/null -w '%{http_code}/%{size_download}' --max-time 5 "${AUTH[@]}" "$BASE$FN?limit=1" || true)"
 check "HEAD answers 200 without a body (got $head_out)" test "$head_out" = "200/0"
 

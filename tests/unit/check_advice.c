@@ -271,6 +271,36 @@ END_TEST
 
 /* ---- the prompt -------------------------------------------------------------------------- */
 
+START_TEST(the_chat_request_masks_what_the_user_wrote_and_keeps_the_turns_in_order)
+{
+    struct chat_facts facts = { "Groceries took most of it.", "Above your usual month.", "A little more next month.",
+                                "[\"Groceries: $300.25\"]" };
+    struct chat_turn turns[] = { { "user", "Is my IBAN DE89 3704 0044 0532 0130 00 safe?" },
+                                 { "assistant", "I never see account numbers." } };
+    char *text = advice_chat_prompt("gpt-4o-mini", &facts, turns, 2, "Card 4111 1111 1111 1111: why?");
+    ck_assert_ptr_nonnull(text);
+    json_error_t jerr;
+    json_t *p = json_loads(text, 0, &jerr);
+    ck_assert_ptr_nonnull(p);
+    ck_assert(!si_has_digit_run(text));
+    json_t *m = json_object_get(p, "messages");
+    ck_assert_uint_eq(json_array_size(m), 4);
+    const char *sys = json_string_value(json_object_get(json_array_get(m, 0), "content"));
+    ck_assert(strncmp(sys, "You are Crystal, chatting", 25) == 0);
+    ck_assert_ptr_nonnull(strstr(sys, "Groceries: $300.25"));
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(m, 1), "role")), "user");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(m, 2), "role")), "assistant");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(m, 3), "content")), "Card **** **** **** 1111: why?");
+    free(text);
+    json_decref(p);
+
+    char reply[CHAT_REPLY_MAX + 1];
+    advice_chat_rules_reply(&facts, reply, sizeof reply);
+    ck_assert_ptr_nonnull(strstr(reply, "no language model"));
+    ck_assert_ptr_nonnull(strstr(reply, "Groceries took most of it."));
+}
+END_TEST
+
 START_TEST(the_prompt_is_json_mode_carries_merchants_and_no_digit_runs)
 {
     struct advice_analytics a;
@@ -451,6 +481,7 @@ static Suite *advice_suite(void)
     tcase_add_test(t, the_template_reports_budgets_when_there_are_any);
     tcase_add_test(t, the_template_handles_a_first_import_and_a_period_without_spending);
     tcase_add_test(t, the_prompt_is_json_mode_carries_merchants_and_no_digit_runs);
+    tcase_add_test(t, the_chat_request_masks_what_the_user_wrote_and_keeps_the_turns_in_order);
     tcase_add_loop_test(t, the_reply_must_be_exactly_the_three_non_empty_strings, 0, N(reply_cases));
     tcase_add_test(t, whitespace_in_the_reply_is_collapsed_and_length_is_bounded);
     tcase_add_loop_test(t, the_completion_envelope_is_checked_before_its_content, 0, N(completion_cases));

@@ -8,6 +8,7 @@
 import { html, Component } from './ui.js';
 import { api } from './api.js';
 import { money, number, exponent, getLocale, time } from './format.js';
+import { CrystalChat } from './chat.js';
 
 // The answers already drawn in this tab, by user and import: a visit to another page and back
 // draws the card again without asking again (both calls are idempotent anyway).
@@ -147,7 +148,8 @@ export class AdviceCard extends Component {
     const labels = sameCurrency.map((c) => c.name);
     const spend = sameCurrency.map((c) => Number(c.amountMinor) / 10 ** exp);
     const hasMom = sameCurrency.some((c) => typeof c.momChangePct === 'number');
-    const datasets = [{ type: 'bar', label: `Spend (${currency})`, data: spend, backgroundColor: '#0b57d0', yAxisID: 'y' }];
+    // order: Chart.js draws a higher order first, so the change markers lie on top of the bars
+    const datasets = [{ type: 'bar', label: `Spend (${currency})`, data: spend, backgroundColor: '#0b57d0', yAxisID: 'y', order: 2 }];
     const scales = {
       y: { beginAtZero: true, title: { display: true, text: `Spend (${currency})` },
         ticks: { callback: (v) => money(Math.round(v * 10 ** exp), currency) } },
@@ -155,7 +157,8 @@ export class AdviceCard extends Component {
     if (hasMom) {
       datasets.push({ type: 'line', label: 'Change vs earlier months (%)', yAxisID: 'y1', showLine: false,
         data: sameCurrency.map((c) => (typeof c.momChangePct === 'number' ? c.momChangePct : null)),
-        borderColor: '#a3140d', backgroundColor: '#a3140d', pointRadius: 6, pointStyle: 'rectRot' });
+        borderColor: '#a3140d', backgroundColor: '#a3140d', pointBorderColor: '#ffffff', pointBorderWidth: 2,
+        pointRadius: 7, pointStyle: 'rectRot', order: 1 });
       scales.y1 = { position: 'right', grid: { drawOnChartArea: false }, title: { display: true, text: 'Change vs earlier months (%)' },
         ticks: { callback: (v) => percent(v) } };
     }
@@ -212,7 +215,7 @@ export class AdviceCard extends Component {
     </section>`;
   }
 
-  render({ committed }, { stage, advice, hidden, at, error }) {
+  render({ committed }, { stage, advice, hidden, at, error, chatOpen }) {
     if (hidden) {
       return html`<p><button type="button" id="advice-show" onClick=${() => this.setState({ hidden: false })}>Show Crystal’s insights</button></p>`;
     }
@@ -239,7 +242,10 @@ export class AdviceCard extends Component {
       ${advice.budgetImpact && html`<div class="advice-box budget"><h4>Budget impact</h4><p id="advice-budget">${advice.budgetImpact}</p></div>`}
       ${advice.forecastDelta && html`<div class="advice-box forecast"><h4>Forecast update</h4><p id="advice-forecast">${advice.forecastDelta}</p></div>`}
       ${this.renderChart(advice)}
-      <p class="advice-actions"><a href="#/transactions">View transactions</a></p>
+      <p class="advice-actions"><a href="#/transactions">View transactions</a>
+        <button type="button" id="chat-toggle" aria-expanded=${chatOpen ? 'true' : 'false'} aria-controls="chat"
+          onClick=${() => this.setState({ chatOpen: !chatOpen })}>${chatOpen ? 'Close the chat' : 'Chat with Crystal'}</button></p>
+      ${chatOpen && this.state.prime && html`<${CrystalChat} session=${this.props.session} handoffId=${this.state.prime.handoffId} />`}
     </section>`;
   }
 }

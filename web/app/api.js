@@ -132,11 +132,12 @@ export async function api(session, method, path, { query = {}, body = undefined 
   return parsed;
 }
 
-// upload(session, file, {currency, mapping}, onProgress): POST the file as multipart to
-// ingest-statement with XMLHttpRequest, so the bytes sent are reported as they go:
+// upload(session, file, {currency, mapping, uploadId}, onProgress): POST the file as multipart
+// to ingest-statement with XMLHttpRequest (uploadId, a UUID, goes in X-Upload-Id: the live
+// progress events of this upload carry it), so the bytes sent are reported as they go:
 // onProgress({loaded, total, phase: 'sending' | 'processing'}). Resolves to the answer;
 // rejects with an ApiError. Returns {promise, abort}.
-export function upload(session, file, { currency = '', mapping = null } = {}, onProgress = () => {}) {
+export function upload(session, file, { currency = '', mapping = null, uploadId = '' } = {}, onProgress = () => {}) {
   const xhr = new XMLHttpRequest();
   const promise = new Promise((resolve, reject) => {
     const form = new FormData();
@@ -147,6 +148,7 @@ export function upload(session, file, { currency = '', mapping = null } = {}, on
     xhr.open('POST', '/.netlify/functions/ingest-statement');
     xhr.setRequestHeader('Accept', 'application/json');
     if (session.mode === 'jwt') xhr.setRequestHeader('Authorization', 'Bearer ' + session.token);
+    if (uploadId) xhr.setRequestHeader('X-Upload-Id', uploadId);
     xhr.upload.onprogress = (e) => onProgress({ loaded: e.loaded, total: e.lengthComputable ? e.total : file.size, phase: 'sending' });
     xhr.upload.onload = () => onProgress({ loaded: file.size, total: file.size, phase: 'processing' });
     xhr.onerror = () => reject(new ApiError(0, 'network', statusWords(0)));
@@ -167,11 +169,22 @@ export function upload(session, file, { currency = '', mapping = null } = {}, on
   return { promise, abort: () => xhr.abort() };
 }
 
+// A random (version 4) UUID; crypto.randomUUID exists only in a secure context (https or
+// localhost), getRandomValues everywhere.
+export function newUuid() {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const x = Array.from(b, (v) => v.toString(16).padStart(2, '0')).join('');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
 // The event types the stream sends by name (an EventSource hears a named event only
 // through a listener for that name). Unknown names still arrive as 'message' if unnamed.
 export const EVENT_TYPES = [
-  'import:upload:start', 'import:upload:complete', 'import:upload:error',
-  'import:parse:start', 'import:parse:complete', 'import:parse:error',
+  'import:upload:start', 'import:upload:complete', 'import:upload:error', 'import:upload:progress',
+  'import:parse:start', 'import:parse:complete', 'import:parse:error', 'import:parse:progress',
   'import:stage:error', 'import:commit:start', 'import:commit:complete', 'import:commit:error',
   'import:revert:complete', 'import:revert:error',
   'prime:handoff:initiated', 'prime:message', 'prime:handoff:error',
@@ -180,34 +193,47 @@ export const EVENT_TYPES = [
 ];
 const RESUME_DELAY_MS = 2000;
 
-// EventFeed: one import's events (replayed from its start, then live), or with importId null
-// all of the caller's events. On a lost connection
-// it opens a new EventSource itself with the last id it saw (lastEventId in the query: a new
-// EventSource cannot set the header, and in jwt mode the old URL's token may have expired)
-// and tells the page through onState('resuming' | 'live' | 'closed' | 'expired', lastId).
-// opts.after: the first stream's cursor when there is no last id yet (e.g. 'now': only
-// what happens from now on, instead of the whole history).
+// EventFeed: one import's events (importId), or all of the user's (importId null), replayed
+// from the start, then live; with { fromNow: true } only what happens from now on (the
+// stream's after=now: its cursor is read first as a JSON page, so a reconnect before the
+// first event still resumes from there; `ready` resolves once the stream is being opened).
+// On a lost connection it opens a new EventSource itself with the last id it saw
+// (lastEventId in the query: a new EventSource cannot set the header, and in jwt mode the
+// old URL's token may have expired) and tells the page through
+// onState('resuming' | 'live' | 'closed' | 'expired', lastId). Live progress events
+// (id null) are never replayed.
 export class EventFeed {
-  constructor(session, importId, onEvent, onState, opts = {}) {
+  constructor(session, importId, onEvent, onState, { fromNow = false } = {}) {
     this.session = session;
     this.importId = importId;
-    this.after = opts.after || null;
     this.onEvent = onEvent;
     this.onState = onState;
+    this.fromNow = fromNow;
     this.lastId = null;
     this.seen = new Set();
     this.es = null;
     this.timer = null;
     this.closed = false;
+    this.ready = fromNow ? this.startFromNow() : Promise.resolve(this.open());
+  }
+
+  async startFromNow() {
+    const query = this.importId ? { after: 'now', importId: this.importId } : { after: 'now' };
+    try {
+      const page = await api(this.session, 'GET', '/.netlify/functions/import-events', { query });
+      if (page && page.nextAfter !== undefined && page.nextAfter !== null) this.lastId = String(page.nextAfter);
+    } catch (e) {
+      // the stream itself then starts at now (url()); only a reconnect before its first event could miss one
+    }
     this.open();
   }
 
   url() {
-    const q = { importId: this.importId };
+    const q = this.importId ? { importId: this.importId } : {};
     if (this.session.mode === 'jwt') q.access_token = this.session.token;
     else q.userId = this.session.userId;
     if (this.lastId !== null) q.lastEventId = this.lastId;
-    else if (this.after !== null) q.after = this.after;
+    else if (this.fromNow) q.after = 'now';
     return '/.netlify/functions/import-events' + queryString(q);
   }
 

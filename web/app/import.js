@@ -1,12 +1,13 @@
 // web/app/import.js: the Smart Import page (seeds 000/001): pick or drop a statement, upload
-// it with byte progress, follow the import's events live (import-events, resuming with the
-// last event id), then the preview: rows with verdicts and reasons, filters through
+// it with byte progress, the server's reading of it live (the user's stream from now on:
+// parse progress of this upload, by its X-Upload-Id), then the import's events (import-events,
+// resuming with the last event id), then the preview: rows with verdicts and reasons, filters through
 // import-preview's pages, warnings with their lines, the CSV mapping (editable: upload again
 // with it), keep/skip of possible duplicates, the currency when the file names none,
 // "Approve & Commit (N transactions)", the result, Crystal's advisory card (advice.js), and Undo.
 import { html, Component, ErrorBox, Progress } from './ui.js';
 import { AdviceCard } from './advice.js';
-import { api, upload, EventFeed } from './api.js';
+import { api, upload, EventFeed, newUuid } from './api.js';
 import { money, number, bytes, date, time } from './format.js';
 import { CURRENCIES } from './settings.js';
 
@@ -66,6 +67,7 @@ export class SmartImport extends Component {
     super(props);
     this.state = kept && kept.userId === props.session.userId ? { ...kept.state, busy: false, progress: null } : this.fresh();
     this.feed = null;
+    this.watch = null;
     this.uploading = null;
   }
 
@@ -84,7 +86,7 @@ export class SmartImport extends Component {
 
   fresh() {
     return {
-      file: null, dragging: false, currency: '', progress: null, error: null, answer: null,
+      file: null, dragging: false, currency: '', progress: null, parsing: null, error: null, answer: null,
       events: [], feedState: null, feedLastId: null,
       filter: '', rows: [], counts: null, cursors: [null], nextCursor: null, loadingRows: false,
       skipped: 0, mapping: null, mappingOpen: false, notice: null,
@@ -95,6 +97,7 @@ export class SmartImport extends Component {
   componentWillUnmount() {
     if (this.feed) this.feed.close();
     this.feed = null;
+    this.stopWatching();
     if (this.uploading) this.uploading.abort();
     kept = { userId: this.props.session.userId, state: { ...this.state } };
   }
@@ -120,21 +123,41 @@ export class SmartImport extends Component {
     this.pick(f);
   }
 
+  // While an upload is read and parsed: the user's stream from now on, for this upload's live
+  // progress (the import and its own stream exist only once the answer comes).
+  async watchUpload(uploadId) {
+    this.stopWatching();
+    this.watch = new EventFeed(this.props.session, null, (ev) => {
+      const p = ev.payload || {};
+      if (ev.type === 'import:parse:progress' && p.uploadId === uploadId) this.setState({ parsing: p });
+    }, () => {}, { fromNow: true });
+    await this.watch.ready;
+  }
+
+  stopWatching() {
+    if (this.watch) this.watch.close();
+    this.watch = null;
+  }
+
   async start(mapping) {
     const { file, currency } = this.state;
     if (!file) { this.setState({ error: 'Choose a statement file first.' }); return; }
     if (this.feed) { this.feed.close(); this.feed = null; }
-    this.setState({ progress: { loaded: 0, total: file.size, phase: 'sending' }, error: null, notice: null, busy: true });
-    this.uploading = upload(this.props.session, file, { currency, mapping }, (p) => this.setState({ progress: p }));
+    this.setState({ progress: { loaded: 0, total: file.size, phase: 'sending' }, parsing: null, error: null, notice: null, busy: true });
+    const uploadId = newUuid();
+    await this.watchUpload(uploadId);
+    this.uploading = upload(this.props.session, file, { currency, mapping, uploadId }, (p) => this.setState({ progress: p }));
     let answer;
     try {
       answer = await this.uploading.promise;
     } catch (err) {
+      this.stopWatching();
       this.uploading = null;
       const wantsCurrency = err.code === 'currency_required';
       this.setState({ error: err, busy: false, progress: null, needCurrency: wantsCurrency });
       return;
     }
+    this.stopWatching();
     this.uploading = null;
     const notice = mapping && answer.duplicateUpload
       ? 'This file was already imported, so it was not read again with the corrected mapping. ' +
@@ -234,7 +257,7 @@ export class SmartImport extends Component {
   }
 
   renderPicker() {
-    const { file, dragging, currency, progress, busy, needCurrency } = this.state;
+    const { file, dragging, currency, progress, parsing, busy, needCurrency } = this.state;
     return html`<section class="card" aria-labelledby="upload-title">
       <h2 id="upload-title">1. Choose a statement</h2>
       <div class=${'drop' + (dragging ? ' dragging' : '')}
@@ -258,6 +281,9 @@ export class SmartImport extends Component {
         value=${progress.phase === 'processing' ? undefined : progress.loaded} max=${progress.total}
         text=${progress.phase === 'processing' ? 'Sent. The server is reading the statement…'
           : `${bytes(progress.loaded)} of ${bytes(progress.total)} sent`} />`}
+      ${busy && parsing && html`<${Progress} id="parse-progress" label="Reading the statement"
+        value=${parsing.percent} max=${100}
+        text=${`${number(parsing.rowsParsed ?? parsing.rows ?? 0)} rows read (${parsing.percent}% of the file)`} />`}
     </section>`;
   }
 

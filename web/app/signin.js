@@ -2,7 +2,7 @@
 // scripts/up runs): pick a user id used before on this browser or create a new one. JWT mode:
 // paste an access token (build/modules/token/smartimport-token <user-uuid> mints one).
 import { html, Component, ErrorBox } from './ui.js';
-import { devUsers, rememberDevUser, readToken, UUID_RE } from './api.js';
+import { devUsers, rememberDevUser, readToken, UUID_RE, newUuid } from './api.js';
 
 export class SignIn extends Component {
   constructor(props) {
@@ -17,7 +17,7 @@ export class SignIn extends Component {
   }
 
   newUser() {
-    this.setState({ userId: crypto.randomUUID(), error: null });
+    this.setState({ userId: newUuid(), error: null });
   }
 
   submit(e) {

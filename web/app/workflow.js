@@ -14,9 +14,6 @@ const BASE = '/api/v1/workflow/';
 const PAGE_LIMIT = 20;
 const FEED_MAX = 50;          // transitions kept in the feed
 const REFRESH_DELAY_MS = 250; // feed events that arrive together refresh once
-// The feed's first cursor: 'now' (import-events' after=now, only what happens from here on);
-// null replays the caller's whole history first.
-const FEED_AFTER = null;
 export const PHASES = [
   [1, 'Zero-friction onboarding', 'OAuth completed: start the background sync'],
   [2, 'Autonomous money discovery', 'Sync completed: start detection'],
@@ -81,7 +78,7 @@ export class Workflow extends Component {
     this.loadStats();
     this.loadJobs({}, null, 0);
     this.feed = new EventFeed(this.props.session, null, (ev) => this.onEvent(ev),
-      (st, lastId) => this.setState({ feedState: st, feedLastId: lastId }), { after: FEED_AFTER });
+      (st, lastId) => this.setState({ feedState: st, feedLastId: lastId }), { fromNow: true });
   }
 
   componentWillUnmount() {
