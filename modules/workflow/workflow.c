@@ -383,6 +383,8 @@ static int list_jobs(struct si_ctx *ctx, struct si_request *req, struct si_respo
                *cursor_p = param(req, "cursor"), *state = NULL;
     long long limit = WF_LIST_DEFAULT, cursor = 0;
     int phase = phase_p != NULL ? wf_parse_phase(phase_p) : 0;
+    if (si_auth_identify(ctx->config, req, NULL, (long long)time(NULL), user, &err) != 0)
+        goto fail;
     if (phase < 0)
         si_error_set(&err, 400, "bad_param", "phase must be an integer from %d to %d", WF_PHASE_MIN, WF_PHASE_MAX);
     else if (status_p != NULL && (state = state_of(status_p)) == NULL)
@@ -393,8 +395,6 @@ static int list_jobs(struct si_ctx *ctx, struct si_request *req, struct si_respo
                                   si_parse_long(cursor_p, 1, 999999999999999999LL, &cursor) != 0))
         si_error_set(&err, 400, "bad_param", "cursor must be the next_cursor of an earlier page");
     if (err.status != 0)
-        goto fail;
-    if (si_auth_identify(ctx->config, req, NULL, (long long)time(NULL), user, &err) != 0)
         goto fail;
     snprintf(limit_s, sizeof limit_s, "%lld", limit + 1);
     if (phase > 0)
