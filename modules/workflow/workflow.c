@@ -11,6 +11,25 @@
  *        (user_id, phase, sync_id) again returns the existing job (existing: true,
  *        status: whatever it is now) and writes nothing.
  *   GET  /api/v1/workflow/jobs/:id   the caller's job; anyone else's is 404 job_not_found
+ *   GET  /api/v1/workflow/jobs?phase=1..7&status=queued|running|completed|failed|dead
+ *        &limit=1..200(50)&cursor=
+ *        -> 200 {"ok":true,"jobs":[{job_id, phase, status, attempts, max_attempts, sync_id,
+ *           created_at, updated_at, run_at?, last_error?}],"next_cursor": "<id>" | null}
+ *        The caller's phase jobs, newest first (id descending), keyset paging: the cursor
+ *        is the last job id of the page before, in decimal (next_cursor gives it; null on
+ *        the last page).  updated_at = the time of the job's latest audit row (its last
+ *        state change); run_at only for queued (its start) and failed (its retry) jobs;
+ *        last_error only when the job has one ("code: message").  An empty parameter is an
+ *        absent one; any other bad value is a 400 bad_param naming it.
+ *   GET  /api/v1/workflow/jobs/:id/audit
+ *        -> 200 {"ok":true,"job_id","audit":[{at, from, to, attempt, code?, ms?}],
+ *           "truncated": bool}
+ *        The job's state changes (job_audit), oldest first, at most WF_AUDIT_MAX rows
+ *        (truncated: there were more).  from/to in this API's words (null -> queued is
+ *        the enqueue; succeeded is completed); code is the failure's code (the error's
+ *        text before ": ", e.g. trigger_http_error, lease_expired, requeued); ms is the
+ *        time the change measured (-> running: the wait since it became runnable; a
+ *        finish: the run), whole milliseconds.  Anyone else's job is 404 job_not_found.
  *   GET  /api/v1/workflow/stats      the caller's jobs: counts by phase and status, the
  *        age of the oldest queued job, jobs finished in the last minute
  *
@@ -328,6 +347,199 @@ out:
     return rc;
 }
 
+/* A parameter's value, NULL when absent or empty. */
+static const char *param(const struct si_request *req, const char *name)
+{
+    const char *v = si_request_param(req, name);
+    return v == NULL || *v == '\0' ? NULL : v;
+}
+
+/* The engine's state for an API status word, or NULL when it is none. */
+static const char *state_of(const char *status)
+{
+    for (size_t s = 0; s < sizeof STATUSES / sizeof *STATUSES; s++)
+        if (strcmp(status, STATUSES[s]) == 0)
+            return strcmp(status, "completed") == 0 ? "succeeded" : status;
+    return NULL;
+}
+
+/* Adds key: the column's text to o unless it is NULL.  0 or -1 (out of memory). */
+static int set_text_if(json_t *o, const char *key, const PGresult *res, int row, int col)
+{
+    if (PQgetisnull(res, row, col))
+        return 0;
+    return json_object_set_new(o, key, json_string(PQgetvalue(res, row, col)));
+}
+
+static int list_jobs(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
+{
+    char user[SI_UUID_LEN + 1] = "", limit_s[8], task[24], cursor_s[24];
+    struct si_error err;
+    si_error_clear(&err);
+    PGresult *res = NULL;
+    json_t *out = NULL, *jobs = NULL;
+    int rc = -1;
+    const char *phase_p = param(req, "phase"), *status_p = param(req, "status"), *limit_p = param(req, "limit"),
+               *cursor_p = param(req, "cursor"), *state = NULL;
+    long long limit = WF_LIST_DEFAULT, cursor = 0;
+    int phase = phase_p != NULL ? wf_parse_phase(phase_p) : 0;
+    if (si_auth_identify(ctx->config, req, NULL, (long long)time(NULL), user, &err) != 0)
+        goto fail;
+    if (phase < 0)
+        si_error_set(&err, 400, "bad_param", "phase must be an integer from %d to %d", WF_PHASE_MIN, WF_PHASE_MAX);
+    else if (status_p != NULL && (state = state_of(status_p)) == NULL)
+        si_error_set(&err, 400, "bad_param", "status must be queued, running, completed, failed or dead");
+    else if (limit_p != NULL && si_parse_long(limit_p, 1, WF_LIST_MAX, &limit) != 0)
+        si_error_set(&err, 400, "bad_param", "limit must be a whole number from 1 to %d", WF_LIST_MAX);
+    else if (cursor_p != NULL && (strspn(cursor_p, "0123456789") != strlen(cursor_p) ||
+                                  si_parse_long(cursor_p, 1, 999999999999999999LL, &cursor) != 0))
+        si_error_set(&err, 400, "bad_param", "cursor must be the next_cursor of an earlier page");
+    if (err.status != 0)
+        goto fail;
+    snprintf(limit_s, sizeof limit_s, "%lld", limit + 1);
+    if (phase > 0)
+        snprintf(task, sizeof task, "%s", wf_task_name(phase));
+    if (cursor > 0)
+        snprintf(cursor_s, sizeof cursor_s, "%lld", cursor);
+    const char *p[] = { user, limit_s, phase > 0 ? task : NULL, state, cursor > 0 ? cursor_s : NULL };
+    res = si_db_exec(ctx->db,
+        "SELECT j.id, substr(j.task, 15), " STATUS_OF("j.state") ", j.attempts, j.max_attempts, j.job_key, "
+        TS("j.created_at") ", " TS("coalesce(a.at, j.created_at)") ", "
+        "CASE WHEN j.state IN ('queued', 'failed') THEN " TS("j.run_at") " END, j.error "
+        "FROM jobs j LEFT JOIN LATERAL (SELECT at FROM job_audit WHERE job_id = j.id ORDER BY id DESC LIMIT 1) a "
+        "  ON true "
+        "WHERE j.user_id = $1 AND " WF_TASKS " AND ($3::text IS NULL OR j.task = $3) "
+        "  AND ($4::text IS NULL OR j.state = $4) AND ($5::bigint IS NULL OR j.id < $5) "
+        "ORDER BY j.id DESC LIMIT $2::int", 5, p, &err);
+    if (res == NULL)
+        goto fail;
+    int rows = PQntuples(res);
+    bool more = rows > limit;
+    if (more)
+        rows = (int)limit;
+    if ((jobs = json_array()) == NULL)
+        goto oom;
+    long long last = 0;
+    for (int r = 0; r < rows; r++) {
+        int ph = 0, attempts = 0, max_attempts = 0;
+        if (si_db_get_int64(res, r, 0, &last) != 0 || si_db_get_int(res, r, 1, &ph) != 0 ||
+            si_db_get_int(res, r, 3, &attempts) != 0 || si_db_get_int(res, r, 4, &max_attempts) != 0) {
+            si_db_bad_value(&err, "jobs");
+            goto fail;
+        }
+        json_t *o = json_pack("{s:I, s:i, s:s, s:i, s:i, s:o, s:s, s:s}", "job_id", (json_int_t)last, "phase", ph,
+                              "status", PQgetvalue(res, r, 2), "attempts", attempts, "max_attempts", max_attempts,
+                              "sync_id", text_or_null(res, r, 5), "created_at", PQgetvalue(res, r, 6),
+                              "updated_at", PQgetvalue(res, r, 7));
+        if (o == NULL || json_array_append_new(jobs, o) != 0 || set_text_if(o, "run_at", res, r, 8) != 0 ||
+            set_text_if(o, "last_error", res, r, 9) != 0)
+            goto oom;
+    }
+    char next[24];
+    snprintf(next, sizeof next, "%lld", last);
+    out = json_pack("{s:b, s:O, s:o}", "ok", 1, "jobs", jobs, "next_cursor", more ? json_string(next) : json_null());
+    if (out == NULL)
+        goto oom;
+    rc = si_response_json(resp, 200, out);
+    goto out;
+oom:
+    si_error_set(&err, 500, "internal", "out of memory");
+fail:
+    rc = si_response_from_error(resp, &err);
+out:
+    json_decref(out);
+    json_decref(jobs);
+    PQclear(res);
+    return rc;
+}
+
+/* The code of an audit row's error: its text before ": " (the whole text when none). */
+static json_t *code_of(const PGresult *res, int row, int col)
+{
+    if (PQgetisnull(res, row, col))
+        return NULL;
+    const char *e = PQgetvalue(res, row, col), *colon = strstr(e, ": ");
+    return colon != NULL ? json_stringn(e, (size_t)(colon - e)) : json_string(e);
+}
+
+static int job_audit(struct si_ctx *ctx, struct si_request *req, struct si_response *resp, const char *id)
+{
+    char user[SI_UUID_LEN + 1] = "", limit_s[12];
+    struct si_error err;
+    si_error_clear(&err);
+    PGresult *res = NULL;
+    json_t *out = NULL, *audit = NULL;
+    int rc = -1;
+    if (si_auth_identify(ctx->config, req, NULL, (long long)time(NULL), user, &err) != 0)
+        goto fail;
+    snprintf(limit_s, sizeof limit_s, "%d", WF_AUDIT_MAX + 1);
+    const char *p[] = { id, user, limit_s };
+    /* One row with NULLs for a job without audit rows; none for anyone else's job. */
+    res = si_db_exec(ctx->db,
+        "SELECT j.id, a.id, " TS("a.at") ", "
+        "  CASE a.from_state WHEN 'succeeded' THEN 'completed' ELSE a.from_state END, "
+        "  CASE a.to_state WHEN 'succeeded' THEN 'completed' ELSE a.to_state END, "
+        "  a.attempt, a.error, round(a.duration_ms)::bigint "
+        "FROM jobs j LEFT JOIN LATERAL (SELECT id, at, from_state, to_state, attempt, error, duration_ms "
+        "  FROM job_audit WHERE job_id = j.id AND user_id = $2 ORDER BY id LIMIT $3::int) a ON true "
+        "WHERE j.id = $1::bigint AND j.user_id = $2 AND j." WF_TASKS " ORDER BY a.id", 3, p, &err);
+    if (res == NULL)
+        goto fail;
+    if (PQntuples(res) == 0) {
+        si_error_set(&err, 404, "job_not_found", "no such job");
+        goto fail;
+    }
+    long long job_id = 0;
+    if (si_db_get_int64(res, 0, 0, &job_id) != 0) {
+        si_db_bad_value(&err, "jobs");
+        goto fail;
+    }
+    if ((audit = json_array()) == NULL)
+        goto oom;
+    int rows = PQntuples(res);
+    bool truncated = rows > WF_AUDIT_MAX;
+    if (truncated)
+        rows = WF_AUDIT_MAX;
+    for (int r = 0; r < rows && !PQgetisnull(res, r, 1); r++) {
+        int attempt = 0;
+        long long ms = 0;
+        if (si_db_get_int(res, r, 5, &attempt) != 0 || (!PQgetisnull(res, r, 7) && si_db_get_int64(res, r, 7, &ms) != 0)) {
+            si_db_bad_value(&err, "job_audit");
+            goto fail;
+        }
+        json_t *o = json_pack("{s:s, s:o, s:s, s:i}", "at", PQgetvalue(res, r, 2), "from", text_or_null(res, r, 3),
+                              "to", PQgetvalue(res, r, 4), "attempt", attempt);
+        if (o == NULL || json_array_append_new(audit, o) != 0)
+            goto oom;
+        json_t *code = code_of(res, r, 6);
+        if (!PQgetisnull(res, r, 6) && (code == NULL || json_object_set_new(o, "code", code) != 0))
+            goto oom;
+        if (!PQgetisnull(res, r, 7) && json_object_set_new(o, "ms", json_integer((json_int_t)ms)) != 0)
+            goto oom;
+    }
+    out = json_pack("{s:b, s:I, s:O, s:b}", "ok", 1, "job_id", (json_int_t)job_id, "audit", audit, "truncated", truncated);
+    if (out == NULL)
+        goto oom;
+    rc = si_response_json(resp, 200, out);
+    goto out;
+oom:
+    si_error_set(&err, 500, "internal", "out of memory");
+fail:
+    rc = si_response_from_error(resp, &err);
+out:
+    json_decref(out);
+    json_decref(audit);
+    PQclear(res);
+    return rc;
+}
+
+/* jobs/<id>/audit: the id's length, or 0 when tail is not of that form. */
+static size_t audit_path(const char *tail)
+{
+    size_t n = strspn(tail, "0123456789");
+    return n > 0 && n <= 18 && strcmp(tail + n, "/audit") == 0 ? n : 0;
+}
+
 int workflow_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
 {
     const char *path = req->path;
@@ -342,6 +554,19 @@ int workflow_handle(struct si_ctx *ctx, struct si_request *req, struct si_respon
     }
     if (strcmp(tail, "phase") == 0)
         return si_response_error(resp, 400, "invalid_phase", "the phase must be an integer from 1 to 7");
+    if (strcmp(tail, "jobs") == 0) {
+        if (!get)
+            return si_response_error(resp, 405, "method_not_allowed", "use GET for %s", "/api/v1/workflow/jobs");
+        return list_jobs(ctx, req, resp);
+    }
+    size_t id_len = strncmp(tail, "jobs/", 5) == 0 ? audit_path(tail + 5) : 0;
+    if (id_len > 0) {
+        if (!get)
+            return si_response_error(resp, 405, "method_not_allowed", "use GET for %s", "/api/v1/workflow/jobs/:id/audit");
+        char id[24];
+        snprintf(id, sizeof id, "%.*s", (int)id_len, tail + 5);
+        return job_audit(ctx, req, resp, id);
+    }
     if (strncmp(tail, "jobs/", 5) == 0) {
         if (!get)
             return si_response_error(resp, 405, "method_not_allowed", "use GET for %s", "/api/v1/workflow/jobs/:id");

@@ -4,7 +4,7 @@
  * Four parts share this header:
  *   wf_util.c    pure helpers (phase numbers, the fee, canonical JSON + sha256,
  *                backoff, payload validation); unit-tested in tests/unit/check_workflow.c
- *   workflow.c   the HTTP responder smartimport-workflow (enqueue, job, stats)
+ *   workflow.c   the HTTP responder smartimport-workflow (enqueue, job, list, audit, stats)
  *   phases.c     what each phase does when its job runs
  *   wf_tasks.c   the tasks workflow.phase1 .. workflow.phase7 registered with the
  *                engine (modules/jobs/tasks.c calls workflow_register_tasks) */
@@ -32,6 +32,9 @@
 #define WF_SMART_PROMPT_MIN 0.50
 #define WF_MAX_ATTEMPTS_DEFAULT 5   /* WORKFLOW_MAX_ATTEMPTS */
 #define WF_MAX_ATTEMPTS_MAX 100
+#define WF_LIST_DEFAULT 50          /* GET jobs: a page's default size */
+#define WF_LIST_MAX 200             /* GET jobs: the largest page */
+#define WF_AUDIT_MAX 1000           /* GET jobs/:id/audit: the most rows answered */
 
 /* "1".."7" exactly (no sign, no leading zero, nothing after) -> 1..7; else -1. */
 int wf_parse_phase(const char *s);

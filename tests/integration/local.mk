@@ -24,7 +24,7 @@ INTEGRATION_SHELL_TESTS = tests/integration/t0001-health.sh tests/integration/t0
 	tests/integration/t0031-crystal-chat.sh \
 	tests/integration/t0040-events.sh \
 	tests/integration/t0041-events-limits.sh \
-	tests/integration/t0050-workflow.sh tests/integration/t0051-jobs.sh \
+	tests/integration/t0050-workflow.sh tests/integration/t0051-jobs.sh tests/integration/t0052-workflow-api.sh \
 	tests/integration/t0071-bank-import.sh \
 	tests/integration/t0060-edge-identity.sh tests/integration/t0061-edge-slowloris.sh \
 	tests/integration/t0062-edge-backpressure.sh tests/integration/t0063-log-secrets.sh \

@@ -202,6 +202,7 @@ export const EVENT_TYPES = [
   'prime:handoff:initiated', 'prime:message', 'prime:handoff:error',
   'crystal:analyze:start', 'crystal:analyze:complete', 'crystal:analyze:error', 'advisory:ready',
   'bank:sync:start', 'bank:sync:progress', 'bank:sync:complete', 'bank:sync:error', 'bank:enrich:complete',
+  'workflow:phase:queued', 'workflow:phase:complete', 'workflow:phase:retry', 'workflow:phase:dead',
 ];
 const RESUME_DELAY_MS = 2000;
 
@@ -257,7 +258,7 @@ export class EventFeed {
       let ev;
       try { ev = JSON.parse(e.data); } catch (x) { return; }
       if (e.lastEventId) this.lastId = e.lastEventId;
-      if (ev && ev.id !== undefined) {
+      if (ev && ev.id !== undefined && ev.id !== null) {   // live progress (id null) is never repeated
         if (this.seen.has(ev.id)) return;
         this.seen.add(ev.id);
       }

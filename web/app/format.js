@@ -73,3 +73,29 @@ export function time(iso) {
   if (Number.isNaN(t)) return '';
   return new Intl.DateTimeFormat(locale, { hour: '2-digit', minute: '2-digit', second: '2-digit' }).format(new Date(t));
 }
+
+// An ISO timestamp -> the locale's date and time (to the second).
+export function dateTime(iso) {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return '';
+  return new Intl.DateTimeFormat(locale, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit',
+    minute: '2-digit', second: '2-digit' }).format(new Date(t));
+}
+
+// A typed amount ("12.34", "12,34", "1 234,5") in a currency -> its integer minor units as a
+// string, exact (digits joined as text), or null when it is not a positive amount with at most
+// the currency's exponent of decimals. The last '.' or ',' followed by 1..exponent digits is
+// the decimal mark; other separators (spaces, the other mark) group thousands.
+export function parseMinor(textIn, currency) {
+  const exp = exponent(currency);
+  const s = String(textIn || '').trim().replace(/[\s\u00a0\u202f']/g, '');
+  const m = /^(\d{1,3}(?:[.,]\d{3})*|\d+)(?:([.,])(\d+))?$/.exec(s);
+  if (!m) return null;
+  let whole = m[1], frac = m[3] || '';
+  if (m[2] && frac.length === 3 && exp < 3 && !m[1].includes(m[2])) {
+    whole = m[1] + frac; frac = ''; // "1,234" read as a thousands group
+  }
+  if (frac.length > exp) return null;
+  const digits = (whole.replace(/[.,]/g, '') + frac.padEnd(exp, '0')).replace(/^0+/, '');
+  return digits === '' ? null : digits;
+}

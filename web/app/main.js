@@ -10,12 +10,14 @@ import { Transactions } from './transactions.js';
 import { Settings } from './settings.js';
 import { BulkImport } from './bulk.js';
 import { BankImport, takeBankReturn } from './bank.js';
+import { Workflow } from './workflow.js';
 
 const PAGES = {
   import: { title: 'Smart Import', view: SmartImport },
   transactions: { title: 'Transactions', view: Transactions },
   bank: { title: 'Bank import', view: BankImport },
   bulk: { title: 'Bulk purchases', view: BulkImport },
+  workflow: { title: 'Workflow', view: Workflow },
   settings: { title: 'Settings', view: Settings },
 };
 
