@@ -59,11 +59,20 @@ next_second() {
   echo "$t"
 }
 
+# time_it OUT COMMAND...: COMMAND's output into OUT, and how long it took as a comment line.
+time_it() {
+  local out=$1 start rc=0; shift
+  start="$(date +%s%N)"
+  "$@" > "$out" 2>&1 || rc=$?
+  echo "# $(basename "$1") ${*:2}: $(( ($(date +%s%N) - start) / 1000000 )) ms"
+  return "$rc"
+}
+
 commit before-backup 1000
 T0="$(next_second)"
 check "1000 rows committed before the backup (got $(count))" test "$(count)" = 1000
 
-if "$S/backup" --dir "$BK" > "$T/backup.out" 2>&1; then ok "scripts/backup succeeds"; else
+if time_it "$T/backup.out" "$S/backup" --dir "$BK"; then ok "scripts/backup succeeds"; else
   not_ok "scripts/backup succeeds"; sed 's/^/#   /' "$T/backup.out"; finish; fi
 NAME="$(find "$BK/base" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | head -n 1)"
 check "one base backup in DIR/base, named by its UTC time ($NAME)" \
@@ -102,7 +111,7 @@ check "no data directory was moved aside by a refused restore" \
   bash -c '! ls -d "$0"/var/pg/data.before-restore-* 2>/dev/null' "$T"
 
 # Into a new directory while the cluster runs.
-if "$S/restore" --dir "$BK" --to "$T1" --data "$COPY" > "$T/copy.out" 2>&1; then ok "restore --data to T1 ($T1) succeeds"; else
+if time_it "$T/copy.out" "$S/restore" --dir "$BK" --to "$T1" --data "$COPY"; then ok "restore --data to T1 ($T1) succeeds"; else
   not_ok "restore --data to T1 ($T1) succeeds"; sed 's/^/#   /' "$T/copy.out"; fi
 COPY_URL="postgresql://smartimport@/smartimport?host=$COPY&port=$SMARTIMPORT_PG_PORT"
 got="$(DB="$COPY_URL" sql "select count(*) from transactions where user_id = '$USER_ID'" 2>&1 || true)"
@@ -117,7 +126,7 @@ check "the project's cluster kept running with its 2200 rows" test "$(count)" = 
 as_pg "$BIN/pg_ctl" stop -D "$COPY" -m fast -w >/dev/null 2>&1 || true
 
 # In place of the project's cluster (the default).
-if "$S/restore" --dir "$BK" --to "$T1" > "$T/replace.out" 2>&1; then ok "restore to T1 ($T1) in place succeeds"; else
+if time_it "$T/replace.out" "$S/restore" --dir "$BK" --to "$T1"; then ok "restore to T1 ($T1) in place succeeds"; else
   not_ok "restore to T1 ($T1) in place succeeds"; sed 's/^/#   /' "$T/replace.out"; fi
 check "after the restore the cluster holds exactly the 1700 rows committed before T1 (got $(count 2>&1))" \
   test "$(count 2>&1)" = 1700
@@ -128,13 +137,13 @@ check "the old data directory is kept aside, whole" \
 check "restore names the backup it used" grep -q "restored from base backup $NAME" "$T/replace.out"
 commit after-restore 10
 check "the restored cluster takes new commits (1710 rows, got $(count))" test "$(count)" = 1710
-sql "select pg_switch_wal()" >/dev/null
+DB="$("$S/pg" admin-url)" sql "select pg_switch_wal()" >/dev/null
 archived() { local i; for i in $(seq 1 50); do [[ -f $1 ]] && return 0; sleep 0.2; done; return 1; }
 check "the restored cluster archives on its new timeline (00000002.history in DIR/wal)" archived "$BK/wal/00000002.history"
 
 # Restoring to now (nothing in the archive after it) gives every row the archive holds.
 NOW="$(next_second)"
-if "$S/restore" --dir "$BK" --to "$NOW" --data "$COPY.now" > "$T/now.out" 2>&1; then ok "restore --data to the present succeeds"; else
+if time_it "$T/now.out" "$S/restore" --dir "$BK" --to "$NOW" --data "$COPY.now"; then ok "restore --data to the present succeeds"; else
   not_ok "restore --data to the present succeeds"; sed 's/^/#   /' "$T/now.out"; fi
 got="$(DB="postgresql://smartimport@/smartimport?host=$COPY.now&port=$SMARTIMPORT_PG_PORT" \
        sql "select count(*) from transactions where user_id = '$USER_ID'" 2>&1 || true)"
