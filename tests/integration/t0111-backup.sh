@@ -5,6 +5,7 @@
 # base backup, commits more, notes a time T1, commits more, and restores to T1: into a new directory
 # while the cluster runs, and in place of the cluster; the rows are exactly those committed before T1.
 # A time before the backup, a malformed time and a time in the future are refused and change nothing.
+# A second backup and --keep 1 delete the first and the WAL only it needed; the present is still restorable.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -101,7 +102,7 @@ refused() {   # refused WHAT PATTERN ARGS...: scripts/restore exits non-zero say
   local what=$1 pattern=$2; shift 2
   if "$S/restore" --dir "$BK" "$@" > "$T/refused.out" 2>&1; then not_ok "$what is refused (it ran)"; return; fi
   check "$what is refused, in words" grep -qE "$pattern" "$T/refused.out"
-  check "$what: the cluster still runs with its 2200 rows" test "$(count)" = 2200
+  check "$what: the cluster still runs with its ${ROWS:-2200} rows" test "$(count)" = "${ROWS:-2200}"
 }
 refused "a time before the backup ended ($T0)" "before the oldest backup, $NAME, which ended at" --to "$T0"
 refused "a malformed time" "want 'YYYY-MM-DD HH:MM:SS\+00'" --to "2026-01-01 10:00:00'; select 1; --"
@@ -141,12 +142,29 @@ DB="$("$S/pg" admin-url)" sql "select pg_switch_wal()" >/dev/null
 archived() { local i; for i in $(seq 1 50); do [[ -f $1 ]] && return 0; sleep 0.2; done; return 1; }
 check "the restored cluster archives on its new timeline (00000002.history in DIR/wal)" archived "$BK/wal/00000002.history"
 
-# Restoring to now (nothing in the archive after it) gives every row the archive holds.
+# A second backup, then --keep 1: the first backup and the WAL only it needed are deleted.
+if time_it "$T/backup2.out" "$S/backup" --dir "$BK"; then ok "a second scripts/backup succeeds"; else
+  not_ok "a second scripts/backup succeeds"; sed 's/^/#   /' "$T/backup2.out"; fi
+NAME2="$(find "$BK/base" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort | tail -n 1)"
+START2="$(sed -n 's/^start_wal=//p' "$BK/base/$NAME2.done")"
+commit after-backup-2 5
+if "$S/backup" --dir "$BK" --keep 1 > "$T/keep.out" 2>&1; then ok "--keep 1 succeeds"; else
+  not_ok "--keep 1 succeeds"; sed 's/^/#   /' "$T/keep.out"; fi
+check "--keep 1 deleted the first backup ($NAME) and kept the second ($NAME2)" \
+  bash -c '[[ ! -e $0/base/$1 && ! -e $0/base/$1.done && -f $0/base/$2.done && $1 != "$2" ]]' "$BK" "$NAME" "$NAME2"
+oldest_wal="$(ls "$BK/wal" | grep -E '^[0-9A-F]{24}$' | sort | head -n 1)"
+check "--keep 1 deleted the WAL before the kept backup's start ($START2; oldest left $oldest_wal)" \
+  test "${oldest_wal:8}" = "${START2:8}"
+check "--keep 1 kept the timeline history" test -f "$BK/wal/00000002.history"
+ROWS=1715 refused "T1 after --keep 1 (now before the oldest backup)" "before the oldest backup, $NAME2" --to "$T1"
+
+# Restoring to now (nothing in the archive after it) gives every row: from the kept backup, across timelines.
 NOW="$(next_second)"
 if time_it "$T/now.out" "$S/restore" --dir "$BK" --to "$NOW" --data "$COPY.now"; then ok "restore --data to the present succeeds"; else
   not_ok "restore --data to the present succeeds"; sed 's/^/#   /' "$T/now.out"; fi
 got="$(DB="postgresql://smartimport@/smartimport?host=$COPY.now&port=$SMARTIMPORT_PG_PORT" \
        sql "select count(*) from transactions where user_id = '$USER_ID'" 2>&1 || true)"
-check "a restore to the present holds every row (1710, got $got)" test "$got" = 1710
+check "a restore to the present holds every row (1715, got $got)" test "$got" = 1715
+check "restore to the present used the kept backup" grep -q "restored from base backup $NAME2" "$T/now.out"
 as_pg "$BIN/pg_ctl" stop -D "$COPY.now" -m fast -w >/dev/null 2>&1 || true
 finish
