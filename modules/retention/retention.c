@@ -48,22 +48,31 @@ struct run {
     int kind_statements;         /* DELETEs (and expiring UPDATEs) of the current kind */
     bool more;                   /* a limit stopped a kind: the next run goes on */
     long long statements;
-    double max_ms;               /* the longest single statement: the longest a batch holds its locks */
+    double max_ms;               /* the longest statement that locks rows: the longest a batch holds them */
+    double max_read_ms;          /* the longest one that only reads (a staged owner's page span) */
     long long imports, staged_rows, bulk_batches, bulk_rows, jobs, job_audit, events;
     double staged_ms, bulk_ms, jobs_ms, events_ms;
 };
 
-/* si_db_exec, timed into the run's figures. */
-static PGresult *timed(struct run *r, const char *sql, int n, const char *const *p, struct si_error *err)
+/* si_db_exec, timed into the run's figures (max_ms: statements that lock rows). */
+static PGresult *timed_as(struct run *r, bool locks, const char *sql, int n, const char *const *p,
+                          struct si_error *err)
 {
     double t0 = si_clock_ms();
     PGresult *res = si_db_exec(r->db, sql, n, p, err);
     double ms = si_ms_since(t0);
-    if (ms > r->max_ms)
+    if (locks && ms > r->max_ms)
         r->max_ms = ms;
+    if (!locks && ms > r->max_read_ms)
+        r->max_read_ms = ms;
     r->statements++;
     r->kind_statements++;
     return res;
+}
+
+static PGresult *timed(struct run *r, const char *sql, int n, const char *const *p, struct si_error *err)
+{
+    return timed_as(r, true, sql, n, p, err);
 }
 
 /* True (and notes it) when this kind has used its statements or the run its time. */
@@ -101,7 +110,7 @@ static int purge_pages(struct run *r, const struct staged_table *t, const char *
                        long long *out_rows, struct si_error *err)
 {
     const char *p[] = { owner, user };
-    PGresult *res = timed(r, t->span, 2, p, err);
+    PGresult *res = timed_as(r, false, t->span, 2, p, err);
     if (res == NULL)
         return -1;
     long long lo = 0, hi = 0, n = 0;
@@ -232,8 +241,8 @@ static const char JOBS_SQL[] =
     "  AND NOT EXISTS (SELECT 1 FROM workflow_payout_monitors w WHERE w.job_id = b.id) "
     "  AND NOT EXISTS (SELECT 1 FROM workflow_rejections w WHERE w.job_id = b.id) "
     "  AND NOT EXISTS (SELECT 1 FROM workflow_payouts w WHERE w.job_id = b.id)), "
-    "a AS (SELECT count(*) AS n FROM job_audit WHERE job_id = ANY ((SELECT ids FROM c))), "
-    "d AS (DELETE FROM jobs j WHERE j.id = ANY ((SELECT ids FROM c)) AND j.state IN ('succeeded', 'dead') "
+    "a AS (SELECT count(*) AS n FROM job_audit WHERE job_id = ANY ((SELECT ids FROM c)::bigint[])), "
+    "d AS (DELETE FROM jobs j WHERE j.id = ANY ((SELECT ids FROM c)::bigint[]) AND j.state IN ('succeeded', 'dead') "
     "  RETURNING j.id) "
     "SELECT (SELECT count(*) FROM d), (SELECT n FROM a), coalesce((SELECT max(id) FROM b), $2::bigint), "
     "(SELECT count(*) FROM b), (SELECT count(*) FROM b WHERE created_at >= now() - make_interval(days => $1::int))";
@@ -323,13 +332,13 @@ static int run_purge(void *task_ctx, struct si_db *db, const struct jobs_job *jo
     if (purge_walk(&r, EVENTS_SQL, r.s->events_days, RETENTION_BATCH_ROWS, &r.events, NULL, err) != 0)
         return -1;
     r.events_ms = si_ms_since(t);
-    json_t *out = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:f, s:f, s:f, s:f}, s:f, s:f, s:I, s:b, s:I}",
+    json_t *out = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:f, s:f, s:f, s:f}, s:f, s:f, s:f, s:I, s:b, s:I}",
                             "imports_expired", (json_int_t)r.imports, "staged_rows", (json_int_t)r.staged_rows,
                             "bulk_batches_expired", (json_int_t)r.bulk_batches, "bulk_staged_rows",
                             (json_int_t)r.bulk_rows, "jobs", (json_int_t)r.jobs, "job_audit", (json_int_t)r.job_audit,
                             "events", (json_int_t)r.events, "kind_ms", "staged", r.staged_ms, "bulk", r.bulk_ms,
-                            "jobs", r.jobs_ms, "events", r.events_ms, "ms", si_ms_since(r.t0), "max_statement_ms",
-                            r.max_ms, "statements", (json_int_t)r.statements, "more", r.more, "next_job",
+                            "jobs", r.jobs_ms, "events", r.events_ms, "ms", si_ms_since(r.t0), "max_lock_ms",
+                            r.max_ms, "max_read_ms", r.max_read_ms, "statements", (json_int_t)r.statements, "more", r.more, "next_job",
                             (json_int_t)next);
     if (out == NULL)
         return si_error_set(err, 500, "internal", "out of memory");
