@@ -8,6 +8,7 @@
 #include "bank_tasks.h"
 #include "bulk_tasks.h"
 #include "loyalty.h"
+#include "retention.h"
 
 #include <stdlib.h>
 
@@ -24,6 +25,7 @@ static const struct module_tasks MODULES[] = {
     { "bank", bank_register_tasks, bank_tasks_free, false },               /* bank.sync_account, bank.enrich */
     { "bulk", bulk_register_tasks, bulk_tasks_free, false },               /* bulk.import */
     { "cdc", loyalty_register_tasks, loyalty_tasks_free, false },          /* loyalty.currency, .tier, .mission */
+    { "retention", retention_register_tasks, retention_tasks_free, false }, /* retention.purge */
     { "test", test_register_tasks, test_tasks_free, true },                /* test.noop, test.sleep, ... */
 };
 #define N_MODULES (sizeof MODULES / sizeof *MODULES)

@@ -30,6 +30,7 @@ INTEGRATION_SHELL_TESTS = tests/integration/t0001-health.sh tests/integration/t0
 	tests/integration/t0062-edge-backpressure.sh tests/integration/t0063-log-secrets.sh \
 	tests/integration/t0070-bank-connect.sh \
 	tests/integration/t0111-backup.sh \
+	tests/integration/t0112-retention.sh \
 	tests/integration/t0095-supervise.sh tests/integration/t0096-reload.sh \
 	tests/integration/t0097-staging-crash.sh \
 	tests/integration/t0098-events-db-restart.sh \
