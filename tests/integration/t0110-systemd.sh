@@ -8,8 +8,9 @@
 # systemd starts it (the socket held by someone else, passed as fd 0) answers, ends on
 # SIGTERM with exit 0, leaves the socket accepting (nothing refused while it is down) and the
 # request that waited in the backlog is answered by the next start; SIGUSR1 reopens its
-# SMARTIMPORT_LOG_FILE after a rename and does not end it; the installed smartimport-migrate
-# runs against the stack's database (when there is one).  Needs no stack otherwise: runs
+# SMARTIMPORT_LOG_FILE after a rename and does not end it, and the same in smartimport-worker,
+# smartimport-cdc and smartimport-import-events; the installed smartimport-migrate runs
+# against the stack's database (when there is one); make uninstall leaves nothing.  Needs no stack otherwise: runs
 # from the build directory (make check).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd -P)"
@@ -184,6 +185,38 @@ check "a request that waited in the backlog is answered by the next start ($(hea
   bash -c "[[ $got == 0 ]] && grep -qE '^Status: (200|503)' '$T/r2'"
 for _ in $(seq 1 50); do [[ $(cat "$S.pid" 2>/dev/null) != "$pid" ]] && break; sleep 0.1; done
 kill -TERM "$(cat "$S.pid")" 2>/dev/null || true
+
+# --- SIGUSR1 in the daemons and the SSE responder ----------------------------------------------
+# smartimport-worker and smartimport-cdc (a reopener thread) and smartimport-import-events (its
+# signalfd: the stats line too) reopen SMARTIMPORT_LOG_FILE and live on.  No database needed:
+# they keep retrying one that does not answer.
+reopen_fail=()
+usr1() {   # usr1 NAME PID LOG READY: once LOG has a line matching READY, rename LOG, SIGUSR1;
+           # the new LOG must say it reopened and PID must live on
+  local name=$1 pid=$2 log=$3 ready=$4 i
+  for i in $(seq 1 100); do grep -qE "$ready" "$log" 2>/dev/null && break; sleep 0.1; done
+  mv "$log" "$log.1"
+  kill -USR1 "$pid"
+  for i in $(seq 1 50); do grep -q 'log file reopened' "$log" 2>/dev/null && break; sleep 0.1; done
+  grep -q 'log file reopened' "$log" 2>/dev/null && kill -0 "$pid" 2>/dev/null || reopen_fail+=("$name")
+}
+DAEMON_ENV=("${GOOD[@]}" SMARTIMPORT_LISTEN= SMARTIMPORT_LOG_FLUSH_MS=0)
+for d in worker cdc; do
+  "${DAEMON_ENV[@]}" SMARTIMPORT_LOG_FILE="$T/$d.log" "$D$libexec/smartimport-$d" &
+  pid=$!; PIDS+=("$pid")
+  # the worker says "started"; cdc's first line is its failed connection (after the reopener started)
+  usr1 "$d" "$pid" "$T/$d.log" '"msg":"started"|"level":"(warn|error)"' 
+  kill -TERM "$pid" 2>/dev/null; wait "$pid" || reopen_fail+=("$d:exit=$?")
+done
+"${DAEMON_ENV[@]}" SMARTIMPORT_LOG_FILE="$T/events.log" python3 "$FC" --hold "$T/events.sock" 1 "$D$libexec/smartimport-import-events" &
+PIDS+=($!)
+for _ in $(seq 1 100); do [[ -s $T/events.sock.pid ]] && break; sleep 0.1; done
+epid="$(cat "$T/events.sock.pid" 2>/dev/null || echo 0)"
+usr1 import-events "$epid" "$T/events.log" '"msg":"started"' 
+grep -q '"msg":"stats"' "$T/events.log.1" || reopen_fail+=("import-events: no stats line before the reopen")
+kill -TERM "$epid" 2>/dev/null || true
+check "SIGUSR1: smartimport-worker, smartimport-cdc and smartimport-import-events reopen their log and live on${reopen_fail[*]:+ (failed: ${reopen_fail[*]})}" \
+  test ${#reopen_fail[@]} -eq 0
 
 # --- smartimport-migrate against the stack's database ----------------------------------------
 if [[ -n ${DATABASE_URL:-} ]]; then
