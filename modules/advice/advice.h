@@ -40,14 +40,13 @@
  * OPENAI_MODEL), with OPENAI_TIMEOUT_MS (default ADVICE_DEFAULT_TIMEOUT_MS) the
  * whole exchange of one analysis. */
 
-/* For each responder's main(), before si_server_main(): loads the
+/* Each advice responder's init hook (struct si_function .init): loads the
  * configuration into the module's read-only copy and initialises libcurl
- * (si_http_global_init, before any worker thread exists).  Returns 0 or an
- * exit status. */
-int advice_startup(const char *function_name, char *const *envp);
-void advice_shutdown(void);
+ * (si_http_global_init, before any worker thread exists); -1 with err naming
+ * the variable.  fn_config stays NULL. */
+int advice_init(const struct si_config *cfg, void **fn_config, struct si_error *err);
 
-/* The configuration loaded by advice_startup (read-only; workers share it). */
+/* The configuration loaded by advice_init (read-only; workers share it). */
 const struct si_llm_config *advice_config(void);
 
 /* ---- the analytics ------------------------------------------------------- */

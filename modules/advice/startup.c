@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-/* Written once by advice_startup() before the worker threads exist. */
+/* Written once by advice_init() before the worker threads exist. */
 static struct si_llm_config loaded_config;
 
 const struct si_llm_config *advice_config(void)
@@ -25,30 +25,20 @@ const struct si_llm_config *advice_config(void)
     return &loaded_config;
 }
 
-extern char **environ;
-
-int advice_startup(const char *function_name, char *const *envp)
+/* The function's init hook (si_function.h): si_server_main runs it in the main thread before
+ * any worker exists, and for --check-config. */
+int advice_init(const struct si_config *cfg, void **fn_config, struct si_error *err)
 {
-    struct si_error err;
-    si_log_setup(function_name);
-    if (si_llm_config_load(&loaded_config, envp != NULL ? envp : environ, "OPENAI_TIMEOUT_MS",
-                           ADVICE_DEFAULT_TIMEOUT_MS, SI_LLM_MAX_TIMEOUT_MS, &err) != 0) {
-        si_logf(SI_LOG_ERROR, "configuration: %s", err.message);
-        return 2;
-    }
-    if (si_http_global_init() != 0) {
-        si_log(SI_LOG_ERROR, "curl_global_init failed", NULL);
-        return 2;
-    }
+    *fn_config = NULL;
+    if (si_llm_config_load(&loaded_config, cfg->envp, "OPENAI_TIMEOUT_MS", ADVICE_DEFAULT_TIMEOUT_MS,
+                           SI_LLM_MAX_TIMEOUT_MS, err) != 0)
+        return -1;
+    if (si_http_global_init() != 0)
+        return si_error_set(err, 500, "internal", "curl_global_init failed");
     if (loaded_config.api_key[0] == '\0')
         si_log(SI_LOG_WARN, "OPENAI_API_KEY is not set: Crystal answers from its rules (source \"rules\")", NULL);
     else
         si_log(SI_LOG_INFO, "model configured",
                json_pack("{s:s, s:i}", "model", loaded_config.model, "timeout_ms", loaded_config.timeout_ms));
     return 0;
-}
-
-void advice_shutdown(void)
-{
-    /* libcurl stays initialised until the process ends (si_http.h). */
 }

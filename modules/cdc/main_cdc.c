@@ -1,7 +1,9 @@
 /* main_cdc.c: smartimport-cdc, the daemon that reads committed purchase inserts from the
  * logical replication slot smartimport_cdc and enqueues the loyalty consumers' jobs
  * (cdc_stream.c).  Started by the supervisor (scripts/up, spec name "cdc"); SIGTERM/SIGINT
- * commit and confirm what was read, then exit 0.  Exit 2: bad configuration. */
+ * commit and confirm what was read, then exit 0.  Exit 2: bad configuration.
+ * --check-config checks every setting and exits 0/1 (si_config.h); SIGUSR1 reopens
+ * SMARTIMPORT_LOG_FILE (si_log.h). */
 #include "cdc_stream.h"
 #include "si_log.h"
 
@@ -19,14 +21,23 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
+static int check_settings(const struct si_config *cfg, void *arg, struct si_error *err)
+{
+    (void)cfg;
+    (void)arg;
+    struct cdc_settings s;
+    return cdc_settings_load(&s, environ, err);
+}
+
 int main(int argc, char **argv)
 {
-    (void)argv;
     struct si_config cfg;
     struct cdc_settings s;
     struct si_error err;
     si_error_clear(&err);
     si_log_setup("cdc");
+    if (si_check_config_asked(argc, argv))
+        return si_check_config_main(environ, true, false, check_settings, NULL);
     if (argc != 1) {
         si_log(SI_LOG_ERROR, "usage: smartimport-cdc (no arguments; settings from the environment)", NULL);
         return 2;
@@ -41,6 +52,10 @@ int main(int argc, char **argv)
     }
     if (cfg.log_file != NULL && si_log_to_file(cfg.log_file) != 0) {
         si_logf(SI_LOG_ERROR, "cannot open SMARTIMPORT_LOG_FILE: %s", strerror(errno));
+        return 2;
+    }
+    if (si_log_reopen_on_sigusr1() != 0) {
+        si_log(SI_LOG_ERROR, "cannot start the log reopener", NULL);
         return 2;
     }
     struct sigaction sa;

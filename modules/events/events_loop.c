@@ -19,7 +19,7 @@
  *
  * SIGTERM/SIGINT (through a signalfd): stop accepting, end every stream with
  * FCGI_END_REQUEST, give the queued bytes EV_SHUTDOWN_DRAIN_MS to leave, free
- * everything and return.  SIGUSR1 logs a stats line. */
+ * everything and return.  SIGUSR1 logs a stats line and reopens SMARTIMPORT_LOG_FILE. */
 #include "events.h"
 #include "si_log.h"
 
@@ -133,8 +133,10 @@ static void on_signal(struct ev_loop *L)
 {
     struct signalfd_siginfo si;
     while (read(L->signal_fd, &si, sizeof si) == (ssize_t)sizeof si) {
-        if (si.ssi_signo == SIGUSR1)
+        if (si.ssi_signo == SIGUSR1) {   /* the stats line, and the log file reopened (si_log.h) */
             log_stats(L);
+            si_log_reopened(si_log_reopen());
+        }
         else
             begin_shutdown(L, (int)si.ssi_signo);
     }

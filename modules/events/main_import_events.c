@@ -3,7 +3,7 @@
  * Reads the runtime's configuration (the same variables as every responder)
  * plus its own, opens the listening socket (fd 0 from spawn-fcgi, or
  * SMARTIMPORT_LISTEN) and runs the event loop until SIGTERM.  The design is
- * in events.h. */
+ * in events.h.  --check-config checks those settings and exits (si_config.h). */
 #include "events.h"
 #include "si_log.h"
 
@@ -91,13 +91,23 @@ fail:
     return -1;
 }
 
-int main(void)
+static int check_settings(const struct si_config *cfg, void *arg, struct si_error *err)
+{
+    (void)cfg;
+    (void)arg;
+    struct ev_settings set;
+    return load_settings(&set, err);
+}
+
+int main(int argc, char **argv)
 {
     struct si_config cfg;
     struct si_error err;
     struct ev_settings set;
     struct ev_loop loop;
     si_log_setup("import-events");
+    if (si_check_config_asked(argc, argv))
+        return si_check_config_main(environ, true, true, check_settings, NULL);
     if (si_config_load(&cfg, environ, &err) != 0) {
         si_logf(SI_LOG_ERROR, "configuration: %s", err.message);
         return 2;

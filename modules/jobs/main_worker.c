@@ -3,6 +3,8 @@
  *   smartimport-worker                 run until SIGTERM/SIGINT (the supervisor starts it)
  *   smartimport-worker --requeue ID    queue a dead job again; prints {"ok":true,"requeued":...},
  *                                      exit 0 if it was requeued, 1 if not (no such job, not dead)
+ *   smartimport-worker --check-config  check every setting, its tasks' too (si_config.h): exit 0/1
+ * SIGUSR1 reopens SMARTIMPORT_LOG_FILE (si_log.h).
  * Exit 2: bad configuration or usage. */
 #include "worker.h"
 #include "si_log.h"
@@ -41,6 +43,22 @@ static int requeue(const struct si_config *cfg, const char *arg)
     return rc == 1 ? 0 : 1;
 }
 
+/* --check-config: the worker's settings and every task's (registered, then freed). */
+static int check_settings(const struct si_config *cfg, void *arg, struct si_error *err)
+{
+    (void)cfg;
+    (void)arg;
+    struct worker_config wc;
+    struct jobs_registry reg;
+    void *tasks = NULL;
+    if (worker_config_load(&wc, environ, err) != 0)
+        return -1;
+    jobs_registry_init(&reg);
+    int rc = worker_tasks_register(&reg, &wc, environ, &tasks, err);
+    worker_tasks_free(tasks);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct si_config cfg;
@@ -52,6 +70,8 @@ int main(int argc, char **argv)
     si_error_clear(&err);
 
     si_log_setup("worker");
+    if (si_check_config_asked(argc, argv))
+        return si_check_config_main(environ, true, false, check_settings, NULL);
     if (argc != 1 && !(argc == 3 && strcmp(argv[1], "--requeue") == 0)) {
         fprintf(stderr, "usage: smartimport-worker [--requeue JOB_ID]\n");
         return 2;
@@ -68,6 +88,10 @@ int main(int argc, char **argv)
         return requeue(&cfg, argv[2]);
     if (cfg.log_file != NULL && si_log_to_file(cfg.log_file) != 0) {
         si_logf(SI_LOG_ERROR, "cannot open SMARTIMPORT_LOG_FILE: %s", strerror(errno));
+        return 2;
+    }
+    if (si_log_reopen_on_sigusr1() != 0) {
+        si_log(SI_LOG_ERROR, "cannot start the log reopener", NULL);
         return 2;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

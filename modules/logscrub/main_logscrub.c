@@ -1,14 +1,17 @@
 /* main_logscrub.c: smartimport-logscrub, the reader of nginx's error log.
  *
- *   smartimport-logscrub --socket PATH --out FILE
+ *   smartimport-logscrub [--check-config] --socket PATH --out FILE
  *
  * nginx sends its error log to syslog on the unix datagram socket PATH (nginx.conf.in:
  * error_log syslog:server=unix:PATH); this program binds PATH, scrubs each message
  * (scrub.h: no query strings, no tokens) and appends it to FILE as one JSON line
  * {"ts","level","fn":"nginx","msg"}.  It runs in the foreground for a supervisor: SIGTERM
- * or SIGINT ends it (removing PATH), SIGHUP reopens FILE (log rotation).  While it does
- * not run nginx's messages are dropped, never written unscrubbed. */
+ * or SIGINT ends it (removing PATH), SIGHUP or SIGUSR1 reopens FILE (log rotation).  While
+ * it does not run nginx's messages are dropped, never written unscrubbed.  --check-config
+ * checks that FILE can be appended to and PATH can be bound, prints the verdict and exits
+ * 0 or 1 (si_config.h) without binding. */
 #include "scrub.h"
+#include "si_config.h"
 #include "si_limits.h"
 #include "si_log.h"
 
@@ -99,7 +102,8 @@ static enum si_log_level parse_syslog(const char *m, size_t n, size_t *out_start
 int main(int argc, char **argv)
 {
     const char *sock_path = NULL, *out_path = NULL;
-    for (int i = 1; i < argc; i++) {
+    bool check = si_check_config_asked(argc, argv);
+    for (int i = check ? 2 : 1; i < argc; i++) {
         if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
             sock_path = argv[++i];
         else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
@@ -109,6 +113,17 @@ int main(int argc, char **argv)
     }
     if (sock_path == NULL || out_path == NULL)
         return usage();
+    if (check) {
+        struct si_error e;
+        si_error_clear(&e);
+        struct sockaddr_un addr;
+        int rc = si_check_log_file("--out", out_path, &e);
+        if (rc == 0 && strlen(sock_path) >= sizeof addr.sun_path)
+            rc = si_error_set(&e, 500, "bad_config", "--socket is longer than %zu bytes", sizeof addr.sun_path - 1);
+        if (rc == 0)
+            rc = si_check_log_file("--socket", sock_path, &e);   /* its folder takes a new file */
+        return si_check_config_report(rc, &e);
+    }
     si_log_setup("nginx");
     if (si_log_to_file(out_path) != 0) {
         fprintf(stderr, "smartimport-logscrub: cannot open %s: %s\n", out_path, strerror(errno));
@@ -126,6 +141,7 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &stop, NULL);
     sigaction(SIGINT, &stop, NULL);
     sigaction(SIGHUP, &hup, NULL);
+    sigaction(SIGUSR1, &hup, NULL);
     si_logf(SI_LOG_INFO, "logscrub: reading nginx's error log on %s", sock_path);
 
     char msg[8192], clean[SI_LOG_LINE_MAX - 256];

@@ -3,8 +3,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 const char *si_env_get(char *const *envp, const char *name)
 {
@@ -99,4 +104,82 @@ int si_config_load(struct si_config *cfg, char *const *envp, struct si_error *er
     const char *listen = si_env_get(envp, "SMARTIMPORT_LISTEN");
     cfg->listen_path = (listen != NULL && *listen != '\0') ? listen : NULL;
     return 0;
+}
+
+bool si_check_config_asked(int argc, char **argv)
+{
+    return argc >= 2 && argv[1] != NULL && strcmp(argv[1], "--check-config") == 0;
+}
+
+int si_check_log_file(const char *what, const char *path, struct si_error *err)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    if (errno != ENOENT)
+        return si_error_set(err, 500, "bad_config", "%s: cannot append to %s: %s", what, path,
+                            strerror(errno));
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash == NULL ? 1 : (slash == path ? 1 : (size_t)(slash - path));
+    if (n >= sizeof dir)
+        return si_error_set(err, 500, "bad_config", "%s is too long", what);
+    if (slash == NULL)
+        memcpy(dir, ".", 2);
+    else {
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    if (access(dir, W_OK | X_OK) != 0)
+        return si_error_set(err, 500, "bad_config", "%s: cannot create %s: %s", what, path,
+                            strerror(errno));
+    return 0;
+}
+
+int si_config_check_common(const struct si_config *cfg, bool needs_db, bool needs_auth, struct si_error *err)
+{
+    if (needs_db && cfg->database_url == NULL)
+        return si_error_set(err, 500, "bad_config", "DATABASE_URL is not set");
+    if (needs_auth && cfg->auth_mode == SI_AUTH_JWT && cfg->jwt_secret_len == 0)
+        return si_error_set(err, 500, "bad_config",
+                            "SMARTIMPORT_JWT_SECRET is not set (or set SMARTIMPORT_AUTH=trust-body for development)");
+    if (cfg->log_file != NULL && si_check_log_file("SMARTIMPORT_LOG_FILE", cfg->log_file, err) != 0)
+        return -1;
+    struct sockaddr_un addr;
+    if (cfg->listen_path != NULL && strlen(cfg->listen_path) >= sizeof addr.sun_path)
+        return si_error_set(err, 500, "bad_config", "SMARTIMPORT_LISTEN is longer than %zu bytes",
+                            sizeof addr.sun_path - 1);
+    return 0;
+}
+
+int si_check_config_report(int rc, const struct si_error *err)
+{
+    json_t *out = rc == 0 ? json_pack("{s:b}", "ok", 1)
+                          : json_pack("{s:b, s:s, s:s}", "ok", 0, "code", err->code != NULL && err->code[0] ? err->code : "bad_config",
+                                      "error", err->message[0] ? err->message : "configuration refused");
+    char *text = out != NULL ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (text != NULL)
+        printf("%s\n", text);
+    else
+        printf("{\"ok\":%s}\n", rc == 0 ? "true" : "false");
+    free(text);
+    json_decref(out);
+    if (fflush(stdout) != 0)
+        return 1;
+    return rc == 0 ? 0 : 1;
+}
+
+int si_check_config_main(char *const *envp, bool needs_db, bool needs_auth, si_check_fn check, void *arg)
+{
+    struct si_config cfg;
+    struct si_error err;
+    si_error_clear(&err);
+    int rc = si_config_load(&cfg, envp, &err);
+    if (rc == 0)
+        rc = si_config_check_common(&cfg, needs_db, needs_auth, &err);
+    if (rc == 0 && check != NULL)
+        rc = check(&cfg, arg, &err);
+    return si_check_config_report(rc == 0 ? 0 : -1, &err);
 }

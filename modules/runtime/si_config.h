@@ -6,6 +6,7 @@
 #ifndef SI_CONFIG_H
 #define SI_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "si_error.h"
@@ -58,5 +59,32 @@ int si_env_long(char *const *envp, const char *name, long long lo, long long hi,
                 struct si_error *err);
 /* si_env_long for an int (lo and hi within int). */
 int si_env_int(char *const *envp, const char *name, int lo, int hi, int *out, struct si_error *err);
+
+/* --check-config, which every binary takes (README "Production"): it reads every setting the
+ * binary reads at start (the environment, the files and keys they name), prints {"ok":true}
+ * or {"ok":false,"code","error"} (the error names the variable) on standard output and exits
+ * 0 or 1, without opening a socket or connecting to PostgreSQL. */
+
+/* True when argv is "PROGRAM --check-config ..." (the flag first). */
+bool si_check_config_asked(int argc, char **argv);
+
+/* What every binary checks: DATABASE_URL set when needs_db, SMARTIMPORT_JWT_SECRET set in
+ * jwt mode when needs_auth, SMARTIMPORT_LOG_FILE appendable (or creatable), SMARTIMPORT_LISTEN
+ * short enough for a unix socket.  0, or -1 with err naming the variable.  Nothing is created. */
+int si_config_check_common(const struct si_config *cfg, bool needs_db, bool needs_auth, struct si_error *err);
+
+/* A log file the process could append to: it exists and opens for appending, or its folder
+ * takes a new file (nothing is created).  0, or -1 with err naming what (the variable). */
+int si_check_log_file(const char *what, const char *path, struct si_error *err);
+
+/* The binary's own settings, checked after the common ones (NULL: none). */
+typedef int (*si_check_fn)(const struct si_config *cfg, void *arg, struct si_error *err);
+
+/* The whole --check-config of a binary in one call: si_config_load(envp), the common checks,
+ * then check(cfg, arg, err); prints the verdict on stdout; returns the exit status (0 or 1). */
+int si_check_config_main(char *const *envp, bool needs_db, bool needs_auth, si_check_fn check, void *arg);
+
+/* Prints the verdict of a check that ran elsewhere (rc 0 or -1, err) and returns 0 or 1. */
+int si_check_config_report(int rc, const struct si_error *err);
 
 #endif

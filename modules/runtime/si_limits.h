@@ -42,6 +42,7 @@
 #define SI_DB_TX_BACKOFF_MS        25
 
 #define SI_LOG_LINE_MAX            4096
+#define SI_LOG_PATH_MAX            4096    /* SMARTIMPORT_LOG_FILE, bytes with the NUL */
 /* Buffered log lines (si_log.h): bytes held at most, and the default and
  * largest SMARTIMPORT_LOG_FLUSH_MS (0 = every line written at once). */
 #define SI_LOG_BUFFER              65536

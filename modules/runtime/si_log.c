@@ -30,20 +30,110 @@ static bool buf_thread_started;
 
 static const char *level_names[] = { "debug", "info", "warn", "error" };
 
+/* The file si_log_to_file pointed standard error at ("" = none): guarded by buf_mu. */
+static char log_path[SI_LOG_PATH_MAX];
+
 void si_log_setup(const char *function)
 {
     if (function != NULL)
         log_function = function;
 }
 
-int si_log_to_file(const char *path)
+/* With buf_mu held. */
+static int point_stderr_at(const char *path)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (fd < 0)
         return -1;
     int rc = dup2(fd, STDERR_FILENO) < 0 ? -1 : 0;
+    int saved = errno;
     close(fd);
+    errno = saved;
     return rc;
+}
+
+static void flush_locked(void);
+
+int si_log_to_file(const char *path)
+{
+    size_t n = strlen(path);
+    if (n >= sizeof log_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    pthread_mutex_lock(&buf_mu);
+    if (buf_data != NULL)
+        flush_locked();
+    int rc = point_stderr_at(path);
+    if (rc == 0)
+        memcpy(log_path, path, n + 1);
+    pthread_mutex_unlock(&buf_mu);
+    return rc;
+}
+
+int si_log_reopen(void)
+{
+    pthread_mutex_lock(&buf_mu);
+    if (log_path[0] == '\0') {
+        pthread_mutex_unlock(&buf_mu);
+        return 0;
+    }
+    /* What was written before the rotation goes to the old file, the rest to the new one.
+     * dup2 swaps descriptor 2 in one step: a line another thread is writing at that moment
+     * lands whole in one of the two files. */
+    if (buf_data != NULL)
+        flush_locked();
+    int rc = point_stderr_at(log_path);
+    int saved = errno;
+    pthread_mutex_unlock(&buf_mu);
+    errno = saved;
+    return rc == 0 ? 1 : -1;
+}
+
+void si_log_reopened(int rc)
+{
+    if (rc > 0)
+        si_log(SI_LOG_INFO, "log file reopened (SIGUSR1)", NULL);
+    else if (rc < 0)
+        si_logf(SI_LOG_ERROR, "cannot reopen SMARTIMPORT_LOG_FILE: %s (still writing to the old file)",
+                strerror(errno));
+}
+
+static void *reopener(void *arg)
+{
+    (void)arg;
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&usr1, &sig) != 0)
+            return NULL;
+        si_log_reopened(si_log_reopen());
+    }
+    return NULL;
+}
+
+int si_log_reopen_on_sigusr1(void)
+{
+    sigset_t usr1, all, old;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    /* Blocked here, so in every thread started later: only the reopener takes it. */
+    if (pthread_sigmask(SIG_BLOCK, &usr1, NULL) != 0)
+        return -1;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t t;
+    pthread_attr_t attr;
+    int rc = pthread_attr_init(&attr);
+    if (rc == 0) {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        rc = pthread_create(&t, &attr, reopener, NULL);
+        pthread_attr_destroy(&attr);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc == 0 ? 0 : -1;
 }
 
 static void write_all(const char *p, size_t n)

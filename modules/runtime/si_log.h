@@ -30,8 +30,25 @@ void si_log(enum si_log_level level, const char *msg, json_t *fields);
 void si_logf(enum si_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Points standard error (where every line goes) at PATH, appending: 0, or
- * -1 with errno.  For SMARTIMPORT_LOG_FILE and programs that reopen their log. */
+ * -1 with errno.  For SMARTIMPORT_LOG_FILE and programs that reopen their log.
+ * PATH is remembered for si_log_reopen. */
 int si_log_to_file(const char *path);
+
+/* Log rotation (README "Production": logrotate renames the file, then sends SIGUSR1).
+ * si_log_reopen opens the remembered PATH again (a new file after a rename) and points
+ * standard error at it, after writing what is buffered to the old one; safe from any
+ * thread while others log.  1 reopened, 0 no log file (nothing to do), -1 with errno
+ * (the old file stays in use).  si_log_reopened(rc) writes the line that says so.
+ *
+ * Who takes SIGUSR1: si_server_main's main thread (every responder), import-events'
+ * signalfd (which also logs its stats line), and in the daemons (smartimport-worker,
+ * smartimport-cdc) a thread started by si_log_reopen_on_sigusr1(): call it from the
+ * main thread before any other thread exists; it blocks SIGUSR1 in the caller (so in
+ * every later thread) and waits for it in a thread of its own.  SIGUSR1 never ends a
+ * process, with or without a log file.  0, or -1. */
+int si_log_reopen(void);
+void si_log_reopened(int rc);
+int si_log_reopen_on_sigusr1(void);
 
 /* Starts buffering (above) with a flush every flush_ms (> 0; 0 leaves every
  * line unbuffered).  Call once, from the main thread; the flusher thread

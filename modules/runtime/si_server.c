@@ -11,11 +11,23 @@
  * PostgreSQL connection and outbound HTTP client, so workers share no mutable state; the only
  * shared variable is the `stopping` flag, which is atomic.
  *
+ * Accepting: the listening socket is non-blocking; an idle worker waits in
+ * its own epoll set, where the socket is registered EPOLLEXCLUSIVE (one
+ * connection wakes one idle worker, not all of them) beside the process's
+ * wake-up eventfd, then accepts until the backlog is empty.
+ *
  * Shutdown: signals are blocked in every thread and the main thread waits
- * for SIGTERM/SIGINT with sigwait().  It then sets `stopping` and shuts the
- * listening socket down, which wakes the threads blocked in accept(); a
- * thread in the middle of a request finishes it, writes the response, and
- * exits.  The main thread joins them all and exits 0. */
+ * for SIGTERM/SIGINT with sigwait() (SIGUSR1 there reopens the log file,
+ * si_log.h).  It then sets `stopping` and writes the eventfd, which wakes
+ * every idle worker; a thread in the middle of a request finishes it, writes
+ * the response, and exits.  The main thread joins them all and exits 0.  The
+ * listening socket itself is left as it is (never shut down): it belongs to
+ * whoever passed it as fd 0 (systemd's socket unit, smartimport-supervise),
+ * and the connections waiting in its backlog are served by the next process.
+ *
+ * --check-config (si_config.h) loads the configuration, runs the common
+ * checks and the function's init and cleanup hooks, prints the verdict and
+ * exits, before any socket is touched. */
 #include "si_clock.h"
 #include "si_server.h"
 #include "si_limits.h"
@@ -33,6 +45,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +59,7 @@ struct worker {
     pthread_t thread;
     int id;
     int listen_fd;
+    int wake_fd;                 /* the eventfd the main thread writes to stop */
     const struct si_function *fn;
     const struct si_config *cfg;
     void *fn_config;
@@ -147,15 +162,40 @@ static void *worker_main(void *arg)
         .config = w->cfg, .function = w->fn, .fn_config = w->fn_config, .db = w->fn->needs_db ? &db : NULL,
         .arena = &arena, .scratch = &scratch, .http = &http, .worker = w->id,
     };
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event lev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = w->listen_fd };
+    struct epoll_event wev = { .events = EPOLLIN, .data.fd = w->wake_fd };
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, w->listen_fd, &lev) != 0 ||
+        epoll_ctl(ep, EPOLL_CTL_ADD, w->wake_fd, &wev) != 0) {
+        si_logf(SI_LOG_ERROR, "worker %d: epoll: %s", w->id, strerror(errno));
+        goto out;
+    }
     if (FCGX_InitRequest(&r, w->listen_fd, 0) != 0) {
         si_logf(SI_LOG_ERROR, "worker %d: FCGX_InitRequest failed", w->id);
         goto out;
     }
+    bool idle = false;   /* the last accept found the backlog empty: wait for the next one */
     while (!atomic_load(&stopping)) {
-        if (FCGX_Accept_r(&r) < 0) {
+        if (idle) {
+            struct epoll_event ev[2];
+            int n = epoll_wait(ep, ev, 2, -1);
+            if (n < 0 && errno != EINTR) {
+                si_logf(SI_LOG_ERROR, "worker %d: epoll_wait failed: %s", w->id, strerror(errno));
+                struct timespec pause = { 0, 100 * 1000 * 1000 };
+                nanosleep(&pause, NULL);
+            }
+            idle = false;
+            continue;
+        }
+        int got = FCGX_Accept_r(&r);
+        if (got < 0) {
             if (atomic_load(&stopping))
                 break;
-            si_logf(SI_LOG_ERROR, "worker %d: accept failed: %s", w->id, strerror(errno));
+            if (got == -EAGAIN || got == -EWOULDBLOCK || got == -EINTR) {
+                idle = true;
+                continue;
+            }
+            si_logf(SI_LOG_ERROR, "worker %d: accept failed: %s", w->id, strerror(-got));
             struct timespec pause = { 0, 100 * 1000 * 1000 };
             nanosleep(&pause, NULL);
             continue;
@@ -168,6 +208,8 @@ static void *worker_main(void *arg)
     }
     FCGX_Free(&r, 0);
 out:
+    if (ep >= 0)
+        close(ep);
     si_db_cleanup(&db);
     si_http_client_cleanup(&http);
     si_response_cleanup(&resp);
@@ -197,13 +239,24 @@ static int check_startup(const struct si_function *fn, const struct si_config *c
     return 0;
 }
 
+/* --check-config: the function's init hook reads its own settings; cleanup gives them back. */
+static int check_function(const struct si_config *cfg, void *arg, struct si_error *err)
+{
+    const struct si_function *fn = arg;
+    void *fn_config = NULL;
+    if (si_function_init(fn, cfg, &fn_config, err) != 0)
+        return -1;
+    si_function_cleanup(fn, fn_config);
+    return 0;
+}
+
 int si_server_main(const struct si_function *fn, int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
     struct si_config cfg;
     struct si_error err;
     si_log_setup(fn->name);
+    if (si_check_config_asked(argc, argv))
+        return si_check_config_main(environ, fn->needs_db, fn->needs_auth, check_function, (void *)fn);
     if (si_config_load(&cfg, environ, &err) != 0) {
         si_logf(SI_LOG_ERROR, "configuration: %s", err.message);
         return 2;
@@ -241,7 +294,19 @@ int si_server_main(const struct si_function *fn, int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    /* Non-blocking, for the workers' accept-until-empty (accepted connections do not inherit it). */
+    int fl = fcntl(listen_fd, F_GETFL);
+    if (fl < 0 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+        si_logf(SI_LOG_ERROR, "cannot make the listening socket non-blocking: %s", strerror(errno));
+        return 2;
+    }
+    int wake_fd = eventfd(0, EFD_CLOEXEC);
+    if (wake_fd < 0) {
+        si_logf(SI_LOG_ERROR, "eventfd: %s", strerror(errno));
+        return 2;
+    }
     if (si_log_buffer_start(cfg.log_flush_ms) != 0)
         si_log(SI_LOG_WARN, "cannot buffer the log: every line is written at once", NULL);
 
@@ -249,17 +314,19 @@ int si_server_main(const struct si_function *fn, int argc, char **argv)
     if (si_function_init(fn, &cfg, &fn_config, &err) != 0) {
         si_logf(SI_LOG_ERROR, "configuration: %s", err.message);
         si_log_buffer_stop();
+        close(wake_fd);
         return 2;
     }
     struct worker *workers = calloc((size_t)cfg.threads, sizeof *workers);
     if (workers == NULL) {
         si_function_cleanup(fn, fn_config);
         si_log_buffer_stop();
+        close(wake_fd);
         return 2;
     }
     int started = 0;
     for (int i = 0; i < cfg.threads; i++) {
-        workers[i] = (struct worker){ .id = i, .listen_fd = listen_fd, .fn = fn, .cfg = &cfg, .fn_config = fn_config };
+        workers[i] = (struct worker){ .id = i, .listen_fd = listen_fd, .wake_fd = wake_fd, .fn = fn, .cfg = &cfg, .fn_config = fn_config };
         if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
             si_logf(SI_LOG_ERROR, "cannot start worker %d", i);
             break;
@@ -272,14 +339,22 @@ int si_server_main(const struct si_function *fn, int argc, char **argv)
                      "auth", cfg.auth_mode == SI_AUTH_JWT ? "jwt" : "trust-body"));
 
     int sig = 0;
-    if (started == cfg.threads)
-        sigwait(&set, &sig);
+    while (started == cfg.threads) {
+        if (sigwait(&set, &sig) != 0)
+            break;
+        if (sig != SIGUSR1)
+            break;
+        si_log_reopened(si_log_reopen());
+    }
     atomic_store(&stopping, true);
     si_log(SI_LOG_INFO, "stopping: finishing requests in flight", json_pack("{s:i}", "signal", sig));
-    shutdown(listen_fd, SHUT_RDWR);
+    uint64_t one = 1;
+    if (write(wake_fd, &one, sizeof one) != (ssize_t)sizeof one)
+        si_logf(SI_LOG_ERROR, "cannot wake the workers: %s", strerror(errno));
     for (int i = 0; i < started; i++)
         pthread_join(workers[i].thread, NULL);
     free(workers);
+    close(wake_fd);
     si_function_cleanup(fn, fn_config);
     si_log(SI_LOG_INFO, "stopped", NULL);
     si_log_buffer_stop();

@@ -2,7 +2,9 @@
  *
  * Starts every process of SPEC, restarts each one that ends, and on SIGTERM
  * or SIGINT stops them all by rank and exits 0 (design in supervise.h).
- * Its own log lines go to standard error, one JSON object each. */
+ * Its own log lines go to standard error, one JSON object each.
+ * smartimport-supervise --check-config SPEC [...]: reads SPEC, prints {"ok":true} or the
+ * error, exits 0 or 1 (si_config.h); nothing is started. */
 #include "supervise.h"
 #include "si_clock.h"
 
@@ -17,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "si_config.h"
 #include "si_log.h"
 
 struct supervisor {
@@ -265,6 +268,19 @@ static int run(struct supervisor *sv)
 int main(int argc, char **argv)
 {
     si_log_setup("supervise");
+    if (si_check_config_asked(argc, argv)) {
+        struct si_error e;
+        si_error_clear(&e);
+        struct sv_spec spec;
+        char why[300];
+        int rc = argc < 3 ? si_error_set(&e, 500, "bad_config", "usage: %s --check-config SPEC", argv[0])
+                 : sv_spec_load(&spec, argv[2], why, sizeof why) != 0
+                     ? si_error_set(&e, 500, "bad_config", "SPEC %s: %s", argv[2], why)
+                     : 0;
+        if (rc == 0)
+            sv_spec_free(&spec);
+        return si_check_config_report(rc, &e);
+    }
     if (argc != 5) {
         fprintf(stderr, "usage: %s SPEC STATE_FILE RUN_DIR LOG_DIR\n", argv[0]);
         return 2;

@@ -1,6 +1,8 @@
 /* main_token.c: smartimport-token -- prints an HS256 access token for a user id,
  * signed with SMARTIMPORT_JWT_SECRET, for trying the API in jwt mode and for
- * the tests.  Usage: smartimport-token <user-uuid> [seconds-valid] */
+ * the tests.  Usage: smartimport-token <user-uuid> [seconds-valid]
+ * smartimport-token --check-config: is SMARTIMPORT_JWT_SECRET set and not too long
+ * (prints the verdict, exit 0 or 1; si_config.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,17 @@ extern char **environ;
 int main(int argc, char **argv)
 {
     const char *secret = si_env_get(environ, "SMARTIMPORT_JWT_SECRET");
+    if (si_check_config_asked(argc, argv)) {
+        struct si_error e;
+        si_error_clear(&e);
+        int rc = secret == NULL || *secret == '\0'
+                     ? si_error_set(&e, 500, "bad_config", "SMARTIMPORT_JWT_SECRET is not set")
+                 : strlen(secret) > SI_MAX_JWT_SECRET
+                     ? si_error_set(&e, 500, "bad_config", "SMARTIMPORT_JWT_SECRET is longer than %d bytes",
+                                    SI_MAX_JWT_SECRET)
+                     : 0;
+        return si_check_config_report(rc, &e);
+    }
     if (argc < 2 || argc > 3 || !si_uuid_valid(argv[1])) {
         fprintf(stderr, "usage: smartimport-token <user-uuid> [seconds-valid]\n");
         return 2;

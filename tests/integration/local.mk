@@ -34,9 +34,10 @@ INTEGRATION_SHELL_TESTS = tests/integration/t0001-health.sh tests/integration/t0
 	tests/integration/t0095-supervise.sh tests/integration/t0096-reload.sh \
 	tests/integration/t0097-staging-crash.sh \
 	tests/integration/t0098-events-db-restart.sh \
+	tests/integration/t0110-systemd.sh \
 	tests/integration/t0099-db-outage.sh
 dist_check_SCRIPTS += $(INTEGRATION_SHELL_TESTS)
-EXTRA_DIST += tests/integration/lib.sh
+EXTRA_DIST += tests/integration/lib.sh tests/integration/fcgi_client.py
 EXTRA_DIST += tests/integration/data/basic.csv tests/integration/data/overlap.csv \
 	tests/integration/data/bank.ofx tests/integration/data/truncated.ofx \
 	tests/integration/data/header-only.csv tests/integration/data/image.png \

@@ -1,0 +1,44 @@
+# dist: what a server install needs beside the binaries (README "Production"): the systemd
+# units (a socket and a service per FastCGI function, the daemons, smartimport.target), the
+# environment file's documented example, the logrotate config, smartimport-migrate with the
+# migration script it runs.  Rendered at install time by dist/render with the install's paths
+# (prefix, sysconfdir...), so `make install prefix=...` always gets units that name the
+# binaries where they are.  Units go to $(systemdsystemunitdir), under the prefix by default
+# (systemd reads /usr/lib/systemd/system and /usr/local/lib/systemd/system); override it on
+# the command line: make install systemdsystemunitdir=/lib/systemd/system.
+systemdsystemunitdir = $(prefix)/lib/systemd/system
+
+SI_DIST_FILES = dist/README.md dist/render dist/smartimport.env.example dist/smartimport-migrate.in \
+	dist/logrotate/smartimport.in dist/systemd/hardening.conf dist/systemd/smartimport.target.in \
+	dist/systemd/smartimport-function.socket.in dist/systemd/smartimport-function.service.in \
+	dist/systemd/smartimport-daemon.service.in
+EXTRA_DIST += $(SI_DIST_FILES)
+
+# smartimport-migrate runs the migration script from beside the installed sql/ folder.
+nobase_dist_pkgdata_SCRIPTS = scripts/migrate
+nobase_dist_pkgdata_DATA += scripts/lib.sh
+dist_doc_DATA = README.md
+
+install-data-local: install-si-dist
+install-si-dist:
+	$(AM_V_GEN)rm -rf dist-out && $(SHELL) $(srcdir)/dist/render "$(srcdir)" dist-out "$(pkglibexecdir)" \
+	  "$(sysconfdir)" "$(docdir)" "$(pkgdatadir)"
+	$(MKDIR_P) "$(DESTDIR)$(systemdsystemunitdir)" "$(DESTDIR)$(sysconfdir)/smartimport" \
+	  "$(DESTDIR)$(sysconfdir)/logrotate.d" "$(DESTDIR)$(bindir)"
+	$(INSTALL_DATA) dist-out/systemd/smartimport* "$(DESTDIR)$(systemdsystemunitdir)/"
+	$(INSTALL_DATA) dist-out/smartimport.env.example "$(DESTDIR)$(sysconfdir)/smartimport/smartimport.env.example"
+	$(INSTALL_DATA) dist-out/logrotate/smartimport "$(DESTDIR)$(sysconfdir)/logrotate.d/smartimport"
+	$(INSTALL_SCRIPT) dist-out/smartimport-migrate "$(DESTDIR)$(bindir)/smartimport-migrate"
+
+uninstall-local:
+	rm -f "$(DESTDIR)$(systemdsystemunitdir)"/smartimport*.socket \
+	  "$(DESTDIR)$(systemdsystemunitdir)"/smartimport*.service \
+	  "$(DESTDIR)$(systemdsystemunitdir)"/smartimport.target \
+	  "$(DESTDIR)$(sysconfdir)/smartimport/smartimport.env.example" \
+	  "$(DESTDIR)$(sysconfdir)/logrotate.d/smartimport" "$(DESTDIR)$(bindir)/smartimport-migrate"
+
+clean-local: clean-si-dist
+clean-si-dist:
+	rm -rf dist-out
+
+.PHONY: install-si-dist clean-si-dist

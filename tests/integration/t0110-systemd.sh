@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# t0110-systemd: the install as services (dist/, README "Production").  `make install
+# DESTDIR=tmp` installs a socket and a service per FastCGI function of nginx/routes, the
+# daemons, smartimport.target, the env file's example, the logrotate config and
+# smartimport-migrate; `systemd-analyze verify` accepts every unit; `--check-config` of every
+# installed binary says {"ok":true} (exit 0) with a good environment and names the variable
+# (exit 1) with a bad one, and opens no socket; an installed responder started the way
+# systemd starts it (the socket held by someone else, passed as fd 0) answers, ends on
+# SIGTERM with exit 0, leaves the socket accepting (nothing refused while it is down) and the
+# request that waited in the backlog is answered by the next start; SIGUSR1 reopens its
+# SMARTIMPORT_LOG_FILE after a rename and does not end it, and the same in smartimport-worker,
+# smartimport-cdc and smartimport-import-events; the installed smartimport-migrate runs
+# against the stack's database (when there is one); make uninstall leaves nothing.  Needs no stack otherwise: runs
+# from the build directory (make check).
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd -P)"
+FAILS=0
+ok()     { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; FAILS=$(( FAILS + 1 )); }
+check()  { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+skip()   { echo "SKIP: $*"; exit 77; }
+
+[[ -f Makefile && -f config.status ]] || skip "not run from a configured build directory (make check runs it)"
+command -v python3 >/dev/null || skip "python3 is missing (scripts/deps --test installs it)"
+command -v systemd-analyze >/dev/null || skip "systemd-analyze is missing (scripts/deps --test installs systemd)"
+
+T="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$T"
+}
+trap cleanup EXIT
+D="$T/root"
+mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make "$@"; }
+
+# --- make install DESTDIR ---------------------------------------------------------------------
+if ! mk -s install DESTDIR="$D" >"$T/install.log" 2>&1; then
+  not_ok "make install DESTDIR=... succeeds"; tail -n 30 "$T/install.log"; exit 1
+fi
+ok "make install DESTDIR=... succeeds"
+var() { mk -s --no-print-directory -f Makefile -f - print-var V="$1" <<<'print-var: ; @echo $($(V))'; }
+prefix="$(var prefix)" libexec="$(var pkglibexecdir)" unitdir="$(var systemdsystemunitdir)"
+sysconf="$(var sysconfdir)" bindir="$(var bindir)" pkglibdir="$(var pkglibdir)" pkgdata="$(var pkgdatadir)"
+srcdir="$(var srcdir)"
+U="$D$unitdir"
+mapfile -t FNS < <(awk '!/^[[:space:]]*#/ && NF { print $1 }' "$srcdir/nginx/routes" | sort -u)
+missing=()
+for fn in "${FNS[@]}"; do
+  for f in "$U/smartimport-$fn.socket" "$U/smartimport-$fn.service" "$D$libexec/smartimport-$fn"; do
+    [[ -e $f ]] || missing+=("$f")
+  done
+done
+for f in "$U/smartimport-worker.service" "$U/smartimport-cdc.service" "$U/smartimport.target" \
+         "$D$sysconf/smartimport/smartimport.env.example" "$D$sysconf/logrotate.d/smartimport" \
+         "$D$bindir/smartimport-migrate" "$D$pkgdata/scripts/migrate" "$D$pkgdata/sql/0001_foundation.sql" \
+         "$D$pkgdata/nginx/routes" "$D$pkgdata/nginx/fastcgi_params" "$D$pkgdata/nginx/sse.conf"; do
+  [[ -e $f ]] || missing+=("$f")
+done
+check "installed: a socket + service per function (${#FNS[@]}), worker, cdc, the target, env example, logrotate, migrate, sql, nginx snippets${missing[*]:+ (missing: ${missing[*]})}" \
+  test ${#missing[@]} -eq 0
+check "the units name the install's paths (ExecStart=$libexec/..., EnvironmentFile=$sysconf/smartimport/smartimport.env)" \
+  bash -c "grep -qx 'ExecStart=$libexec/smartimport-health' '$U/smartimport-health.service' &&
+           grep -qx 'EnvironmentFile=$sysconf/smartimport/smartimport.env' '$U/smartimport-worker.service' &&
+           ! grep -l '@[a-z]*@' '$U'/smartimport* '$D$sysconf/smartimport/smartimport.env.example' '$D$bindir/smartimport-migrate'"
+check "every function's service takes its socket as standard input, hardened (DynamicUser, ProtectSystem=strict, NoNewPrivileges, PrivateTmp, MemoryMax, RestrictAddressFamilies)" \
+  bash -c "for f in ${FNS[*]}; do s='$U'/smartimport-\$f.service
+             grep -qx 'StandardInput=socket' \$s && grep -qx 'ListenStream=/run/smartimport/'\$f'.sock' '$U'/smartimport-\$f.socket &&
+             grep -qx 'DynamicUser=yes' \$s && grep -qx 'ProtectSystem=strict' \$s && grep -qx 'NoNewPrivileges=yes' \$s &&
+             grep -qx 'PrivateTmp=yes' \$s && grep -q '^MemoryMax=[0-9]' \$s &&
+             grep -qx 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' \$s || exit 1; done"
+
+# --- systemd-analyze verify -------------------------------------------------------------------
+# The units name the binaries at their installed place, which is under DESTDIR here: --root,
+# with the host's own units beside them (sysinit.target & co.).  Any line it prints (an
+# unknown key is only a warning to it) counts as a failure.
+V="$T/vroot"
+units=()
+if cp -al "$D" "$V" 2>/dev/null || cp -a "$D" "$V"; then
+  mkdir -p "$V/usr/lib/systemd/system"
+  cp -rn /usr/lib/systemd/system/. "$V/usr/lib/systemd/system/" 2>/dev/null || true
+  units=("$V$unitdir"/smartimport*)
+fi
+if (( ${#units[@]} == 0 )); then
+  not_ok "systemd-analyze verify: could not make its root"
+elif systemd-analyze verify --man=no --root="$V" "${units[@]}" >"$T/verify.log" 2>&1 && [[ ! -s $T/verify.log ]]; then
+  ok "systemd-analyze verify --root: every unit (${#units[@]}) is valid, not a warning"
+elif grep -qiE 'Failed to (initialize|connect|create .*(bus|cgroup))|System has not been booted' "$T/verify.log" &&
+     ! grep -qiE 'Unknown|Invalid|Failed to parse|not executable|bad unit file|Refusing|ignoring' "$T/verify.log"; then
+  echo "# systemd-analyze verify cannot run here: $(head -n 3 "$T/verify.log" | tr '\n' ' ')"
+else
+  not_ok "systemd-analyze verify: every unit is valid"; sed 's/^/#   /' "$T/verify.log" | head -n 40
+fi
+rm -rf "$V"
+[[ $(cat /proc/1/comm 2>/dev/null) == systemd ]] &&
+  echo "# PID 1 is systemd: a real install could be tried with systemctl (not done by this test)" ||
+  echo "# PID 1 is '$(cat /proc/1/comm 2>/dev/null)', not systemd: the units are verified, not run"
+
+# --- --check-config of every installed binary -------------------------------------------------
+export LD_LIBRARY_PATH="$D$pkglibdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+BARE=(env -i PATH="$PATH" LD_LIBRARY_PATH="$LD_LIBRARY_PATH" ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}")
+GOOD=("${BARE[@]}" DATABASE_URL="postgresql://nobody@127.0.0.1:1/none" SMARTIMPORT_AUTH=jwt SMARTIMPORT_JWT_SECRET=t0110-secret
+      SMARTIMPORT_TOKEN_KEY="$(printf '%064d' 7)" SMARTIMPORT_LOG_FILE="$T/check.log" SMARTIMPORT_LISTEN="$T/nope.sock")
+BIN=()
+for f in "$D$libexec"/smartimport-* "$D$bindir"/smartimport-*; do
+  [[ -x $f && ! -d $f ]] && BIN+=("$f")
+done
+args_of() {   # the arguments --check-config takes after it, per binary
+  case $(basename "$1") in
+    smartimport-supervise) echo "$T/spec" ;;
+    smartimport-logscrub) echo "--socket $T/scrub.sock --out $T/scrub.log" ;;
+  esac
+}
+echo "health 3 TERM 10 - /bin/true" > "$T/spec"
+good_fail=() bad_fail=() checked=0
+for b in "${BIN[@]}"; do
+  n="$(basename "$b")"
+  [[ $n == smartimport-migrate ]] && continue
+  checked=$(( checked + 1 ))
+  # shellcheck disable=SC2046
+  out="$("${GOOD[@]}" "$b" --check-config $(args_of "$b") 2>"$T/err")" && rc=0 || rc=$?
+  [[ $rc == 0 && $out == '{"ok":true}' ]] || good_fail+=("$n:rc=$rc:$out:$(head -c 200 "$T/err")")
+  # The bad environment: for each binary the variable it must name.
+  case $n in
+    smartimport-supervise) bad=("${BARE[@]}"); want="$T/no-such-spec"; extra="$T/no-such-spec" ;;
+    smartimport-logscrub) bad=("${GOOD[@]}"); want="--out"; extra="--socket $T/scrub.sock --out $T/no/such/dir/scrub.log" ;;
+    smartimport-token) bad=("${GOOD[@]}" SMARTIMPORT_JWT_SECRET=); want=SMARTIMPORT_JWT_SECRET; extra="" ;;
+    *) bad=("${GOOD[@]}" SMARTIMPORT_THREADS=0); want=SMARTIMPORT_THREADS; extra="" ;;
+  esac
+  # shellcheck disable=SC2086
+  out="$("${bad[@]}" "$b" --check-config $extra 2>"$T/err")" && rc=0 || rc=$?
+  [[ $rc == 1 ]] && jq -e --arg w "$want" '.ok == false and (.error | contains($w))' <<<"$out" >/dev/null ||
+    bad_fail+=("$n:rc=$rc:$out")
+done
+check "--check-config with a good environment: {\"ok\":true}, exit 0, for all $checked installed binaries${good_fail[*]:+ (${good_fail[*]})}" \
+  test ${#good_fail[@]} -eq 0
+check "--check-config with a bad one: exit 1, the error names the variable, for all $checked${bad_fail[*]:+ (${bad_fail[*]})}" \
+  test ${#bad_fail[@]} -eq 0
+check "--check-config with DATABASE_URL unset names DATABASE_URL (worker, a function)" \
+  bash -c "for b in '$D$libexec/smartimport-worker' '$D$libexec/smartimport-health'; do
+             out=\$(${BARE[*]} \$b --check-config 2>/dev/null); [[ \$? == 1 ]] &&
+             jq -e '.error | contains(\"DATABASE_URL\")' <<<\"\$out\" >/dev/null || exit 1; done"
+check "--check-config opened no socket (SMARTIMPORT_LISTEN's path was never created) and wrote no log" \
+  bash -c "[[ ! -e '$T/nope.sock' && ! -e '$T/check.log' && ! -e '$T/scrub.sock' ]]"
+
+# --- the socket contract: fd 0 from a holder, SIGTERM, the next start ------------------------
+FC="$HERE/fcgi_client.py"
+health="$D$libexec/smartimport-health"
+S="$T/health.sock"
+db="${DATABASE_URL:-postgresql://nobody@127.0.0.1:1/none}"
+env -u SMARTIMPORT_LISTEN DATABASE_URL="$db" SMARTIMPORT_AUTH=jwt SMARTIMPORT_THREADS=2 SMARTIMPORT_LOG_FILE="$T/health.log" \
+  SMARTIMPORT_DB_CONNECT_TIMEOUT_MS=500 python3 "$FC" --hold "$S" 2 "$health" &
+PIDS+=($!)
+up=0
+for _ in $(seq 1 100); do
+  if [[ -S $S ]] && python3 "$FC" "$S" /health >"$T/r1" 2>/dev/null; then up=1; break; fi
+  sleep 0.1
+done
+check "the installed responder answers on the socket it was given as fd 0 ($(head -n 1 "$T/r1" 2>/dev/null | tr -d '\r'))" \
+  bash -c "(( $up )) && grep -qE '^Status: (200|503)' '$T/r1'"
+
+# SIGUSR1 after a rename (logrotate without copytruncate): a new file, the process lives on.
+pid="$(cat "$S.pid")"
+mv "$T/health.log" "$T/health.log.1"
+kill -USR1 "$pid"
+for _ in $(seq 1 50); do [[ -s $T/health.log ]] && break; sleep 0.1; done
+python3 "$FC" "$S" /health >/dev/null 2>&1 || true
+sleep 0.5   # the request line is buffered (SMARTIMPORT_LOG_FLUSH_MS, 200 ms)
+check "SIGUSR1: the responder lives on and writes to a new SMARTIMPORT_LOG_FILE (reopened, then the next request's line); the old file kept the lines before" \
+  bash -c "kill -0 $pid && grep -q 'log file reopened' '$T/health.log' && grep -q '\"msg\":\"request\"' '$T/health.log' &&
+           grep -q '\"msg\":\"started\"' '$T/health.log.1' && ! grep -q 'log file reopened' '$T/health.log.1'"
+
+kill -TERM "$pid"
+for _ in $(seq 1 100); do [[ -s $S.exits ]] && break; sleep 0.1; done
+check "SIGTERM: the responder exits 0 ($(head -n 1 "$S.exits" 2>/dev/null))" bash -c "[[ \$(head -n 1 '$S.exits') == 0 ]]"
+check "while no process runs, the socket still accepts connections (never shut down: nothing refused)" \
+  python3 "$FC" --connect "$S"
+python3 "$FC" "$S" /health >"$T/r2" 2>/dev/null &
+waiting=$!
+sleep 0.3
+touch "$S.go"
+wait "$waiting" && got=0 || got=$?
+check "a request that waited in the backlog is answered by the next start ($(head -n 1 "$T/r2" | tr -d '\r'))" \
+  bash -c "[[ $got == 0 ]] && grep -qE '^Status: (200|503)' '$T/r2'"
+for _ in $(seq 1 50); do [[ $(cat "$S.pid" 2>/dev/null) != "$pid" ]] && break; sleep 0.1; done
+kill -TERM "$(cat "$S.pid")" 2>/dev/null || true
+
+# --- SIGUSR1 in the daemons and the SSE responder ----------------------------------------------
+# smartimport-worker and smartimport-cdc (a reopener thread) and smartimport-import-events (its
+# signalfd: the stats line too) reopen SMARTIMPORT_LOG_FILE and live on.  No database needed:
+# they keep retrying one that does not answer.
+reopen_fail=()
+usr1() {   # usr1 NAME PID LOG READY: once LOG has a line matching READY, rename LOG, SIGUSR1;
+           # the new LOG must say it reopened and PID must live on
+  local name=$1 pid=$2 log=$3 ready=$4 i
+  for i in $(seq 1 100); do grep -qE "$ready" "$log" 2>/dev/null && break; sleep 0.1; done
+  mv "$log" "$log.1"
+  kill -USR1 "$pid"
+  for i in $(seq 1 50); do grep -q 'log file reopened' "$log" 2>/dev/null && break; sleep 0.1; done
+  grep -q 'log file reopened' "$log" 2>/dev/null && kill -0 "$pid" 2>/dev/null || reopen_fail+=("$name")
+}
+DAEMON_ENV=("${GOOD[@]}" SMARTIMPORT_LISTEN= SMARTIMPORT_LOG_FLUSH_MS=0)
+for d in worker cdc; do
+  "${DAEMON_ENV[@]}" SMARTIMPORT_LOG_FILE="$T/$d.log" "$D$libexec/smartimport-$d" &
+  pid=$!; PIDS+=("$pid")
+  # the worker says "started"; cdc's first line is its failed connection (after the reopener started)
+  usr1 "$d" "$pid" "$T/$d.log" '"msg":"started"|"level":"(warn|error)"' 
+  kill -TERM "$pid" 2>/dev/null; wait "$pid" || reopen_fail+=("$d:exit=$?")
+done
+"${DAEMON_ENV[@]}" SMARTIMPORT_LOG_FILE="$T/events.log" python3 "$FC" --hold "$T/events.sock" 1 "$D$libexec/smartimport-import-events" &
+PIDS+=($!)
+for _ in $(seq 1 100); do [[ -s $T/events.sock.pid ]] && break; sleep 0.1; done
+epid="$(cat "$T/events.sock.pid" 2>/dev/null || echo 0)"
+usr1 import-events "$epid" "$T/events.log" '"msg":"started"' 
+grep -q '"msg":"stats"' "$T/events.log.1" || reopen_fail+=("import-events: no stats line before the reopen")
+kill -TERM "$epid" 2>/dev/null || true
+check "SIGUSR1: smartimport-worker, smartimport-cdc and smartimport-import-events reopen their log and live on${reopen_fail[*]:+ (failed: ${reopen_fail[*]})}" \
+  test ${#reopen_fail[@]} -eq 0
+
+# --- smartimport-migrate against the stack's database ----------------------------------------
+if [[ -n ${DATABASE_URL:-} ]]; then
+  sed "s|$pkgdata|$D$pkgdata|" "$D$bindir/smartimport-migrate" > "$T/migrate" && chmod +x "$T/migrate"
+  out="$(DATABASE_URL="$DATABASE_URL" "$T/migrate" 2>&1)" && rc=0 || rc=$?
+  check "the installed smartimport-migrate runs the installed migrations: $(tail -n 1 <<<"$out")" \
+    bash -c "[[ $rc == 0 ]] && grep -q 'schema up to date' <<<'$out'"
+  out="$(env -u DATABASE_URL "$D$bindir/smartimport-migrate" 2>&1)" && rc=0 || rc=$?
+  check "smartimport-migrate without DATABASE_URL: exit 2, says so" bash -c "[[ $rc == 2 ]] && grep -q DATABASE_URL <<<'$out'"
+else
+  echo "# no DATABASE_URL: smartimport-migrate not run"
+fi
+
+mk -s uninstall DESTDIR="$D" >"$T/uninstall.log" 2>&1 && left="$(find "$D" -type f | head -n 5)" || left="make uninstall failed"
+check "make uninstall removes every installed file${left:+ (left: $left)}" test -z "$left"
+
+(( FAILS == 0 ))
