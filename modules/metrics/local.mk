@@ -4,3 +4,9 @@ modules_metrics_smartimport_metrics_SOURCES = modules/metrics/main_metrics.c mod
 	modules/metrics/metrics.h modules/metrics/metrics_files.c
 modules_metrics_smartimport_metrics_LDADD = libsmartimport.la $(JANSSON_LIBS) $(PQ_LIBS) $(CRYPTO_LIBS)
 EXTRA_DIST += modules/metrics/README.md
+check_PROGRAMS += tests/unit/check_metrics
+TESTS += tests/unit/check_metrics
+tests_unit_check_metrics_SOURCES = tests/unit/check_metrics.c modules/metrics/metrics_files.c modules/metrics/metrics.h
+tests_unit_check_metrics_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/metrics
+tests_unit_check_metrics_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_check_metrics_LDADD = libsmartimport.la $(JANSSON_LIBS) $(PQ_LIBS) $(CHECK_LIBS)
