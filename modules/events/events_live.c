@@ -250,6 +250,7 @@ static void deliver_row(struct ev_loop *L, const struct ev_row *row, const struc
         sub->events_sent++;
         L->stats.delivered++;
         si_metrics_sse_delivered(false);
+        si_metrics_sse_lag(row->created_at);
     }
 }
 

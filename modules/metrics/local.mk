@@ -10,3 +10,7 @@ tests_unit_check_metrics_SOURCES = tests/unit/check_metrics.c modules/metrics/me
 tests_unit_check_metrics_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/modules/metrics
 tests_unit_check_metrics_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_check_metrics_LDADD = libsmartimport.la $(JANSSON_LIBS) $(PQ_LIBS) $(CHECK_LIBS)
+# The counters' cost per request (built by make check, run by hand: modules/metrics/README.md "Cost").
+check_PROGRAMS += tests/bench/bench_metrics
+tests_bench_bench_metrics_SOURCES = tests/bench/bench_metrics.c
+tests_bench_bench_metrics_LDADD = libsmartimport.la $(PTHREAD_LIBS)

@@ -203,6 +203,12 @@ static int print_processes(struct si_buf *b, const struct metrics_snapshot *s)
             rc |= sample_u(b, "smartimport_sse_events_sent_total", "function", s->fns[i].name, "kind", "live",
                            s->fns[i].sse_live);
         }
+    rc |= family(b, "smartimport_sse_delivery_lag_seconds", "histogram",
+                 "A stored event's created_at (its transaction's start) to its sending on a live stream.");
+    for (size_t i = 0; i < s->n_fns; i++)
+        if (s->fns[i].has_sse || strcmp(s->fns[i].name, "import-events") == 0)
+            rc |= histogram(b, "smartimport_sse_delivery_lag_seconds", "function", s->fns[i].name, s->fns[i].sse_lag,
+                            s->fns[i].sse_lag_sum_us);
     rc |= family(b, "smartimport_job_runs_total", "counter", "Job runs ended by the workers, by task and result.");
     for (size_t i = 0; i < s->n_tasks; i++) {
         rc |= sample_u(b, "smartimport_job_runs_total", "task", s->tasks[i].name, "result", "succeeded",

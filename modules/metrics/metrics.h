@@ -52,6 +52,8 @@ struct metrics_fn {
     uint64_t db_reconnects, db_timeouts;
     int64_t sse_open;
     uint64_t sse_opened, sse_delivered, sse_live;
+    uint64_t sse_lag[SI_METRICS_BUCKETS + 1];
+    uint64_t sse_lag_sum_us;
     int has_sse;
 };
 

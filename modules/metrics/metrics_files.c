@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -143,6 +144,9 @@ void metrics_add_file(struct metrics_snapshot *snap, const struct si_metrics_fil
     s->sse_opened += opened;
     s->sse_delivered += atomic_load_explicit(&f->sse_events_delivered, memory_order_relaxed);
     s->sse_live += atomic_load_explicit(&f->sse_live_delivered, memory_order_relaxed);
+    for (int i = 0; i <= SI_METRICS_BUCKETS; i++)
+        s->sse_lag[i] += atomic_load_explicit(&f->sse_lag.bucket[i], memory_order_relaxed);
+    s->sse_lag_sum_us += atomic_load_explicit(&f->sse_lag.sum_us, memory_order_relaxed);
     if (live) {
         s->in_flight += atomic_load_explicit(&f->in_flight, memory_order_relaxed);
         int64_t open = atomic_load_explicit(&f->sse_streams_open, memory_order_relaxed);
@@ -187,6 +191,16 @@ static int kind_of(const char *name)
         if (*p < '0' || *p > '9')
             return 0;
     return 1;
+}
+
+static int by_fn_name(const void *a, const void *b)
+{
+    return strcmp(((const struct metrics_fn *)a)->name, ((const struct metrics_fn *)b)->name);
+}
+
+static int by_task_name(const void *a, const void *b)
+{
+    return strcmp(((const struct metrics_task *)a)->name, ((const struct metrics_task *)b)->name);
 }
 
 int metrics_read_dir(const char *dir, struct metrics_snapshot *snap, struct si_error *err)
@@ -245,6 +259,9 @@ int metrics_read_dir(const char *dir, struct metrics_snapshot *snap, struct si_e
         }
         closedir(d);
     }
+    /* The same order on every scrape: by name. */
+    qsort(snap->fns, snap->n_fns, sizeof snap->fns[0], by_fn_name);
+    qsort(snap->tasks, snap->n_tasks, sizeof snap->tasks[0], by_task_name);
     rc = 0;
 out:
     flock(lockfd, LOCK_UN);

@@ -183,6 +183,44 @@ void si_metrics_sse_delivered(bool live)
                               memory_order_relaxed);
 }
 
+double si_metrics_seconds_since(const char *utc)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    int ms = 0, n = 0;
+    if (utc == NULL || sscanf(utc, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                              &tm.tm_min, &tm.tm_sec, &n) != 6)
+        return -1;
+    const char *p = utc + n;
+    if (*p == '.') {
+        int digits = 0;
+        for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+            if (digits < 3)
+                ms = ms * 10 + (*p - '0');
+        for (; digits < 3; digits++)
+            ms *= 10;
+    }
+    if (*p != 'Z')
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1)
+        return -1;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (double)(now.tv_sec - t) + ((double)now.tv_nsec / 1e9 - (double)ms / 1000.0);
+}
+
+void si_metrics_sse_lag(const char *created_at)
+{
+    if (self == NULL)
+        return;
+    double s = si_metrics_seconds_since(created_at);
+    if (s >= -1)   /* a clock a little behind the server's counts as no lag */
+        si_metrics_hist_add(&self->sse_lag, s < 0 ? 0 : s);
+}
+
 /* The slot of task in f, claiming a free one for a new name; NULL when all are taken.
  * Two threads claiming the same new name at once may get two slots: the reader sums
  * slots by name, so that costs a slot, never a count. */
@@ -237,6 +275,7 @@ void si_metrics_fold(struct si_metrics_file *dst, const struct si_metrics_file *
     FOLD(sse_streams_opened);
     FOLD(sse_events_delivered);
     FOLD(sse_live_delivered);
+    hist_fold(&dst->sse_lag, &src->sse_lag);
     for (int i = 0; i < SI_METRICS_TASKS; i++) {
         const struct si_metrics_task *s = &src->tasks[i];
         if (atomic_load(&s->state) != 2)

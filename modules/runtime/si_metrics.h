@@ -72,6 +72,7 @@ struct si_metrics_file {
     /* import-events. */
     _Atomic int64_t sse_streams_open;
     _Atomic uint64_t sse_streams_opened, sse_events_delivered, sse_live_delivered;
+    struct si_metrics_hist sse_lag;           /* a stored event's created_at -> sent live */
     /* smartimport-worker. */
     struct si_metrics_task tasks[SI_METRICS_TASKS];
 };
@@ -96,6 +97,12 @@ void si_metrics_db_timeout(void);
 void si_metrics_sse_streams(long long open);
 void si_metrics_sse_opened(void);
 void si_metrics_sse_delivered(bool live);
+/* A stored event sent live (not replayed): its delivery lag from created_at, the UTC
+ * "YYYY-MM-DDTHH:MM:SS.mmmZ" of its row (the insert's transaction start: the lag includes
+ * the rest of that transaction, then the notification and the fan-out). */
+void si_metrics_sse_lag(const char *created_at);
+/* Seconds from a UTC "YYYY-MM-DDTHH:MM:SS[.mmm]Z" to now; -1 when it is not that. */
+double si_metrics_seconds_since(const char *utc);
 /* smartimport-worker: one run of task ended (ok: succeeded) after ms. */
 void si_metrics_job_run(const char *task, bool ok, double ms);
 

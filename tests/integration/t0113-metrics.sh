@@ -3,7 +3,8 @@
 # one: 401), the Prometheus text format 0.0.4 (every line a comment or a sample, each family once,
 # its samples together, no user id anywhere), requests counted per function and status code by
 # exactly as many as were made (and the latency histogram's count likewise), a queued job in the
-# queue depth and its age, job runs per task, an open SSE stream in the streams gauge, and a
+# queue depth and its age, job runs per task, an open SSE stream in the streams gauge (and an event
+# sent on it in the sent counter and the delivery lag histogram), and a
 # responder restarted without its counters going backwards (its file folded into <fn>.retired).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -133,6 +134,15 @@ wait_for_line "$T/stream" '^retry:' 5000 || true
 scrape "$T/m7" || true
 check "an open stream: the streams gauge is one more ($open_before -> $(value "$T/m7" "$STREAMS"))" \
   [ "$(value "$T/m7" "$STREAMS")" = $(( open_before + 1 )) ]
+SENT='smartimport_sse_events_sent_total{function="import-events",kind="stored"}'
+LAGN='smartimport_sse_delivery_lag_seconds_count{function="import-events"}'
+sql "INSERT INTO import_events (user_id, event_type, payload) VALUES ('$U', 'import:metrics:probe', '{}')" >/dev/null
+wait_for_line "$T/stream" '^event: import:metrics:probe' 5000 || true
+scrape "$T/m7b" || true
+check "an event sent live: the stored-events counter moved by 1" \
+  [ $(( $(value "$T/m7b" "$SENT") - $(value "$T/m7" "$SENT") )) = 1 ]
+check "and the delivery lag histogram counted it" [ $(( $(value "$T/m7b" "$LAGN") - $(value "$T/m7" "$LAGN") )) = 1 ]
+sql "DELETE FROM import_events WHERE user_id = '$U'" >/dev/null
 stop_sse
 deadline=$(( $(date +%s) + 5 ))
 while scrape "$T/m8" && [[ $(value "$T/m8" "$STREAMS") != "$open_before" ]] && (( $(date +%s) < deadline )); do sleep 0.1; done

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "metrics.h"
@@ -32,11 +33,35 @@ START_TEST(durations_fall_in_the_first_bucket_that_bounds_them)
 }
 END_TEST
 
+START_TEST(an_event_time_in_utc_reads_as_seconds_ago)
+{
+    char ts[64];
+    time_t now = time(NULL) - 10;
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    ck_assert_uint_gt(strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S.250Z", &tm), 0);
+    double s = si_metrics_seconds_since(ts);
+    ck_assert_msg(s > 8.5 && s < 12, "%f", s);
+    ck_assert(si_metrics_seconds_since("2026-01-02 03:04:05") < 0);
+    ck_assert(si_metrics_seconds_since("yesterday") < 0);
+    ck_assert(si_metrics_seconds_since(NULL) < 0);
+}
+END_TEST
+
 static const struct metrics_fn *fn_of(const struct metrics_snapshot *s, const char *name)
 {
     for (size_t i = 0; i < s->n_fns; i++)
         if (strcmp(s->fns[i].name, name) == 0)
             return &s->fns[i];
+    return NULL;
+}
+
+static const struct metrics_task *task_of(const struct metrics_snapshot *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_tasks; i++)
+        if (strcmp(s->tasks[i].name, name) == 0)
+            return &s->tasks[i];
+    ck_abort_msg("no task %s", name);
     return NULL;
 }
 
@@ -84,10 +109,10 @@ START_TEST(a_process_counts_into_its_file_and_a_dead_ones_counts_are_folded_once
     ck_assert_int_eq(f->in_flight, 1);
     ck_assert_uint_eq(f->db_reconnects, 1);
     ck_assert_uint_eq(snap->n_tasks, 2);
-    ck_assert_str_eq(snap->tasks[0].name, "unit.task");
-    ck_assert_uint_eq(snap->tasks[0].succeeded, 1);
-    ck_assert_uint_eq(snap->tasks[0].failed, 1);
-    ck_assert_uint_eq(count_of(snap->tasks[0].duration), 2);
+    ck_assert_str_eq(snap->tasks[0].name, "unit.other");   /* sorted by name */
+    ck_assert_uint_eq(task_of(snap, "unit.task")->succeeded, 1);
+    ck_assert_uint_eq(task_of(snap, "unit.task")->failed, 1);
+    ck_assert_uint_eq(count_of(task_of(snap, "unit.task")->duration), 2);
 
     /* A process of the same function that has ended: a copy of our file under a dead pid. */
     pid_t child = fork();
@@ -114,7 +139,7 @@ START_TEST(a_process_counts_into_its_file_and_a_dead_ones_counts_are_folded_once
         ck_assert_uint_eq(f->requests[200], 4);                /* ours and the dead one's */
         ck_assert_uint_eq(count_of(f->latency), 6);
         ck_assert_int_eq(f->in_flight, 1);                     /* the dead one's gauge is dropped */
-        ck_assert_uint_eq(snap->tasks[0].succeeded, 2);
+        ck_assert_uint_eq(task_of(snap, "unit.task")->succeeded, 2);
         ck_assert_int_eq(access(path, F_OK), -1);              /* folded and removed */
     }
     char retired[400];
@@ -161,6 +186,7 @@ static Suite *metrics_suite(void)
     Suite *s = suite_create("metrics");
     TCase *tc = tcase_create("files");
     tcase_add_test(tc, durations_fall_in_the_first_bucket_that_bounds_them);
+    tcase_add_test(tc, an_event_time_in_utc_reads_as_seconds_ago);
     tcase_add_test(tc, a_process_counts_into_its_file_and_a_dead_ones_counts_are_folded_once);
     tcase_add_test(tc, without_the_setting_nothing_is_mapped);
     tcase_add_test(tc, a_directory_that_does_not_exist_yet_reads_as_empty);
