@@ -1,6 +1,7 @@
 /* check_metrics.c: the shared counter files (si_metrics) and the reader's sums and folding
  * (modules/metrics/metrics_files.c): a real file in a temporary directory, a dead process's
- * copy folded into <fn>.retired once, its gauges dropped, no count lost or counted twice. */
+ * copy folded into <fn>.retired once, its gauges dropped, no count lost or counted twice;
+ * the token check (unset: 404; missing or wrong: 401). */
 #include <check.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -181,6 +182,69 @@ START_TEST(a_directory_that_does_not_exist_yet_reads_as_empty)
 }
 END_TEST
 
+/* The token: unset is 404 for everyone; set, only that bearer token passes (these answers
+ * come before any SQL, so no database is needed). */
+static int answer(const char *token_env, const char *authorization, struct si_response *resp)
+{
+    char env[600];
+    snprintf(env, sizeof env, "SMARTIMPORT_METRICS_TOKEN=%s", token_env ? token_env : "");
+    char *envp[] = { env, NULL };
+    struct si_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.envp = envp;
+    void *mc = NULL;
+    struct si_error err;
+    si_error_clear(&err);
+    ck_assert_int_eq(metrics_init(&cfg, &mc, &err), 0);
+    struct si_param headers[] = { { "authorization", authorization } };
+    struct si_request req;
+    memset(&req, 0, sizeof req);
+    req.method = "GET";
+    req.path = "/metrics";
+    req.headers = headers;
+    req.n_headers = authorization != NULL ? 1 : 0;
+    struct si_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.fn_config = mc;
+    si_response_reset(resp);
+    int rc = metrics_handle(&ctx, &req, resp);
+    metrics_cleanup(mc);
+    return rc;
+}
+
+START_TEST(without_a_token_configured_metrics_is_404_and_a_wrong_token_is_401)
+{
+    struct si_response resp;
+    si_response_init(&resp);
+    const char *token = "0123456789abcdef0123";
+    ck_assert_int_eq(answer(NULL, NULL, &resp), -1);
+    ck_assert_int_eq(resp.status, 404);
+    ck_assert_int_eq(answer(NULL, "Bearer 0123456789abcdef0123", &resp), -1);
+    ck_assert_int_eq(resp.status, 404);
+    ck_assert_int_eq(answer(token, NULL, &resp), -1);
+    ck_assert_int_eq(resp.status, 401);
+    ck_assert_ptr_nonnull(strstr(resp.headers, "WWW-Authenticate: Bearer"));
+    ck_assert_int_eq(answer(token, "Bearer 0123456789abcdef012", &resp), -1);   /* a prefix */
+    ck_assert_int_eq(resp.status, 401);
+    ck_assert_int_eq(answer(token, "Bearer 0123456789abcdef01234", &resp), -1); /* longer */
+    ck_assert_int_eq(resp.status, 401);
+    ck_assert_int_eq(answer(token, "Basic 0123456789abcdef0123", &resp), -1);
+    ck_assert_int_eq(resp.status, 401);
+    ck_assert_ptr_nonnull(strstr(resp.body.data, "\"code\":\"unauthorized\""));
+    /* A token too short to be safe stops the start. */
+    char env[] = "SMARTIMPORT_METRICS_TOKEN=short";
+    char *envp[] = { env, NULL };
+    struct si_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.envp = envp;
+    void *mc = NULL;
+    struct si_error err;
+    si_error_clear(&err);
+    ck_assert_int_eq(metrics_init(&cfg, &mc, &err), -1);
+    si_response_cleanup(&resp);
+}
+END_TEST
+
 static Suite *metrics_suite(void)
 {
     Suite *s = suite_create("metrics");
@@ -190,6 +254,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, a_process_counts_into_its_file_and_a_dead_ones_counts_are_folded_once);
     tcase_add_test(tc, without_the_setting_nothing_is_mapped);
     tcase_add_test(tc, a_directory_that_does_not_exist_yet_reads_as_empty);
+    tcase_add_test(tc, without_a_token_configured_metrics_is_404_and_a_wrong_token_is_401);
     suite_add_tcase(s, tc);
     return s;
 }
