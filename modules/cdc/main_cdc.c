@@ -5,6 +5,7 @@
  * --check-config checks every setting and exits 0/1 (si_config.h); SIGUSR1 reopens
  * SMARTIMPORT_LOG_FILE (si_log.h). */
 #include "cdc_stream.h"
+#include "si_metrics.h"
 #include "si_log.h"
 
 #include <errno.h>
@@ -67,7 +68,10 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    if (si_metrics_open("cdc", environ) != 0)
+        si_logf(SI_LOG_WARN, "metrics: cannot map SMARTIMPORT_METRICS_DIR/cdc.<pid>: %s (not counted)", strerror(errno));
     int rc = cdc_run(&cfg, &s, &stop_flag);
+    si_metrics_close();
     si_log(SI_LOG_INFO, "stopped", json_pack("{s:i}", "status", rc));
     return rc;
 }

@@ -14,6 +14,7 @@
  * so delivery batches, replay pages and fences are answered in the order
  * they were submitted, as if the loop had run them itself at that moment. */
 #include "events.h"
+#include "si_metrics.h"
 #include "si_log.h"
 
 #include <stdlib.h>
@@ -82,6 +83,7 @@ int ev_bus_start(struct ev_loop *L, struct ev_sub *sub)
     if (sub->await_fence != 0)
         bus->n_awaiting++;
     L->n_streams++;
+    si_metrics_sse_streams((long long)L->n_streams);
     if (ev_replay_submit(L, sub) != 0) {
         sub->conn = NULL;   /* the caller still owns the connection */
         ev_bus_unsubscribe(L, sub, NULL);
@@ -113,6 +115,7 @@ void ev_bus_unsubscribe(struct ev_loop *L, struct ev_sub *sub, const char *reaso
     if (sub->page_job != NULL)
         sub->page_job->sub = NULL;   /* its answer is dropped when it comes */
     L->n_streams--;
+    si_metrics_sse_streams((long long)L->n_streams);
     if (reason != NULL) {
         L->stats.streams_closed++;
         si_log(SI_LOG_INFO, "stream close",

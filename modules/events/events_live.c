@@ -9,6 +9,7 @@
  * next.  When the connection drops it is reconnected with a back-off, and
  * every stream then catches up with replay pages (events_replay.c). */
 #include "events.h"
+#include "si_metrics.h"
 #include "si_event.h"
 #include "si_log.h"
 
@@ -170,8 +171,10 @@ static void on_live_note(struct ev_loop *L, const char *text)
             continue;
         if (sub->import_id[0] != '\0' && (imp == NULL || strcmp(sub->import_id, imp) != 0))
             continue;
-        if (ev_conn_send(L, sub->conn, L->frame.data, L->frame.len) == 0)
+        if (ev_conn_send(L, sub->conn, L->frame.data, L->frame.len) == 0) {
             L->stats.live_delivered++;
+            si_metrics_sse_delivered(true);
+        }
     }
 out:
     free(ptext);
@@ -246,6 +249,8 @@ static void deliver_row(struct ev_loop *L, const struct ev_row *row, const struc
         sub->cursor = id_line;
         sub->events_sent++;
         L->stats.delivered++;
+        si_metrics_sse_delivered(false);
+        si_metrics_sse_lag(row->created_at);
     }
 }
 

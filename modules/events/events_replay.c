@@ -8,6 +8,7 @@
  * (events.h explains why that suffices).  After the LISTEN connection was
  * lost, every stream catches up with replay pages from its cursor. */
 #include "events.h"
+#include "si_metrics.h"
 #include "si_log.h"
 
 #include <stdio.h>
@@ -97,6 +98,7 @@ static int apply_page(struct ev_loop *L, struct ev_sub *sub, PGresult *res, stru
         sub->cursor = id_line;
         sub->events_sent++;
         L->stats.delivered++;
+        si_metrics_sse_delivered(false);
     }
     ev_sub_set_replaying(bus, sub, cut || rows == EV_REPLAY_PAGE);
     if (sub->n_recent > 0) {

@@ -30,6 +30,7 @@
  * Everything that can go wrong is answered as the runtime's JSON error
  * before a stream starts; once it has started, a stream only ever ends. */
 #include "events.h"
+#include "si_metrics.h"
 #include "si_auth.h"
 #include "si_log.h"
 #include "si_request.h"
@@ -53,8 +54,9 @@ static const char sql_page_import[] =
 
 static void log_request(const struct ev_pending *p, const struct si_response *resp)
 {
-    si_log_request(p->request_id, p->method, p->path, resp->status, (double)(ev_now_ms() - p->t0), -1,
-                   resp->error_code, resp->log_detail);
+    double ms = (double)(ev_now_ms() - p->t0);
+    si_metrics_request_end(resp->status, ms, false);
+    si_log_request(p->request_id, p->method, p->path, resp->status, ms, -1, resp->error_code, resp->log_detail);
 }
 
 static void pending_free(struct ev_conn *c)
@@ -247,6 +249,7 @@ void ev_request_stream_started(struct ev_loop *L, struct ev_conn *c)
     const struct ev_sub *sub = c->sub;
     const struct ev_pending *p = c->pending;
     L->stats.streams_opened++;
+    si_metrics_sse_opened();
     if (sub != NULL && sub->expires_ms != 0 && sub->expires_ms < L->next_expiry_ms)
         L->next_expiry_ms = sub->expires_ms;
     if (sub != NULL && p != NULL)

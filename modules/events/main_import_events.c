@@ -5,6 +5,7 @@
  * SMARTIMPORT_LISTEN) and runs the event loop until SIGTERM.  The design is
  * in events.h.  --check-config checks those settings and exits (si_config.h). */
 #include "events.h"
+#include "si_metrics.h"
 #include "si_log.h"
 
 #include <errno.h>
@@ -139,11 +140,15 @@ int main(int argc, char **argv)
     int rc = 2;
     if (si_log_buffer_start(cfg.log_flush_ms) != 0)
         si_log(SI_LOG_WARN, "cannot buffer the log: every line is written at once", NULL);
+    if (si_metrics_open("import-events", environ) != 0)
+        si_logf(SI_LOG_WARN, "metrics: cannot map SMARTIMPORT_METRICS_DIR/import-events.<pid>: %s (not counted)",
+                strerror(errno));
     if (ev_loop_init(&loop, &cfg, &set, fd) != 0)
         si_logf(SI_LOG_ERROR, "cannot start the event loop: %s", strerror(errno));
     else
         rc = ev_loop_run(&loop) == 0 ? 0 : 1;
     ev_loop_cleanup(&loop);
+    si_metrics_close();
     si_log(SI_LOG_INFO, "stopped", NULL);
     si_log_buffer_stop();
     return rc;

@@ -7,6 +7,7 @@
  * SIGUSR1 reopens SMARTIMPORT_LOG_FILE (si_log.h).
  * Exit 2: bad configuration or usage. */
 #include "worker.h"
+#include "si_metrics.h"
 #include "si_log.h"
 
 #include <errno.h>
@@ -109,7 +110,11 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);   /* every thread inherits it; worker_run sigwaits */
+    if (si_metrics_open("worker", environ) != 0)
+        si_logf(SI_LOG_WARN, "metrics: cannot map SMARTIMPORT_METRICS_DIR/worker.<pid>: %s (not counted)",
+                strerror(errno));
     rc = worker_run(&cfg, &wc, &reg);
+    si_metrics_close();
     si_log(SI_LOG_INFO, "stopped", json_pack("{s:i}", "status", rc));
 out:
     worker_tasks_free(tasks);

@@ -37,6 +37,7 @@
  * SIGTERM/SIGINT: stop claiming, finish the jobs in hand, write their
  * completions, exit 0. */
 #include "worker.h"
+#include "si_metrics.h"
 #include "si_clock.h"
 #include "si_log.h"
 
@@ -178,6 +179,7 @@ static void fail(struct worker *w, struct si_db *db, const struct jobs_task *t, 
     char text[SI_ERROR_MESSAGE_MAX + 64], *ev_text = NULL;
     snprintf(text, sizeof text, "%s: %s", code, why->message);
     double ms = (double)(si_now_ms() - job->started_ms);
+    si_metrics_job_run(job->task, false, ms);
     struct jobs_end end = { .outcome = dead ? JOBS_DEAD : JOBS_RETRY, .ms = ms, .delay_ms = delay, .code = code };
     const char *ev = event_of(t, job, &end, &ev_text);
     int n = jobs_fail(db, &w->lease, job->id, dead, delay, ms, text, ev, ev_text, &err);
@@ -204,6 +206,7 @@ static int done_entry(const struct jobs_task *t, const struct jobs_job *job, con
     memset(d, 0, sizeof *d);
     d->id = job->id;
     d->ms = (double)(si_now_ms() - job->started_ms);
+    si_metrics_job_run(job->task, true, d->ms);
     if (result != NULL && (d->result = json_dumps(result, JSON_COMPACT)) == NULL)
         return -1;
     struct jobs_end end = { .outcome = JOBS_SUCCEEDED, .ms = d->ms };

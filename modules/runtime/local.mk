@@ -21,6 +21,7 @@ libsmartimport_la_SOURCES = \
 	modules/runtime/si_base64.c modules/runtime/si_base64.h \
 	modules/runtime/si_limits.h \
 	modules/runtime/si_log.c modules/runtime/si_log.h \
+	modules/runtime/si_metrics.c modules/runtime/si_metrics.h \
 	modules/runtime/si_money.c modules/runtime/si_money.h \
 	modules/runtime/si_request.c modules/runtime/si_request.h \
 	modules/runtime/si_response.c modules/runtime/si_response.h \

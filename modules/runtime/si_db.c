@@ -4,6 +4,7 @@
 #include "si_clock.h"
 #include "si_limits.h"
 #include "si_log.h"
+#include "si_metrics.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -58,7 +59,7 @@ static void forget_prepared(struct si_db *db)
     db->nprepared = 0;
 }
 
-static void drop(struct si_db *db)
+static void close_connection(struct si_db *db)
 {
     if (db->in_tx)
         db->tx_lost = true;   /* the server rolled it back; say so until the caller ends it */
@@ -70,9 +71,17 @@ static void drop(struct si_db *db)
     forget_prepared(db);
 }
 
+/* A connection that failed: the next statement opens a new one (counted for /metrics). */
+static void drop(struct si_db *db)
+{
+    if (db->conn != NULL)
+        si_metrics_db_reconnect();
+    close_connection(db);
+}
+
 void si_db_cleanup(struct si_db *db)
 {
-    drop(db);
+    close_connection(db);
 }
 
 /* Words after which a quoted name is an object's name, not a value. */
@@ -303,6 +312,7 @@ static PGresult *collect(struct si_db *db, long long deadline, int timeout_ms, s
             if (r == 0) {
                 cancel_statement(db);
                 PQclear(res);
+                si_metrics_db_timeout();
                 si_error_set(err, 504, "db_timeout", "database statement timed out");
                 si_error_detail(err, "no answer within %d ms", timeout_ms);
                 return NULL;
@@ -404,6 +414,8 @@ static PGresult *exec(struct si_db *db, const char *sql, int n_params, const cha
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return res;
+    if (strcmp(si_db_sqlstate(res), "57014") == 0)   /* the server's statement_timeout */
+        si_metrics_db_timeout();
     return fail_from_result(db, res, err);
 }
 

@@ -32,6 +32,7 @@
 #include "si_server.h"
 #include "si_limits.h"
 #include "si_log.h"
+#include "si_metrics.h"
 
 #include <fcgiapp.h>
 
@@ -121,6 +122,7 @@ static void write_response(FCGX_Request *r, const char *method, const struct si_
 static void serve_one(struct si_ctx *ctx, FCGX_Request *r, struct si_response *resp)
 {
     double t0 = si_clock_ms();
+    si_metrics_request_start();
     struct si_request req;
     struct si_error err;
     si_error_clear(&err);
@@ -134,7 +136,9 @@ static void serve_one(struct si_ctx *ctx, FCGX_Request *r, struct si_response *r
     }
     write_response(r, req.method ? req.method : "GET", resp);
     FCGX_Finish_r(r);
-    si_log_request(req.request_id, req.method, req.path, resp->status, si_ms_since(t0), ctx->worker,
+    double ms = si_ms_since(t0);
+    si_metrics_request_end(resp->status, ms, true);
+    si_log_request(req.request_id, req.method, req.path, resp->status, ms, ctx->worker,
                    resp->error_code, resp->log_detail);
 }
 
@@ -309,6 +313,9 @@ int si_server_main(const struct si_function *fn, int argc, char **argv)
     }
     if (si_log_buffer_start(cfg.log_flush_ms) != 0)
         si_log(SI_LOG_WARN, "cannot buffer the log: every line is written at once", NULL);
+    if (si_metrics_open(fn->name, environ) != 0)
+        si_logf(SI_LOG_WARN, "metrics: cannot map SMARTIMPORT_METRICS_DIR/%s.<pid>: %s (not counted)", fn->name,
+                strerror(errno));
 
     void *fn_config = NULL;
     if (si_function_init(fn, &cfg, &fn_config, &err) != 0) {
@@ -356,6 +363,7 @@ int si_server_main(const struct si_function *fn, int argc, char **argv)
     free(workers);
     close(wake_fd);
     si_function_cleanup(fn, fn_config);
+    si_metrics_close();
     si_log(SI_LOG_INFO, "stopped", NULL);
     si_log_buffer_stop();
     return started == cfg.threads ? 0 : 1;
