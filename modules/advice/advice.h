@@ -236,6 +236,10 @@ char *advice_chat_prompt(const char *model, const struct chat_facts *facts, cons
 /* The answer without a model: the stored advice, said as a chat reply. */
 void advice_chat_rules_reply(const struct chat_facts *facts, char *out, size_t n);
 
+/* A handoff id as the caller sent it (NULL: absent) into out: 400
+ * missing_handoff_id / invalid_handoff_id (crystal_analyze_import.c). */
+int advice_handoff_id(const char *id, char out[SI_UUID_LEN + 1], struct si_error *err);
+
 int chat_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp);
 int prime_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp);
 int crystal_handle(struct si_ctx *ctx, struct si_request *req, struct si_response *resp);

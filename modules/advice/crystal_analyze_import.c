@@ -344,15 +344,20 @@ fail:
     return -1;
 }
 
-static int handoff_id_from_body(const json_t *body, char out[SI_UUID_LEN + 1], bool *force, struct si_error *err)
+int advice_handoff_id(const char *id, char out[SI_UUID_LEN + 1], struct si_error *err)
 {
-    const char *id = si_json_string(body, "handoffId");
-    if (id == NULL)
-        id = si_json_string(body, "handoff_id");
     if (id == NULL)
         return si_error_set(err, 400, "missing_handoff_id", "handoffId is required");
     if (si_uuid_normalize(id, out) != 0)
         return si_error_set(err, 400, "invalid_handoff_id", "handoffId must be a UUID");
+    return 0;
+}
+
+static int handoff_id_from_body(const json_t *body, char out[SI_UUID_LEN + 1], bool *force, struct si_error *err)
+{
+    const char *id = si_json_string(body, "handoffId");
+    if (advice_handoff_id(id ? id : si_json_string(body, "handoff_id"), out, err) != 0)
+        return -1;
     const json_t *f = json_object_get(body, "force");
     if (f != NULL && !json_is_boolean(f) && !json_is_null(f))
         return si_error_set(err, 400, "bad_field", "force must be true or false");

@@ -63,16 +63,13 @@ struct chat_context {
     PGresult *res;   /* owns the facts' strings */
 };
 
+/* handoffId (or handoff_id) from the body, or from the query when body is NULL. */
 static int handoff_id_of(struct si_request *req, const json_t *body, char out[SI_UUID_LEN + 1], struct si_error *err)
 {
     const char *id = body ? si_json_string(body, "handoffId") : si_request_param(req, "handoffId");
     if (id == NULL)
         id = body ? si_json_string(body, "handoff_id") : si_request_param(req, "handoff_id");
-    if (id == NULL)
-        return si_error_set(err, 400, "missing_handoff_id", "handoffId is required");
-    if (si_uuid_normalize(id, out) != 0)
-        return si_error_set(err, 400, "invalid_handoff_id", "handoffId must be a UUID");
-    return 0;
+    return advice_handoff_id(id, out, err);
 }
 
 static int question_of(const json_t *body, const char **out, struct si_error *err)

@@ -84,6 +84,15 @@ call crystal-chat "{\"handoffId\":\"not-a-uuid\",\"message\":\"hi\"}"
 check "a malformed handoffId is 400 (got $STATUS)" test "$STATUS" = 400
 check "  none of them stored anything" test "$(stored)" = 5
 
+# --- the conversation's limit: 50 questions -------------------------------------------------
+sql "INSERT INTO chat_messages (user_id, handoff_id, import_id, agent, role, content)
+     SELECT '$USER_ID', '$HANDOFF', '$IMPORT', 'user', 'user', 'filler ' || g FROM generate_series(1, 48) g" >/dev/null
+ask "$HANDOFF" "One more?"
+check "the 51st question is 409 conversation_full (got $STATUS)" body_jq '.code == "conversation_full"'
+check "  and nothing is stored" test "$(stored)" = 53
+ask "$HANDOFF" "   "
+check "a question of blanks only is 400 missing_message (got $STATUS)" body_jq '.code == "missing_message"'
+
 # --- another user -------------------------------------------------------------------------
 ask "$HANDOFF" "Whose is this?" "${OTHER[@]}"
 check "another user's handoff is 404 handoff_not_found (got $STATUS)" body_jq '.code == "handoff_not_found"'
