@@ -11,8 +11,8 @@
 -- Now the four functions run with nested loops and merge joins off (SET clauses: no longer inlined
 -- into the caller's statement, they plan with them off): every join of staged rows with the
 -- user's ledger is a hash join on all its keys, linear in the import and the user's rows, whatever
--- the estimates say.  A page of the preview of a user with 1,000,000 committed rows reads the
--- user's index once (about 0.2 s) instead of 50 index probes; the price of never being
+-- the estimates say.  A page of the preview reads the user's committed hashes once (an index-only
+-- scan, linear in the ledger) instead of 50 index probes: the price of never being
 -- quadratic.  And:
 --   * the near matches (import_near_matches, used by both the rows and the counts) are looked
 --     for only among the staged rows not already committed (an all-duplicates re-upload has
