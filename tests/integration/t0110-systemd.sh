@@ -43,7 +43,7 @@ ok "make install DESTDIR=... succeeds"
 var() { mk -s --no-print-directory -f Makefile -f - print-var V="$1" <<<'print-var: ; @echo $($(V))'; }
 prefix="$(var prefix)" libexec="$(var pkglibexecdir)" unitdir="$(var systemdsystemunitdir)"
 sysconf="$(var sysconfdir)" bindir="$(var bindir)" pkglibdir="$(var pkglibdir)" pkgdata="$(var pkgdatadir)"
-srcdir="$(var srcdir)"
+srcdir="$(var srcdir)" sitedir="$(var nginxsitedir)" sysusers="$(var sysusersdir)" accesslog="$(var SI_NGINX_ACCESS_LOG)"
 U="$D$unitdir"
 mapfile -t FNS < <(awk '!/^[[:space:]]*#/ && NF { print $1 }' "$srcdir/nginx/routes" | sort -u)
 missing=()
@@ -55,21 +55,147 @@ done
 for f in "$U/smartimport-worker.service" "$U/smartimport-cdc.service" "$U/smartimport.target" \
          "$D$sysconf/smartimport/smartimport.env.example" "$D$sysconf/logrotate.d/smartimport" \
          "$D$bindir/smartimport-migrate" "$D$pkgdata/scripts/migrate" "$D$pkgdata/sql/0001_foundation.sql" \
-         "$D$pkgdata/nginx/routes" "$D$pkgdata/nginx/fastcgi_params" "$D$pkgdata/nginx/sse.conf"; do
+         "$D$pkgdata/nginx/routes" "$D$pkgdata/nginx/fastcgi_params" "$D$pkgdata/nginx/sse.conf" \
+         "$D$sitedir/smartimport.conf" "$D$sysusers/smartimport.conf"; do
   [[ -e $f ]] || missing+=("$f")
 done
-check "installed: a socket + service per function (${#FNS[@]}), worker, cdc, the target, env example, logrotate, migrate, sql, nginx snippets${missing[*]:+ (missing: ${missing[*]})}" \
+check "installed: a socket + service per function (${#FNS[@]}), worker, cdc, the target, env example, logrotate, migrate, sql, nginx snippets, the nginx site, the sysusers file${missing[*]:+ (missing: ${missing[*]})}" \
   test ${#missing[@]} -eq 0
 check "the units name the install's paths (ExecStart=$libexec/..., EnvironmentFile=$sysconf/smartimport/smartimport.env)" \
   bash -c "grep -qx 'ExecStart=$libexec/smartimport-health' '$U/smartimport-health.service' &&
            grep -qx 'EnvironmentFile=$sysconf/smartimport/smartimport.env' '$U/smartimport-worker.service' &&
            ! grep -l '@[a-z]*@' '$U'/smartimport* '$D$sysconf/smartimport/smartimport.env.example' '$D$bindir/smartimport-migrate'"
-check "every function's service takes its socket as standard input, hardened (DynamicUser, ProtectSystem=strict, NoNewPrivileges, PrivateTmp, MemoryMax, RestrictAddressFamilies)" \
+check "every function's service takes its socket as standard input, hardened (User=smartimport, ProtectSystem=strict, NoNewPrivileges, PrivateTmp, MemoryMax, RestrictAddressFamilies)" \
   bash -c "for f in ${FNS[*]}; do s='$U'/smartimport-\$f.service
              grep -qx 'StandardInput=socket' \$s && grep -qx 'ListenStream=/run/smartimport/'\$f'.sock' '$U'/smartimport-\$f.socket &&
-             grep -qx 'DynamicUser=yes' \$s && grep -qx 'ProtectSystem=strict' \$s && grep -qx 'NoNewPrivileges=yes' \$s &&
+             grep -qx 'User=smartimport' \$s && grep -qx 'ProtectSystem=strict' \$s && grep -qx 'NoNewPrivileges=yes' \$s &&
              grep -qx 'PrivateTmp=yes' \$s && grep -q '^MemoryMax=[0-9]' \$s &&
              grep -qx 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' \$s || exit 1; done"
+
+# --- nginx's access to the sockets ---------------------------------------------------------------
+# unit_value FILE KEY: the last KEY= of a unit file (systemd: the last assignment wins).
+unit_value() { awk -v k="$2" -F= '$1 == k { sub(/^[^=]*=/, ""); v = $0 } END { print v }' "$1"; }
+NGINX_USER=www-data   # Debian's nginx runs its workers as www-data (group www-data)
+sock_fail=()
+for f in "${FNS[@]}"; do
+  u="$U/smartimport-$f.socket"
+  mode="$(unit_value "$u" SocketMode)" owner="$(unit_value "$u" SocketUser)" group="$(unit_value "$u" SocketGroup)"
+  dmode="$(unit_value "$u" DirectoryMode)"
+  [[ $mode =~ ^0?[0-7]{3,4}$ && $dmode =~ ^0?[0-7]{3,4}$ ]] || { sock_fail+=("$f:mode=$mode,dir=$dmode"); continue; }
+  # nginx connects (write permission on the socket) as the owner, the group or the others,
+  # and reaches it through /run/smartimport (owned by root: search permission for the others).
+  if [[ $owner == "$NGINX_USER" ]]; then need=$(( 8#200 )); elif [[ $group == "$NGINX_USER" ]]; then need=$(( 8#020 )); else need=$(( 8#002 )); fi
+  (( (8#$mode & need) == need && (8#$dmode & 8#001) == 8#001 )) ||
+    sock_fail+=("$f:SocketMode=$mode,SocketUser=$owner,SocketGroup=$group,DirectoryMode=$dmode")
+done
+check "every socket unit lets nginx's user ($NGINX_USER) connect (SocketGroup=$NGINX_USER, SocketMode 0660, DirectoryMode searchable)${sock_fail[*]:+ (${sock_fail[*]})}" \
+  test ${#sock_fail[@]} -eq 0
+
+# --- the nginx site of the installed layout ---------------------------------------------------------
+SITE="$D$sitedir/smartimport.conf"
+# site_mismatches SITE UNITDIR: for every function of nginx/routes, its upstream's server in SITE
+# must be the socket its UNITDIR/smartimport-<fn>.socket listens on; prints each that is not.
+site_mismatches() {
+  local site=$1 dir=$2 f up want got
+  for f in "${FNS[@]}"; do
+    up="si_${f//-/_}"
+    want="$(unit_value "$dir/smartimport-$f.socket" ListenStream)"
+    got="$(awk -v u="$up" '$1 == "upstream" && $2 == u {
+             for (i = 3; i <= NF; i++) if ($i == "server") { s = $(i + 1); sub(/^unix:/, "", s); sub(/;$/, "", s); print s; exit } }' "$site")"
+    [[ -n $want && $got == "$want" ]] || echo "$f: upstream $up at '${got:-none}', socket unit at '${want:-none}'"
+  done
+}
+if [[ -s $SITE ]]; then
+  bad="$(site_mismatches "$SITE" "$U")"
+  check "the installed site has an upstream per function (${#FNS[@]}) at the socket its .socket unit names${bad:+ ($bad)}" test -z "$bad"
+  # The comparison must see a mismatch: one socket unit moved elsewhere.
+  M="$T/moved-units"; mkdir -p "$M"; cp "$U"/smartimport-*.socket "$M/"
+  sed -i 's|^ListenStream=.*|ListenStream=/run/elsewhere/health.sock|' "$M/smartimport-health.socket"
+  bad="$(site_mismatches "$SITE" "$M")"
+  check "and a socket unit that names another path is caught ($bad)" grep -q '^health: ' <<<"$bad"
+  check "the site routes every route of nginx/routes, with fastcgi params, SSE settings, the identity check, the body limits, the JSON errors" \
+    bash -c "grep -q 'location = /_si_auth' '$SITE' && grep -q 'auth_request /_si_auth;' '$SITE' &&
+             grep -q 'include $pkgdata/nginx/fastcgi_params;' '$SITE' && grep -q 'include $pkgdata/nginx/sse.conf;' '$SITE' &&
+             grep -q 'client_max_body_size 101m;' '$SITE' && grep -q 'client_max_body_size 64m;' '$SITE' &&
+             grep -q 'error_page 502 = /_si_error/502;' '$SITE' && grep -q 'location = /metrics' '$SITE' &&
+             [[ \$(grep -c '^    location [=^]' '$SITE') -ge \$(grep -cvE '^[[:space:]]*(#|\$)' '$srcdir/nginx/routes') ]] &&
+             ! grep -v '^[[:space:]]*#' '$SITE' | grep -q '@[A-Z_]*@'"
+  NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+  if [[ -x $NGINX ]]; then
+    # nginx -t on the installed site inside a main config like Debian's /etc/nginx/nginx.conf (its
+    # http{} settings included, so the site must not repeat one of them).  The site names its
+    # includes and its log where the install puts them: here under DESTDIR and in $T.
+    N="$T/nginx"; mkdir -p "$N/tmp"
+    sed -e "s|$pkgdata/nginx/|$D$pkgdata/nginx/|g" -e "s|$accesslog|$N/smartimport-access.log|" "$SITE" > "$N/smartimport.conf"
+    cat > "$N/nginx.conf" <<NGINX_CONF
+pid $N/nginx.pid;
+error_log $N/error.log;
+events { worker_connections 768; }
+http {
+    sendfile on;
+    tcp_nopush on;
+    types_hash_max_size 2048;
+    default_type application/octet-stream;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_prefer_server_ciphers on;
+    access_log $N/access.log;
+    error_log $N/error.log;
+    gzip on;
+    client_body_temp_path $N/tmp/body;
+    fastcgi_temp_path $N/tmp/fastcgi;
+    proxy_temp_path $N/tmp/proxy;
+    uwsgi_temp_path $N/tmp/uwsgi;
+    scgi_temp_path $N/tmp/scgi;
+    include $N/smartimport.conf;
+}
+NGINX_CONF
+    out="$("$NGINX" -t -q -p "$N" -c "$N/nginx.conf" -e "$N/error.log" 2>&1)" && rc=0 || rc=$?
+    check "nginx -t accepts the installed site inside a Debian-like nginx.conf's http{} block${out:+ ($(head -n 3 <<<"$out" | tr '\n' ' '))}" \
+      test "$rc" -eq 0
+  else
+    echo "# nginx is missing: the installed site is not checked with nginx -t"
+  fi
+else
+  not_ok "the nginx site is installed at $SITE"
+fi
+
+# --- one writable metrics directory for every unit ----------------------------------------------------
+# Every service names the same SMARTIMPORT_METRICS_DIR and runs as the same user, who owns it: the
+# directory is the units' RuntimeDirectory (owned by User=, kept across stops) or a tmpfiles.d
+# line for that user; the user is a system user of the installed sysusers.d file.
+SERVICES=("$U"/smartimport-*.service)
+metrics_fail=() mdirs=() musers=()
+for s in "${SERVICES[@]}"; do
+  n="$(basename "$s")"
+  mdir="$(awk '/^Environment=SMARTIMPORT_METRICS_DIR=/ { sub(/^Environment=SMARTIMPORT_METRICS_DIR=/, ""); v = $0 } END { print v }' "$s")"
+  user="$(unit_value "$s" User)"
+  [[ -n $mdir ]] || { metrics_fail+=("$n: no SMARTIMPORT_METRICS_DIR"); continue; }
+  [[ -n $user && $(unit_value "$s" DynamicUser) != yes ]] || metrics_fail+=("$n: no static User=")
+  mdirs+=("$mdir") musers+=("$user")
+  rdir="$(unit_value "$s" RuntimeDirectory)" rmode="$(unit_value "$s" RuntimeDirectoryMode)"
+  if [[ -n $rdir && " $rdir " == *" ${mdir#/run/} "* ]]; then
+    # systemd makes a RuntimeDirectory owned by User=; it must stay while other units use it
+    [[ $(unit_value "$s" RuntimeDirectoryPreserve) == yes ]] ||
+      metrics_fail+=("$n: RuntimeDirectory without RuntimeDirectoryPreserve=yes")
+    [[ -z $rmode ]] || (( (8#$rmode & 8#700) == 8#700 )) || metrics_fail+=("$n: RuntimeDirectoryMode=$rmode")
+  elif ! cat "$D$prefix"/lib/tmpfiles.d/*.conf "$D$sysconf"/tmpfiles.d/*.conf 2>/dev/null |
+       awk -v d="$mdir" -v u="$user" '$1 == "d" && $2 == d && $4 == u && substr($3, 2, 1) ~ /[2367]/ { f = 1 } END { exit !f }'; then
+    metrics_fail+=("$n: $mdir is neither its RuntimeDirectory nor a tmpfiles.d directory of $user")
+  fi
+done
+same_dir="$(printf '%s\n' "${mdirs[@]}" | sort -u | wc -l)" same_user="$(printf '%s\n' "${musers[@]}" | sort -u | wc -l)"
+(( same_dir == 1 && same_user == 1 )) || metrics_fail+=("${same_dir} metrics dirs, ${same_user} users")
+# the user is made by the installed sysusers.d file (systemd-sysusers into a scratch root)
+SU="$T/sysusers-root"; mkdir -p "$SU/etc"
+if systemd-sysusers --root="$SU" "$D$sysusers/smartimport.conf" >"$T/sysusers.log" 2>&1; then
+  grep -q "^${musers[0]:-none}:" "$SU/etc/passwd" || metrics_fail+=("sysusers does not create the units' user '${musers[0]:-}'")
+else
+  metrics_fail+=("systemd-sysusers failed: $(head -c 200 "$T/sysusers.log")")
+fi
+! grep -q '^SMARTIMPORT_METRICS_DIR=' "$D$sysconf/smartimport/smartimport.env.example" ||
+  metrics_fail+=("the env example sets SMARTIMPORT_METRICS_DIR (the units set it)")
+check "every service (${#SERVICES[@]}) names the same SMARTIMPORT_METRICS_DIR (${mdirs[0]:-none}), runs as the same system user (${musers[0]:-none}) who can write it${metrics_fail[*]:+ (${metrics_fail[*]})}" \
+  test ${#metrics_fail[@]} -eq 0
 
 # --- systemd-analyze verify -------------------------------------------------------------------
 # The units name the binaries at their installed place, which is under DESTDIR here: --root,
