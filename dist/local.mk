@@ -20,7 +20,8 @@ SI_RUNDIR = /run/smartimport
 SI_DIST_FILES = dist/README.md dist/render dist/smartimport.env.example dist/smartimport-migrate.in \
 	dist/logrotate/smartimport.in dist/systemd/hardening.conf dist/systemd/smartimport.target.in \
 	dist/systemd/smartimport-function.socket.in dist/systemd/smartimport-function.service.in \
-	dist/systemd/smartimport-daemon.service.in dist/sysusers/smartimport.conf
+	dist/systemd/smartimport-daemon.service.in dist/systemd/smartimport-logscrub.socket.in \
+	dist/systemd/smartimport-logscrub.service.in dist/sysusers/smartimport.conf
 EXTRA_DIST += $(SI_DIST_FILES)
 
 # smartimport-migrate runs the migration script from beside the installed sql/ folder.
@@ -42,7 +43,8 @@ install-si-dist:
 	$(INSTALL_SCRIPT) dist-out/smartimport-migrate "$(DESTDIR)$(bindir)/smartimport-migrate"
 	$(AM_V_GEN)bash $(srcdir)/scripts/render-nginx --site dist-out/smartimport.conf \
 	  --sockets "$(SI_RUNDIR)" --parts "$(pkgdatadir)/nginx" --listen "$(SI_NGINX_LISTEN)" \
-	  --access-log "$(SI_NGINX_ACCESS_LOG)" >/dev/null
+	  --access-log "$(SI_NGINX_ACCESS_LOG)" \
+	  --error-log "syslog:server=unix:$(SI_RUNDIR)/nginx-log.sock,tag=nginx,nohostname" >/dev/null
 	$(MKDIR_P) "$(DESTDIR)$(nginxsitedir)"
 	$(INSTALL_DATA) dist-out/smartimport.conf "$(DESTDIR)$(nginxsitedir)/smartimport.conf"
 

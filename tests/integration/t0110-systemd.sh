@@ -349,6 +349,46 @@ kill -TERM "$epid" 2>/dev/null || true
 check "SIGUSR1: smartimport-worker, smartimport-cdc and smartimport-import-events reopen their log and live on${reopen_fail[*]:+ (failed: ${reopen_fail[*]})}" \
   test ${#reopen_fail[@]} -eq 0
 
+# --- smartimport-logscrub on the socket systemd gives it (--socket -) ------------------------------
+# As smartimport-logscrub.service runs it: a datagram socket bound by someone else as standard
+# input.  A message with a token in its request line is written scrubbed; SIGTERM ends it (exit
+# 0) and leaves the socket; a message sent while it is down waits there for the next start.
+out="$(python3 - "$D$libexec/smartimport-logscrub" "$T/logscrub" <<'PY' 2>&1
+import os, socket, subprocess, sys, time
+binary, d = sys.argv[1], sys.argv[2]
+os.makedirs(d, exist_ok=True)
+path, log = d + "/nginx-log.sock", d + "/nginx-error.log"
+held = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+held.bind(path)
+client = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+def line(n):
+    return ('<28>Dec  3 14:00:00 nginx: 2026/12/03 14:00:00 [warn] 7#7: *%d upstream timed out, client: '
+            '127.0.0.1, request: "GET /.netlify/functions/import-events?access_token=t0110SECRETtoken%d HTTP/1.1"' % (n, n)).encode()
+def wait_for(text):
+    for _ in range(100):
+        if os.path.exists(log) and text in open(log).read():
+            return True
+        time.sleep(0.1)
+    return False
+p = subprocess.Popen([binary, "--socket", "-", "--out", log], stdin=held.fileno())
+client.sendto(line(1), path)
+assert wait_for("*1 upstream timed out"), "the first message was not written"
+p.terminate()
+assert p.wait(timeout=10) == 0, "SIGTERM: exit %s" % p.returncode
+assert os.path.exists(path), "the socket was removed"
+client.sendto(line(2), path)          # nobody reads: it waits in the socket
+p = subprocess.Popen([binary, "--socket", "-", "--out", log], stdin=held.fileno())
+assert wait_for("*2 upstream timed out"), "the message sent while it was down was lost"
+p.terminate()
+p.wait(timeout=10)
+text = open(log).read()
+assert "SECRET" not in text and "[scrubbed]" in text, "not scrubbed: " + text
+print("ok")
+PY
+)" || true
+check "smartimport-logscrub --socket - reads the socket it is given, scrubs the token, exits 0 on SIGTERM leaving the socket, and the next start reads what waited (${out//$'\n'/ })" \
+  test "$out" = ok
+
 # --- smartimport-migrate against the stack's database ----------------------------------------
 if [[ -n ${DATABASE_URL:-} ]]; then
   sed "s|$pkgdata|$D$pkgdata|" "$D$bindir/smartimport-migrate" > "$T/migrate" && chmod +x "$T/migrate"
