@@ -1,7 +1,8 @@
 # dist: what a server install needs beside the binaries (README "Production"): the systemd
 # units (a socket and a service per FastCGI function, the daemons, smartimport.target), the
 # environment file's documented example, the logrotate config, smartimport-migrate with the
-# migration script it runs.  Rendered at install time by dist/render with the install's paths
+# migration script it runs, the sysusers.d file of the system user the units run as, and the
+# nginx site of this layout (scripts/render-nginx --site).  Rendered at install time by dist/render with the install's paths
 # (prefix, sysconfdir...), so `make install prefix=...` always gets units that name the
 # binaries where they are.  Units go to $(systemdsystemunitdir), under the prefix by default
 # (systemd reads /usr/lib/systemd/system and /usr/local/lib/systemd/system); override it on
@@ -15,6 +16,7 @@ sysusersdir = $(prefix)/lib/sysusers.d
 nginxsitedir = $(sysconfdir)/nginx/sites-available
 SI_NGINX_LISTEN = 127.0.0.1:8080
 SI_NGINX_ACCESS_LOG = $(localstatedir)/log/nginx/smartimport-access.log
+# The folder of the units' sockets (dist/systemd/*.socket.in name it): not a setting.
 SI_RUNDIR = /run/smartimport
 
 SI_DIST_FILES = dist/README.md dist/render dist/smartimport.env.example dist/smartimport-migrate.in \

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # t0110-systemd: the install as services (dist/, README "Production").  `make install
 # DESTDIR=tmp` installs a socket and a service per FastCGI function of nginx/routes, the
-# daemons, smartimport.target, the env file's example, the logrotate config and
-# smartimport-migrate; `systemd-analyze verify` accepts every unit; `--check-config` of every
+# daemons, smartimport-logscrub's socket and service, smartimport.target, the env file's
+# example, the logrotate config, smartimport-migrate, the sysusers file and the nginx site;
+# every socket unit lets nginx's user (www-data) connect; the nginx site passes `nginx -t` inside
+# a Debian-like nginx.conf and names, for every function of nginx/routes, the socket its
+# .socket unit creates (a unit moved elsewhere is caught); every service names the same
+# SMARTIMPORT_METRICS_DIR, runs as the one system user the sysusers file creates, and may write
+# it; `systemd-analyze verify` accepts every unit; `--check-config` of every
 # installed binary says {"ok":true} (exit 0) with a good environment and names the variable
 # (exit 1) with a bad one, and opens no socket; an installed responder started the way
 # systemd starts it (the socket held by someone else, passed as fd 0) answers, ends on
@@ -10,7 +15,8 @@
 # request that waited in the backlog is answered by the next start; SIGUSR1 reopens its
 # SMARTIMPORT_LOG_FILE after a rename and does not end it, and the same in smartimport-worker,
 # smartimport-cdc and smartimport-import-events; the installed smartimport-migrate runs
-# against the stack's database (when there is one); make uninstall leaves nothing.  Needs no stack otherwise: runs
+# against the stack's database (when there is one); smartimport-logscrub --socket - reads the
+# socket it is given and keeps it across its restart; make uninstall leaves nothing.  Needs no stack otherwise: runs
 # from the build directory (make check).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd -P)"
