@@ -26,9 +26,10 @@ SI_DIST_FILES = dist/README.md dist/render dist/smartimport.env.example dist/sma
 	dist/systemd/smartimport-logscrub.service.in dist/sysusers/smartimport.conf
 EXTRA_DIST += $(SI_DIST_FILES)
 
-# smartimport-migrate runs the migration script from beside the installed sql/ folder.
-nobase_dist_pkgdata_SCRIPTS = scripts/migrate
-nobase_dist_pkgdata_DATA += scripts/lib.sh
+# smartimport-migrate runs the migration script from beside the installed sql/ folder; backup and
+# restore work on a Debian system cluster from the installed tree (--cluster, scripts/pgtarget.sh).
+nobase_dist_pkgdata_SCRIPTS = scripts/migrate scripts/backup scripts/restore
+nobase_dist_pkgdata_DATA += scripts/lib.sh scripts/pgtarget.sh
 dist_doc_DATA = README.md
 
 install-data-local: install-si-dist
