@@ -11,11 +11,10 @@
 # restore on the project's cluster, through the same scripts).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../../scripts/lib.sh"   # ROOT, pg_bindir
 
-ROOT="$(cd "$(dirname "$0")/../.." && pwd -P)"
 S="$ROOT/scripts"
-BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
-if [[ -z $BIN || ! -x $BIN/pg_ctl ]]; then echo "SKIP: no PostgreSQL server tools"; exit 77; fi
+BIN="$(pg_bindir 2>/dev/null)" || { echo "SKIP: no PostgreSQL server tools"; exit 77; }
 VER="$(basename "$(dirname "$BIN")")"
 id -u postgres >/dev/null 2>&1 || { echo "SKIP: no postgres user"; exit 77; }
 unset DATABASE_URL
