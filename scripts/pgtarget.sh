@@ -38,6 +38,8 @@ pgt_setup() {
   local plain='^/[A-Za-z0-9._/+-]+$' ver name v
   if [[ -z $PGT_CLUSTER ]]; then
     [[ -z $PGT_GIVEN ]] || die "${PGT_GIVEN# } name(s) a system cluster's settings: give the cluster too, --cluster VERSION/NAME (e.g. 15/main)"
+    [[ -x $ROOT/scripts/pg ]] ||
+      die "no project cluster here ($ROOT/scripts/pg: the installed tree has none): give --cluster VERSION/NAME (e.g. 15/main)"
     BIN="$(pg_bindir)"
     PGT_USER=postgres
     return 0

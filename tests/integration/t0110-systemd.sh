@@ -78,6 +78,17 @@ check "every function's service takes its socket as standard input, hardened (Us
              grep -qx 'PrivateTmp=yes' \$s && grep -q '^MemoryMax=[0-9]' \$s &&
              grep -qx 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' \$s || exit 1; done"
 
+# The installed backup and restore run from the installed tree (lib.sh, pgtarget.sh beside them),
+# for a system cluster only (t0114 checks their options): without --cluster they say so.
+out="$("$D$pkgdata/scripts/backup" --list 2>&1)" && rc=0 || rc=$?
+out2="$("$D$pkgdata/scripts/restore" --to "2026-01-01 10:00:00+00" --cluster 99/main --dir "$T/bk" 2>&1)" && rc2=0 || rc2=$?
+if (( rc != 0 && rc2 != 0 )) && grep -q 'the installed tree has none): give --cluster VERSION/NAME' <<<"$out" &&
+   grep -q 'PostgreSQL 99 is not installed' <<<"$out2"; then
+  ok "the installed scripts/backup and scripts/restore run from the installed tree (no project cluster there: --cluster)"
+else
+  not_ok "the installed scripts/backup and scripts/restore run from the installed tree ($rc: $out; $rc2: $out2)"
+fi
+
 # --- nginx's access to the sockets ---------------------------------------------------------------
 # unit_value FILE KEY: the last KEY= of a unit file (systemd: the last assignment wins).
 unit_value() { awk -v k="$2" -F= '$1 == k { sub(/^[^=]*=/, ""); v = $0 } END { print v }' "$1"; }
