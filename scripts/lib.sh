@@ -58,6 +58,18 @@ pid_alive() {
   [[ -z $pattern || $cmd == *"$pattern"* ]]
 }
 
+# wal_archive_command DIR: PostgreSQL's archive_command that archives into DIR/wal (scripts/pg for the
+# project's cluster, scripts/pgtarget.sh for a system one).  A finished segment is copied to a .part
+# name, fsynced, renamed and the folder fsynced, so a crash never leaves a torn file under a segment's
+# name; an existing segment is never overwritten (test -f): the same bytes again count as archived
+# (cmp), different ones fail loudly and the segment stays in pg_wal until someone looks.  DIR must be
+# a checked plain path (no quotes, no spaces).
+wal_archive_command() {
+  local w="$1/wal"
+  [[ $1 =~ ^/[A-Za-z0-9._/+-]+$ ]] || die "bad backup folder '$1': want an absolute plain path"
+  echo "if test -f $w/%f; then cmp -s %p $w/%f; else cp %p $w/%f.part && sync $w/%f.part && mv $w/%f.part $w/%f && sync $w; fi"
+}
+
 # Path of a function's binary (libtool wrapper) in a build dir: modules/<folder>/smartimport-<fn>,
 # where one folder may build several related functions (modules/commit/ builds commit-import
 # and revert-import).

@@ -1,6 +1,7 @@
 /* main_logscrub.c: smartimport-logscrub, the reader of nginx's error log.
  *
  *   smartimport-logscrub [--check-config] --socket PATH --out FILE
+ *   smartimport-logscrub [--check-config] --socket - --out FILE
  *
  * nginx sends its error log to syslog on the unix datagram socket PATH (nginx.conf.in:
  * error_log syslog:server=unix:PATH); this program binds PATH, scrubs each message
@@ -9,7 +10,10 @@
  * or SIGINT ends it (removing PATH), SIGHUP or SIGUSR1 reopens FILE (log rotation).  While
  * it does not run nginx's messages are dropped, never written unscrubbed.  --check-config
  * checks that FILE can be appended to and PATH can be bound, prints the verdict and exits
- * 0 or 1 (si_config.h) without binding. */
+ * 0 or 1 (si_config.h) without binding.
+ * `--socket -`: the datagram socket is standard input (fd 0), bound by someone else (systemd's
+ * smartimport-logscrub.socket, dist/systemd); it is neither bound nor removed here, and the
+ * messages sent while this program restarts wait in it. */
 #include "scrub.h"
 #include "si_config.h"
 #include "si_limits.h"
@@ -35,6 +39,21 @@ static int usage(void)
 {
     fprintf(stderr, "usage: smartimport-logscrub --socket PATH --out FILE\n");
     return 2;
+}
+
+/* fd 0 when it is a unix datagram socket (`--socket -`), else -1. */
+static int inherited_socket(void)
+{
+    int type = 0;
+    socklen_t len = sizeof type;
+    struct sockaddr_un addr;
+    socklen_t alen = sizeof addr;
+    if (getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_DGRAM ||
+        getsockname(0, (struct sockaddr *)&addr, &alen) != 0 || addr.sun_family != AF_UNIX) {
+        errno = ENOTSOCK;
+        return -1;
+    }
+    return 0;
 }
 
 static int bind_socket(const char *path)
@@ -120,8 +139,9 @@ int main(int argc, char **argv)
         int rc = si_check_log_file("--out", out_path, &e);
         if (rc == 0 && strlen(sock_path) >= sizeof addr.sun_path)
             rc = si_error_set(&e, 500, "bad_config", "--socket is longer than %zu bytes", sizeof addr.sun_path - 1);
-        if (rc == 0)
-            rc = si_check_log_file("--socket", sock_path, &e);   /* its folder takes a new file */
+        /* its folder takes a new file; `-`: systemd's socket, bound when the service starts */
+        if (rc == 0 && strcmp(sock_path, "-") != 0)
+            rc = si_check_log_file("--socket", sock_path, &e);
         return si_check_config_report(rc, &e);
     }
     si_log_setup("nginx");
@@ -129,9 +149,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "smartimport-logscrub: cannot open %s: %s\n", out_path, strerror(errno));
         return 1;
     }
-    int fd = bind_socket(sock_path);
+    bool inherited = strcmp(sock_path, "-") == 0;
+    int fd = inherited ? inherited_socket() : bind_socket(sock_path);
     if (fd < 0) {
-        si_logf(SI_LOG_ERROR, "logscrub: cannot bind %s: %s", sock_path, strerror(errno));
+        si_logf(SI_LOG_ERROR, "logscrub: cannot %s %s: %s", inherited ? "read from" : "bind",
+                inherited ? "standard input (--socket -: a unix datagram socket)" : sock_path, strerror(errno));
         return 1;
     }
     struct sigaction stop = { .sa_handler = on_stop }, hup = { .sa_handler = on_hup };
@@ -142,7 +164,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &stop, NULL);
     sigaction(SIGHUP, &hup, NULL);
     sigaction(SIGUSR1, &hup, NULL);
-    si_logf(SI_LOG_INFO, "logscrub: reading nginx's error log on %s", sock_path);
+    si_logf(SI_LOG_INFO, "logscrub: reading nginx's error log on %s", inherited ? "standard input" : sock_path);
 
     char msg[8192], clean[SI_LOG_LINE_MAX - 256];
     int rc = 0;
@@ -169,8 +191,10 @@ int main(int argc, char **argv)
         logscrub_message(msg + start, n - start, clean, sizeof clean);
         si_log(level, clean, NULL);
     }
-    close(fd);
-    unlink(sock_path);
+    if (!inherited) {
+        close(fd);
+        unlink(sock_path);
+    }
     if (stop_signal)
         si_logf(SI_LOG_INFO, "logscrub: stopped (signal %d)", (int)stop_signal);
     return rc;

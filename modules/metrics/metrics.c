@@ -263,6 +263,29 @@ static int print_queue(struct si_ctx *ctx, struct si_buf *b, struct si_error *er
     return rc;
 }
 
+/* Dead jobs per task: failed on their last attempt (or their lease ran out once too often),
+ * never run again unless requeued (modules/jobs).  A gauge: jobs_requeue and the retention
+ * purge (finished jobs after SMARTIMPORT_RETAIN_JOBS_DAYS) take rows out.  An index-only scan
+ * of jobs_dead_idx (sql/0029).  Tasks without a dead job are absent. */
+static int print_dead(struct si_ctx *ctx, struct si_buf *b, struct si_error *err)
+{
+    PGresult *res = si_db_exec_timeout(ctx->db,
+        "SELECT task, count(*) FROM jobs WHERE state = 'dead' GROUP BY task ORDER BY task LIMIT 500",
+        0, NULL, METRICS_SQL_TIMEOUT_MS, err);
+    if (res == NULL)
+        return -1;
+    int rc = family(b, "smartimport_jobs_dead", "gauge",
+                    "Dead jobs by task: failed for good, not retried (until requeued or purged by retention).");
+    for (int i = 0; i < PQntuples(res); i++) {
+        long long v = 0;
+        if (si_db_get_int64(res, i, 1, &v) < 0)
+            rc = -1;
+        rc |= sample_u(b, "smartimport_jobs_dead", "task", PQgetvalue(res, i, 0), NULL, NULL, (unsigned long long)v);
+    }
+    PQclear(res);
+    return rc;
+}
+
 /* The logical replication slots (the CDC daemon's) and how far behind they are. */
 static int print_slots(struct si_ctx *ctx, struct si_buf *b, struct si_error *err)
 {
@@ -354,6 +377,12 @@ int metrics_handle(struct si_ctx *ctx, struct si_request *req, struct si_respons
     /* Each statement by itself: one that fails leaves its families out, the others stay. */
     size_t mark = b->len;
     if (print_queue(ctx, b, &err) != 0) {
+        b->len = mark;
+        b->data[mark] = '\0';
+        sql_up = 0;
+    }
+    mark = b->len;
+    if (print_dead(ctx, b, &err) != 0) {
         b->len = mark;
         b->data[mark] = '\0';
         sql_up = 0;

@@ -3,7 +3,7 @@
 # one: 401), the Prometheus text format 0.0.4 (every line a comment or a sample, each family once,
 # its samples together, no user id anywhere), requests counted per function and status code by
 # exactly as many as were made (and the latency histogram's count likewise), a queued job in the
-# queue depth and its age, job runs per task, an open SSE stream in the streams gauge (and an event
+# queue depth and its age, job runs per task, a job that dies in the dead jobs per task, an open SSE stream in the streams gauge (and an event
 # sent on it in the sent counter and the delivery lag histogram), and a
 # responder restarted without its counters going backwards (its file folded into <fn>.retired).
 set -euo pipefail
@@ -117,6 +117,24 @@ if [[ ${SMARTIMPORT_WORKER_TEST_TASKS:-0} == 1 ]]; then
   check "and their duration histogram has them" \
     [ "$(value "$T/m5" 'smartimport_job_duration_seconds_count{task="test.noop"}')" -ge 4 ]
   cleanup_jobs
+
+  # A job that dies (test.fail, one attempt: t0051's way) moves smartimport_jobs_dead by exactly 1.
+  DEAD='smartimport_jobs_dead{task="test.fail"}'
+  scrape "$T/m6" || true
+  before="$(value "$T/m6" "$DEAD")"
+  jd="$(sql "SELECT id FROM jobs_add('test.fail', '{\"fail\":true}'::jsonb, p_user => '$U', p_max_attempts => 1)")"
+  deadline=$(( $(date +%s) + 20 ))
+  until [[ $(sql "SELECT state FROM jobs WHERE id = ${jd:-0}") == dead ]]; do
+    (( $(date +%s) < deadline )) || break; sleep 0.1
+  done
+  scrape "$T/m7" || true
+  d=$(( $(value "$T/m7" "$DEAD") - before ))
+  check "a test.fail job that died (job $jd): smartimport_jobs_dead{task=\"test.fail\"} moved by exactly 1 (moved $d)" [ "$d" = 1 ]
+  check "smartimport_jobs_dead is typed once, as a gauge" [ "$(grep -c '^# TYPE smartimport_jobs_dead gauge$' "$T/m7")" = 1 ]
+  cleanup_jobs
+  scrape "$T/m8" || true
+  check "the dead job deleted: the gauge is back where it was ($(value "$T/m8" "$DEAD") = $before)" \
+    [ "$(value "$T/m8" "$DEAD")" = "$before" ]
 else
   ok "# SKIP job runs: SMARTIMPORT_WORKER_TEST_TASKS is not 1"
 fi
