@@ -95,7 +95,7 @@ twice "category-rules DELETE" 204 "sql \"SELECT count(*) FROM category_rules WHE
 # --- the workflow ---------------------------------------------------------------------------------
 if [[ -n ${SMARTIMPORT_TEST_WORKFLOW_STUB:-} ]]; then
   SYNC="idem_$(date +%s%N)"
-  twice "workflow phase POST" 202 "sql \"SELECT count(*) FROM jobs WHERE user_id = '$USER_ID'\"" \
+  twice "workflow phase POST" 202 "sql \"SELECT count(*) FROM jobs WHERE user_id = '$USER_ID' AND task = 'workflow.phase1'\"" \
     POST /api/v1/workflow/phase/1 "${JSON[@]}" --data-binary "{\"user_id\":\"$USER_ID\",\"sync_id\":\"$SYNC\",\"seller_id\":\"s\"}"
 else
   echo "# the workflow stand-in is not running: workflow skipped"
@@ -114,7 +114,7 @@ if [[ -n ${SMARTIMPORT_TEST_TRUELAYER:-} ]]; then
   twice "truelayer-import plan" 200 "sql \"SELECT count(*) FROM truelayer_import_jobs WHERE user_id = '$USER_ID'\"" \
     POST /api/truelayer/import/plan "${JSON[@]}" --data-binary "{\"connection_id\":\"$CONN\",\"from_date\":\"2024-01-01\",\"to_date\":\"2024-01-31\"}"
   JOB="$(jq -r '.job_id // empty' "$T/once.json")"
-  twice "truelayer-import start" 202 "sql \"SELECT count(*) FROM jobs WHERE user_id = '$USER_ID'\"" \
+  twice "truelayer-import start" 202 "sql \"SELECT count(*) FROM jobs WHERE user_id = '$USER_ID' AND task = 'bank.sync_account'\"" \
     POST /api/truelayer/import/start "${JSON[@]}" --data-binary "{\"job_id\":\"$JOB\"}"
 else
   echo "# the TrueLayer stand-in is not running: the bank endpoints skipped"
