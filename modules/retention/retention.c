@@ -143,6 +143,26 @@ static int purge_pages(struct run *r, const struct staged_table *t, const char *
     return 0;
 }
 
+/* Runs sql ($1, $2 = p) again and again until it changes fewer than batch rows, adding them
+ * to *out.  0 = done, 1 = stopped by a limit (the rest is for the next run), -1 = error. */
+static int repeat_batches(struct run *r, const char *sql, const char *const *p, int batch, long long *out,
+                          struct si_error *err)
+{
+    for (;;) {
+        if (must_stop(r))
+            return 1;
+        PGresult *res = timed(r, sql, 2, p, err);
+        if (res == NULL)
+            return -1;
+        long long n = si_db_rows_affected(res);
+        PQclear(res);
+        if (n > 0)
+            *out += n;
+        if (n < batch)
+            return 0;
+    }
+}
+
 /* The two steps for one kind of owner: mark the old ones (expire), then for each marked one
  * delete its rows and finish it (done).  $1 of expire: days, $2: how many. */
 struct staged_kind {
@@ -161,19 +181,9 @@ static int purge_staged_kind(struct run *r, const struct staged_kind *k, int day
     snprintf(lim, sizeof lim, "%d", RETENTION_BATCH_OWNERS);
     const char *p[] = { d, lim };
     r->kind_statements = 0;
-    for (;;) {
-        if (must_stop(r))
-            return 0;
-        PGresult *res = timed(r, k->expire, 2, p, err);
-        if (res == NULL)
-            return -1;
-        long long n = si_db_rows_affected(res);
-        PQclear(res);
-        if (n > 0)
-            *out_owners += n;
-        if (n < RETENTION_BATCH_OWNERS)
-            break;
-    }
+    int expired = repeat_batches(r, k->expire, p, RETENTION_BATCH_OWNERS, out_owners, err);
+    if (expired != 0)
+        return expired < 0 ? -1 : 0;
     for (;;) {
         if (must_stop(r))
             return 0;
@@ -297,22 +307,10 @@ static int purge_idempotency(struct run *r, struct si_error *err)
     snprintf(lim, sizeof lim, "%d", RETENTION_BATCH_ROWS);
     const char *p[] = { h, lim };
     r->kind_statements = 0;
-    for (;;) {
-        if (must_stop(r))
-            return 0;
-        PGresult *res = timed(r,
-            "DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(SELECT ctid FROM idempotency_keys "
-            "WHERE created_at < now() - make_interval(hours => $1::int) ORDER BY created_at LIMIT $2::int))",
-            2, p, err);
-        if (res == NULL)
-            return -1;
-        long long n = si_db_rows_affected(res);
-        PQclear(res);
-        if (n > 0)
-            r->idempotency_keys += n;
-        if (n < RETENTION_BATCH_ROWS)
-            return 0;
-    }
+    return repeat_batches(r,
+        "DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(SELECT ctid FROM idempotency_keys "
+        "WHERE created_at < now() - make_interval(hours => $1::int) ORDER BY created_at LIMIT $2::int))",
+        p, RETENTION_BATCH_ROWS, &r->idempotency_keys, err) < 0 ? -1 : 0;
 }
 
 /* ---- the task -------------------------------------------------------------------------- */
