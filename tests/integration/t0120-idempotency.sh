@@ -6,7 +6,8 @@
 # endpoint with the same key is 422; a repeat while the first runs is 409 (the first held
 # on a row lock taken in psql, so it is running for as long as the test wants); a row left
 # running past 360 s is taken over; another user's same key runs anew; bad keys are 400;
-# 4xx answers are stored; GETs and requests without the header are untouched; retention
+# 4xx answers are stored, a 503 (the database connection lost mid-commit) is not and its
+# retry runs; GETs and requests without the header are untouched; retention
 # purges keys older than SMARTIMPORT_RETAIN_IDEMPOTENCY_HOURS (24) and a bad value of it
 # stops the worker.
 set -euo pipefail
@@ -36,7 +37,7 @@ is_error() { is_json_ct && body_jq ".ok == false and .code == \"$1\" and (.error
 replayed() { [[ $(header idempotent-replayed) == true ]]; }
 imports() { sql "SELECT count(*) FROM imports WHERE user_id = '$1'"; }
 events() { sql "SELECT count(*) FROM import_events WHERE user_id = '$1'"; }
-txns() { sql "SELECT count(*) FROM transactions WHERE user_id = '$USER_ID'"; }
+txns() { sql "SELECT count(*) FROM transactions WHERE user_id = '$USER_ID'${1:+ AND $1}"; }
 row() { sql "SELECT state || '/' || coalesce(status::text, '-') FROM idempotency_keys WHERE user_id = '$1' AND key = '$2'"; }
 
 printf '%s\n' 'Date,Description,Amount' '2024-05-01,IDEM SHOP 1,-10.00' '2024-05-02,IDEM SHOP 2,-20.00' \
@@ -157,6 +158,35 @@ json_post commit-import "$K3" "{\"importId\":\"$IMPORT\"}"
 check "its repeat now replays the 200 (got $STATUS)" bash -c "[[ $STATUS == 200 && '$(header idempotent-replayed)' == true ]] && cmp -s '$T/body' '$T/slow.json'"
 check "  no second commit: the rows and events are unchanged" test "$(txns)/$(events "$USER_ID")" = "3/$N_EVENTS"
 
+# --- a 5xx is not stored: the retry runs ----------------------------------------------------------
+# The commit of the second file waits on its import's row (locked in psql as above); its database
+# connection is then terminated: a 503.  The key must be gone, and the retry must commit.
+mkfifo "$T/lock2.fifo"
+psql -X -q -v ON_ERROR_STOP=1 "$DATABASE_URL" < "$T/lock2.fifo" > "$T/lock2.out" 2>&1 &
+LOCK_PID=$!
+exec 7> "$T/lock2.fifo"
+echo "BEGIN; SELECT id FROM imports WHERE id = '$B_IMPORT' FOR UPDATE; SELECT 'locked';" >&7
+for _ in $(seq 1 100); do grep -q locked "$T/lock2.out" && break; sleep 0.1; done
+K7="$(uuid)"
+curl -sS -o "$T/lost.json" -w '%{http_code}' --max-time 60 "${AUTH[@]}" -H "$(key "$K7")" \
+  -H 'Content-Type: application/json' --data-binary "{\"importId\":\"$B_IMPORT\"}" "$BASE$FN/commit-import" > "$T/lost.status" &
+LOST_PID=$!
+pid=""
+for _ in $(seq 1 100); do
+  pid="$(sql "SELECT pid FROM pg_stat_activity WHERE application_name = 'smartimport-commit-import' AND wait_event_type = 'Lock' LIMIT 1")"
+  [[ -n $pid && $(row "$USER_ID" "$K7") == running/- ]] && break; sleep 0.1
+done
+check "the commit with a key waits on the row, its key running" bash -c "[[ -n '$pid' && '$(row "$USER_ID" "$K7")' == running/- ]]"
+[[ -n $pid ]] && sql "SELECT pg_terminate_backend($pid)" >/dev/null
+wait "$LOST_PID" || true
+release
+check "its connection lost, it answers 503 (got $(cat "$T/lost.status"))" test "$(cat "$T/lost.status")" = 503
+check "  and the key is deleted, not stored" test -z "$(row "$USER_ID" "$K7")"
+json_post commit-import "$K7" "{\"importId\":\"$B_IMPORT\"}"
+check "the retry with the same key runs (200, not a replay; got $STATUS)" \
+  bash -c "[[ $STATUS == 200 && -z '$(header idempotent-replayed)' ]] && jq -e '.committed == 1' '$T/body' >/dev/null"
+check "  and is stored" test "$(row "$USER_ID" "$K7")" = done/200
+
 # --- a row left running by a crash ------------------------------------------------------------
 K5="$(uuid)" K6="$(uuid)"
 for k in "$K5" "$K6"; do
@@ -169,7 +199,7 @@ json_post revert-import "$K6" "{\"importId\":\"$IMPORT\"}"
 check "a key running for 10 s is still in progress (409, got $STATUS)" bash -c "[[ $STATUS == 409 ]] && jq -e '.code == \"idempotency_in_progress\"' '$T/body' >/dev/null"
 json_post revert-import "$K5" "{\"importId\":\"$IMPORT\"}"
 check "a key running for 400 s (past 360 s) is taken over: the revert runs (200, got $STATUS)" test "$STATUS" = 200
-check "  the rows are reverted and the key is done" test "$(txns)/$(row "$USER_ID" "$K5")" = 0/done/200
+check "  the rows are reverted and the key is done" test "$(txns "import_id = '$IMPORT'")/$(row "$USER_ID" "$K5")" = 0/done/200
 cp "$T/body" "$T/revert.json"; N_EVENTS="$(events "$USER_ID")"
 json_post revert-import "$K5" "{\"importId\":\"$IMPORT\"}"
 check "  its repeat replays the revert without running it" bash -c "[[ $STATUS == 200 && '$(header idempotent-replayed)' == true ]] && cmp -s '$T/body' '$T/revert.json' && [[ $(events "$USER_ID") == $N_EVENTS ]]"
