@@ -11,6 +11,7 @@
 #include "si_auth.h"
 #include "si_crypt.h"
 #include "si_log.h"
+#include "si_metrics.h"
 
 #include <openssl/evp.h>
 
@@ -156,8 +157,8 @@ static int answer_repeat(struct si_ctx *ctx, struct si_response *resp, struct si
     }
     if (!stored) {
         si_response_error(resp, 409, "idempotent_response_too_large",
-                          "the first request with this Idempotency-Key answered %d with a body larger than the "
-                          "%lu bytes kept for a replay; read the result with a GET",
+                          "the first request with this Idempotency-Key answered %d with a body that was not kept "
+                          "for a replay (larger than %lu bytes, or not text); read the result with a GET",
                           status, (unsigned long)SI_IDEMPOTENCY_MAX_STORED);
         si_response_header(resp, "Idempotent-Replayed", "true");
         goto out;
@@ -177,6 +178,7 @@ static int answer_repeat(struct si_ctx *ctx, struct si_response *resp, struct si
     resp->content_type = ct_copy;
     resp->error_code = NULL;
     snprintf(resp->log_detail, sizeof resp->log_detail, "idempotent replay");
+    si_metrics_idempotent_replay();
     si_response_header(resp, "Idempotent-Replayed", "true");
 out:
     PQclear(res);
@@ -255,6 +257,11 @@ int si_idem_begin(struct si_ctx *ctx, struct si_request *req, struct si_response
                              "a request with this Idempotency-Key is changing; retry later"), 1;
 }
 
+static const char STORE_SQL[] =
+    "UPDATE idempotency_keys SET state = 'done', body_sha256 = decode($3, 'hex'), status = $4::int, "
+    "content_type = $5, headers = $6, body = $7, body_stored = $8::bool, updated_at = now() "
+    "WHERE user_id = $1 AND key = $2 AND state = 'running'";
+
 /* Whether an answer is kept: not when a retry should run the request again. */
 static bool keeps(const struct si_response *resp)
 {
@@ -282,11 +289,15 @@ void si_idem_finish(struct si_ctx *ctx, struct si_request *req, const struct si_
                         (resp->body.len == 0 || memchr(resp->body.data, '\0', resp->body.len) == NULL);
             const char *p[] = { idem->user_id, idem->key, bh, status, resp->content_type, resp->headers,
                                 fits ? (resp->body.len > 0 ? resp->body.data : "") : NULL, fits ? "t" : "f" };
-            res = si_db_exec(ctx->db,
-                "UPDATE idempotency_keys SET state = 'done', body_sha256 = decode($3, 'hex'), status = $4::int, "
-                "content_type = $5, headers = $6, body = $7, body_stored = $8::bool, updated_at = now() "
-                "WHERE user_id = $1 AND key = $2 AND state = 'running'",
-                8, p, &err);
+            res = si_db_exec(ctx->db, STORE_SQL, 8, p, &err);
+            if (res == NULL && fits && err.status != 503) {
+                /* a body the column refuses (not UTF-8): the status alone, so a repeat still
+                 * does not run the request again */
+                p[6] = NULL;
+                p[7] = "f";
+                si_error_clear(&err);
+                res = si_db_exec(ctx->db, STORE_SQL, 8, p, &err);
+            }
         }
         if (res == NULL)
             si_log(SI_LOG_ERROR, "idempotency key: the answer could not be stored (the key stays running)",

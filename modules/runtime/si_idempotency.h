@@ -16,8 +16,8 @@
  *                   idempotency_key_reused at once; else its body is read and hashed
  *                   (never handed to the handler): another body is 422 too, the same one
  *                   gets the stored answer with `Idempotent-Replayed: true`.  An answer
- *                   larger than SI_IDEMPOTENCY_MAX_STORED was kept without its body: 409
- *                   idempotent_response_too_large.
+ *                   larger than SI_IDEMPOTENCY_MAX_STORED (or not text: a NUL byte, not
+ *                   UTF-8) was kept without its body: 409 idempotent_response_too_large.
  *   repeat, running 409 idempotency_in_progress; a row `running` for more than
  *                   SI_IDEMPOTENCY_ABANDON_S (a crash, a lost database between the handler
  *                   and the store) is taken over: the request runs anew.

@@ -8,7 +8,8 @@
 # user-settings PUT/PATCH, commit-import, prime-handoff, crystal-analyze-import,
 # approve-import, crystal-chat, transactions PATCH, category-rules POST/DELETE, workflow
 # phase POST, truelayer connect and refresh, truelayer-import plan and start, merchants
-# POST and PUT, bulk-import POST (raw body and multipart).  Stand-ins that are not running
+# POST and PUT, bulk-import POST (raw body and multipart).  The commit's replay is counted in
+# /metrics (smartimport_idempotent_replays_total).  Stand-ins that are not running
 # (model, bank, workflow) skip their endpoints, saying so.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -23,6 +24,14 @@ FN=/.netlify/functions
 llm_count() { if [[ -n ${LLM:-} ]]; then curl -fsS --max-time 5 "$LLM/_count"; else echo -; fi; }
 events() { sql "SELECT count(*) FROM import_events WHERE user_id = '$USER_ID'"; }
 
+# replays FUNCTION: smartimport_idempotent_replays_total of FUNCTION on GET /metrics (the stack's
+# metrics token), or "-" without one.
+METRICS_TOKEN="${SMARTIMPORT_METRICS_TOKEN:-$(cat "${SMARTIMPORT_TEST_VAR:-/nonexistent}/metrics.token" 2>/dev/null || true)}"
+replays() {
+  [[ -n $METRICS_TOKEN ]] || { echo -; return; }
+  curl -fsS --max-time 10 -H "Authorization: Bearer $METRICS_TOKEN" "$BASE/metrics" |
+    awk -v k="smartimport_idempotent_replays_total{function=\"$1\"}" '$1 == k { v = $2; f = 1 } END { print f ? v : 0 }'
+}
 # twice NAME STATUS WITNESS METHOD PATH curl-args...: the request with a fresh key must answer
 # STATUS and change what WITNESS (a shell command) prints; its repeat must replay the answer and
 # leave the witness alone.  The first answer stays in $T/once.json.
@@ -61,8 +70,14 @@ twice "user-settings PUT" 200 "sql \"SELECT default_currency || ' ' || updated_a
   PUT "$FN/user-settings" "${JSON[@]}" --data '{"defaultCurrency":"USD","locale":"en-GB"}'
 twice "user-settings PATCH" 200 "sql \"SELECT coalesce(locale, '-') || ' ' || updated_at FROM user_settings WHERE user_id = '$USER_ID'\"" \
   PATCH "$FN/user-settings" "${JSON[@]}" --data '{"locale":"en-US"}'
+R0="$(replays commit-import)"
 twice "commit-import" 200 "sql \"SELECT count(*) FROM transactions WHERE user_id = '$USER_ID'\"" \
   POST "$FN/commit-import" "${JSON[@]}" --data-binary "{\"importId\":\"$IMPORT\"}"
+
+if [[ $R0 != - ]]; then
+  check "the replay is counted in /metrics (smartimport_idempotent_replays_total, commit-import: $R0 -> $(replays commit-import))" \
+    test "$(replays commit-import)" = $(( R0 + 1 ))
+fi
 
 # --- the advice chain (the fake model) ------------------------------------------------------------
 if [[ -n ${SMARTIMPORT_TEST_LLM:-} ]]; then
