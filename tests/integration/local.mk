@@ -15,7 +15,7 @@ check_PROGRAMS += tests/integration/open_token
 tests_integration_open_token_SOURCES = tests/integration/open_token.c
 tests_integration_open_token_LDADD = libsmartimport.la $(CRYPTO_LIBS) $(JANSSON_LIBS) $(PQ_LIBS)
 INTEGRATION_SHELL_TESTS = tests/integration/t0001-health.sh tests/integration/t0002-nginx-errors.sh \
-	tests/integration/t0010-ingest.sh tests/integration/t0015-ingest-limits.sh tests/integration/t0017-import-preview.sh tests/integration/t0023-user-settings.sh tests/integration/t0024-pending-booked.sh tests/integration/t0020-commit.sh \
+	tests/integration/t0010-ingest.sh tests/integration/t0015-ingest-limits.sh tests/integration/t0017-import-preview.sh tests/integration/t0023-user-settings.sh tests/integration/t0024-pending-booked.sh tests/integration/t0025-reupload-large.sh tests/integration/t0020-commit.sh \
 	tests/integration/t0016-ingest-quality.sh \
 	tests/integration/t0019-import-progress.sh \
 	tests/integration/t0018-counterparty.sh \
