@@ -8,4 +8,4 @@ nobase_dist_pkgdata_DATA += sql/0001_foundation.sql sql/0002_imports.sql sql/000
 	sql/0016_bulk_speed.sql sql/0017_ledger.sql sql/0018_category_knowledge.sql sql/0019_import_verdicts.sql \
 	sql/0020_counterparty_account.sql sql/0021_merchant_category_cache.sql sql/0022_user_settings.sql \
 	sql/0024_pending_booked.sql sql/0025_ledger_month_totals.sql sql/0026_retention.sql sql/0027_near_matches.sql \
-	sql/0029_jobs_dead.sql sql/0030_commit_no_fk.sql
+	sql/0028_idempotency_keys.sql sql/0029_jobs_dead.sql sql/0030_commit_no_fk.sql

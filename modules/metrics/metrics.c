@@ -185,6 +185,11 @@ static int print_processes(struct si_buf *b, const struct metrics_snapshot *s)
     for (size_t i = 0; i < s->n_fns; i++)
         rc |= sample_u(b, "smartimport_db_statement_timeouts_total", "function", s->fns[i].name, NULL, NULL,
                        s->fns[i].db_timeouts);
+    rc |= family(b, "smartimport_idempotent_replays_total", "counter",
+                 "Repeats of a request with the same Idempotency-Key answered with the stored answer.");
+    for (size_t i = 0; i < s->n_fns; i++)
+        rc |= sample_u(b, "smartimport_idempotent_replays_total", "function", s->fns[i].name, NULL, NULL,
+                       s->fns[i].idempotent_replays);
     rc |= family(b, "smartimport_sse_streams_open", "gauge", "Server-sent event streams open now.");
     for (size_t i = 0; i < s->n_fns; i++)
         if (s->fns[i].has_sse || strcmp(s->fns[i].name, "import-events") == 0)

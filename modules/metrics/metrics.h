@@ -50,6 +50,7 @@ struct metrics_fn {
     uint64_t latency_sum_us;
     int64_t in_flight;
     uint64_t db_reconnects, db_timeouts;
+    uint64_t idempotent_replays;   /* repeats answered from idempotency_keys */
     int64_t sse_open;
     uint64_t sse_opened, sse_delivered, sse_live;
     uint64_t sse_lag[SI_METRICS_BUCKETS + 1];

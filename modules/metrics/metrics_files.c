@@ -140,6 +140,7 @@ void metrics_add_file(struct metrics_snapshot *snap, const struct si_metrics_fil
     s->latency_sum_us += atomic_load_explicit(&f->latency.sum_us, memory_order_relaxed);
     s->db_reconnects += atomic_load_explicit(&f->db_reconnects, memory_order_relaxed);
     s->db_timeouts += atomic_load_explicit(&f->db_timeouts, memory_order_relaxed);
+    s->idempotent_replays += atomic_load_explicit(&f->idempotent_replays, memory_order_relaxed);
     uint64_t opened = atomic_load_explicit(&f->sse_streams_opened, memory_order_relaxed);
     s->sse_opened += opened;
     s->sse_delivered += atomic_load_explicit(&f->sse_events_delivered, memory_order_relaxed);

@@ -18,7 +18,9 @@
  *     failed one, and never a job a workflow effect still points at (a connection, a claim
  *     route, a payout monitor, a rejection, a payout: those rows are the workflow's data and
  *     the cascade would take them);
- *   - import_events older than SMARTIMPORT_RETAIN_EVENTS_DAYS.
+ *   - import_events older than SMARTIMPORT_RETAIN_EVENTS_DAYS;
+ *   - idempotency keys (sql/0028) created more than SMARTIMPORT_RETAIN_IDEMPOTENCY_HOURS ago,
+ *     RETENTION_BATCH_ROWS a DELETE, the oldest first through their created_at index.
  *
  * How a batch is found without scanning a big table: staged rows are adjacent on disk (each
  * import or batch is one COPY), so their page span is read once and then deleted by ctid ranges
@@ -50,8 +52,8 @@ struct run {
     long long statements;
     double max_ms;               /* the longest statement that locks rows: the longest a batch holds them */
     double max_read_ms;          /* the longest one that only reads (a staged owner's page span) */
-    long long imports, staged_rows, bulk_batches, bulk_rows, jobs, job_audit, events;
-    double staged_ms, bulk_ms, jobs_ms, events_ms;
+    long long imports, staged_rows, bulk_batches, bulk_rows, jobs, job_audit, events, idempotency_keys;
+    double staged_ms, bulk_ms, jobs_ms, events_ms, idempotency_ms;
 };
 
 /* si_db_exec, timed into the run's figures (max_ms: statements that lock rows). */
@@ -141,6 +143,26 @@ static int purge_pages(struct run *r, const struct staged_table *t, const char *
     return 0;
 }
 
+/* Runs sql ($1, $2 = p) again and again until it changes fewer than batch rows, adding them
+ * to *out.  0 = done, 1 = stopped by a limit (the rest is for the next run), -1 = error. */
+static int repeat_batches(struct run *r, const char *sql, const char *const *p, int batch, long long *out,
+                          struct si_error *err)
+{
+    for (;;) {
+        if (must_stop(r))
+            return 1;
+        PGresult *res = timed(r, sql, 2, p, err);
+        if (res == NULL)
+            return -1;
+        long long n = si_db_rows_affected(res);
+        PQclear(res);
+        if (n > 0)
+            *out += n;
+        if (n < batch)
+            return 0;
+    }
+}
+
 /* The two steps for one kind of owner: mark the old ones (expire), then for each marked one
  * delete its rows and finish it (done).  $1 of expire: days, $2: how many. */
 struct staged_kind {
@@ -159,19 +181,9 @@ static int purge_staged_kind(struct run *r, const struct staged_kind *k, int day
     snprintf(lim, sizeof lim, "%d", RETENTION_BATCH_OWNERS);
     const char *p[] = { d, lim };
     r->kind_statements = 0;
-    for (;;) {
-        if (must_stop(r))
-            return 0;
-        PGresult *res = timed(r, k->expire, 2, p, err);
-        if (res == NULL)
-            return -1;
-        long long n = si_db_rows_affected(res);
-        PQclear(res);
-        if (n > 0)
-            *out_owners += n;
-        if (n < RETENTION_BATCH_OWNERS)
-            break;
-    }
+    int expired = repeat_batches(r, k->expire, p, RETENTION_BATCH_OWNERS, out_owners, err);
+    if (expired != 0)
+        return expired < 0 ? -1 : 0;
     for (;;) {
         if (must_stop(r))
             return 0;
@@ -286,6 +298,21 @@ static int purge_walk(struct run *r, const char *sql, int days, int batch, long 
     }
 }
 
+/* ---- idempotency keys, oldest first by created_at (their index) ------------------------- */
+
+static int purge_idempotency(struct run *r, struct si_error *err)
+{
+    char h[16], lim[16];
+    snprintf(h, sizeof h, "%d", r->s->idempotency_hours);
+    snprintf(lim, sizeof lim, "%d", RETENTION_BATCH_ROWS);
+    const char *p[] = { h, lim };
+    r->kind_statements = 0;
+    return repeat_batches(r,
+        "DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(SELECT ctid FROM idempotency_keys "
+        "WHERE created_at < now() - make_interval(hours => $1::int) ORDER BY created_at LIMIT $2::int))",
+        p, RETENTION_BATCH_ROWS, &r->idempotency_keys, err) < 0 ? -1 : 0;
+}
+
 /* ---- the task -------------------------------------------------------------------------- */
 
 int retention_schedule(struct si_db *db, bool next, long long *out_id, bool *out_existing, struct si_error *err)
@@ -332,12 +359,17 @@ static int run_purge(void *task_ctx, struct si_db *db, const struct jobs_job *jo
     if (purge_walk(&r, EVENTS_SQL, r.s->events_days, RETENTION_BATCH_ROWS, &r.events, NULL, err) != 0)
         return -1;
     r.events_ms = si_ms_since(t);
-    json_t *out = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:f, s:f, s:f, s:f}, s:f, s:f, s:f, s:I, s:b, s:I}",
+    t = si_clock_ms();
+    if (purge_idempotency(&r, err) != 0)
+        return -1;
+    r.idempotency_ms = si_ms_since(t);
+    json_t *out = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:f, s:f, s:f, s:f, s:f}, s:f, s:f, s:f, s:I, s:b, s:I}",
                             "imports_expired", (json_int_t)r.imports, "staged_rows", (json_int_t)r.staged_rows,
                             "bulk_batches_expired", (json_int_t)r.bulk_batches, "bulk_staged_rows",
                             (json_int_t)r.bulk_rows, "jobs", (json_int_t)r.jobs, "job_audit", (json_int_t)r.job_audit,
-                            "events", (json_int_t)r.events, "kind_ms", "staged", r.staged_ms, "bulk", r.bulk_ms,
-                            "jobs", r.jobs_ms, "events", r.events_ms, "ms", si_ms_since(r.t0), "max_lock_ms",
+                            "events", (json_int_t)r.events, "idempotency_keys", (json_int_t)r.idempotency_keys,
+                            "kind_ms", "staged", r.staged_ms, "bulk", r.bulk_ms,
+                            "jobs", r.jobs_ms, "events", r.events_ms, "idempotency", r.idempotency_ms, "ms", si_ms_since(r.t0), "max_lock_ms",
                             r.max_ms, "max_read_ms", r.max_read_ms, "statements", (json_int_t)r.statements, "more", r.more, "next_job",
                             (json_int_t)next);
     if (out == NULL)
@@ -349,7 +381,8 @@ static int run_purge(void *task_ctx, struct si_db *db, const struct jobs_job *jo
 
 int retention_settings_load(struct retention_settings *s, char *const *envp, struct si_error *err)
 {
-    *s = (struct retention_settings){ .staged_days = 7, .jobs_days = 30, .events_days = 90, .bulk_days = 7 };
+    *s = (struct retention_settings){ .staged_days = 7, .jobs_days = 30, .events_days = 90, .bulk_days = 7,
+                                       .idempotency_hours = 24 };
     if (si_env_int(envp, "SMARTIMPORT_RETAIN_STAGED_DAYS", RETENTION_DAYS_MIN, RETENTION_DAYS_MAX, &s->staged_days,
                    err) != 0 ||
         si_env_int(envp, "SMARTIMPORT_RETAIN_JOBS_DAYS", RETENTION_DAYS_MIN, RETENTION_DAYS_MAX, &s->jobs_days,
@@ -357,7 +390,9 @@ int retention_settings_load(struct retention_settings *s, char *const *envp, str
         si_env_int(envp, "SMARTIMPORT_RETAIN_EVENTS_DAYS", RETENTION_DAYS_MIN, RETENTION_DAYS_MAX, &s->events_days,
                    err) != 0 ||
         si_env_int(envp, "SMARTIMPORT_RETAIN_BULK_STAGED_DAYS", RETENTION_DAYS_MIN, RETENTION_DAYS_MAX, &s->bulk_days,
-                   err) != 0)
+                   err) != 0 ||
+        si_env_int(envp, "SMARTIMPORT_RETAIN_IDEMPOTENCY_HOURS", RETENTION_HOURS_MIN, RETENTION_HOURS_MAX,
+                   &s->idempotency_hours, err) != 0)
         return -1;
     return 0;
 }

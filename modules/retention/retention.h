@@ -10,6 +10,8 @@
 #define RETENTION_DAYS_MAX 3650          /* every SMARTIMPORT_RETAIN_*_DAYS lies in 1..3650 */
 #define RETENTION_BATCH_ROWS 5000        /* staged rows or events one DELETE takes (about) */
 #define RETENTION_BATCH_JOBS 1000        /* jobs one DELETE takes (their audit rows go with them) */
+#define RETENTION_HOURS_MIN 1
+#define RETENTION_HOURS_MAX 87600        /* SMARTIMPORT_RETAIN_IDEMPOTENCY_HOURS lies in 1..87600 (10 years) */
 #define RETENTION_BATCH_OWNERS 100       /* imports or bulk batches one statement expires */
 #define RETENTION_MAX_STATEMENTS 2000    /* DELETEs of one kind in one run; a backlog takes several runs */
 #define RETENTION_RUN_BUDGET_MS 600000   /* a run starts no new batch after 10 minutes */
@@ -20,9 +22,10 @@ struct retention_settings {
     int jobs_days;         /* SMARTIMPORT_RETAIN_JOBS_DAYS (30): finished jobs and their audit rows */
     int events_days;       /* SMARTIMPORT_RETAIN_EVENTS_DAYS (90): import_events */
     int bulk_days;         /* SMARTIMPORT_RETAIN_BULK_STAGED_DAYS (7): staged rows of failed bulk batches */
+    int idempotency_hours; /* SMARTIMPORT_RETAIN_IDEMPOTENCY_HOURS (24): idempotency keys (sql/0028) */
 };
 
-/* Reads the four settings (defaults above), each checked against 1..3650.  0, or -1 with
+/* Reads the five settings (defaults above), each checked against its bounds.  0, or -1 with
  * err naming the variable. */
 int retention_settings_load(struct retention_settings *s, char *const *envp, struct si_error *err);
 

@@ -15,6 +15,7 @@ libsmartimport_la_SOURCES = \
 	modules/runtime/si_function.c modules/runtime/si_function.h \
 	modules/runtime/si_import.c modules/runtime/si_import.h modules/runtime/si_import_decisions.c \
 	modules/runtime/si_http.c modules/runtime/si_http.h \
+	modules/runtime/si_idempotency.c modules/runtime/si_idempotency.h \
 	modules/runtime/si_json.c modules/runtime/si_json.h \
 	modules/runtime/si_jwt.c modules/runtime/si_jwt.h \
 	modules/runtime/si_llm.c modules/runtime/si_llm.h \

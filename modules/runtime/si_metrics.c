@@ -163,6 +163,12 @@ void si_metrics_db_timeout(void)
         atomic_fetch_add_explicit(&self->db_timeouts, 1, memory_order_relaxed);
 }
 
+void si_metrics_idempotent_replay(void)
+{
+    if (self != NULL)
+        atomic_fetch_add_explicit(&self->idempotent_replays, 1, memory_order_relaxed);
+}
+
 void si_metrics_sse_streams(long long open)
 {
     if (self != NULL)
@@ -272,6 +278,7 @@ void si_metrics_fold(struct si_metrics_file *dst, const struct si_metrics_file *
     hist_fold(&dst->latency, &src->latency);
     FOLD(db_reconnects);
     FOLD(db_timeouts);
+    FOLD(idempotent_replays);
     FOLD(sse_streams_opened);
     FOLD(sse_events_delivered);
     FOLD(sse_live_delivered);

@@ -69,6 +69,8 @@ struct si_metrics_file {
     _Atomic int64_t in_flight;
     /* si_db.c: connections replaced after they broke; statements past their deadline. */
     _Atomic uint64_t db_reconnects, db_timeouts;
+    /* si_idempotency.c: repeats answered with the stored answer (the handler did not run). */
+    _Atomic uint64_t idempotent_replays;
     /* import-events. */
     _Atomic int64_t sse_streams_open;
     _Atomic uint64_t sse_streams_opened, sse_events_delivered, sse_live_delivered;
@@ -93,6 +95,7 @@ void si_metrics_request_start(void);
 void si_metrics_request_end(int status, double ms, bool started);
 void si_metrics_db_reconnect(void);
 void si_metrics_db_timeout(void);
+void si_metrics_idempotent_replay(void);
 /* import-events: its count of open streams; a stream opened; events sent (live or stored). */
 void si_metrics_sse_streams(long long open);
 void si_metrics_sse_opened(void);

@@ -29,6 +29,7 @@
  * checks and the function's init and cleanup hooks, prints the verdict and
  * exits, before any socket is touched. */
 #include "si_clock.h"
+#include "si_idempotency.h"
 #include "si_server.h"
 #include "si_limits.h"
 #include "si_log.h"
@@ -98,6 +99,12 @@ void si_server_dispatch(struct si_ctx *ctx, struct si_request *req, struct si_re
         si_response_header(resp, "Allow", fn->methods);
         return;
     }
+    /* Idempotency-Key (si_idempotency.h): a replay or its errors answer without the handler. */
+    struct si_idem idem;
+    if (si_idem_begin(ctx, req, resp, &idem) != 0) {
+        si_idem_finish(ctx, req, resp, &idem);
+        return;
+    }
     int rc = fn->handle(ctx, req, resp);
     if (rc != 0 && resp->body.len == 0)
         si_response_error(resp, 500, "internal", "internal error");
@@ -105,6 +112,7 @@ void si_server_dispatch(struct si_ctx *ctx, struct si_request *req, struct si_re
         si_log(SI_LOG_ERROR, "handler left a transaction open; rolled back", NULL);
         si_db_rollback(ctx->db);
     }
+    si_idem_finish(ctx, req, resp, &idem);
 }
 
 static void write_response(FCGX_Request *r, const char *method, const struct si_response *resp)

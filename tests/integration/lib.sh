@@ -78,6 +78,27 @@ default_currency() {
   [[ $got == 200 ]] || { echo "not ok - setup: $user's default currency $code (got $got)"; exit 1; }
 }
 
+# retention_purge: enqueues the task retention.purge (modules/retention) with a fresh job key in
+# its lane and waits for it (120 s); prints its result (t0112, t0120).  Needs DATABASE_URL.
+retention_purge() {
+  local id deadline=$(( $(date +%s) + 120 )) q=(psql -X -q -t -A -v ON_ERROR_STOP=1 "${DATABASE_URL:?}" -c)
+  id="$("${q[@]}" "SELECT id FROM jobs_add('retention.purge', '{}', p_job_key => 'test-$(cat /proc/sys/kernel/random/uuid)', p_queue => 'retention')")"
+  until [[ $("${q[@]}" "SELECT state FROM jobs WHERE id = $id") == succeeded ]]; do
+    if (( $(date +%s) > deadline )); then echo "not ok - the purge job $id did not finish: $("${q[@]}" "SELECT state, error FROM jobs WHERE id = $id")" >&2; return 1; fi
+    sleep 0.2
+  done
+  "${q[@]}" "SELECT result FROM jobs WHERE id = $id"
+}
+# worker_refuses TOKEN_KEY VAR=VALUE...: for each setting, a check that smartimport-worker started
+# with it exits 2 at once, naming the variable in its log.
+worker_refuses() {
+  local key=$1 bad rc; shift
+  for bad in "$@"; do
+    rc=0; timeout -s KILL 20 env -u SMARTIMPORT_LOG_FILE SMARTIMPORT_TOKEN_KEY="$key" "$bad" ./modules/jobs/smartimport-worker > "$T/bad.log" 2>&1 || rc=$?
+    check "$bad stops the worker at start (exit 2), naming the variable" \
+      bash -c "[[ $rc == 2 ]] && grep -q '${bad%%=*}' '$T/bad.log'"
+  done
+}
 now_ms() { date +%s%3N; }
 jqf()    { jq -e "$@" >/dev/null; }
 # wait_for_line FILE REGEX MS: wait until a line of FILE matches; sets WAITED (ms).

@@ -1,5 +1,5 @@
 /* check_retention.c: retention.purge's settings (modules/retention): the defaults, the
- * bounds 1..3650 of each SMARTIMPORT_RETAIN_*_DAYS, and the registration that a bad value
+ * bounds 1..3650 of each SMARTIMPORT_RETAIN_*_DAYS (1..87600 of SMARTIMPORT_RETAIN_IDEMPOTENCY_HOURS), and the registration that a bad value
  * refuses, naming the variable. */
 #include <check.h>
 #include <stdlib.h>
@@ -18,6 +18,7 @@ START_TEST(unset_settings_are_the_defaults)
     ck_assert_int_eq(s.jobs_days, 30);
     ck_assert_int_eq(s.events_days, 90);
     ck_assert_int_eq(s.bulk_days, 7);
+    ck_assert_int_eq(s.idempotency_hours, 24);
 }
 END_TEST
 
@@ -36,6 +37,11 @@ static const struct {
     { "SMARTIMPORT_RETAIN_EVENTS_DAYS", " 9", 0 },
     { "SMARTIMPORT_RETAIN_BULK_STAGED_DAYS", "14", 1 },
     { "SMARTIMPORT_RETAIN_BULK_STAGED_DAYS", "1e3", 0 },
+    { "SMARTIMPORT_RETAIN_IDEMPOTENCY_HOURS", "1", 1 },
+    { "SMARTIMPORT_RETAIN_IDEMPOTENCY_HOURS", "87600", 1 },
+    { "SMARTIMPORT_RETAIN_IDEMPOTENCY_HOURS", "0", 0 },
+    { "SMARTIMPORT_RETAIN_IDEMPOTENCY_HOURS", "87601", 0 },
+    { "SMARTIMPORT_RETAIN_IDEMPOTENCY_HOURS", "24h", 0 },
 };
 
 START_TEST(each_setting_is_an_integer_from_1_to_3650)
@@ -53,6 +59,7 @@ START_TEST(each_setting_is_an_integer_from_1_to_3650)
         int got = strcmp(CASES[_i].var, "SMARTIMPORT_RETAIN_STAGED_DAYS") == 0 ? s.staged_days
                   : strcmp(CASES[_i].var, "SMARTIMPORT_RETAIN_JOBS_DAYS") == 0   ? s.jobs_days
                   : strcmp(CASES[_i].var, "SMARTIMPORT_RETAIN_EVENTS_DAYS") == 0 ? s.events_days
+                  : strcmp(CASES[_i].var, "SMARTIMPORT_RETAIN_IDEMPOTENCY_HOURS") == 0 ? s.idempotency_hours
                                                                                  : s.bulk_days;
         ck_assert_int_eq(got, want);
     } else {

@@ -17,6 +17,7 @@
 #include "si_db.h"
 #include "si_event.h"
 #include "si_function.h"
+#include "si_idempotency.h"
 #include "si_import.h"
 
 /* --- numeric settings ----------------------------------------------------- */
@@ -399,6 +400,67 @@ START_TEST(base64_long_input_reaches_the_sink_in_chunks_and_a_failing_sink_stops
 }
 END_TEST
 
+START_TEST(an_idempotency_key_is_1_to_255_printable_ascii_characters)
+{
+    char key[SI_IDEMPOTENCY_KEY_MAX + 2];
+    memset(key, 'k', sizeof key - 1);
+    key[sizeof key - 1] = '\0';
+    ck_assert(!si_idem_key_valid(key));                   /* 256 */
+    key[SI_IDEMPOTENCY_KEY_MAX] = '\0';
+    ck_assert(si_idem_key_valid(key));                    /* 255 */
+    ck_assert(si_idem_key_valid("a"));
+    ck_assert(si_idem_key_valid("9f1c2e9a-3b7d-4c1e-8f00-1a2b3c4d5e6f"));
+    ck_assert(si_idem_key_valid("order 42: ~!@#$%^&*()"));
+    ck_assert(!si_idem_key_valid(""));
+    ck_assert(!si_idem_key_valid("tab\there"));
+    ck_assert(!si_idem_key_valid("del\x7f"));
+    ck_assert(!si_idem_key_valid("caf\xc3\xa9"));
+}
+END_TEST
+
+static int idem_handler(struct si_ctx *ctx, struct si_request *req, struct si_response *resp)
+{
+    (void)ctx;
+    (void)req;
+    resp->status = 200;
+    return 0;
+}
+
+/* Where the header does not apply, si_idem_begin lets the request run untouched (no row, no
+ * check of the key, the body reader as it was): a GET, a function without a caller, or one
+ * without a database. */
+START_TEST(the_header_is_ignored_where_it_does_not_apply)
+{
+    struct si_arena arena;
+    si_arena_init(&arena, SI_ARENA_MAX);
+    struct si_config cfg;
+    struct si_error err;
+    char *envp[] = { NULL };
+    ck_assert_int_eq(si_config_load(&cfg, envp, &err), 0);
+    struct si_function auth_fn = { .name = "t", .methods = "GET,POST", .needs_auth = true, .handle = idem_handler };
+    struct si_function open_fn = { .name = "t", .methods = "GET,POST", .needs_db = true, .handle = idem_handler };
+    struct si_function fns[] = { auth_fn, open_fn, auth_fn };
+    const char *methods[] = { "POST", "POST", "GET" };
+    for (int i = 0; i < 3; i++) {
+        struct si_ctx ctx = { .config = &cfg, .function = &fns[i], .arena = &arena };
+        struct si_param headers[] = { { "idempotency-key", "" } };   /* not even a valid key */
+        struct si_request req = { .method = methods[i], .path = "/x", .query = "", .headers = headers,
+                                  .n_headers = 1, .content_length = -1 };
+        struct si_response resp;
+        si_response_init(&resp);
+        struct si_idem idem;
+        ck_assert_int_eq(si_idem_begin(&ctx, &req, &resp, &idem), 0);
+        ck_assert(!idem.active);
+        ck_assert_ptr_null(req.body_read);
+        ck_assert_int_eq(resp.status, 500);   /* untouched */
+        ck_assert_uint_eq(resp.body.len, 0);
+        si_idem_finish(&ctx, &req, &resp, &idem);
+        si_response_cleanup(&resp);
+    }
+    si_arena_cleanup(&arena);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("runtime_kit");
@@ -426,6 +488,10 @@ int main(void)
     tcase_add_test(tc, base64_standard_skips_whitespace_and_takes_optional_padding);
     tcase_add_test(tc, base64_url_is_strict_and_canonical);
     tcase_add_test(tc, base64_long_input_reaches_the_sink_in_chunks_and_a_failing_sink_stops_it);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("idempotency");
+    tcase_add_test(tc, an_idempotency_key_is_1_to_255_printable_ascii_characters);
+    tcase_add_test(tc, the_header_is_ignored_where_it_does_not_apply);
     suite_add_tcase(s, tc);
     tc = tcase_create("import_status");
     tcase_add_test(tc, an_import_moves_only_along_the_status_machine);

@@ -105,20 +105,30 @@ function queryString(query) {
 
 // api(session, method, path, {query, body}): the parsed JSON of a 2xx answer, else throws
 // an ApiError whose message is the API's `error` (never the raw JSON).
+// A call that changes state (not GET or HEAD) with a token carries an Idempotency-Key made for
+// this call; when the connection breaks before an answer it is sent once more with the same
+// key, so the server runs it at most once (the second answer may be the first one replayed).
+// In development mode (the user id in the body) no key is sent: the server would need the id
+// in the query string to own it.
 export async function api(session, method, path, { query = {}, body = undefined } = {}) {
   const q = { ...query };
   const b = body === undefined ? undefined : { ...body };
   const headers = { Accept: 'application/json' };
   identify(session, method, q, b, headers);
   if (b !== undefined) headers['Content-Type'] = 'application/json';
+  const keyed = session.mode === 'jwt' && method !== 'GET' && method !== 'HEAD';
+  if (keyed) headers['Idempotency-Key'] = newUuid();
   let res;
-  try {
-    res = await fetch(path + queryString(q), {
-      method, headers, body: b === undefined ? undefined : JSON.stringify(b),
-      credentials: 'omit', cache: 'no-store',
-    });
-  } catch (e) {
-    throw new ApiError(0, 'network', statusWords(0));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      res = await fetch(path + queryString(q), {
+        method, headers, body: b === undefined ? undefined : JSON.stringify(b),
+        credentials: 'omit', cache: 'no-store',
+      });
+      break;
+    } catch (e) {
+      if (!keyed || attempt >= 2) throw new ApiError(0, 'network', statusWords(0));
+    }
   }
   if (res.status === 204) return { ok: true };
   let parsed = null;
