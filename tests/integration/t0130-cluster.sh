@@ -155,6 +155,9 @@ for _ in $(seq 1 400); do
   sleep 0.05
 done
 check "host 2 is lost while one of V's commits waits inside its transaction there, and others were acknowledged" test "$inside" = 1
+slot_host="SELECT coalesce(max(host(r.client_addr)), '') FROM pg_replication_slots s
+             JOIN pg_stat_replication r ON r.pid = s.active_pid WHERE s.slot_name = 'smartimport_cdc'"
+echo "# the CDC slot was held from ${held_before:=$(sql "$slot_host")} before the loss"
 KILLED_AT="$(date +%s%N)"
 "$CLUSTER" kill-host 2 > "$T/kill.out" 2>&1
 touch "$T/killed"
@@ -164,6 +167,12 @@ LOCKER=""
 check "scripts/cluster kill-host 2 removed host 2's namespace" \
   bash -c "! ip netns list | grep -q '^$SMARTIMPORT_CLUSTER_NAME-h2\\b'"
 for p in "${pids[@]}"; do wait "$p" || true; done
+
+# The CDC daemons: one held the replication slot, the other retried (back-off up to 5 s); after the
+# loss host 1's holds it (taken over when host 2 held it: its walsender ends with the connection).
+for _ in $(seq 1 150); do [[ $(sql "$slot_host") == "$H1" ]] && break; sleep 0.2; done
+check "after the loss the CDC slot is read by host 1's daemon (held from ${held_before:-nobody} before)" \
+  test "$(sql "$slot_host")" = "$H1"
 
 total=$(( ( USERS + 1 ) * STATEMENTS ))
 acked="$(wc -l < "$T/acked")"
