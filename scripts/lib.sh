@@ -86,6 +86,19 @@ route_functions() {
   awk '!/^[[:space:]]*(#|$)/ { print $1 }' "$ROOT/nginx/routes" | awk '!seen[$0]++'
 }
 
+# fn_tcp_port FN: the TCP port function FN listens on on every responder host of a cluster
+# (scripts/cluster, scripts/render-nginx --hosts): SMARTIMPORT_CLUSTER_BASE_PORT (9100) + its
+# place in nginx/routes (1 for the first function listed), the same on every host.
+fn_tcp_port() {
+  local base="${SMARTIMPORT_CLUSTER_BASE_PORT:-9100}" i=0 f
+  [[ $base =~ ^[0-9]+$ ]] && (( base >= 1024 && base <= 65000 )) || die "bad SMARTIMPORT_CLUSTER_BASE_PORT '$base'"
+  for f in $(route_functions); do
+    i=$(( i + 1 ))
+    [[ $f == "$1" ]] && { echo $(( base + i )); return 0; }
+  done
+  die "$1 is not a function listed in nginx/routes"
+}
+
 # bench_nginx_limits PORT NAME=VALUE...: a benchmark that opens more connections from
 # 127.0.0.1 than nginx's per-address defaults allow (scripts/render-nginx) raises them for
 # the stack it uses: exported for a stack scripts/up starts next, and when nginx already

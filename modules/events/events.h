@@ -126,6 +126,8 @@ struct ev_settings {
     size_t out_max;           /* SMARTIMPORT_EVENTS_OUT_MAX */
     int heartbeat_ms;         /* SMARTIMPORT_EVENTS_HEARTBEAT_MS */
     int query_timeout_ms;     /* SMARTIMPORT_EVENTS_QUERY_TIMEOUT_MS */
+    const char *web_server_addrs;   /* FCGI_WEB_SERVER_ADDRS: the peers a TCP socket accepts
+                                     * (NULL: any; si_listen.h), as libfcgi's accept does */
 };
 
 /* What an epoll entry points at: the first member of each watched thing. */

@@ -21,6 +21,7 @@
  * FCGI_END_REQUEST, give the queued bytes EV_SHUTDOWN_DRAIN_MS to leave, free
  * everything and return.  SIGUSR1 logs a stats line and reopens SMARTIMPORT_LOG_FILE. */
 #include "events.h"
+#include "si_listen.h"
 #include "si_log.h"
 
 #include <errno.h>
@@ -30,6 +31,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -66,7 +69,9 @@ static void accept_pause(struct ev_loop *L, long long now)
 static void accept_some(struct ev_loop *L)
 {
     for (int i = 0; i < 64 && L->accept_fd >= 0; i++) {
-        int fd = accept4(L->accept_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage peer;
+        socklen_t peer_len = sizeof peer;
+        int fd = accept4(L->accept_fd, (struct sockaddr *)&peer, &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
@@ -75,6 +80,18 @@ static void accept_some(struct ev_loop *L)
             si_logf(SI_LOG_WARN, "accept failed: %s; pausing for 100 ms", strerror(errno));
             accept_pause(L, ev_now_ms());
             return;
+        }
+        if (peer.ss_family == AF_INET || peer.ss_family == AF_INET6) {
+            /* FastCGI over TCP: only nginx's addresses (FCGI_WEB_SERVER_ADDRS), and no Nagle
+             * delay on the small writes of a stream. */
+            if (!si_listen_peer_allowed((struct sockaddr *)&peer, L->set.web_server_addrs)) {
+                si_log(SI_LOG_WARN, "connection from an address not in FCGI_WEB_SERVER_ADDRS: closed", NULL);
+                close(fd);
+                continue;
+            }
+            int one = 1;
+            if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+                si_logf(SI_LOG_WARN, "TCP_NODELAY: %s", strerror(errno));
         }
         if (L->n_conns >= (size_t)L->set.max_streams + EV_MAX_PENDING_CONNS) {
             si_log(SI_LOG_WARN, "too many connections: refused one", NULL);

@@ -6,6 +6,7 @@
  * in events.h.  --check-config checks those settings and exits (si_config.h). */
 #include "events.h"
 #include "si_metrics.h"
+#include "si_listen.h"
 #include "si_log.h"
 
 #include <errno.h>
@@ -15,8 +16,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -39,6 +38,7 @@ static int load_settings(struct ev_settings *set, struct si_error *err)
     set->out_max = (size_t)out;
     set->heartbeat_ms = (int)hb;
     set->query_timeout_ms = (int)query;
+    set->web_server_addrs = si_env_get(environ, "FCGI_WEB_SERVER_ADDRS");
     return 0;
 }
 
@@ -63,33 +63,16 @@ static int open_listen_socket(const struct si_config *cfg)
         socklen_t len = sizeof accepting;
         if (getsockopt(STDIN_FILENO, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) != 0 || !accepting) {
             si_log(SI_LOG_ERROR, "standard input is not a FastCGI socket: start me with spawn-fcgi, "
-                                 "or set SMARTIMPORT_LISTEN=/path/to.sock", NULL);
+                                 "or set SMARTIMPORT_LISTEN=/path/to.sock or tcp:HOST:PORT", NULL);
             return -1;
         }
         return STDIN_FILENO;
     }
-    struct sockaddr_un addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sun_family = AF_UNIX;
-    if (strlen(cfg->listen_path) >= sizeof addr.sun_path) {
-        si_log(SI_LOG_ERROR, "SMARTIMPORT_LISTEN is too long for a unix socket path", NULL);
-        return -1;
-    }
-    memcpy(addr.sun_path, cfg->listen_path, strlen(cfg->listen_path) + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    char why[200];
+    int fd = si_listen_open(cfg->listen_path, 1024, 0, why, sizeof why);
     if (fd < 0)
-        goto fail;
-    struct stat st;
-    if (lstat(cfg->listen_path, &st) == 0 && S_ISSOCK(st.st_mode))
-        unlink(cfg->listen_path);
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, 1024) != 0)
-        goto fail;
+        si_logf(SI_LOG_ERROR, "cannot listen on SMARTIMPORT_LISTEN: %s", why);
     return fd;
-fail:
-    si_logf(SI_LOG_ERROR, "cannot listen on SMARTIMPORT_LISTEN: %s", strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    return -1;
 }
 
 static int check_settings(const struct si_config *cfg, void *arg, struct si_error *err)

@@ -21,6 +21,7 @@ libsmartimport_la_SOURCES = \
 	modules/runtime/si_llm.c modules/runtime/si_llm.h \
 	modules/runtime/si_base64.c modules/runtime/si_base64.h \
 	modules/runtime/si_limits.h \
+	modules/runtime/si_listen.c modules/runtime/si_listen.h \
 	modules/runtime/si_log.c modules/runtime/si_log.h \
 	modules/runtime/si_metrics.c modules/runtime/si_metrics.h \
 	modules/runtime/si_money.c modules/runtime/si_money.h \

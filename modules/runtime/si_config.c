@@ -1,5 +1,6 @@
 /* si_config.c: environment -> struct si_config, with every value checked. */
 #include "si_config.h"
+#include "si_listen.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -8,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 const char *si_env_get(char *const *envp, const char *name)
@@ -147,10 +147,10 @@ int si_config_check_common(const struct si_config *cfg, bool needs_db, bool need
                             "SMARTIMPORT_JWT_SECRET is not set (or set SMARTIMPORT_AUTH=trust-body for development)");
     if (cfg->log_file != NULL && si_check_log_file("SMARTIMPORT_LOG_FILE", cfg->log_file, err) != 0)
         return -1;
-    struct sockaddr_un addr;
-    if (cfg->listen_path != NULL && strlen(cfg->listen_path) >= sizeof addr.sun_path)
-        return si_error_set(err, 500, "bad_config", "SMARTIMPORT_LISTEN is longer than %zu bytes",
-                            sizeof addr.sun_path - 1);
+    struct si_listen_addr addr;
+    char why[120];
+    if (cfg->listen_path != NULL && si_listen_parse(cfg->listen_path, &addr, why, sizeof why) != 0)
+        return si_error_set(err, 500, "bad_config", "SMARTIMPORT_LISTEN: %s", why);
     return 0;
 }
 

@@ -70,7 +70,8 @@ bool si_check_config_asked(int argc, char **argv);
 
 /* What every binary checks: DATABASE_URL set when needs_db, SMARTIMPORT_JWT_SECRET set in
  * jwt mode when needs_auth, SMARTIMPORT_LOG_FILE appendable (or creatable), SMARTIMPORT_LISTEN
- * short enough for a unix socket.  0, or -1 with err naming the variable.  Nothing is created. */
+ * a valid address (a unix path short enough, or tcp:HOST:PORT: si_listen.h).  0, or -1 with
+ * err naming the variable.  Nothing is created. */
 int si_config_check_common(const struct si_config *cfg, bool needs_db, bool needs_auth, struct si_error *err);
 
 /* A log file the process could append to: it exists and opens for appending, or its folder

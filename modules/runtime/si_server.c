@@ -32,6 +32,7 @@
 #include "si_idempotency.h"
 #include "si_server.h"
 #include "si_limits.h"
+#include "si_listen.h"
 #include "si_log.h"
 #include "si_metrics.h"
 
@@ -283,14 +284,15 @@ int si_server_main(const struct si_function *fn, int argc, char **argv)
     }
     int listen_fd = 0;
     if (cfg.listen_path != NULL) {
-        listen_fd = FCGX_OpenSocket(cfg.listen_path, 1024);
+        char why[200];
+        listen_fd = si_listen_open(cfg.listen_path, 1024, 0, why, sizeof why);
         if (listen_fd < 0) {
-            si_logf(SI_LOG_ERROR, "cannot listen on SMARTIMPORT_LISTEN: %s", strerror(errno));
+            si_logf(SI_LOG_ERROR, "cannot listen on SMARTIMPORT_LISTEN: %s", why);
             return 2;
         }
     } else if (FCGX_IsCGI()) {
         si_log(SI_LOG_ERROR, "standard input is not a FastCGI socket: start me with spawn-fcgi, "
-                             "or set SMARTIMPORT_LISTEN=/path/to.sock", NULL);
+                             "or set SMARTIMPORT_LISTEN=/path/to.sock or tcp:HOST:PORT", NULL);
         return 2;
     }
 

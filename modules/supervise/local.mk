@@ -5,7 +5,8 @@ SUPERVISE_SOURCES = modules/supervise/supervise.h modules/supervise/sv_spec.c \
 	modules/supervise/sv_child.c modules/supervise/sv_state.c
 modules_supervise_smartimport_supervise_SOURCES = modules/supervise/main_supervise.c $(SUPERVISE_SOURCES)
 modules_supervise_smartimport_supervise_LDADD = libsmartimport.la $(JANSSON_LIBS)
-EXTRA_DIST += modules/supervise/README.md
+# tests/bench/cluster_load.py: the load of scripts/bench-cluster (a cluster of supervised hosts).
+EXTRA_DIST += modules/supervise/README.md tests/bench/cluster_load.py
 
 check_PROGRAMS += tests/unit/check_supervise
 TESTS += tests/unit/check_supervise

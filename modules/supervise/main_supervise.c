@@ -110,8 +110,11 @@ static void on_exit_status(struct supervisor *sv, struct sv_proc *p, int status)
         si_log(SI_LOG_WARN, "ended what the process left running", json_pack("{s:s, s:i}", "process", p->name,
                                                                                 "pid", (int)pid));
     /* A process that ended on its own or by SIGTERM may have shut its
-     * listening socket down (the responders do, to drain): use a new one. */
-    if (sv_exit_was_requested(status))
+     * listening unix socket down (the responders once did, to drain): use a new
+     * one.  A TCP socket stays open across every restart: reopening it would
+     * refuse the connections that arrive in between (nginx would mark the host
+     * failed). */
+    if (sv_exit_was_requested(status) && !p->socket_tcp)
         close_socket(p);
     if (sv->stopping || p->state == SV_STOPPING) {
         p->state = SV_STOPPED;
@@ -297,7 +300,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < sv.spec.n; i++) {
         struct sv_proc *p = &sv.spec.procs[i];
         close_socket(p);
-        if (p->socket_path != NULL)
+        if (p->socket_path != NULL && !p->socket_tcp)
             unlink(p->socket_path);
     }
     unlink(sv.state_path);

@@ -45,7 +45,8 @@ struct sv_proc {
     int rank;                 /* stop order: lower ranks stop first */
     int stop_signal;
     int stop_timeout_ms;
-    char *socket_path;        /* NULL: not a FastCGI function */
+    char *socket_path;        /* NULL: not a FastCGI function; else a unix path or tcp:HOST:PORT */
+    bool socket_tcp;          /* socket_path is a TCP address (kept open across every restart) */
     char *argv[SV_MAX_ARGS + 1];
     /* at run time */
     enum sv_state state;
@@ -71,6 +72,7 @@ struct sv_spec {
 /* sv_spec.c: reads the spec file.  One process a line, fields separated by
  * blanks ('#' starts a comment line):
  *     NAME RANK SIGNAL STOP_TIMEOUT_S SOCKET|- PROGRAM [ARG...]
+ * SOCKET: an absolute unix socket path or tcp:HOST:PORT (HOST:PORT alike; si_listen.h),
  * e.g. "ingest-statement 3 TERM 10 /srv/run/ingest-statement.sock /usr/lib/smartimport/smartimport-ingest-statement".
  * Returns 0, or -1 with a message (line number and reason) in err. */
 int sv_spec_load(struct sv_spec *spec, const char *path, char *err, size_t errlen);
@@ -79,7 +81,7 @@ void sv_spec_free(struct sv_spec *spec);
 int sv_signal_number(const char *name);   /* "TERM" or "SIGTERM" -> 15; -1 if unknown */
 
 /* sv_child.c: sockets, starting a process, describing how it ended. */
-int sv_listen(const char *path, char *err, size_t errlen);   /* a fresh listening unix socket */
+int sv_listen(const char *addr, char *err, size_t errlen);   /* a fresh listening socket: unix 0660, or TCP */
 pid_t sv_start(const struct sv_proc *p, const char *log_dir);
 void sv_describe_exit(int status, char *out, size_t n);      /* "exit 0", "signal SIGSEGV" */
 bool sv_exit_was_requested(int status);  /* exited on its own or by SIGTERM/SIGINT: it may have shut its socket */

@@ -1,6 +1,7 @@
 /* sv_child.c: a function's listening socket, starting one process, and how
  * a process ended. */
 #include "supervise.h"
+#include "si_listen.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,8 +11,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,40 +18,11 @@
  * caps it at net.core.somaxconn). */
 #define SV_LISTEN_BACKLOG 1024
 
-int sv_listen(const char *path, char *err, size_t errlen)
+int sv_listen(const char *addr, char *err, size_t errlen)
 {
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof addr.sun_path) {
-        snprintf(err, errlen, "socket path longer than %zu bytes", sizeof addr.sun_path - 1);
-        return -1;
-    }
-    memcpy(addr.sun_path, path, strlen(path) + 1);
-    struct stat st;
-    if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            snprintf(err, errlen, "%s exists and is not a socket", path);
-            return -1;
-        }
-        if (unlink(path) != 0) {
-            snprintf(err, errlen, "cannot remove the old socket: %s", strerror(errno));
-            return -1;
-        }
-    }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "socket: %s", strerror(errno));
-        return -1;
-    }
-    /* 0660 like spawn-fcgi -M 0660: nginx's workers and the owner only. */
-    mode_t old = umask(0117);
-    int rc = bind(fd, (struct sockaddr *)&addr, sizeof addr);
-    umask(old);
-    if (rc != 0 || listen(fd, SV_LISTEN_BACKLOG) != 0) {
-        snprintf(err, errlen, "%s: %s", rc != 0 ? "bind" : "listen", strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
+    /* 0660 like spawn-fcgi -M 0660: nginx's workers and the owner only.  A TCP socket gets
+     * SO_REUSEADDR: reopened at once after a supervisor restart. */
+    return si_listen_open(addr, SV_LISTEN_BACKLOG, 0660, err, errlen);
 }
 
 /* In the child, between fork and exec: only async-signal-safe calls. */

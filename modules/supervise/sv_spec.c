@@ -1,5 +1,6 @@
 /* sv_spec.c: reads the supervisor's spec file (format in supervise.h). */
 #include "supervise.h"
+#include "si_listen.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -80,11 +81,19 @@ static int parse_line(struct sv_proc *p, char *line, char *err, size_t errlen)
     }
     p->stop_timeout_ms = timeout_s * 1000;
     if (strcmp(fields[4], "-") != 0) {
-        if (fields[4][0] != '/') {
-            snprintf(err, errlen, "the socket path must be absolute");
+        /* An absolute unix socket path, or tcp:HOST:PORT (si_listen.h). */
+        struct si_listen_addr addr;
+        char why[120];
+        if (si_listen_parse(fields[4], &addr, why, sizeof why) != 0) {
+            snprintf(err, errlen, "bad socket '%s': %s", fields[4], why);
+            return -1;
+        }
+        if (!addr.tcp && fields[4][0] != '/') {
+            snprintf(err, errlen, "the socket path must be absolute (or tcp:HOST:PORT)");
             return -1;
         }
         p->socket_path = fields[4];
+        p->socket_tcp = addr.tcp;
     }
     if (fields[5][0] != '/') {
         snprintf(err, errlen, "the program path must be absolute");

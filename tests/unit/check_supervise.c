@@ -1,7 +1,10 @@
-/* check_supervise.c: the supervisor's spec parser, its restart back-off,
- * how it names an exit, and a real start of a process on a real socket. */
+/* check_supervise.c: the supervisor's spec parser (unix and TCP sockets), its restart
+ * back-off, how it names an exit, a real start of a process on a real socket, and the
+ * runtime's listening addresses (si_listen.h). */
+#include <arpa/inet.h>
 #include <check.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -14,6 +17,7 @@
 #include <unistd.h>
 
 #include "supervise.h"
+#include "si_listen.h"
 #include "health.h"
 
 static int parse(struct sv_spec *spec, const char *text, char *err, size_t n)
@@ -63,7 +67,101 @@ static const struct { const char *text, *why; } bad_specs[] = {
     { "a 1 TERM 10 rel.sock /bin/true\n", "must be absolute" },
     { "a 1 TERM 10 - true\n", "must be absolute" },
     { "a 1 TERM 10 - /bin/true\na 2 TERM 10 - /bin/true\n", "line 2: 'a' is listed twice" },
+    { "a 1 TERM 10 tcp:10.0.0.1:0 /bin/true\n", "the port must be 1..65535" },
+    { "a 1 TERM 10 tcp:10.0.0.1:65536 /bin/true\n", "the port must be 1..65535" },
+    { "a 1 TERM 10 tcp:10.0.0.1:90x1 /bin/true\n", "the port must be 1..65535" },
+    { "a 1 TERM 10 tcp:10.0.0.1: /bin/true\n", "the port must be 1..65535" },
+    { "a 1 TERM 10 tcp::9001 /bin/true\n", "expected a host" },
+    { "a 1 TERM 10 tcp:9001 /bin/true\n", "expected tcp:HOST:PORT" },
+    { "a 1 TERM 10 tcp:::1:9001 /bin/true\n", "IPv6 address goes in brackets" },
+    { "a 1 TERM 10 tcp:[::1]9001 /bin/true\n", "[ADDR]:PORT" },
+    { "a 1 TERM 10 tcp:ho$t:9001 /bin/true\n", "unexpected character" },
+    { "a 1 TERM 10 rel:x.sock /bin/true\n", "the port must be 1..65535" },
 };
+
+/* The socket field also takes TCP: tcp:HOST:PORT, HOST:PORT, [IPv6]:PORT (si_listen.h). */
+START_TEST(a_spec_socket_may_be_a_tcp_address)
+{
+    struct sv_spec spec;
+    char err[200] = "";
+    int rc = parse(&spec,
+                   "a 3 TERM 10 tcp:10.77.0.11:9001 /bin/a\n"
+                   "b 3 TERM 10 10.77.0.11:9002 /bin/b\n"
+                   "c 3 TERM 10 tcp:[fd00::11]:9003 /bin/c\n"
+                   "d 3 TERM 10 tcp:host-1.internal:9004 /bin/d\n"
+                   "e 3 TERM 10 /run/si/x:y.sock /bin/e\n",
+                   err, sizeof err);
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_int_eq(spec.n, 5);
+    ck_assert_str_eq(spec.procs[0].socket_path, "tcp:10.77.0.11:9001");
+    ck_assert(spec.procs[0].socket_tcp && spec.procs[1].socket_tcp && spec.procs[2].socket_tcp &&
+              spec.procs[3].socket_tcp);
+    ck_assert(!spec.procs[4].socket_tcp);
+    struct si_listen_addr a;
+    ck_assert_int_eq(si_listen_parse("tcp:[fd00::11]:9003", &a, err, sizeof err), 0);
+    ck_assert(a.tcp);
+    ck_assert_str_eq(a.host, "fd00::11");
+    ck_assert_str_eq(a.port, "9003");
+    ck_assert_int_eq(si_listen_parse("10.77.0.11:09002", &a, err, sizeof err), 0);
+    ck_assert_str_eq(a.host, "10.77.0.11");
+    ck_assert_str_eq(a.port, "9002");
+    /* SMARTIMPORT_LISTEN also takes a relative unix path, as FCGX_OpenSocket did. */
+    ck_assert_int_eq(si_listen_parse("run/fn.sock", &a, err, sizeof err), 0);
+    ck_assert(!a.tcp);
+    ck_assert_str_eq(a.path, "run/fn.sock");
+    sv_spec_free(&spec);
+}
+END_TEST
+
+/* FCGI_WEB_SERVER_ADDRS as libfcgi reads it: a comma-separated IPv4 list; unset allows all. */
+START_TEST(only_the_listed_peers_are_allowed_over_tcp)
+{
+    struct sockaddr_in in = { .sin_family = AF_INET };
+    ck_assert_int_eq(inet_pton(AF_INET, "10.77.0.1", &in.sin_addr), 1);
+    const struct sockaddr *peer = (const struct sockaddr *)&in;
+    ck_assert(si_listen_peer_allowed(peer, NULL));
+    ck_assert(si_listen_peer_allowed(peer, ""));
+    ck_assert(si_listen_peer_allowed(peer, "10.77.0.1"));
+    ck_assert(si_listen_peer_allowed(peer, "127.0.0.1, 10.77.0.1"));
+    ck_assert(!si_listen_peer_allowed(peer, "10.77.0.11"));
+    ck_assert(!si_listen_peer_allowed(peer, "10.77.0.10,10.77.0.100,junk"));
+    struct sockaddr_in6 in6 = { .sin6_family = AF_INET6 };
+    ck_assert(!si_listen_peer_allowed((const struct sockaddr *)&in6, "10.77.0.1"));
+    ck_assert(si_listen_peer_allowed((const struct sockaddr *)&in6, NULL));
+    struct sockaddr_un un = { .sun_family = AF_UNIX };
+    ck_assert(si_listen_peer_allowed((const struct sockaddr *)&un, "10.77.0.1"));
+}
+END_TEST
+
+/* A TCP socket the supervisor owns: a client that connects before the process starts waits in
+ * the backlog, and the address can be bound again at once after the socket is closed
+ * (SO_REUSEADDR: a connection left in TIME_WAIT does not block the rebind). */
+START_TEST(a_tcp_socket_queues_clients_and_rebinds_at_once)
+{
+    /* A free port: bind :0, read it, close. */
+    int probe = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof addr;
+    ck_assert_int_eq(bind(probe, (struct sockaddr *)&addr, sizeof addr), 0);
+    ck_assert_int_eq(getsockname(probe, (struct sockaddr *)&addr, &len), 0);
+    close(probe);
+    char spec[64], err[200] = "";
+    snprintf(spec, sizeof spec, "tcp:127.0.0.1:%u", (unsigned)ntohs(addr.sin_port));
+
+    for (int round = 0; round < 2; round++) {
+        int fd = sv_listen(spec, err, sizeof err);
+        ck_assert_msg(fd >= 0, "round %d: %s", round, err);
+        int c = socket(AF_INET, SOCK_STREAM, 0);
+        ck_assert_int_eq(connect(c, (struct sockaddr *)&addr, sizeof addr), 0);
+        int s = accept(fd, NULL, NULL);
+        ck_assert_int_ge(s, 0);
+        /* The server side closes first: its end of the connection stays in TIME_WAIT. */
+        close(s);
+        close(c);
+        close(fd);
+    }
+}
+END_TEST
 
 START_TEST(a_bad_spec_is_refused_with_its_line_and_reason)
 {
@@ -265,6 +363,9 @@ static Suite *supervise_suite(void)
     TCase *tc = tcase_create("spec");
     tcase_add_test(tc, a_spec_lists_processes_with_rank_signal_timeout_socket_and_argv);
     tcase_add_loop_test(tc, a_bad_spec_is_refused_with_its_line_and_reason, 0, sizeof bad_specs / sizeof bad_specs[0]);
+    tcase_add_test(tc, a_spec_socket_may_be_a_tcp_address);
+    tcase_add_test(tc, only_the_listed_peers_are_allowed_over_tcp);
+    tcase_add_test(tc, a_tcp_socket_queues_clients_and_rebinds_at_once);
     suite_add_tcase(s, tc);
     tc = tcase_create("restarts");
     tcase_add_test(tc, restarts_are_immediate_first_then_back_off_to_a_cap);
