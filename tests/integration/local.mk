@@ -36,6 +36,7 @@ INTEGRATION_SHELL_TESTS = tests/integration/t0001-health.sh tests/integration/t0
 	tests/integration/t0098-events-db-restart.sh \
 	tests/integration/t0110-systemd.sh \
 	tests/integration/t0113-metrics.sh \
+	tests/integration/t0131-failover.sh \
 	tests/integration/t0099-db-outage.sh
 dist_check_SCRIPTS += $(INTEGRATION_SHELL_TESTS)
 EXTRA_DIST += tests/integration/lib.sh tests/integration/fcgi_client.py
