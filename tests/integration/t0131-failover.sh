@@ -196,6 +196,7 @@ check "the CDC slot is on the new primary" test \
 check "smartimport-cdc streams from it again" within 60 streaming
 check "a bulk import of 50 purchases after the failover completes" bulk after 50
 check "every consumer applied all 100 purchases, each once" applied 100
+echo "# smartimport-cdc after the failover: $(sql "SELECT jobs_existing FROM cdc_state") enqueue(s) replayed from the slot's copy found their jobs already there"
 check "the wallets got each purchase once: 100 x 10 points over 5 customers" test \
   "$(sql "SELECT string_agg(points::text, ',' ORDER BY customer_id) FROM wallets WHERE merchant_id = '$M'")" = "200,200,200,200,200"
 check "tiers' spend: each customer 20 purchases x 1000" test \
