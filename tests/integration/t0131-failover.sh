@@ -147,8 +147,8 @@ check "the load commits imports before the failover ($(acked))" test "$(acked)" 
 TL_BEFORE="$(timeline)"
 EV_AT_KILL="$(sql "SELECT coalesce(max(id), 0) FROM import_events WHERE user_id = '$U'")"
 OLD="$("${HA[@]}" "$S/pg-ha" primary)"
-KILLED_MS="$(now_ms)"
 "${HA[@]}" "$S/pg-ha" kill-primary > "$T/kill.out" 2>&1
+KILLED_MS="$(now_ms)"   # after the SIGKILL: an import begun later cannot have reached the old primary
 check "kill-primary killed the primary ($OLD)" grep -qx "$OLD" "$T/kill.out"
 # Writes are back when an import begun after the kill has its commit acknowledged (a generous
 # bound: 90 s); the figure printed is the kill to that acknowledgement.
