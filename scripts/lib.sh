@@ -25,6 +25,26 @@ pg_bindir() {
   echo "$d"
 }
 
+# The PostgreSQL settings every cluster of ours runs with, NAME<TAB>VALUE a line: scripts/pg writes
+# them into smartimport.conf, scripts/pg-ha into Patroni's configuration.
+# Logical decoding for smartimport-cdc (modules/cdc): a slot on the publication smartimport_purchases
+# read over the replication protocol.  wal_level needs a restart (scripts/down && scripts/up).  A slot
+# keeps WAL until its reader confirms; max_slot_wal_keep_size bounds that when the reader is gone.
+# The log never quotes row values (ids, hashes, descriptions, account numbers): no DETAIL,
+# HINT, CONTEXT or statement text (log_error_verbosity, log_min_error_statement), no bind
+# parameters, and no ERROR or WARNING lines at all (log_min_messages = log), since their
+# primary message can quote a value ('invalid input syntax for type uuid: "..."'). A
+# statement's error is logged by the responder that got it, with its SQLSTATE.
+pg_shared_settings() {
+  printf '%s\t%s\n' \
+    fsync on  max_connections 100 \
+    wal_level logical  max_replication_slots 10  max_wal_senders 10  max_slot_wal_keep_size 4GB \
+    log_line_prefix '%m [%p] %q%u@%d ' \
+    log_error_verbosity terse  log_min_messages log  log_min_error_statement panic \
+    log_parameter_max_length 0  log_parameter_max_length_on_error 0 \
+    log_statement none  log_min_duration_statement -1
+}
+
 # A TCP port on 127.0.0.1 that nothing listens on (nothing answers a connect).
 free_port() {
   local port _

@@ -66,7 +66,9 @@ int cdc_settings_load(struct cdc_settings *s, char *const *envp, struct si_error
     s->batch_ms = 50;
     s->status_ms = 10000;
     s->retry_max_ms = 5000;
+    s->create_slot = 1;
     if (si_env_int(envp, "SMARTIMPORT_CDC_BATCH_MS", 1, 10000, &s->batch_ms, err) != 0 ||
+        si_env_int(envp, "SMARTIMPORT_CDC_CREATE_SLOT", 0, 1, &s->create_slot, err) != 0 ||
         si_env_int(envp, "SMARTIMPORT_CDC_STATUS_MS", 100, 50000, &s->status_ms, err) != 0 ||
         si_env_int(envp, "SMARTIMPORT_CDC_RETRY_MAX_MS", 100, 60000, &s->retry_max_ms, err) != 0)
         return -1;
@@ -307,7 +309,7 @@ static int handle_copy(struct cdc *c, const unsigned char *buf, size_t len, stru
     return si_error_set(err, 502, "bad_message", "unexpected replication message");
 }
 
-/* Connects for replication, makes the slot if missing, starts streaming. */
+/* Connects for replication, makes the slot if missing (create_slot), starts streaming. */
 static int start(struct cdc *c, struct si_error *err)
 {
     const char *keys[] = { "dbname", "replication", "application_name", "connect_timeout", NULL };
@@ -319,20 +321,25 @@ static int start(struct cdc *c, struct si_error *err)
         si_error_detail(err, "%s", c->repl != NULL ? PQerrorMessage(c->repl) : "out of memory");
         return -1;
     }
-    res = PQexec(c->repl, "CREATE_REPLICATION_SLOT " CDC_SLOT_NAME " LOGICAL pgoutput NOEXPORT_SNAPSHOT");
-    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-        si_log(SI_LOG_INFO, "replication slot created", json_pack("{s:s, s:s}", "slot", CDC_SLOT_NAME,
-                                                                  "lsn", PQgetvalue(res, 0, 1)));
-    } else {
-        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        if (state == NULL || strcmp(state, "42710") != 0) {   /* duplicate_object: it exists */
-            si_error_set(err, 503, "replication_failed", "could not create the replication slot");
-            si_error_detail(err, "%s %s", state != NULL ? state : "-", PQerrorMessage(c->repl));
-            PQclear(res);
-            return -1;
+    /* A slot made now starts at the server's current position: right for a first start, a loss
+     * after a failover to a primary that lacks it.  With create_slot 0 a missing slot fails
+     * START_REPLICATION (42704) and is waited for, reconnecting with the back-off. */
+    if (c->s->create_slot) {
+        res = PQexec(c->repl, "CREATE_REPLICATION_SLOT " CDC_SLOT_NAME " LOGICAL pgoutput NOEXPORT_SNAPSHOT");
+        if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+            si_log(SI_LOG_INFO, "replication slot created", json_pack("{s:s, s:s}", "slot", CDC_SLOT_NAME,
+                                                                      "lsn", PQgetvalue(res, 0, 1)));
+        } else {
+            const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            if (state == NULL || strcmp(state, "42710") != 0) {   /* duplicate_object: it exists */
+                si_error_set(err, 503, "replication_failed", "could not create the replication slot");
+                si_error_detail(err, "%s %s", state != NULL ? state : "-", PQerrorMessage(c->repl));
+                PQclear(res);
+                return -1;
+            }
         }
+        PQclear(res);
     }
-    PQclear(res);
     res = PQexec(c->repl, "START_REPLICATION SLOT " CDC_SLOT_NAME " LOGICAL 0/0 "
                           "(proto_version '1', publication_names '" CDC_PUBLICATION "')");
     if (PQresultStatus(res) != PGRES_COPY_BOTH) {

@@ -14,9 +14,12 @@ struct cdc_settings {
     int batch_ms;                     /* SMARTIMPORT_CDC_BATCH_MS: longest an enqueue transaction stays open */
     int status_ms;                    /* SMARTIMPORT_CDC_STATUS_MS: standby status at least this often */
     int retry_max_ms;                 /* SMARTIMPORT_CDC_RETRY_MAX_MS: longest wait between reconnects */
+    int create_slot;                  /* SMARTIMPORT_CDC_CREATE_SLOT: 1 make the slot when it is missing;
+                                       * 0 the database tier owns it (scripts/pg-ha: Patroni's permanent
+                                       * slot), a missing one is waited for, never made afresh */
 };
 
-/* Reads the settings (defaults 50, 10000, 5000).  0, or -1 with err naming the variable. */
+/* Reads the settings (defaults 50, 10000, 5000, 1).  0, or -1 with err naming the variable. */
 int cdc_settings_load(struct cdc_settings *s, char *const *envp, struct si_error *err);
 
 /* Runs until *stop is set (SIGTERM/SIGINT), reconnecting after any failure.  Returns 0. */

@@ -296,6 +296,11 @@ static PGresult *fail_from_result(struct si_db *db, PGresult *res, struct si_err
     si_db_log_safe_message(primary, safe, sizeof safe);
     si_error_detail(err, "sqlstate %s: %s%s%s", state, safe,
                     constraint ? " constraint " : "", constraint ? constraint : "");
+    /* read_only_sql_transaction: this server is (now) a standby, after a failover or a switchover
+     * that left the connection up.  Drop it, so the next statement opens a new one and libpq's
+     * target_session_attrs=read-write (scripts/pg-ha url) finds the new primary. */
+    if (strcmp(state, "25006") == 0)
+        drop(db);
     PQclear(res);
     return NULL;
 }

@@ -7,6 +7,10 @@
  * 504 JSON error instead of a hang.  Before each statement outside a
  * transaction the connection is checked and, if the server went away (a
  * restart), silently replaced; the responder is never restarted for it.
+ * A connection that answers a write with SQLSTATE 25006 (read-only: the
+ * server became a standby) is dropped too, so with a multi-host DATABASE_URL
+ * (target_session_attrs=read-write, scripts/pg-ha) the next statement goes to
+ * the new primary.
  * Errors name the SQLSTATE and the server's primary message in the log-only
  * detail, never the DETAIL line, which can quote row values. */
 #ifndef SI_DB_H

@@ -56,6 +56,7 @@ static const struct {
     { "40P01", 503, "retry" },                /* deadlock_detected */
     { "55P03", 503, "retry" },                /* lock_not_available */
     { "57014", 504, "db_timeout" },           /* query_canceled (statement_timeout) */
+    { "25006", 503, "db_unavailable" },       /* read_only_sql_transaction: a standby (si_db drops it) */
     { "57P01", 503, "db_unavailable" },       /* admin_shutdown */
     { "57P02", 503, "db_unavailable" },       /* crash_shutdown */
     { "57P03", 503, "db_unavailable" },       /* cannot_connect_now */

@@ -216,6 +216,22 @@ START_TEST(a_connection_lost_inside_a_transaction_is_a_503_not_a_silent_autocomm
 }
 END_TEST
 
+/* A server that became a standby (a failover) answers writes with 25006: the connection is
+ * dropped so the next statement opens a new one (to the new primary, through the URL). */
+START_TEST(a_connection_that_is_read_only_is_dropped_and_the_next_statement_reconnects)
+{
+    struct si_error err;
+    int pid = backend_pid();
+    ck_assert_int_eq(si_db_command(&db, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", 0, NULL, &err), 0);
+    ck_assert_int_eq(si_db_command(&db, "CREATE TEMPORARY TABLE check_db_ro (x int)", 0, NULL, &err), -1);
+    ck_assert_int_eq(err.status, 503);
+    ck_assert_str_eq(err.sqlstate, "25006");
+    ck_assert_ptr_null(db.conn);
+    ck_assert_int_eq(si_db_command(&db, "CREATE TEMPORARY TABLE check_db_ro (x int)", 0, NULL, &err), 0);
+    ck_assert_int_ne(backend_pid(), pid);
+}
+END_TEST
+
 START_TEST(a_statement_past_its_deadline_is_cancelled_with_504)
 {
     struct si_error err;
@@ -561,6 +577,7 @@ static Suite *db_suite(void)
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, a_connection_the_server_dropped_is_replaced_before_the_next_statement);
     tcase_add_test(tc, a_connection_lost_inside_a_transaction_is_a_503_not_a_silent_autocommit);
+    tcase_add_test(tc, a_connection_that_is_read_only_is_dropped_and_the_next_statement_reconnects);
     tcase_add_test(tc, a_statement_past_its_deadline_is_cancelled_with_504);
     tcase_add_test(tc, a_statement_with_parameters_is_prepared_once_and_run_by_name);
     tcase_add_test(tc, a_statement_that_fails_to_prepare_is_an_error_and_not_remembered);

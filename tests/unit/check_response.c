@@ -128,7 +128,7 @@ static const struct {
     const char *code;
 } sqlstates[] = {
     { "23505", 409, "conflict" }, { "40001", 503, "retry" }, { "57014", 504, "db_timeout" },
-    { "08006", 503, "db_unavailable" }, { "57P01", 503, "db_unavailable" },
+    { "08006", 503, "db_unavailable" }, { "57P01", 503, "db_unavailable" }, { "25006", 503, "db_unavailable" },
     { "22P02", 400, "invalid_input" }, { "42P01", 500, "db_error" }, { "", 500, "db_error" },
     { NULL, 500, "db_error" },
 };
