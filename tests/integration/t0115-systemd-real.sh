@@ -19,13 +19,10 @@
 # SKIP (77) with the reason when the machine does not allow it (not root, no systemd binary,
 # no writable cgroup2 hierarchy, systemd does not boot) or there is no test stack.
 # Everything it makes (the namespace, its cgroups, the scratch folder) is removed at exit.
-set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd -P)"
-FAILS=0
-ok()     { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; FAILS=$(( FAILS + 1 )); }
-check()  { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
-skip()   { echo "SKIP: $*"; exit 77; }
+# shellcheck source=tests/integration/lib.sh
+. "$HERE/lib.sh"   # T, ok/not_ok/check, at_exit, finish; skips without the test stack
+skip() { echo "SKIP: $*"; exit 77; }
 
 [[ -f Makefile && -f config.status ]] || skip "not run from a configured build directory (make check runs it)"
 [[ -n ${DATABASE_URL:-} ]] || skip "no DATABASE_URL: needs the test stack's PostgreSQL (scripts/test)"
@@ -47,17 +44,15 @@ PGPORT="$(sed -n 's/.*[?&]port=\([0-9]*\).*/\1/p' <<<"$DATABASE_URL")"
 CG_ROOT="$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)"
 [[ -n $CG_ROOT ]] || skip "no cgroup2 hierarchy mounted"
 
-T="$(mktemp -d)"
 CG="$CG_ROOT/smartimport-t0115-$$"
 UNSHARE_PID="" SD_PID=""
 cleanup() {
   if [[ -n $SD_PID ]] && kill -0 "$SD_PID" 2>/dev/null; then kill -KILL "$SD_PID" 2>/dev/null || true; fi
   if [[ -n $UNSHARE_PID ]]; then wait "$UNSHARE_PID" 2>/dev/null || true; fi
   # every process of the namespace died with its PID 1: the cgroups are empty, remove them
-  [[ -d $CG ]] && find "$CG" -depth -type d -exec rmdir {} + 2>/dev/null || true
-  rm -rf "$T"
+  if [[ -d $CG ]]; then find "$CG" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
 }
-trap cleanup EXIT
+at_exit cleanup
 mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make "$@"; }
 mkdir "$CG" 2>/dev/null || skip "cannot make a cgroup in $CG_ROOT (not writable here)"
 
@@ -100,7 +95,7 @@ chmod 0640 "$ENVF"
 
 # --- the nginx of the test: the installed site, listening on a free port -------------------------
 PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-N="$T/nginx"; mkdir -p "$N/tmp"
+N="$T/nginx"; mkdir -p "$N"
 sed -e "s|^\([[:space:]]*listen[[:space:]]\+\)[^;]*;|\1127.0.0.1:$PORT;|" -e "s|$accesslog|$N/access.log|" \
   "$D$sitedir/smartimport.conf" >"$N/smartimport.conf"
 cat >"$N/nginx.conf" <<NGINX_CONF
@@ -108,16 +103,7 @@ user www-data;
 pid $N/nginx.pid;
 error_log $N/error.log;
 events { worker_connections 256; }
-http {
-    default_type application/octet-stream;
-    access_log $N/access.log;
-    client_body_temp_path $N/tmp/body;
-    fastcgi_temp_path $N/tmp/fastcgi;
-    proxy_temp_path $N/tmp/proxy;
-    uwsgi_temp_path $N/tmp/uwsgi;
-    scgi_temp_path $N/tmp/scgi;
-    include $N/smartimport.conf;
-}
+http { access_log $N/access.log; include $N/smartimport.conf; }
 NGINX_CONF
 
 # --- the units systemd reads: the installed ones, and empty stand-ins for the boot targets --------
@@ -145,6 +131,8 @@ mkdir -p /run/postgresql
 mount --bind '$PGRUN' /run/postgresql
 mount -t tmpfs -o mode=0755 tmpfs /var/log
 mount -t tmpfs -o mode=0755 tmpfs /var/lib/systemd
+# nginx's temporary folders (Debian's are in /var/lib/nginx)
+if [ -d /var/lib/nginx ]; then mount -t tmpfs -o mode=0755 tmpfs /var/lib/nginx; fi
 mount --bind '$D$prefix' '$prefix'
 for f in passwd group shadow gshadow; do
   if [ -e '$E'/etc/\$f ]; then mount --bind '$E'/etc/\$f /etc/\$f; fi
@@ -285,4 +273,4 @@ ended=0
 for _ in $(seq 1 100); do kill -0 "$UNSHARE_PID" 2>/dev/null || { ended=1; break; }; sleep 0.1; done
 check "systemctl exit ends systemd and its namespace" test "$ended" -eq 1
 
-(( FAILS == 0 ))
+finish
