@@ -30,7 +30,7 @@ skip() { echo "SKIP: $*"; exit 77; }
 SYSTEMD=""
 for f in /lib/systemd/systemd /usr/lib/systemd/systemd; do [[ -x $f ]] && { SYSTEMD=$f; break; }; done
 [[ -n $SYSTEMD ]] || skip "no systemd binary (/lib/systemd/systemd)"
-for c in unshare nsenter systemctl systemd-sysusers python3 curl; do
+for c in unshare nsenter systemctl systemd-sysusers python3 ss; do
   command -v "$c" >/dev/null || skip "$c is missing"
 done
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
@@ -226,8 +226,14 @@ pid0="$(inns systemctl show -p MainPID --value "$H")"
 inns systemctl kill -s SIGSTOP --kill-who=main "$H" || true
 inns python3 "$HERE/fcgi_client.py" /run/smartimport/health.sock /health >"$T/waited" 2>&1 &
 waiting=$!
-sleep 0.5
-check "a request to the stopped function waits on its socket (not refused, not answered)" kill -0 "$waiting"
+# the connection waits in the listening socket's backlog (ss: Recv-Q of a listener)
+queued=0
+for _ in $(seq 1 100); do
+  queued="$(ss -xlH | awk '$5 == "/run/smartimport/health.sock" { q = $3 } END { print q + 0 }' || true)"
+  (( ${queued:-0} >= 1 )) && break; sleep 0.1
+done
+check "a request to the stopped function waits in its socket's backlog (${queued:-0} queued; not refused, not answered)" \
+  bash -c "(( ${queued:-0} >= 1 )) && kill -0 $waiting"
 out="$(inns systemctl restart "$H" 2>&1)" && rc=0 || rc=$?
 wait "$waiting" && got=0 || got=$?
 pid1="$(inns systemctl show -p MainPID --value "$H")"
