@@ -34,7 +34,7 @@ INTEGRATION_SHELL_TESTS = tests/integration/t0001-health.sh tests/integration/t0
 	tests/integration/t0095-supervise.sh tests/integration/t0096-reload.sh \
 	tests/integration/t0097-staging-crash.sh \
 	tests/integration/t0098-events-db-restart.sh \
-	tests/integration/t0110-systemd.sh \
+	tests/integration/t0110-systemd.sh tests/integration/t0115-systemd-real.sh \
 	tests/integration/t0113-metrics.sh tests/integration/t0114-backup-cluster.sh \
 	tests/integration/t0120-idempotency.sh tests/integration/t0121-idempotency-endpoints.sh \
 	tests/integration/t0130-cluster.sh \
