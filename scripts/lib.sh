@@ -42,7 +42,8 @@ pg_shared_settings() {
     log_line_prefix '%m [%p] %q%u@%d ' \
     log_error_verbosity terse  log_min_messages log  log_min_error_statement panic \
     log_parameter_max_length 0  log_parameter_max_length_on_error 0 \
-    log_statement none  log_min_duration_statement -1
+    log_statement none  log_min_duration_statement -1 \
+    tcp_keepalives_idle 10  tcp_keepalives_interval 5  tcp_keepalives_count 3  tcp_user_timeout 20000
 }
 
 # A TCP port on 127.0.0.1 that nothing listens on (nothing answers a connect).

@@ -45,22 +45,27 @@ set enable_mergejoin = off
 set jit = off
 set work_mem = '64MB'
 as $$
-  with fresh as materialized (
+  with span as (
+    select min(s.tx_date) as lo, max(s.tx_date) as hi
+    from transactions_staging s
+    where s.import_id = p_import and s.user_id = p_user and s.row_no between p_from_row and p_to_row),
+  -- the user's rows in the window of the staged ones, their texts lowered once (not per pair);
+  -- none (a new user, another period): nothing below runs
+  ledger as materialized (
+    select t.id, t.tx_date, t.amount_minor, t.currency, lower(t.description) as descr,
+           lower(coalesce(t.counterparty, '')) as cp, t.bank_id, t.dedup_hash
+    from transactions t, span
+    where t.user_id = p_user and t.tx_date between span.lo - p_days and span.hi + p_days),
+  fresh as materialized (
     select s.row_no, s.tx_date, s.amount_minor, s.currency, lower(s.description) as descr,
            lower(coalesce(s.counterparty, '')) as cp, s.bank_id, s.dedup_hash
     from transactions_staging s
-    where s.import_id = p_import and s.user_id = p_user and s.row_no between p_from_row and p_to_row
+    where exists (select 1 from ledger)
+      and s.import_id = p_import and s.user_id = p_user and s.row_no between p_from_row and p_to_row
       and not exists (select 1 from transactions d where d.user_id = p_user and d.dedup_hash = s.dedup_hash)),
   probe as materialized (
     select f.*, f.tx_date + k.day as near_date
     from fresh f cross join generate_series(-p_days, p_days) as k(day)),
-  -- the user's rows in the window of the fresh ones, their texts lowered once (not per pair)
-  ledger as materialized (
-    select t.id, t.tx_date, t.amount_minor, t.currency, lower(t.description) as descr,
-           lower(coalesce(t.counterparty, '')) as cp, t.bank_id, t.dedup_hash
-    from transactions t
-    where t.user_id = p_user and exists (select 1 from fresh)
-      and t.tx_date between (select min(tx_date) from fresh) - p_days and (select max(tx_date) from fresh) + p_days),
   cand as (
     select p.row_no, t.id, t.tx_date, abs(t.tx_date - p.tx_date) as days,
            t.descr = p.descr as same_descr, p.cp <> '' and t.cp = p.cp as same_cp,

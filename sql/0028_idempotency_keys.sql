@@ -8,7 +8,10 @@
 -- replay then answers 409 idempotent_response_too_large.  request is "METHOD /path";
 -- query_sha256 and body_sha256 are SHA-256 of the raw query string and of the body as read
 -- (body_sha256 is NULL while running).  updated_at is when the current attempt started or
--- ended: a row `running` for more than 360 s (SI_IDEMPOTENCY_ABANDON_S) is taken over.
+-- ended: a row `running` for more than 360 s (SI_IDEMPOTENCY_ABANDON_S) is taken over, and so
+-- is one whose holder (holder_pid, holder_start: the database session of the responder that
+-- runs it) has ended: a responder host lost mid-request (issue 18) leaves its key running, and
+-- the server's TCP keepalives (scripts/lib.sh pg_shared_settings) end that session in ~30 s.
 -- Kept SMARTIMPORT_RETAIN_IDEMPOTENCY_HOURS (24) after created_at: retention.purge deletes
 -- older rows in batches through idempotency_keys_created_idx.
 create table if not exists idempotency_keys (
@@ -26,6 +29,8 @@ create table if not exists idempotency_keys (
   body_stored boolean null,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
+  holder_pid int null,
+  holder_start timestamptz null,
   primary key (user_id, key),
   check (state = 'running' or (status is not null and body_sha256 is not null and body_stored is not null))
 );

@@ -221,8 +221,9 @@ int si_idem_begin(struct si_ctx *ctx, struct si_request *req, struct si_response
         struct si_error err;
         si_error_clear(&err);
         PGresult *res = si_db_exec(ctx->db,
-            "INSERT INTO idempotency_keys (user_id, key, function, request, query_sha256, state) "
-            "VALUES ($1, $2, $3, $4, decode($5, 'hex'), 'running') ON CONFLICT DO NOTHING RETURNING 1",
+            "INSERT INTO idempotency_keys (user_id, key, function, request, query_sha256, state, holder_pid, holder_start) "
+            "SELECT $1, $2, $3, $4, decode($5, 'hex'), 'running', a.pid, a.backend_start "
+            "FROM pg_stat_activity a WHERE a.pid = pg_backend_pid() ON CONFLICT DO NOTHING RETURNING 1",
             5, p, &err);
         if (res == NULL)
             return si_response_from_error(resp, &err), 1;
@@ -232,12 +233,17 @@ int si_idem_begin(struct si_ctx *ctx, struct si_request *req, struct si_response
             idem->active = true;
             return 0;
         }
-        /* A row left `running` by a crash: take it over (the same request or not). */
+        /* A row left `running` by a crash: take it over (the same request or not), after
+         * SI_IDEMPOTENCY_ABANDON_S, or at once when the database session that runs it has
+         * ended (a lost responder host: the server's TCP keepalives end its session). */
         res = si_db_exec(ctx->db,
-            "UPDATE idempotency_keys SET function = $3, request = $4, query_sha256 = decode($5, 'hex'), "
+            "UPDATE idempotency_keys k SET function = $3, request = $4, query_sha256 = decode($5, 'hex'), "
             "body_sha256 = NULL, status = NULL, content_type = NULL, headers = NULL, body = NULL, body_stored = NULL, "
-            "created_at = now(), updated_at = now() WHERE user_id = $1 AND key = $2 AND state = 'running' "
-            "AND updated_at < now() - make_interval(secs => $6::int) RETURNING 1",
+            "created_at = now(), updated_at = now(), holder_pid = me.pid, holder_start = me.backend_start "
+            "FROM pg_stat_activity me WHERE me.pid = pg_backend_pid() "
+            "AND k.user_id = $1 AND k.key = $2 AND k.state = 'running' "
+            "AND (k.updated_at < now() - make_interval(secs => $6::int) OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a "
+            "     WHERE a.pid = k.holder_pid AND a.backend_start = k.holder_start)) RETURNING 1",
             6, p, &err);
         if (res == NULL)
             return si_response_from_error(resp, &err), 1;

@@ -188,12 +188,16 @@ check "the retry with the same key runs (200, not a replay; got $STATUS)" \
 check "  and is stored" test "$(row "$USER_ID" "$K7")" = done/200
 
 # --- a row left running by a crash ------------------------------------------------------------
-K5="$(uuid)" K6="$(uuid)"
-for k in "$K5" "$K6"; do
-  sql "INSERT INTO idempotency_keys (user_id, key, function, request, query_sha256, state, created_at, updated_at)
-       VALUES ('$USER_ID', '$k', 'revert-import', 'POST $FN/revert-import', sha256(''::bytea), 'running',
-               now() - interval '$([[ $k == "$K5" ]] && echo 400 || echo 10) seconds',
-               now() - interval '$([[ $k == "$K5" ]] && echo 400 || echo 10) seconds')"
+# Their holder: a database session that is alive (the checkpointer's), or one that has ended.
+K5="$(uuid)" K6="$(uuid)" K8="$(uuid)"
+for k in "$K5" "$K6" "$K8"; do
+  sql "INSERT INTO idempotency_keys (user_id, key, function, request, query_sha256, state, created_at, updated_at,
+                                     holder_pid, holder_start)
+       SELECT '$USER_ID', '$k', 'revert-import', 'POST $FN/revert-import', sha256(''::bytea), 'running',
+              now() - interval '$([[ $k == "$K5" ]] && echo 400 || echo 10) seconds',
+              now() - interval '$([[ $k == "$K5" ]] && echo 400 || echo 10) seconds',
+              a.pid, a.backend_start - interval '$([[ $k == "$K8" ]] && echo 1 || echo 0) second'
+       FROM pg_stat_activity a WHERE a.backend_type = 'checkpointer'"
 done
 json_post revert-import "$K6" "{\"importId\":\"$IMPORT\"}"
 check "a key running for 10 s is still in progress (409, got $STATUS)" bash -c "[[ $STATUS == 409 ]] && jq -e '.code == \"idempotency_in_progress\"' '$T/body' >/dev/null"
@@ -203,6 +207,9 @@ check "  the rows are reverted and the key is done" test "$(txns "import_id = '$
 cp "$T/body" "$T/revert.json"; N_EVENTS="$(events "$USER_ID")"
 json_post revert-import "$K5" "{\"importId\":\"$IMPORT\"}"
 check "  its repeat replays the revert without running it" bash -c "[[ $STATUS == 200 && '$(header idempotent-replayed)' == true ]] && cmp -s '$T/body' '$T/revert.json' && [[ $(events "$USER_ID") == $N_EVENTS ]]"
+json_post revert-import "$K8" "{\"importId\":\"$IMPORT\"}"
+check "a key running for 10 s whose database session has ended (a lost host) is taken over (got $STATUS)" \
+  test "$STATUS/$(row "$USER_ID" "$K8")" = 200/done/200
 
 # --- retention ----------------------------------------------------------------------------------
 RU="$(uuid)"

@@ -94,16 +94,17 @@ check "host 2's CDC daemon reads the replication slot" test "$(sql "$slot_host")
 # cut after nginx sent it (a 502 nginx may not retry: a POST), and V's client retries it.
 USERS=6 STATEMENTS=4 ROWS=3
 # call OUT KEY METHOD PATH [curl args]: one request, retried with the same Idempotency-Key on a
-# cut connection (000), 409 (a repeat while the first runs), 429, 502, 503 or 504; CODE is the
-# last status.  Every retry is one line in $T/retries.
+# cut connection (000), 409 (a repeat while the first runs: the lost host's key is taken over
+# once its database session has ended, ~30 s by the server's TCP keepalives), 429, 502, 503
+# or 504, for up to 90 s; CODE is the last status.  Every retry is one line in $T/retries.
 call() {
-  local out=$1 key=$2 method=$3 path=$4 tries=0; shift 4
+  local out=$1 key=$2 method=$3 path=$4 tries=0 until=$(( SECONDS + 90 )); shift 4
   while :; do
     CODE="$(curl -sS -o "$out" -D "$out.h" -w '%{http_code}' -X "$method" --max-time 60 \
               -H "Idempotency-Key: $key" "$@" "$C$path" 2>/dev/null)" || CODE=000
     case $CODE in
       000|409|429|502|503|504)
-        tries=$(( tries + 1 )); (( tries < 60 )) || return 0
+        tries=$(( tries + 1 )); (( SECONDS < until )) || return 0
         echo "$method $path $CODE" >> "$T/retries"; sleep 0.2 ;;
       *) grep -qi '^Idempotent-Replayed: *true' "$out.h" && echo "$path" >> "$T/replayed"; return 0 ;;
     esac
