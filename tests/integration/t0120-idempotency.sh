@@ -188,7 +188,7 @@ check "the retry with the same key runs (200, not a replay; got $STATUS)" \
 check "  and is stored" test "$(row "$USER_ID" "$K7")" = done/200
 
 # --- a row left running by a crash ------------------------------------------------------------
-# Their holder: a database session that is alive (the checkpointer's), or one that has ended.
+# Their holder: a database session of ours that is alive (the oldest, a responder's), or one that has ended.
 K5="$(uuid)" K6="$(uuid)" K8="$(uuid)"
 for k in "$K5" "$K6" "$K8"; do
   sql "INSERT INTO idempotency_keys (user_id, key, function, request, query_sha256, state, created_at, updated_at,
@@ -197,7 +197,8 @@ for k in "$K5" "$K6" "$K8"; do
               now() - interval '$([[ $k == "$K5" ]] && echo 400 || echo 10) seconds',
               now() - interval '$([[ $k == "$K5" ]] && echo 400 || echo 10) seconds',
               a.pid, a.backend_start - interval '$([[ $k == "$K8" ]] && echo 1 || echo 0) second'
-       FROM pg_stat_activity a WHERE a.backend_type = 'checkpointer'"
+       FROM pg_stat_activity a WHERE a.usename = current_user AND a.pid <> pg_backend_pid()
+         AND a.backend_type = 'client backend' ORDER BY a.backend_start LIMIT 1"
 done
 json_post revert-import "$K6" "{\"importId\":\"$IMPORT\"}"
 check "a key running for 10 s is still in progress (409, got $STATUS)" bash -c "[[ $STATUS == 409 ]] && jq -e '.code == \"idempotency_in_progress\"' '$T/body' >/dev/null"
