@@ -220,38 +220,37 @@ int si_idem_begin(struct si_ctx *ctx, struct si_request *req, struct si_response
     for (int attempt = 0; attempt < 3; attempt++) {
         struct si_error err;
         si_error_clear(&err);
+        /* The key is ours when it is new, or when a row left `running` by a crash is taken
+         * over (the same request or not): after SI_IDEMPOTENCY_ABANDON_S, or at once when the
+         * database session that runs it has ended (a lost responder host: the server's TCP
+         * keepalives end its session).  One statement: `fresh` tells the two apart. */
         PGresult *res = si_db_exec(ctx->db,
-            "INSERT INTO idempotency_keys (user_id, key, function, request, query_sha256, state, holder_pid, holder_start) "
-            "SELECT $1, $2, $3, $4, decode($5, 'hex'), 'running', a.pid, a.backend_start "
-            "FROM pg_stat_activity a WHERE a.pid = pg_backend_pid() ON CONFLICT DO NOTHING RETURNING 1",
-            5, p, &err);
-        if (res == NULL)
-            return si_response_from_error(resp, &err), 1;
-        int n = PQntuples(res);
-        PQclear(res);
-        if (n == 1) {
-            idem->active = true;
-            return 0;
-        }
-        /* A row left `running` by a crash: take it over (the same request or not), after
-         * SI_IDEMPOTENCY_ABANDON_S, or at once when the database session that runs it has
-         * ended (a lost responder host: the server's TCP keepalives end its session). */
-        res = si_db_exec(ctx->db,
-            "UPDATE idempotency_keys k SET function = $3, request = $4, query_sha256 = decode($5, 'hex'), "
-            "body_sha256 = NULL, status = NULL, content_type = NULL, headers = NULL, body = NULL, body_stored = NULL, "
-            "created_at = now(), updated_at = now(), holder_pid = me.pid, holder_start = me.backend_start "
+            "INSERT INTO idempotency_keys AS k (user_id, key, function, request, query_sha256, state, holder_pid, "
+            "  holder_start) "
+            "SELECT $1, $2, $3, $4, decode($5, 'hex'), 'running', me.pid, me.backend_start "
             "FROM pg_stat_activity me WHERE me.pid = pg_backend_pid() "
-            "AND k.user_id = $1 AND k.key = $2 AND k.state = 'running' "
-            "AND (k.updated_at < now() - make_interval(secs => $6::int) OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a "
-            "     WHERE a.pid = k.holder_pid AND a.backend_start = k.holder_start)) RETURNING 1",
+            "ON CONFLICT (user_id, key) DO UPDATE SET function = excluded.function, request = excluded.request, "
+            "  query_sha256 = excluded.query_sha256, body_sha256 = NULL, status = NULL, content_type = NULL, "
+            "  headers = NULL, body = NULL, body_stored = NULL, created_at = now(), updated_at = now(), "
+            "  holder_pid = excluded.holder_pid, holder_start = excluded.holder_start "
+            "WHERE k.state = 'running' AND (k.updated_at < now() - make_interval(secs => $6::int) "
+            "  OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = k.holder_pid AND a.backend_start = k.holder_start)) "
+            "RETURNING k.xmax = 0",
             6, p, &err);
         if (res == NULL)
             return si_response_from_error(resp, &err), 1;
-        n = PQntuples(res);
+        bool fresh = false;
+        int n = PQntuples(res);
+        if (n == 1 && si_db_get_bool(res, 0, 0, &fresh) != 0) {
+            PQclear(res);
+            si_db_bad_value(&err, "an idempotency key");
+            return si_response_from_error(resp, &err), 1;
+        }
         PQclear(res);
         if (n == 1) {
-            si_log(SI_LOG_WARN, "idempotency key abandoned while running: taken over",
-                   json_pack("{s:s}", "request_id", req->request_id ? req->request_id : ""));
+            if (!fresh)
+                si_log(SI_LOG_WARN, "idempotency key abandoned while running: taken over",
+                       json_pack("{s:s}", "request_id", req->request_id ? req->request_id : ""));
             idem->active = true;
             return 0;
         }
