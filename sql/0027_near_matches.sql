@@ -35,6 +35,18 @@ as $$
             + case when p_same_ref then 10 else 0 end
 $$;
 
+-- The staged rows from_row..to_row already committed (their dedup hash is in the ledger), with
+-- the committed row: the duplicates.  Inlined into its callers, the verdict functions below,
+-- and planned with their settings (hash joins only).
+create function import_committed_twins(p_user uuid, p_import uuid, p_from_row int, p_to_row int)
+returns table (row_no int, id bigint, tx_date date, dedup_hash text)
+language sql stable
+as $$
+  select s.row_no, t.id, t.tx_date, s.dedup_hash
+  from transactions_staging s join transactions t on t.user_id = p_user and t.dedup_hash = s.dedup_hash
+  where s.import_id = p_import and s.user_id = p_user and s.row_no between p_from_row and p_to_row
+$$;
+
 -- The best near match of each staged row from_row..to_row that is not already committed: a
 -- committed row of the same amount and currency at most p_days days away (another hash).
 create function import_near_matches(p_user uuid, p_import uuid, p_days int, p_from_row int, p_to_row int)
@@ -137,9 +149,7 @@ set enable_mergejoin = off
 set jit = off
 as $$
   with dup as materialized (
-    select s.row_no, t.id, t.tx_date
-    from transactions_staging s join transactions t on t.user_id = p_user and t.dedup_hash = s.dedup_hash
-    where s.import_id = p_import and s.user_id = p_user and s.row_no between p_from_row and p_to_row),
+    select * from import_committed_twins(p_user, p_import, p_from_row, p_to_row)),
   pm as materialized (
     select * from import_pending_matches(p_user, p_import, p_near_days, p_from_row, p_to_row)),
   near as materialized (
@@ -175,9 +185,7 @@ set enable_mergejoin = off
 set jit = off
 as $$
   with dup as materialized (
-    select s.row_no, s.dedup_hash
-    from transactions_staging s join transactions t on t.user_id = p_user and t.dedup_hash = s.dedup_hash
-    where s.import_id = p_import and s.user_id = p_user),
+    select * from import_committed_twins(p_user, p_import, 1, 2147483647)),
   near as materialized (
     select n.row_no, s.dedup_hash
     from import_near_matches(p_user, p_import, p_near_days, 1, 2147483647) n
