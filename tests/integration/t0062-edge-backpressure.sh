@@ -54,7 +54,7 @@ check "every answer has its JSON shape ($bad_body do not)" test "$bad_body" = 0
 # The bound is "no hang" (nginx's read timeout for this route is 60 s per request), not a speed
 # goal: ~58 of the uploads are staged and judged one after another on 2 cores, 50 s on a quiet
 # stack and 61-64 s late in a full scripts/test run, whose database then holds every earlier
-# test's rows (the verdict functions of sql/0027 are planned on each call: README "Verdicts").
+# test's rows (since sql/0027's verdict functions; modules/ingest/README.md "Verdicts").
 check "all were answered within 90 s ($secs s)" less_than "$secs" 90
 request GET /health
 check "/health is 200 afterwards (got $STATUS)" test "$STATUS" = 200
