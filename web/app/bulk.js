@@ -62,6 +62,7 @@ export class BulkImport extends Component {
       report: null, batch: null, batches: null, listError: null, pollError: null,
     };
     this.pollSeq = 0;
+    this.listSeq = 0;
     this.timer = null;
     this.uploading = null;
     this.cdcPolls = 0;
@@ -137,11 +138,12 @@ export class BulkImport extends Component {
   }
 
   async loadList(merchantId) {
+    const seq = ++this.listSeq; // an answer to an older request (asked before a batch ended) is dropped
     try {
       const r = await api(this.props.session, 'GET', '/api/import/list/' + encodeURIComponent(merchantId));
-      if (merchantId === this.state.merchantId) this.setState({ batches: r.batches || [], listError: null });
+      if (seq === this.listSeq && merchantId === this.state.merchantId) this.setState({ batches: r.batches || [], listError: null });
     } catch (err) {
-      this.setState({ listError: words(err) });
+      if (seq === this.listSeq) this.setState({ listError: words(err) });
     }
   }
 
@@ -206,10 +208,10 @@ export class BulkImport extends Component {
   follow(id) {
     this.stopPolling();
     this.cdcPolls = 0;
-    this.poll(id, ++this.pollSeq, null);
+    this.poll(id, ++this.pollSeq);
   }
 
-  async poll(id, seq, before) {
+  async poll(id, seq) {
     let b;
     try {
       b = await api(this.props.session, 'GET', '/api/import/status/' + encodeURIComponent(id));
@@ -223,13 +225,16 @@ export class BulkImport extends Component {
       this.focusStatus = false;
     });
     const running = b.status === 'pending' || b.status === 'processing';
-    if (before && before !== b.status && !running) this.loadList(b.merchant_id);
+    // A batch that has ended is shown so in the list too, also when it ended before the first
+    // poll (a small file): the list is asked again until its row says what the poll says.
+    const row = (this.state.batches || []).find((x) => x.id === b.id);
+    if (!running && (!row || row.status !== b.status || (row.retries || 0) !== (b.retries || 0))) this.loadList(b.merchant_id);
     let again = running;
     if (!running && b.status === 'completed' && !this.cdcDone(b) && this.cdcPolls < CDC_POLLS_MAX) {
       this.cdcPolls++;
       again = true;
     }
-    if (again) this.timer = setTimeout(() => this.poll(id, seq, b.status), POLL_MS);
+    if (again) this.timer = setTimeout(() => this.poll(id, seq), POLL_MS);
   }
 
   // Every consumer has applied every purchase of the batch (or CDC reports nothing).

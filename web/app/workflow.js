@@ -72,6 +72,7 @@ export class Workflow extends Component {
     this.feed = null;
     this.timer = null;
     this.listSeq = 0;
+    this.listRequest = { filter: {}, cursor: null, index: 0 };
   }
 
   componentDidMount() {
@@ -95,10 +96,13 @@ export class Workflow extends Component {
   }
 
   // After a feed event: the counts, the page of the list on show, the open job.
+  // The list is asked again with the last request made, not the last one answered: a refresh
+  // that fires while a new filter or page is on its way must not bring the old one back.
   refresh() {
-    const { applied, cursors, selected } = this.state;
+    const { selected } = this.state;
+    const { filter, cursor, index } = this.listRequest;
     this.loadStats();
-    this.loadJobs(applied, cursors[cursors.length - 1], cursors.length - 1);
+    this.loadJobs(filter, cursor, index);
     if (selected !== null) this.loadJob(selected, false);
   }
 
@@ -113,6 +117,7 @@ export class Workflow extends Component {
 
   async loadJobs(filter, cursor, index) {
     const seq = ++this.listSeq; // an answer to an older request (a refresh, a page) is dropped
+    this.listRequest = { filter, cursor, index };
     this.setState({ loading: true });
     try {
       const r = await api(this.props.session, 'GET', BASE + 'jobs', { query: { ...filter, cursor, limit: PAGE_LIMIT } });
