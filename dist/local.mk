@@ -47,7 +47,8 @@ install-si-dist:
 	$(AM_V_GEN)bash $(srcdir)/scripts/render-nginx --site dist-out/smartimport.conf \
 	  --sockets "$(SI_RUNDIR)" --parts "$(pkgdatadir)/nginx" --listen "$(SI_NGINX_LISTEN)" \
 	  --access-log "$(SI_NGINX_ACCESS_LOG)" \
-	  --error-log "syslog:server=unix:$(SI_RUNDIR)/nginx-log.sock,tag=nginx,nohostname" >/dev/null
+	  --error-log "syslog:server=unix:$(SI_RUNDIR)/nginx-log.sock,tag=nginx,nohostname" \
+	  --web "$(webappdir)" >/dev/null
 	$(MKDIR_P) "$(DESTDIR)$(nginxsitedir)"
 	$(INSTALL_DATA) dist-out/smartimport.conf "$(DESTDIR)$(nginxsitedir)/smartimport.conf"
 

@@ -46,11 +46,15 @@ pg_shared_settings() {
     tcp_keepalives_idle 10  tcp_keepalives_interval 5  tcp_keepalives_count 3  tcp_user_timeout 20000
 }
 
-# A TCP port on 127.0.0.1 that nothing listens on (nothing answers a connect).
+# A TCP port on 127.0.0.1 that nothing listens on (nothing answers a connect), below the kernel's
+# ephemeral range (ip_local_port_range), which outgoing connections take their ports from: a port
+# free now in that range can be some client's source port by the time a server binds it.
 free_port() {
-  local port _
+  local port _ lo=32768
+  read -r lo _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+  (( lo > 12000 )) || lo=32768
   for _ in $(seq 1 200); do
-    port=$(( 20000 + RANDOM % 40000 ))
+    port=$(( 10000 + RANDOM % (lo - 10000) ))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
   done
   die "no free port found on 127.0.0.1"

@@ -7,9 +7,5 @@ dist_check_SCRIPTS += $(BROWSER_SHELL_TESTS)
 EXTRA_DIST += tests/browser/run.sh tests/browser/harness.mjs tests/browser/README.md \
 	tests/browser/web.test.mjs tests/browser/bank.test.mjs tests/browser/bulk.test.mjs tests/browser/workflow.test.mjs \
 	tests/fixtures/bulk/purchases.csv tests/fixtures/bulk/purchases-bad.csv
-# The web app itself (served by nginx from the source tree; its npm packages come from scripts/deps).
-EXTRA_DIST += web/index.html web/package.json web/package-lock.json web/README.md \
-	web/app/advice.js web/app/api.js web/app/bank.js web/app/bulk.js web/app/chat.js web/app/app.css \
-	web/app/categories.js web/app/format.js web/app/import.js web/app/main.js web/app/settings.js \
-	web/app/signin.js web/app/transactions.js web/app/ui.js web/app/workflow.js
+# The web app itself is in web/local.mk.
 TESTS += $(BROWSER_SHELL_TESTS)

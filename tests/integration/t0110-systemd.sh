@@ -2,7 +2,8 @@
 # t0110-systemd: the install as services (dist/, README "Production").  `make install
 # DESTDIR=tmp` installs a socket and a service per FastCGI function of nginx/routes, the
 # daemons, smartimport-logscrub's socket and service, smartimport.target, the env file's
-# example, the logrotate config, smartimport-migrate, the sysusers file and the nginx site;
+# example, the logrotate config, smartimport-migrate, the sysusers file, the nginx site and the web
+# app; the site serves the installed web app (page, modules, vendored files, with the CSP);
 # every socket unit lets nginx's user (www-data) connect; the nginx site passes `nginx -t` inside
 # a Debian-like nginx.conf and names, for every function of nginx/routes, the socket its
 # .socket unit creates (a unit moved elsewhere is caught); every service names the same
@@ -51,6 +52,7 @@ prefix="$(var prefix)" libexec="$(var pkglibexecdir)" unitdir="$(var systemdsyst
 sysconf="$(var sysconfdir)" bindir="$(var bindir)" pkglibdir="$(var pkglibdir)" pkgdata="$(var pkgdatadir)"
 srcdir="$(var srcdir)" sitedir="$(var nginxsitedir)" sysusers="$(var sysusersdir)" accesslog="$(var SI_NGINX_ACCESS_LOG)"
 U="$D$unitdir"
+. "$srcdir/scripts/lib.sh"   # free_port, wait_for
 mapfile -t FNS < <(awk '!/^[[:space:]]*#/ && NF { print $1 }' "$srcdir/nginx/routes" | sort -u)
 missing=()
 for fn in "${FNS[@]}"; do
@@ -62,7 +64,7 @@ for f in "$U/smartimport-worker.service" "$U/smartimport-cdc.service" "$U/smarti
          "$D$sysconf/smartimport/smartimport.env.example" "$D$sysconf/logrotate.d/smartimport" \
          "$D$bindir/smartimport-migrate" "$D$pkgdata/scripts/migrate" "$D$pkgdata/sql/0001_foundation.sql" \
          "$D$pkgdata/nginx/routes" "$D$pkgdata/nginx/fastcgi_params" "$D$pkgdata/nginx/sse.conf" \
-         "$D$sitedir/smartimport.conf" "$D$sysusers/smartimport.conf"; do
+         "$D$sitedir/smartimport.conf" "$D$sysusers/smartimport.conf" "$D$pkgdata/web/index.html" "$D$pkgdata/web/app/main.js"; do
   [[ -e $f ]] || missing+=("$f")
 done
 check "installed: a socket + service per function (${#FNS[@]}), worker, cdc, the target, env example, logrotate, migrate, sql, nginx snippets, the nginx site, the sysusers file${missing[*]:+ (missing: ${missing[*]})}" \
@@ -143,8 +145,12 @@ if [[ -s $SITE ]]; then
     # http{} settings included, so the site must not repeat one of them).  The site names its
     # includes and its log where the install puts them: here under DESTDIR and in $T.
     N="$T/nginx"; mkdir -p "$N/tmp"
-    sed -e "s|$pkgdata/nginx/|$D$pkgdata/nginx/|g" -e "s|$accesslog|$N/smartimport-access.log|" "$SITE" > "$N/smartimport.conf"
+    WPORT="$(free_port)"
+    sed -e "s|$pkgdata/nginx/|$D$pkgdata/nginx/|g" -e "s|$pkgdata/web/|$D$pkgdata/web/|g" -e "s|root $pkgdata/web;|root $D$pkgdata/web;|" \
+        -e "s|$accesslog|$N/smartimport-access.log|" -e "s|listen 127.0.0.1:8080 |listen 127.0.0.1:$WPORT |" "$SITE" > "$N/smartimport.conf"
+    user_line=""; (( EUID != 0 )) || user_line="user root;"   # workers must read under $T (0700)
     cat > "$N/nginx.conf" <<NGINX_CONF
+$user_line
 pid $N/nginx.pid;
 error_log $N/error.log;
 events { worker_connections 768; }
@@ -169,6 +175,27 @@ NGINX_CONF
     out="$("$NGINX" -t -q -p "$N" -c "$N/nginx.conf" -e "$N/error.log" 2>&1)" && rc=0 || rc=$?
     check "nginx -t accepts the installed site inside a Debian-like nginx.conf's http{} block${out:+ ($(head -n 3 <<<"$out" | tr '\n' ' '))}" \
       test "$rc" -eq 0
+    # The web app as installed (web/local.mk), served by that nginx: the page, a module, a
+    # vendored file, byte for byte, with the CSP; anything else is the JSON 404.
+    if (( rc == 0 )) && "$NGINX" -p "$N" -c "$N/nginx.conf" -e "$N/error.log" 2>"$T/nginx-start.err"; then
+      PIDS+=("$(cat "$N/nginx.pid" 2>/dev/null || echo 0)")
+      served() { [[ $(curl -s -o "$T/got" -D "$T/hdr" -w '%{http_code}' "http://127.0.0.1:$WPORT$1") == 200 ]] && cmp -s "$T/got" "$2" &&
+                 grep -qi '^content-security-policy: default-src .self.' "$T/hdr"; }
+      wait_for 10 "the installed site's nginx" curl -s -o /dev/null "http://127.0.0.1:$WPORT/" || true
+      check "the installed site serves the web app: / is index.html, with the CSP" served / "$srcdir/web/index.html"
+      check "and its modules under /app/ (main.js, app.css)" bash -c "$(declare -f served); T='$T' WPORT='$WPORT'; served /app/main.js '$srcdir/web/app/main.js' && served /app/app.css '$srcdir/web/app/app.css'"
+      if [[ -f $srcdir/web/node_modules/preact/dist/preact.mjs ]]; then
+        check "and the vendored files it imports under /vendor/ (preact.mjs, installed from web/node_modules)" \
+          bash -c "$(declare -f served); T='$T' WPORT='$WPORT'; served /vendor/preact/preact.mjs '$srcdir/web/node_modules/preact/dist/preact.mjs'"
+      else
+        echo "# web/node_modules is missing (scripts/deps): the vendored files are not checked"
+      fi
+      code="$(curl -s --path-as-is -o "$T/nf.json" -w '%{http_code}' "http://127.0.0.1:$WPORT/app/../../etc/passwd" || true)"
+      check "a path outside the app is refused in JSON ($code)" bash -c "[[ $code == 40[04] ]] && grep -q '\"ok\":false' '$T/nf.json'"
+      "$NGINX" -p "$N" -c "$N/nginx.conf" -e "$N/error.log" -s stop 2>/dev/null || true
+    else
+      not_ok "nginx starts with the installed site ($(head -c 300 "$T/nginx-start.err" 2>/dev/null))"
+    fi
   else
     echo "# nginx is missing: the installed site is not checked with nginx -t"
   fi

@@ -16,7 +16,7 @@ if [[ -z $BIN || ! -x $BIN/pg_basebackup ]]; then echo "SKIP: no pg_basebackup";
 
 # The postgres user (the server runs as it when we are root) must reach the cluster under $T.
 chmod 755 "$T"
-export SMARTIMPORT_VAR="$T/var" SMARTIMPORT_PG_PORT=$(( 20000 + RANDOM % 40000 ))
+export SMARTIMPORT_VAR="$T/var" SMARTIMPORT_PG_PORT=$(( 10000 + RANDOM % 22000 ))
 unset DATABASE_URL
 BK="$T/backup" COPY="$T/copy"
 as_pg() { if (( EUID == 0 )); then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
