@@ -2,7 +2,8 @@
 # (scripts/render-nginx); `make install` copies it under $(pkgdatadir)/web, with the three
 # vendored npm files it imports under vendor/, and the installed nginx site serves it there
 # (render-nginx --site ... --web).  The vendored files come from web/node_modules (scripts/deps
-# runs npm); a tarball carries them (dist-hook), so installing from one needs no npm.
+# runs npm); a tarball carries them with their packages' licences (dist-hook), so installing
+# from one needs no npm.
 SI_WEB_APP_FILES = web/app/advice.js web/app/api.js web/app/bank.js web/app/bulk.js web/app/chat.js \
 	web/app/app.css web/app/categories.js web/app/format.js web/app/import.js web/app/main.js \
 	web/app/settings.js web/app/signin.js web/app/transactions.js web/app/ui.js web/app/workflow.js
@@ -20,6 +21,9 @@ install-si-web:
 	  if test -f "$(srcdir)/web/node_modules/$$v"; then \
 	    $(MKDIR_P) "$(DESTDIR)$(webappdir)/vendor/$$pkg" && \
 	    $(INSTALL_DATA) "$(srcdir)/web/node_modules/$$v" "$(DESTDIR)$(webappdir)/vendor/$$pkg/$$name" || exit 1; \
+	    for l in "$(srcdir)/web/node_modules/$$pkg"/LICENSE*; do \
+	      test ! -f "$$l" || $(INSTALL_DATA) "$$l" "$(DESTDIR)$(webappdir)/vendor/$$pkg/" || exit 1; \
+	    done; \
 	  else missing="$$missing $$v"; fi; \
 	done; \
 	if test -n "$$missing"; then echo "warning: web/node_modules lacks$$missing (run scripts/deps): the installed web app will not load" >&2; fi
@@ -35,6 +39,9 @@ dist-si-web:
 	  if test -f "$(srcdir)/web/node_modules/$$v"; then \
 	    $(MKDIR_P) "$(distdir)/web/node_modules/$${v%/*}" && \
 	    cp -p "$(srcdir)/web/node_modules/$$v" "$(distdir)/web/node_modules/$$v" || exit 1; \
+	    for l in "$(srcdir)/web/node_modules/$${v%%/*}"/LICENSE*; do \
+	      test ! -f "$$l" || cp -p "$$l" "$(distdir)/web/node_modules/$${v%%/*}/" || exit 1; \
+	    done; \
 	  fi; \
 	done
 
