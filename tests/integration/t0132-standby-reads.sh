@@ -13,21 +13,7 @@
 # worker, without the URL. Skips (77) when Patroni or etcd cannot be installed (scripts/deps --ha).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-if [[ -z ${SMARTIMPORT_TEST_VAR:-} ]]; then echo "SKIP: SMARTIMPORT_TEST_VAR is not set (scripts/test sets it)"; exit 77; fi
-ROOT="$(cd "$(dirname "$0")/../.." && pwd -P)"
-S="$ROOT/scripts"
-if ! command -v patroni >/dev/null || ! command -v etcd >/dev/null; then
-  "$S/deps" --ha >/dev/null 2>&1 || true
-fi
-if ! command -v patroni >/dev/null || ! command -v etcd >/dev/null; then
-  echo "SKIP: patroni and etcd are not installed and could not be (scripts/deps --ha)"; exit 77
-fi
 uuid() { cat /proc/sys/kernel/random/uuid; }
-# within SECONDS COMMAND...: COMMAND succeeds before SECONDS pass (tried every 0.2 s, by the clock).
-within() {
-  local deadline=$(( $(date +%s) + $1 )); shift
-  until "$@"; do (( $(date +%s) < deadline )) || return 1; sleep 0.2; done
-}
 
 # --- the setting unset (scripts/test's stack): no second connection ----------------------------------
 U0="$(uuid)"
@@ -47,31 +33,12 @@ CC="$(env SMARTIMPORT_DATABASE_READ_URL='postgresql://u@h1:1,h2:2/db?target_sess
 check "... and takes a multi-host one ($CC)" test "$CC" = '{"ok":true}'
 
 # --- the tier and the stack, ours only -------------------------------------------------------------
-HAVAR="$SMARTIMPORT_TEST_VAR/ha132"
-mkdir -p "$HAVAR" && chmod 755 "$HAVAR"
-HA=(env SMARTIMPORT_VAR="$HAVAR")
-teardown() {
-  "${HA[@]}" "$S/down" >/dev/null 2>&1 || true
-  "${HA[@]}" "$S/pg-ha" down >/dev/null 2>&1 || true
-}
-at_exit teardown
-if ! "${HA[@]}" "$S/pg-ha" up > "$T/pgha-up.out" 2>&1; then
-  not_ok "scripts/pg-ha up"; tail -n 30 "$T/pgha-up.out" | sed 's/^/#   /'; finish
-fi
+pgha_tier ha132
 ok "scripts/pg-ha up"
 URL="$("${HA[@]}" "$S/pg-ha" url)"
 READ_URL="$("${HA[@]}" "$S/pg-ha" url --read)"
-READ_URL="${READ_URL/prefer-standby/standby}"
-free_port() { bash -c '. "$0/lib.sh" && free_port' "$S"; }
-PORT="$(free_port)"
-while [[ $BASE == *":$PORT" ]]; do PORT="$(free_port)"; done
-mkdir -p "$HAVAR/spool"
-if ! "${HA[@]}" SMARTIMPORT_PORT="$PORT" SMARTIMPORT_DATABASE_URL="$URL" SMARTIMPORT_DATABASE_READ_URL="$READ_URL" \
-     SMARTIMPORT_SPOOL_DIR="$HAVAR/spool" "$S/up" --no-build > "$T/up.out" 2>&1; then
-  not_ok "scripts/up with a read URL"; tail -n 30 "$T/up.out" | sed 's/^/#   /'; finish
-fi
+pgha_stack SMARTIMPORT_DATABASE_URL="$URL" SMARTIMPORT_DATABASE_READ_URL="${READ_URL/prefer-standby/standby}"
 ok "scripts/up with SMARTIMPORT_DATABASE_READ_URL"
-BASE="http://127.0.0.1:$PORT"
 
 # member_sql MEMBER SQL: on that member itself (the superuser, the app's database).
 PGBASE="$(cat "$HAVAR/pgha/port")"
@@ -93,12 +60,12 @@ default_currency "$U" EUR
 import() {
   local i
   { echo "Date,Description,Amount,Balance"; for (( i = 1; i <= $2; i++ )); do echo "2024-01-1$(( i % 9 )),$1-$i,-1.00,100.00"; done; } > "$T/$1.csv"
-  request POST "/.netlify/functions/ingest-statement?fileName=$1.csv" "${AUTH[@]}" -H 'Content-Type: text/csv' \
+  MAX_TIME=60 request POST "/.netlify/functions/ingest-statement?fileName=$1.csv" "${AUTH[@]}" -H 'Content-Type: text/csv' \
     --data-binary "@$T/$1.csv"
   local imp
   imp="$(jq -r '.importId // empty' "$T/body" 2>/dev/null || true)"
   [[ $STATUS == 200 && -n $imp ]] || { echo "#   ingest $1: $STATUS $(head -c 300 "$T/body")"; return 1; }
-  request POST /.netlify/functions/commit-import "${AUTH[@]}" -H 'Content-Type: application/json' \
+  MAX_TIME=60 request POST /.netlify/functions/commit-import "${AUTH[@]}" -H 'Content-Type: application/json' \
     --data-binary "{\"importId\":\"$imp\"}"
   [[ $STATUS == 200 ]] || { echo "#   commit $1: $STATUS $(head -c 300 "$T/body")"; return 1; }
 }
@@ -114,9 +81,9 @@ count_of() {
 counts() { echo "$(count_of "$LEDGER?limit=5")/$(count_of "$LEDGER?limit=5&from=2024-01-01&to=2024-03-31")"; }
 others_ok() {
   request GET /api/v1/workflow/stats "${AUTH[@]}"
-  [[ $STATUS == 200 ]] && body_jq '.ok' || { echo "#   workflow stats: $STATUS"; return 1; }
+  if [[ $STATUS != 200 ]] || ! body_jq '.ok'; then echo "#   workflow stats: $STATUS"; return 1; fi
   request GET "/api/truelayer/import/history?limit=5" "${AUTH[@]}"
-  [[ $STATUS == 200 ]] && body_jq '.imports == []' || { echo "#   import history: $STATUS"; return 1; }
+  if [[ $STATUS != 200 ]] || ! body_jq '.imports == []'; then echo "#   import history: $STATUS"; return 1; fi
 }
 replicated() { [[ $(on_standbys "SELECT count(*) FROM transactions WHERE user_id = '$U'" | sort -u) == "$1" ]]; }
 
