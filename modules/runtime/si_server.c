@@ -8,7 +8,8 @@
  * process per function means one pid file, so scripts/down stops exactly what
  * scripts/up started, and (3) configuration is loaded once and shared
  * read-only.  Each thread owns its request arena, scratch buffer, response,
- * PostgreSQL connection and outbound HTTP client, so workers share no mutable state; the only
+ * PostgreSQL connection (and its read connection, opened at its first read,
+ * when SMARTIMPORT_DATABASE_READ_URL is set: si_db.h) and outbound HTTP client, so workers share no mutable state; the only
  * shared variable is the `stopping` flag, which is atomic.
  *
  * Accepting: the listening socket is non-blocking; an idle worker waits in

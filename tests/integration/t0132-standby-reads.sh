@@ -4,7 +4,8 @@
 # no second connection. Then a tier of its own (scripts/pg-ha, as t0131) and a stack on it with
 # DATABASE_URL = the read-write URL and SMARTIMPORT_DATABASE_READ_URL = the standbys
 # (target_session_attrs=standby here, so that the fallback below is the responders' and not libpq's;
-# the docs recommend prefer-standby). With replay paused on both standbys, an import is ingested and
+# the docs recommend prefer-standby). With replay paused on both standbys (Patroni in maintenance mode,
+# which would resume it otherwise), an import is ingested and
 # committed (the primary: writes and the read right after its own write work), and the ledger page,
 # its monthly totals, the workflow stats and the bank import history still answer the standbys'
 # older state (proof they read there, and pg_stat_activity shows the "-read" connections on the
@@ -94,12 +95,19 @@ check "the ledger page and its monthly totals answer it ($C)" test "$C" = "3/3"
 check "the workflow stats and the bank import history answer 200" others_ok
 
 # --- replay paused on the standbys: writes go on, the lag-tolerant reads show the standbys' state ------
+# Patroni resumes a paused replay at its next loop (2 s) unless the cluster is in maintenance mode.
+patroni_ctl() { patronictl -c "$HAVAR/pgha/$PRIMARY/patroni.yml" "$@" > "$T/patronictl.out" 2>&1; }
+paused() { [[ $(on_standbys "SELECT pg_get_wal_replay_pause_state()" | sort -u) == paused ]]; }
+check "maintenance mode on (patronictl pause)" patroni_ctl pause --wait
 on_standbys "SELECT pg_wal_replay_pause()" > /dev/null
+check "replay paused on both standbys" within 20 paused
 check "an import of 4 more rows while the standbys do not replay (writes and the commit right after the ingest: the primary)" \
   import second 4
 check "... committed on the primary" test "$(member_sql "$PRIMARY" "SELECT count(*) FROM transactions WHERE user_id = '$U'")" = 7
 C="$(counts)"
 check "the ledger page and its monthly totals answer the standbys' state, 3 rows, not the primary's 7 ($C)" test "$C" = "3/3"
+still_behind() { paused && replicated 3; }
+check "... which is what the standbys hold, replay still paused" still_behind
 check "the workflow stats and the bank import history still answer 200" others_ok
 READS="$(on_standbys "SELECT string_agg(DISTINCT application_name, ',' ORDER BY application_name) FROM pg_stat_activity
                       WHERE application_name LIKE 'smartimport-%-read'" | paste -sd' ')"
@@ -108,6 +116,7 @@ check "the standbys hold the read connections: ledger, workflow, bank ($READS)" 
 check "the primary holds none, and ran no ledger page" test \
   "$(member_sql "$PRIMARY" "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE '%-read' OR query LIKE '/* ledger page%'")" = 0
 on_standbys "SELECT pg_wal_replay_resume()" > /dev/null
+check "maintenance mode off (patronictl resume)" patroni_ctl resume --wait
 check "replay resumed: the standbys catch up" within 30 replicated 7
 C="$(counts)"
 check "... and so do the answers ($C)" test "$C" = "7/7"
