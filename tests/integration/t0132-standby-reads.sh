@@ -6,10 +6,10 @@
 # (target_session_attrs=standby here, so that the fallback below is the responders' and not libpq's;
 # the docs recommend prefer-standby). With replay paused on both standbys (Patroni in maintenance mode,
 # which would resume it otherwise), an import is ingested and
-# committed (the primary: writes and the read right after its own write work), and the ledger page,
-# its monthly totals, the workflow stats and the bank import history still answer the standbys'
-# older state (proof they read there, and pg_stat_activity shows the "-read" connections on the
-# standbys only); replay resumed, they answer the new state. Then both standbys are SIGKILLed: the same
+# committed (the primary: writes and the read right after its own write work), and the ledger page and
+# its monthly totals still answer the standbys' older state (proof they read there); pg_stat_activity
+# shows the "-read" connections of the ledger, workflow stats and bank import history on the standbys
+# only; replay resumed, the answers catch up. Then both standbys are SIGKILLed: the same
 # endpoints answer 200 with the current data from the primary, and the fallback is logged once per
 # worker, without the URL. Skips (77) when Patroni or etcd cannot be installed (scripts/deps --ha).
 set -euo pipefail
