@@ -89,7 +89,9 @@ others_ok() {
 replicated() { [[ $(on_standbys "SELECT count(*) FROM transactions WHERE user_id = '$U'" | sort -u) == "$1" ]]; }
 
 check "an import of 3 rows (ingest, commit)" import first 3
+T0="$(now_ms)"
 check "... is replayed on both standbys" within 30 replicated 3
+echo "# both standbys had the commit $(( $(now_ms) - T0 )) ms after its answer (a figure, polled every 0.2 s with psql)"
 C="$(counts)"
 check "the ledger page and its monthly totals answer it ($C)" test "$C" = "3/3"
 check "the workflow stats and the bank import history answer 200" others_ok
