@@ -203,7 +203,8 @@ int import_history(struct si_ctx *ctx, struct si_request *req, struct si_respons
         snprintf(limit_s, sizeof limit_s, "%ld", v);
     }
     const char *p[] = { user, limit_s };
-    res = si_db_exec(ctx->db,
+    /* History: the read connection (a standby when one is configured: modules/bank/README.md). */
+    res = si_db_exec(ctx->read_db,
         "SELECT job_id, job_type, status, to_char(from_date, 'YYYY-MM-DD'), to_char(to_date, 'YYYY-MM-DD'), "
         "  succeeded_accounts, total_accounts, synced, duplicates, errors, error_code, auto_enrich, "
         "  " SI_SQL_UTC_S("created_at") ", " SI_SQL_UTC_S("started_at") ", " SI_SQL_UTC_S("completed_at") ", "

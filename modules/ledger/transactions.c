@@ -148,8 +148,9 @@ static int list(struct si_ctx *ctx, struct si_request *req, struct si_response *
     if (ledger_sql_page(shape, sql, sizeof sql, &n_params) != 0 || n_params != n)
         return si_response_error(resp, 500, "internal", "no statement for the filters");
     /* Prepared on this connection the first time the shape runs, executed after that
-     * with its generic plan (LEDGER_DB_OPTIONS): no planning per request. */
-    PGresult *res = si_db_exec_prepared(ctx->db, sql, n, p, ctx->db->query_timeout_ms, &err);
+     * with its generic plan (LEDGER_DB_OPTIONS): no planning per request.  On the read
+     * connection (a standby when one is configured: modules/ledger/README.md). */
+    PGresult *res = si_db_exec_prepared(ctx->read_db, sql, n, p, ctx->read_db->query_timeout_ms, &err);
     if (res == NULL)
         return si_response_from_error(resp, &err);
     long long rows = 0;
@@ -281,6 +282,7 @@ int transactions_handle(struct si_ctx *ctx, struct si_request *req, struct si_re
 {
     /* Before this worker's first statement, so that every connection it opens has them. */
     ctx->db->options = LEDGER_DB_OPTIONS;
+    ctx->read_db->options = LEDGER_DB_OPTIONS;
     if (strcmp(req->method, "PATCH") == 0)
         return patch(ctx, req, resp);
     return list(ctx, req, resp);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,19 @@ int si_config_load(struct si_config *cfg, char *const *envp, struct si_error *er
 
     const char *url = si_env_get(envp, "DATABASE_URL");
     cfg->database_url = (url != NULL && *url != '\0') ? url : NULL;
+    const char *read_url = si_env_get(envp, "SMARTIMPORT_DATABASE_READ_URL");
+    cfg->database_read_url = (read_url != NULL && *read_url != '\0') ? read_url : NULL;
+    if (cfg->database_read_url != NULL) {
+        /* libpq's message can quote the string, a password with it: not repeated */
+        char *why = NULL;
+        PQconninfoOption *opts = PQconninfoParse(cfg->database_read_url, &why);
+        bool readable = opts != NULL;
+        PQconninfoFree(opts);
+        PQfreemem(why);
+        if (!readable)
+            return si_error_set(err, 500, "bad_config",
+                                "SMARTIMPORT_DATABASE_READ_URL is not a libpq connection string or URL");
+    }
 
     const char *mode = si_env_get(envp, "SMARTIMPORT_AUTH");
     if (mode == NULL || *mode == '\0' || strcmp(mode, "jwt") == 0)

@@ -19,6 +19,8 @@ enum si_auth_mode {
 
 struct si_config {
     const char *database_url;      /* DATABASE_URL; NULL when unset */
+    const char *database_read_url; /* SMARTIMPORT_DATABASE_READ_URL, for reads that tolerate
+                                    * a little lag (si_db.h); NULL when unset */
     enum si_auth_mode auth_mode;   /* SMARTIMPORT_AUTH = jwt | trust-body */
     unsigned char jwt_secret[SI_MAX_JWT_SECRET];
     size_t jwt_secret_len;         /* SMARTIMPORT_JWT_SECRET; 0 when unset */
@@ -36,7 +38,8 @@ struct si_config {
 
 /* Reads the configuration from envp (a NULL-terminated "NAME=value" array,
  * e.g. environ).  String members point into envp.  Returns 0, or -1 with err
- * naming the variable that is wrong. */
+ * naming the variable that is wrong (SMARTIMPORT_DATABASE_READ_URL too, when
+ * set and libpq cannot read it). */
 int si_config_load(struct si_config *cfg, char *const *envp, struct si_error *err);
 
 /* The value of name in envp, or NULL. */

@@ -49,6 +49,18 @@ void si_db_init(struct si_db *db, const char *conninfo, const char *application_
     db->reconnects = 0;
     db->in_tx = false;
     db->tx_lost = false;
+    db->primary = NULL;
+    db->read_retry_ms = 0;
+    db->read_failing = false;
+}
+
+void si_db_init_read(struct si_db *db, struct si_db *primary, const char *conninfo,
+                     const char *application_name)
+{
+    si_db_init(db, conninfo, application_name, primary->connect_timeout_ms, primary->query_timeout_ms);
+    db->bulk_timeout_ms = primary->bulk_timeout_ms;
+    db->prepare = primary->prepare;
+    db->primary = primary;
 }
 
 /* Prepared statements belong to a connection: forget them with it. */
@@ -424,16 +436,54 @@ static PGresult *exec(struct si_db *db, const char *sql, int n_params, const cha
     return fail_from_result(db, res, err);
 }
 
+/* exec on a read connection (si_db.h): its own server while it answers, else the primary's.
+ * Its errors other than a 503 (a bad statement, a timeout) are the caller's, as on any connection. */
+static PGresult *exec_read(struct si_db *db, const char *sql, int n_params, const char *const *params,
+                           int timeout_ms, enum prepare_mode prepare, struct si_error *err)
+{
+    if (si_now_ms() < db->read_retry_ms)
+        return exec(db->primary, sql, n_params, params, timeout_ms, prepare, err);
+    struct si_error own;
+    si_error_clear(&own);
+    PGresult *res = exec(db, sql, n_params, params, timeout_ms, prepare, &own);
+    if (res != NULL || own.status != 503) {
+        if (res != NULL && db->read_failing) {
+            db->read_failing = false;
+            si_log(SI_LOG_INFO, "read connection back: lag-tolerant reads leave the primary", NULL);
+        }
+        if (res == NULL && err != NULL)
+            *err = own;
+        return res;
+    }
+    if (db->conn == NULL) {   /* lost, or never had: not tried again for a while */
+        db->read_retry_ms = si_now_ms() + SI_DB_READ_RETRY_MS;
+        if (!db->read_failing)
+            si_log(SI_LOG_WARN, "read connection unavailable: lag-tolerant reads go to the primary",
+                   json_pack("{s:s, s:s}", "code", own.code ? own.code : "", "detail", own.detail));
+        db->read_failing = true;
+    }
+    return exec(db->primary, sql, n_params, params, timeout_ms, prepare, err);
+}
+
+/* exec, or exec_read on a read connection. */
+static PGresult *run(struct si_db *db, const char *sql, int n_params, const char *const *params,
+                     int timeout_ms, enum prepare_mode prepare, struct si_error *err)
+{
+    if (db->primary != NULL)
+        return exec_read(db, sql, n_params, params, timeout_ms, prepare, err);
+    return exec(db, sql, n_params, params, timeout_ms, prepare, err);
+}
+
 PGresult *si_db_exec_timeout(struct si_db *db, const char *sql, int n_params,
                              const char *const *params, int timeout_ms, struct si_error *err)
 {
-    return exec(db, sql, n_params, params, timeout_ms, PREPARE_IF_OPTED_IN, err);
+    return run(db, sql, n_params, params, timeout_ms, PREPARE_IF_OPTED_IN, err);
 }
 
 PGresult *si_db_exec_prepared(struct si_db *db, const char *sql, int n_params, const char *const *params,
                               int timeout_ms, struct si_error *err)
 {
-    return exec(db, sql, n_params, params, timeout_ms, PREPARE_ALWAYS, err);
+    return run(db, sql, n_params, params, timeout_ms, PREPARE_ALWAYS, err);
 }
 
 PGresult *si_db_exec(struct si_db *db, const char *sql, int n_params, const char *const *params,
@@ -446,7 +496,7 @@ PGresult *si_db_exec_bulk(struct si_db *db, const char *sql, int n_params, const
                           struct si_error *err)
 {
     /* never prepared: parsing once saves nothing at that size */
-    return exec(db, sql, n_params, params, db->bulk_timeout_ms, PREPARE_NEVER, err);
+    return run(db, sql, n_params, params, db->bulk_timeout_ms, PREPARE_NEVER, err);
 }
 
 int si_db_command(struct si_db *db, const char *sql, int n_params, const char *const *params,
@@ -461,6 +511,8 @@ int si_db_command(struct si_db *db, const char *sql, int n_params, const char *c
 
 int si_db_begin(struct si_db *db, struct si_error *err)
 {
+    if (db->primary != NULL)
+        return si_error_set(err, 500, "internal", "no transaction on a read connection");
     if (db->in_tx || db->tx_lost)
         return si_error_set(err, 500, "internal", "transaction already open");
     if (si_db_command(db, "BEGIN", 0, NULL, err) != 0)

@@ -12,7 +12,15 @@
  * (target_session_attrs=read-write, scripts/pg-ha) the next statement goes to
  * the new primary.
  * Errors name the SQLSTATE and the server's primary message in the log-only
- * detail, never the DETAIL line, which can quote row values. */
+ * detail, never the DETAIL line, which can quote row values.
+ *
+ * A read connection (si_db_init_read; SMARTIMPORT_DATABASE_READ_URL, e.g. a
+ * standby with target_session_attrs=prefer-standby) is a struct si_db like
+ * any other, for reads that tolerate a little lag, outside any transaction.
+ * When it cannot be had (no connection, the server went away or cancelled the
+ * read: a 503) the statement runs on its primary connection instead, and the
+ * read connection is left alone for SI_DB_READ_RETRY_MS; the first such
+ * fallback of an outage is logged (a warning), the return an info line. */
 #ifndef SI_DB_H
 #define SI_DB_H
 
@@ -50,11 +58,20 @@ struct si_db {
     int nprepared;
     bool in_tx;                   /* between si_db_begin and commit/rollback */
     bool tx_lost;                 /* the connection died inside a transaction */
+    struct si_db *primary;        /* a read connection's fallback (borrowed); NULL otherwise */
+    long long read_retry_ms;      /* a read connection that failed: unused until then (si_now_ms) */
+    bool read_failing;            /* a read connection whose outage was logged */
 };
 
 void si_db_init(struct si_db *db, const char *conninfo, const char *application_name,
                 int connect_timeout_ms, int query_timeout_ms);
 void si_db_cleanup(struct si_db *db);  /* safe to call twice */
+/* si_db_init of a read connection to conninfo whose statements fall back to
+ * primary (see above); the timeouts and `prepare` are primary's as they are
+ * now, `options` is set on each separately.  Never in a transaction: its
+ * si_db_begin is a 500. */
+void si_db_init_read(struct si_db *db, struct si_db *primary, const char *conninfo,
+                     const char *application_name);
 
 /* Makes sure there is a working connection.  0, or -1 with a 503 err. */
 int si_db_connect(struct si_db *db, struct si_error *err);

@@ -33,6 +33,10 @@ struct si_ctx {
     void *fn_config;                     /* what function->init made (NULL without one); shared
                                           * by every worker: read-only, or guarded by its own lock */
     struct si_db *db;                    /* this worker's connection; NULL if !needs_db */
+    struct si_db *read_db;               /* for reads of committed data that tolerate a little
+                                          * lag, outside any transaction: the worker's read
+                                          * connection (SMARTIMPORT_DATABASE_READ_URL, si_db.h),
+                                          * or db itself when that is unset */
     struct si_arena *arena;              /* reset after every request */
     struct si_buf *scratch;              /* e.g. the request body; reset per request */
     struct si_http_client *http;         /* this worker's outbound HTTP client (keeps its connections) */

@@ -34,6 +34,11 @@
  * ~19 s per million on a quiet 2-core machine).  nginx/routes gives those
  * functions a read timeout above it (kind json-long). */
 #define SI_DB_BULK_TIMEOUT_MS      300000
+/* A read connection (SMARTIMPORT_DATABASE_READ_URL) that could not be had is
+ * left alone this long (its reads go to the primary) before it is tried again,
+ * so a standby that is down costs one connect attempt per worker per period,
+ * not one per request. */
+#define SI_DB_READ_RETRY_MS        5000
 #define SI_HEALTH_TIMEOUT_MS       1500
 /* A transaction PostgreSQL aborted for a deadlock or serialization failure
  * is run again (si_db_retry.h): at most this many attempts in all, pausing

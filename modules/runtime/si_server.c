@@ -8,7 +8,8 @@
  * process per function means one pid file, so scripts/down stops exactly what
  * scripts/up started, and (3) configuration is loaded once and shared
  * read-only.  Each thread owns its request arena, scratch buffer, response,
- * PostgreSQL connection and outbound HTTP client, so workers share no mutable state; the only
+ * PostgreSQL connection (and its read connection, opened at its first read,
+ * when SMARTIMPORT_DATABASE_READ_URL is set: si_db.h) and outbound HTTP client, so workers share no mutable state; the only
  * shared variable is the `stopping` flag, which is atomic.
  *
  * Accepting: the listening socket is non-blocking; an idle worker waits in
@@ -157,7 +158,7 @@ static void *worker_main(void *arg)
     struct si_arena arena;
     struct si_buf scratch;
     struct si_response resp;
-    struct si_db db;
+    struct si_db db, read_db;
     struct si_http_client http;
     FCGX_Request r;
 
@@ -171,8 +172,14 @@ static void *worker_main(void *arg)
                w->cfg->db_query_timeout_ms);
     db.bulk_timeout_ms = w->cfg->db_bulk_timeout_ms;
     db.prepare = w->fn->prepare_statements;
+    /* The read connection is opened by its first read only: none without the setting. */
+    char read_name[64];
+    snprintf(read_name, sizeof read_name, "smartimport-%s-read", w->fn->name);
+    si_db_init_read(&read_db, &db, w->cfg->database_read_url, read_name);
+    bool reads_apart = w->fn->needs_db && w->cfg->database_read_url != NULL;
     struct si_ctx ctx = {
         .config = w->cfg, .function = w->fn, .fn_config = w->fn_config, .db = w->fn->needs_db ? &db : NULL,
+        .read_db = reads_apart ? &read_db : (w->fn->needs_db ? &db : NULL),
         .arena = &arena, .scratch = &scratch, .http = &http, .worker = w->id,
     };
     int ep = epoll_create1(EPOLL_CLOEXEC);
@@ -223,6 +230,7 @@ static void *worker_main(void *arg)
 out:
     if (ep >= 0)
         close(ep);
+    si_db_cleanup(&read_db);
     si_db_cleanup(&db);
     si_http_client_cleanup(&http);
     si_response_cleanup(&resp);

@@ -276,11 +276,12 @@ static int get_stats(struct si_ctx *ctx, struct si_request *req, struct si_respo
     if (si_auth_identify(ctx->config, req, NULL, (long long)time(NULL), user, &err) != 0)
         goto fail;
     const char *p[] = { user };
-    res = si_db_exec(ctx->db, "SELECT substr(task, 15), " STATUS_OF("state") ", count(*) FROM jobs "
+    /* Counts for a dashboard: the read connection (a standby when one is configured: README). */
+    res = si_db_exec(ctx->read_db, "SELECT substr(task, 15), " STATUS_OF("state") ", count(*) FROM jobs "
                               "WHERE user_id = $1 AND " WF_TASKS " GROUP BY task, state", 1, p, &err);
     if (res == NULL)
         goto fail;
-    res2 = si_db_exec(ctx->db,
+    res2 = si_db_exec(ctx->read_db,
         "SELECT (SELECT extract(epoch FROM now() - min(created_at)) * 1000 FROM jobs "
         "          WHERE user_id = $1 AND " WF_TASKS " AND state = 'queued'), "
         "       (SELECT count(*) FROM jobs WHERE user_id = $1 AND " WF_TASKS " "
@@ -402,7 +403,8 @@ static int list_jobs(struct si_ctx *ctx, struct si_request *req, struct si_respo
     if (cursor > 0)
         snprintf(cursor_s, sizeof cursor_s, "%lld", cursor);
     const char *p[] = { user, limit_s, phase > 0 ? task : NULL, state, cursor > 0 ? cursor_s : NULL };
-    res = si_db_exec(ctx->db,
+    /* A history page: the read connection (a standby when one is configured: README). */
+    res = si_db_exec(ctx->read_db,
         "SELECT j.id, substr(j.task, 15), " STATUS_OF("j.state") ", j.attempts, j.max_attempts, j.job_key, "
         TS("j.created_at") ", " TS("coalesce(a.at, j.created_at)") ", "
         "CASE WHEN j.state IN ('queued', 'failed') THEN " TS("j.run_at") " END, j.error "

@@ -4,8 +4,9 @@
  * the server drops them, statements are cancelled at their deadline, and
  * the health handler answers 200 or a quick 503; statements with parameters
  * are prepared once per connection; a transaction aborted by a deadlock or
- * serialization failure runs again (si_db_retry_tx).  Skipped (77) without
- * DATABASE_URL. */
+ * serialization failure runs again (si_db_retry_tx); a read connection reads
+ * on its own server, or on the primary's connection when it cannot be had.
+ * Skipped (77) without DATABASE_URL. */
 #include <check.h>
 #include <poll.h>
 #include <stdio.h>
@@ -229,6 +230,55 @@ START_TEST(a_connection_that_is_read_only_is_dropped_and_the_next_statement_reco
     ck_assert_ptr_null(db.conn);
     ck_assert_int_eq(si_db_command(&db, "CREATE TEMPORARY TABLE check_db_ro (x int)", 0, NULL, &err), 0);
     ck_assert_int_ne(backend_pid(), pid);
+}
+END_TEST
+
+/* The application_name of the server connection a statement on c ran on. */
+static char *ran_on(struct si_db *c)
+{
+    struct si_error err;
+    PGresult *res = si_db_exec(c, "SELECT current_setting('application_name')", 0, NULL, &err);
+    ck_assert_msg(res != NULL, "read failed: %s %s", err.message, err.detail);
+    char *name = strdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    ck_assert_ptr_nonnull(name);
+    return name;
+}
+
+START_TEST(a_read_connection_reads_on_its_own_server_and_leaves_the_primary_alone)
+{
+    struct si_db rd;
+    struct si_error err;
+    si_db_init_read(&rd, &db, url, "check_db-read");
+    char *name = ran_on(&rd);
+    ck_assert_str_eq(name, "check_db-read");
+    free(name);
+    ck_assert_ptr_null(db.conn);   /* the primary's connection was never opened */
+    ck_assert_int_eq(si_db_begin(&rd, &err), -1);
+    ck_assert_int_eq(err.status, 500);
+    ck_assert_int_eq(si_db_command(&rd, "SELECT no_such_column", 0, NULL, &err), -1);
+    ck_assert_int_ne(err.status, 503);   /* its own errors are the caller's: no second try */
+    ck_assert_ptr_null(db.conn);
+    si_db_cleanup(&rd);
+}
+END_TEST
+
+START_TEST(a_read_connection_that_cannot_be_had_reads_on_the_primary_and_is_left_alone_a_while)
+{
+    struct si_db rd;
+    si_db_init_read(&rd, &db, "postgresql://127.0.0.1:1/none?connect_timeout=2", "check_db-read");
+    char *name = ran_on(&rd);
+    ck_assert_str_eq(name, "check_db");
+    free(name);
+    ck_assert_ptr_null(rd.conn);
+    ck_assert(rd.read_failing);
+    long long retry = rd.read_retry_ms;
+    ck_assert_int_gt(retry, 0);
+    name = ran_on(&rd);             /* within SI_DB_READ_RETRY_MS: not tried again */
+    ck_assert_str_eq(name, "check_db");
+    free(name);
+    ck_assert_int_eq(rd.read_retry_ms, retry);
+    si_db_cleanup(&rd);
 }
 END_TEST
 
@@ -583,6 +633,8 @@ static Suite *db_suite(void)
     tcase_add_test(tc, a_statement_that_fails_to_prepare_is_an_error_and_not_remembered);
     tcase_add_test(tc, prepared_statements_are_forgotten_with_a_lost_connection);
     tcase_add_test(tc, past_the_cap_statements_run_unnamed);
+    tcase_add_test(tc, a_read_connection_reads_on_its_own_server_and_leaves_the_primary_alone);
+    tcase_add_test(tc, a_read_connection_that_cannot_be_had_reads_on_the_primary_and_is_left_alone_a_while);
     suite_add_tcase(s, tc);
     tc = tcase_create("retry");
     tcase_add_checked_fixture(tc, retry_setup, teardown);

@@ -111,6 +111,50 @@ wait_for_line() {
   WAITED=$(( $(now_ms) - start ))
 }
 
+# within SECONDS COMMAND...: COMMAND succeeds before SECONDS pass (tried every 0.2 s; by the clock,
+# not by a count of tries, since a loaded machine makes each try slow).
+within() {
+  local deadline=$(( $(date +%s) + $1 )); shift
+  until "$@"; do (( $(date +%s) < deadline )) || return 1; sleep 0.2; done
+}
+
+# A database tier and a stack of the test's own (t0131, t0132), next to scripts/test's, which they
+# never touch.  pgha_tier NAME: skips (77) when Patroni or etcd cannot be installed (scripts/deps
+# --ha); starts scripts/pg-ha under $SMARTIMPORT_TEST_VAR/NAME, both stopped at exit, and sets S
+# (scripts/), HAVAR and HA (the env prefix of every command on it); a failed start fails the test.
+# pgha_stack VAR=VALUE...: scripts/up on the tier on a free port, with those settings; sets BASE.
+pgha_tier() {
+  [[ -n ${SMARTIMPORT_TEST_VAR:-} ]] || { echo "SKIP: SMARTIMPORT_TEST_VAR is not set (scripts/test sets it)"; exit 77; }
+  S="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../scripts" && pwd -P)"
+  if ! command -v patroni >/dev/null || ! command -v etcd >/dev/null; then
+    "$S/deps" --ha >/dev/null 2>&1 || true
+  fi
+  if ! command -v patroni >/dev/null || ! command -v etcd >/dev/null; then
+    echo "SKIP: patroni and etcd are not installed and could not be (scripts/deps --ha)"; exit 77
+  fi
+  HAVAR="$SMARTIMPORT_TEST_VAR/$1"
+  mkdir -p "$HAVAR" && chmod 755 "$HAVAR"
+  HA=(env SMARTIMPORT_VAR="$HAVAR")
+  at_exit pgha_teardown
+  if ! "${HA[@]}" "$S/pg-ha" up > "$T/pgha-up.out" 2>&1; then
+    not_ok "scripts/pg-ha up"; tail -n 30 "$T/pgha-up.out" | sed 's/^/#   /'; finish
+  fi
+}
+pgha_teardown() {
+  "${HA[@]}" "$S/down" >/dev/null 2>&1 || true
+  "${HA[@]}" "$S/pg-ha" down >/dev/null 2>&1 || true
+}
+pgha_stack() {
+  local port
+  port="$(bash -c '. "$0/lib.sh" && free_port' "$S")"
+  while [[ $BASE == *":$port" ]]; do port="$(bash -c '. "$0/lib.sh" && free_port' "$S")"; done
+  mkdir -p "$HAVAR/spool"
+  if ! "${HA[@]}" SMARTIMPORT_PORT="$port" SMARTIMPORT_SPOOL_DIR="$HAVAR/spool" "$@" "$S/up" --no-build > "$T/up.out" 2>&1; then
+    not_ok "scripts/up on the tier"; tail -n 30 "$T/up.out" | sed 's/^/#   /'; finish
+  fi
+  BASE="http://127.0.0.1:$port"
+}
+
 finish() {
   if (( FAILS > 0 )); then echo "# $FAILS check(s) failed"; exit 1; fi
   echo "# all checks passed"; exit 0

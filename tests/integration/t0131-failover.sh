@@ -11,53 +11,18 @@
 # no repeat. Skips (77) when Patroni or etcd cannot be installed (scripts/deps --ha).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-if [[ -z ${SMARTIMPORT_TEST_VAR:-} ]]; then echo "SKIP: SMARTIMPORT_TEST_VAR is not set (scripts/test sets it)"; exit 77; fi
-ROOT="$(cd "$(dirname "$0")/../.." && pwd -P)"
-S="$ROOT/scripts"
-if ! command -v patroni >/dev/null || ! command -v etcd >/dev/null; then
-  "$S/deps" --ha >/dev/null 2>&1 || true
-fi
-if ! command -v patroni >/dev/null || ! command -v etcd >/dev/null; then
-  echo "SKIP: patroni and etcd are not installed and could not be (scripts/deps --ha)"; exit 77
-fi
-
-# --- the tier and the stack, ours only -------------------------------------------------------------
-HAVAR="$SMARTIMPORT_TEST_VAR/ha"
-mkdir -p "$HAVAR" && chmod 755 "$HAVAR"
-HA=(env SMARTIMPORT_VAR="$HAVAR")
-teardown() {
-  "${HA[@]}" "$S/down" >/dev/null 2>&1 || true
-  "${HA[@]}" "$S/pg-ha" down >/dev/null 2>&1 || true
-}
-at_exit teardown
-if ! "${HA[@]}" "$S/pg-ha" up > "$T/pgha-up.out" 2>&1; then
-  not_ok "scripts/pg-ha up"; tail -n 30 "$T/pgha-up.out" | sed 's/^/#   /'; finish
-fi
+pgha_tier ha
 ok "scripts/pg-ha up: a primary, a synchronous standby, the CDC slot on every member"
 sed -n '/^m[0-9]/s/^/#   /p' "$T/pgha-up.out"
 URL="$("${HA[@]}" "$S/pg-ha" url)"
 check "url lists the three members, read-write" bash -c "[[ '$URL' == *,*,*'target_session_attrs=read-write'* ]]"
 READ_URL="$("${HA[@]}" "$S/pg-ha" url --read)"
 check "url --read prefers a standby" bash -c "[[ '$READ_URL' == *,*,*'target_session_attrs=prefer-standby'* ]]"
-free_port() { bash -c '. "$0/lib.sh" && free_port' "$S"; }
-PORT="$(free_port)"
-while [[ $BASE == *":$PORT" ]]; do PORT="$(free_port)"; done
-mkdir -p "$HAVAR/spool"
-if ! "${HA[@]}" SMARTIMPORT_PORT="$PORT" SMARTIMPORT_DATABASE_URL="$URL" SMARTIMPORT_SPOOL_DIR="$HAVAR/spool" \
-     SMARTIMPORT_CDC_RETRY_MAX_MS=1000 "$S/up" --no-build > "$T/up.out" 2>&1; then
-  not_ok "scripts/up on the external database"; tail -n 30 "$T/up.out" | sed 's/^/#   /'; finish
-fi
+pgha_stack SMARTIMPORT_DATABASE_URL="$URL" SMARTIMPORT_CDC_RETRY_MAX_MS=1000
 check "scripts/up took the external database and did not start scripts/pg" \
   bash -c "grep -q 'external database' '$T/up.out' && [[ ! -e '$HAVAR/pg' ]]"
-BASE="http://127.0.0.1:$PORT"
 
 sql() { psql -X -q -t -A -v ON_ERROR_STOP=1 "$URL" -c "$1"; }
-# within SECONDS COMMAND...: COMMAND succeeds before SECONDS pass (tried every 0.2 s; by the clock,
-# not by a count of tries, since a loaded machine makes each try slow).
-within() {
-  local deadline=$(( $(date +%s) + $1 )); shift
-  until "$@"; do (( $(date +%s) < deadline )) || return 1; sleep 0.2; done
-}
 timeline() { sql "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"; }
 uuid() { cat /proc/sys/kernel/random/uuid; }
 now_ms() { date +%s%3N; }

@@ -55,24 +55,30 @@ START_TEST(configuration_has_defaults_and_rejects_bad_values)
     ck_assert_uint_eq(c.max_body, SI_MAX_BODY_DEFAULT);
     ck_assert_int_eq(c.auth_mode, SI_AUTH_JWT);
     ck_assert_ptr_null(c.database_url);
+    ck_assert_ptr_null(c.database_read_url);   /* no read connection: everything on DATABASE_URL */
     ck_assert_int_eq(c.db_bulk_timeout_ms, SI_DB_BULK_TIMEOUT_MS);
     ck_assert_int_gt(c.db_bulk_timeout_ms, c.db_query_timeout_ms);
 
     char *good[] = { "SMARTIMPORT_THREADS=8", "SMARTIMPORT_MAX_BODY=1024", "DATABASE_URL=postgresql:///x",
-                     "SMARTIMPORT_AUTH=trust-body", "SMARTIMPORT_DB_BULK_TIMEOUT_MS=120000", NULL };
+                     "SMARTIMPORT_AUTH=trust-body", "SMARTIMPORT_DB_BULK_TIMEOUT_MS=120000",
+                     "SMARTIMPORT_DATABASE_READ_URL=postgresql://h1,h2/x?target_session_attrs=prefer-standby", NULL };
     ck_assert_int_eq(si_config_load(&c, good, &err), 0);
     ck_assert_int_eq(c.threads, 8);
     ck_assert_uint_eq(c.max_body, 1024);
     ck_assert_str_eq(c.database_url, "postgresql:///x");
     ck_assert_int_eq(c.auth_mode, SI_AUTH_TRUST_BODY);
     ck_assert_int_eq(c.db_bulk_timeout_ms, 120000);
+    ck_assert_str_eq(c.database_read_url, "postgresql://h1,h2/x?target_session_attrs=prefer-standby");
 
     const char *bad[] = { "SMARTIMPORT_THREADS=0", "SMARTIMPORT_THREADS=abc", "SMARTIMPORT_THREADS=1000",
                           "SMARTIMPORT_MAX_BODY=-5", "SMARTIMPORT_AUTH=none", "SMARTIMPORT_THREADS=4x",
-                          "SMARTIMPORT_DB_BULK_TIMEOUT_MS=0", "SMARTIMPORT_DB_BULK_TIMEOUT_MS=3600001" };
+                          "SMARTIMPORT_DB_BULK_TIMEOUT_MS=0", "SMARTIMPORT_DB_BULK_TIMEOUT_MS=3600001",
+                          "SMARTIMPORT_DATABASE_READ_URL=postgresql://u:pw@[::1",
+                          "SMARTIMPORT_DATABASE_READ_URL=host=h port" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *env[] = { (char *)bad[i], NULL };
         ck_assert_msg(si_config_load(&c, env, &err) == -1, "%s accepted", bad[i]);
+        ck_assert_msg(strstr(err.message, ":pw@") == NULL, "the refusal repeats the value: %s", err.message);
     }
 }
 END_TEST
