@@ -1,11 +1,12 @@
-/* import_preview.c: GET /.netlify/functions/import-preview?importId=&verdict=&cursor=&limit=
+/* import_preview.c: GET /.netlify/functions/import-preview?importId=&verdict=&cursor=&limit=&counts=
  * and PATCH (keep/skip decisions on rows, which commit-import honours),
  * the responder smartimport-import-preview: any page of an import's staged rows with each
  * row's verdict, score and reasons (preview.c, sql/0019_import_verdicts.sql), and the counts
  * of the whole file.  Only the owner's import (another user's id, or an unknown one, is the
  * same 404); only while it is parsed and not yet committed (its rows are in staging), else 409
  * with its status.  cursor is opaque to the caller (the last row's number); limit 1..200,
- * default 50; verdict new | duplicate | possible_duplicate | replaces_pending. */
+ * default 50; verdict new | duplicate | possible_duplicate | replaces_pending; counts=false
+ * leaves the counts out (they cost a pass over the whole file). */
 #include "import_preview.h"
 #include "preview.h"
 #include "si_auth.h"
@@ -14,6 +15,7 @@
 #include "si_json.h"
 #include "si_uuid.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -48,6 +50,12 @@ static int answer(struct si_ctx *ctx, struct si_request *req, struct si_response
         strcmp(verdict, "possible_duplicate") != 0 && strcmp(verdict, "replaces_pending") != 0)
         return si_error_set(err, 400, "bad_param",
                             "verdict must be new, duplicate, possible_duplicate or replaces_pending");
+    /* counts=false: the page without the whole file's counts (a client paging on keeps those of
+     * its first page; web/app/import.js does) */
+    const char *counts = si_request_param(req, "counts");
+    if (counts != NULL && *counts != '\0' && strcmp(counts, "true") != 0 && strcmp(counts, "false") != 0)
+        return si_error_set(err, 400, "bad_param", "counts must be true or false");
+    bool with_counts = counts == NULL || strcmp(counts, "false") != 0;
     long long after = 0, limit = 0;
     if (int_param(req, "cursor", 0, PREVIEW_ROW_MAX - 1, 0, &after, err) != 0 ||
         int_param(req, "limit", 1, PREVIEW_PAGE_MAX, PREVIEW_PAGE_DEFAULT, &limit, err) != 0)
@@ -69,11 +77,11 @@ static int answer(struct si_ctx *ctx, struct si_request *req, struct si_response
                             "the import is %s: only a parsed import that is not committed has a preview", status);
 
     struct preview_page page;
-    if (preview_page(ctx->db, user, import, verdict, after, (int)limit, &page, err) != 0)
+    if (preview_page(ctx->db, user, import, verdict, after, (int)limit, with_counts, &page, err) != 0)
         return -1;
     char next[24];
     snprintf(next, sizeof next, "%lld", page.next_after);
-    json_t *body = json_pack("{s:b, s:s, s:s?, s:O, s:O, s:s?}", "ok", 1, "importId", import, "verdict", verdict,
+    json_t *body = json_pack("{s:b, s:s, s:s?, s:O*, s:O, s:s?}", "ok", 1, "importId", import, "verdict", verdict,
                              "counts", page.counts, "rows", page.rows, "nextCursor",
                              page.next_after > 0 ? next : NULL);
     preview_page_clear(&page);

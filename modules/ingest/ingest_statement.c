@@ -190,7 +190,7 @@ static int answer_existing(struct si_db *db, const char *user, const char *sha, 
         si_error_set(err, 500, "internal", "out of memory");
         goto out;
     }
-    if (preview_page(db, user, PQgetvalue(res, 0, 0), NULL, 0, STAGE_PREVIEW, &page, err) != 0)
+    if (preview_page(db, user, PQgetvalue(res, 0, 0), NULL, 0, STAGE_PREVIEW, true, &page, err) != 0)
         goto out;
     int rows_total = 0;
     if (json_array_size(page.rows) == 0 && strcmp(PQgetvalue(res, 0, 1), si_import_status_name(SI_IMPORT_PARSED)) == 0 &&
@@ -673,7 +673,7 @@ int ingest_handle(struct si_ctx *ctx, struct si_request *req, struct si_response
     /* merchants still "Other": one model request, the answers applied to the staged rows (never fails) */
     llmcat_apply(ctx->db, ctx->http, &ic->llm, in.user, in.import_id, st.warnings);
     /* every staged row's verdict counted, the first STAGE_PREVIEW shown (the staging is committed) */
-    if (preview_page(ctx->db, in.user, in.import_id, NULL, 0, STAGE_PREVIEW, &page, &err) != 0)
+    if (preview_page(ctx->db, in.user, in.import_id, NULL, 0, STAGE_PREVIEW, true, &page, &err) != 0)
         goto fail;
     si_log(SI_LOG_INFO, "import staged",
            json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:f, s:f}", "importId", in.import_id,

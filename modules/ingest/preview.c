@@ -58,7 +58,7 @@ static json_t *page_row(const PGresult *res, int r)
 }
 
 int preview_page(struct si_db *db, const char *user_id, const char *import_id, const char *verdict,
-                 long long after, int limit, struct preview_page *out, struct si_error *err)
+                 long long after, int limit, bool with_counts, struct preview_page *out, struct si_error *err)
 {
     memset(out, 0, sizeof *out);
     char days[8], from_s[24], to_s[24], limit_s[12];
@@ -68,27 +68,31 @@ int preview_page(struct si_db *db, const char *user_id, const char *import_id, c
     long long to = verdict == NULL ? after + limit + 1 : PREVIEW_ROW_MAX;
     snprintf(to_s, sizeof to_s, "%lld", to < PREVIEW_ROW_MAX ? to : PREVIEW_ROW_MAX);
     snprintf(limit_s, sizeof limit_s, "%d", limit);
-    const char *cp[] = { user_id, import_id, days };
-    PGresult *res = si_db_exec(db, counts_sql, 3, cp, err);
-    if (res == NULL)
-        return -1;
-    long long c[5] = { 0 };
     int rc = -1;
-    for (int i = 0; i < 5; i++)
-        if (PQntuples(res) != 1 || si_db_get_int64(res, 0, i, &c[i]) != 0) {
-            si_db_bad_value(err, "import verdict counts");
-            goto out;
-        }
-    PQclear(res);
-    out->counts = json_pack("{s:I, s:I, s:I, s:I, s:I}", "total", (json_int_t)c[0], "new", (json_int_t)c[1],
-                            "duplicate", (json_int_t)c[2], "possible_duplicate", (json_int_t)c[3],
-                            "replaces_pending", (json_int_t)c[4]);
+    PGresult *res = NULL;
+    if (with_counts) {   /* the whole file's verdicts: most of a page's cost on a large import */
+        const char *cp[] = { user_id, import_id, days };
+        res = si_db_exec(db, counts_sql, 3, cp, err);
+        if (res == NULL)
+            return -1;
+        long long c[5] = { 0 };
+        for (int i = 0; i < 5; i++)
+            if (PQntuples(res) != 1 || si_db_get_int64(res, 0, i, &c[i]) != 0) {
+                si_db_bad_value(err, "import verdict counts");
+                goto out;
+            }
+        PQclear(res);
+        res = NULL;
+        out->counts = json_pack("{s:I, s:I, s:I, s:I, s:I}", "total", (json_int_t)c[0], "new", (json_int_t)c[1],
+                                "duplicate", (json_int_t)c[2], "possible_duplicate", (json_int_t)c[3],
+                                "replaces_pending", (json_int_t)c[4]);
+    }
     out->rows = json_array();
     const char *pp[] = { user_id, import_id, days, from_s, to_s, verdict, limit_s };
     res = si_db_exec(db, page_sql, 7, pp, err);
     if (res == NULL)
         goto out;
-    if (out->counts == NULL || out->rows == NULL) {
+    if ((with_counts && out->counts == NULL) || out->rows == NULL) {
         si_error_set(err, 500, "internal", "out of memory");
         goto out;
     }

@@ -12,6 +12,7 @@
 #define PREVIEW_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "si_db.h"
 #include "si_import.h"
@@ -24,7 +25,8 @@ struct preview_page {
     json_t *rows;          /* [{row, line, date, description, counterparty, counterpartyAccount
                             *   ("****" + its last 4, or null), amountMinor, currency,
                             *   category, verdict, reason, score, reasons, match, decision}] */
-    json_t *counts;        /* {total, new, duplicate, possible_duplicate, replaces_pending} of the whole file */
+    json_t *counts;        /* {total, new, duplicate, possible_duplicate, replaces_pending} of the whole file;
+                              NULL when not asked for (with_counts false) */
     long long next_after;  /* the last row's number when more rows follow, else 0 */
 };
 
@@ -32,7 +34,7 @@ struct preview_page {
  * PREVIEW_ROW_MAX), at most
  * `limit`, only those of `verdict` when it is not NULL.  0 or -1 with err. */
 int preview_page(struct si_db *db, const char *user_id, const char *import_id, const char *verdict,
-                 long long after, int limit, struct preview_page *out, struct si_error *err);
+                 long long after, int limit, bool with_counts, struct preview_page *out, struct si_error *err);
 void preview_page_clear(struct preview_page *p);
 
 #endif

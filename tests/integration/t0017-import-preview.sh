@@ -2,7 +2,7 @@
 # t0017-import-preview: every staged row's verdict (sql/0019_import_verdicts.sql) through nginx:
 # the ingest answer counts new / duplicate / possible duplicate over the whole file and scores
 # each previewed possible duplicate with its reasons and the matched row; GET import-preview
-# pages through any rows (cursor, limit, verdict filter), refuses bad parameters with 400, another
+# pages through any rows (cursor, limit, verdict filter, counts=false leaves the counts out), refuses bad parameters with 400, another
 # user's or an unknown import with 404, and a committed import with 409; PATCH keep/skip decisions
 # (refused whole when one is bad) and commit-import's own decisions keep skipped rows out.
 set -euo pipefail
@@ -76,6 +76,12 @@ while :; do
   [[ -n $cursor && $pages -lt 10 ]] || break
 done
 check "pages of 2 walk every row once, in order, in 4 pages" test "$rows:$pages" = "1 2 3 4 5 6 7 :4"
+preview "importId=$B&limit=2&cursor=2"; cp "$T/body" "$T/with-counts.json"
+preview "importId=$B&limit=2&cursor=2&counts=false"
+check "counts=false: the same page and cursor, without the counts" \
+  bash -c "jq -e --slurpfile w '$T/with-counts.json' '(has(\"counts\") | not) and .rows == \$w[0].rows and .nextCursor == \$w[0].nextCursor and (\$w[0].counts.total == 7)' '$T/body' >/dev/null"
+preview "importId=$B&limit=2&counts=true"; check "counts=true: with the counts" body_jq '.counts.total == 7'
+preview "importId=$B&counts=no";        check "counts=no -> 400" is_error 400 bad_param
 
 preview "importId=$B&limit=0";          check "limit=0 -> 400" is_error 400 bad_param
 preview "importId=$B&limit=201";        check "limit=201 -> 400" is_error 400 bad_param

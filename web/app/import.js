@@ -169,19 +169,20 @@ export class SmartImport extends Component {
       mapping: answer.columns ? { ...answer.columns } : null, mappingOpen: false, events: [],
     });
     this.follow(answer.importId, false);
-    await this.loadRows('', null, 0);
+    await this.loadRows('', null, 0, !answer.verdicts);   // the upload's answer has the counts
     const h = document.getElementById('preview-title');
     if (h) h.focus();
   }
 
-  // One page of the preview: verdict filter, cursor (null = first page), its index in the stack.
-  async loadRows(filter, cursor, index) {
+  // One page of the preview: verdict filter, cursor (null = first page), its index in the stack;
+  // the whole file's counts on a first page only (paging on keeps them: they cost a pass over the file).
+  async loadRows(filter, cursor, index, withCounts = cursor === null) {
     const { answer } = this.state;
     if (!answer) return;
     this.setState({ loadingRows: true });
     try {
       const page = await api(this.props.session, 'GET', '/.netlify/functions/import-preview', {
-        query: { importId: answer.importId, verdict: filter, cursor, limit: PREVIEW_LIMIT },
+        query: { importId: answer.importId, verdict: filter, cursor, limit: PREVIEW_LIMIT, counts: withCounts ? null : 'false' },
       });
       const cursors = this.state.cursors.slice(0, index + 1);
       cursors[index] = cursor;
