@@ -8,7 +8,12 @@
 # acknowledged commit is there exactly once and nothing is doubled, the timeline moved, the CDC slot is
 # on the new primary and streaming, the loyalty consumers applied every purchase of a bulk import made
 # before and one made after exactly once, and an SSE client resumes with Last-Event-ID with no gap and
-# no repeat. Skips (77) when Patroni or etcd cannot be installed (scripts/deps --ha).
+# no repeat.  Workflow jobs enqueued before the kill, while there is no primary and after (each
+# triggering its service at the stand-in, tests/workflow-stub, mid-call at the kill): every
+# acknowledged job completes, one succeeded run each, the job id the client got, an audit trail
+# with no doubled transition, its effects once, and one effect per job at the stand-in (one
+# Idempotency-Key each, whatever the repeats). Skips (77) when Patroni or etcd cannot be installed
+# (scripts/deps --ha).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 pgha_tier ha
@@ -108,6 +113,39 @@ LT="$T/l"
 mkdir -p "$LT" && : > "$LT/acked"
 ( trap - EXIT; T="$LT"; i=0; while [[ ! -f $T/stop ]]; do i=$(( i + 1 )); one_import "$i" || true; done ) &
 LOAD=$!
+# The workflow's jobs (modules/jobs, the seven-phase workflow) across the failover: a second client
+# enqueues a phase 1, 2 or 3 job (each triggers its service at the stand-in, tests/workflow-stub)
+# every 0.3 s, each POST repeated until answered 202 (a 503 while there is no primary; the same
+# sync_id, so a repeat is the same job).  An acknowledged job is "I JOB STARTED_MS ACKED_MS" in
+# $WT/acked.  The stand-in answers after 600 ms, so jobs are in the middle of their call when the
+# primary goes.  The jobs are another user's (W): the worker commits asynchronously (modules/jobs),
+# so a job's end, and its event, written just before the kill may be undone by the failover and
+# the job run again (same Idempotency-Key); the SSE check below is about the imports' events.
+STUB="${SMARTIMPORT_TEST_WORKFLOW_STUB:-}"
+W="$(uuid)"
+WAUTH=(-H "Authorization: Bearer $(fast_token "$W")")
+WT="$T/w"
+mkdir -p "$WT" && : > "$WT/acked"
+wf_job() {
+  local i=$1 p=$(( 1 + $1 % 3 )) tries started job extra=""
+  started="$(now_ms)"
+  (( p != 1 )) || extra=",\"seller_id\":\"wf-$RUNID-$i\""
+  for (( tries = 0; tries < 400; tries++ )); do
+    request POST "/api/v1/workflow/phase/$p" "${WAUTH[@]}" -H 'Content-Type: application/json' \
+      --data-binary "{\"user_id\":\"$W\",\"sync_id\":\"wf-$RUNID-$i\"$extra}"
+    job="$(jq -r '.job_id // empty' "$T/body" 2>/dev/null || true)"
+    if [[ $STATUS == 202 && -n $job ]]; then echo "$i $job $started $(now_ms)" >> "$T/acked"; return 0; fi
+    [[ -f $T/stop ]] && return 1
+    sleep 0.25
+  done
+  return 1
+}
+WFLOAD=""
+if [[ -n $STUB ]]; then
+  curl -fsS -o /dev/null -X POST "$STUB/_reset" && curl -fsS -o /dev/null -X POST "$STUB/_delay?ms=600"
+  ( trap - EXIT; T="$WT"; i=0; while [[ ! -f $T/stop ]]; do i=$(( i + 1 )); wf_job "$i" || true; sleep 0.3; done ) &
+  WFLOAD=$!
+fi
 # The SSE client: all of the user's events, held open across the failover.
 SSE=(-H 'Accept: text/event-stream')
 curl -sS -N --max-time 60 "${SSE[@]}" "${AUTH[@]}" -o "$T/sse1" "$BASE/.netlify/functions/import-events" 2>/dev/null &
@@ -142,8 +180,10 @@ kill "$SSE1" 2>/dev/null || true
 wait "$SSE1" 2>/dev/null || true
 n="$(acked)"
 within 60 acked_at_least $(( n + 2 )) || true
-touch "$LT/stop"
+touch "$LT/stop" "$WT/stop"
 wait "$LOAD" || true
+[[ -z $WFLOAD ]] || wait "$WFLOAD" || true
+[[ -z $STUB ]] || curl -fsS -o /dev/null -X POST "$STUB/_delay?ms=0" || true
 NEW="$("${HA[@]}" "$S/pg-ha" primary || true)"
 "${HA[@]}" "$S/pg-ha" status | sed 's/^/#   /' || true
 check "a new primary ($NEW) replaced $OLD" bash -c "[[ -n '$NEW' && '$NEW' != '$OLD' ]]"
@@ -165,6 +205,55 @@ check "no statement row was committed twice, acknowledged or not" test \
 check "each acknowledged import is committed" test \
   "$(sql "SELECT count(*) FROM imports WHERE user_id = '$U' AND status = 'committed'
           AND id = ANY('{$(cut -d' ' -f2 "$LT/acked" | paste -sd,)}'::uuid[])")" = "$NACK"
+
+# --- every acknowledged workflow job completed once ----------------------------------------------------
+if [[ -z $STUB ]]; then
+  ok "# SKIP the workflow jobs across the failover (no SMARTIMPORT_TEST_WORKFLOW_STUB)"
+else
+  NWF="$(wc -l < "$WT/acked")"
+  IDS="{$(cut -d' ' -f2 "$WT/acked" | paste -sd,)}"
+  # before: acknowledged before the kill; during: begun before writes were back, acknowledged after the
+  # kill (repeated while there was no primary); after: begun once writes were back.
+  echo "# workflow jobs acknowledged: $NWF; before the kill / across it / after writes were back: $(awk -v k="$KILLED_MS" -v b="${back:-0}" '
+    $4 < k { n1++ } $4 >= k && $3 < b { n2++ } $3 >= b { n3++ } END { printf "%d / %d / %d", n1, n2, n3 }' "$WT/acked")"
+  check "workflow jobs were acknowledged before the kill and while writes were failing" \
+    awk -v k="$KILLED_MS" -v b="${back:-0}" '$4 < k { n1++ } $4 >= k && $3 < b { n2++ } END { exit !(n1 >= 2 && n2 >= 1) }' "$WT/acked"
+  wf_done() { [[ $(sql "SELECT count(*) FROM jobs WHERE user_id = '$W' AND id = ANY('$IDS'::bigint[]) AND state = 'succeeded'") == "$NWF" ]]; }
+  check "every acknowledged job succeeded (none lost, none stuck running)" within 60 wf_done
+  wf_done || sql "SELECT id, state, attempts, locked_until, error FROM jobs WHERE id = ANY('$IDS'::bigint[]) AND state <> 'succeeded'" | sed 's/^/#   /'
+  values="$(awk -v q="'" '{ printf "%s(%swf-%s-%s%s, %s)", (NR > 1 ? ", " : ""), q, r, $1, q, $2 }' r="$RUNID" "$WT/acked")"
+  check "each acknowledged job is still the one job of its sync_id (the id the client was given)" test \
+    "$(sql "SELECT count(*) FROM jobs j JOIN (VALUES $values) v(k, id) ON j.job_key = v.k AND j.id = v.id WHERE j.user_id = '$W'")" = "$NWF"
+  completed=0
+  while read -r _ job _; do
+    request GET "/api/v1/workflow/jobs/$job" "${WAUTH[@]}"
+    [[ $STATUS != 200 || $(jq -r .status "$T/body") != completed ]] || completed=$(( completed + 1 ))
+  done < "$WT/acked"
+  check "the API says completed for each ($completed of $NWF)" test "$completed" = "$NWF"
+  check "exactly one succeeded run per job in the audit" test \
+    "$(sql "SELECT count(*) FROM unnest('$IDS'::bigint[]) j WHERE (SELECT count(*) FROM job_audit a WHERE a.job_id = j AND a.to_state = 'succeeded') <> 1")" = 0
+  # Each audit row starts in the state the one before it ended in, the first one from nothing: no
+  # transition doubled (two claims, two completions) and none missing; one enqueue per job.
+  check "the audit trail is one chain per job: no doubled transition" test \
+    "$(sql "SELECT count(*) FROM (SELECT job_id, from_state, lag(to_state) OVER w prev, row_number() OVER w rn
+              FROM job_audit WHERE job_id = ANY('$IDS'::bigint[]) WINDOW w AS (PARTITION BY job_id ORDER BY id)) x
+            WHERE from_state IS DISTINCT FROM prev OR (rn = 1) <> (from_state IS NULL)")" = 0
+  echo "# their audit: $(sql "SELECT string_agg(t || ' x' || n, ', ' ORDER BY n DESC) FROM (SELECT coalesce(from_state, '-') || '>' || to_state ||
+         coalesce(' (' || split_part(error, ':', 1) || ')', '') t, count(*) n FROM job_audit WHERE job_id = ANY('$IDS'::bigint[]) GROUP BY 1) x")"
+  check "each job's effects were written once (one trigger row, one complete event)" test \
+    "$(sql "SELECT count(*) FROM unnest('$IDS'::bigint[]) j WHERE (SELECT count(*) FROM workflow_triggers t WHERE t.job_id = j) <> 1
+              OR (SELECT count(*) FROM import_events e WHERE e.user_id = '$W' AND e.event_type = 'workflow:phase:complete'
+                  AND e.payload->>'jobId' = j::text) <> 1")" = 0
+  # The stand-in: each job's call carries its Idempotency-Key (the job id); a service that treats a
+  # repeated key as the same request did one thing per job ("keys": one per job that ran, acknowledged
+  # or not), whatever the repeats (a job whose end the failover lost runs again, same key).
+  calls="$(while read -r _ job _; do curl -fsS "$STUB/_count?key=$job" | jq -r --arg j "$job" '"\($j) \(.key)"'; done < "$WT/acked")"
+  ran="$(sql "SELECT count(*) FROM jobs WHERE user_id = '$W' AND job_key LIKE 'wf-$RUNID-%' AND state = 'succeeded'")"
+  stub_keys="$(curl -fsS "$STUB/_count" | jq .keys)"
+  check "the stand-in was called for every acknowledged job, with its key" test "$(awk '$2 >= 1' <<< "$calls" | wc -l)" = "$NWF"
+  check "one effect per job at the stand-in: $stub_keys keys for $ran jobs run" test "$stub_keys" = "$ran"
+  echo "# the stand-in's calls: $(curl -fsS "$STUB/_count" | jq .total) for $stub_keys keys; called again with the same key: $(awk '$2 > 1 { printf "%s%s x%s", s, $1, $2; s = ", " }' <<< "$calls")"
+fi
 
 # --- the CDC slot and the loyalty consumers after the failover -------------------------------------------
 check "the CDC slot is on the new primary" test \

@@ -8,7 +8,9 @@
  *   POST /_fail?n=N&status=S   the next N service calls answer S (default 503)
  *   POST /_delay?ms=M          every service call waits M ms first (0 = off)
  *   POST /_reset               clears the failures, the delay and the counts
- *   GET  /_count?key=K         {"total":<service calls>,"key":<calls with key K>}
+ *   GET  /_count?key=K         {"total":<service calls>,"key":<calls with key K>,
+ *                              "keys":<distinct keys: the effects of a service that
+ *                              treats a repeated key as the same request>}
  * One thread per connection, one request per connection; the state is guarded
  * by one mutex. */
 #include <arpa/inet.h>
@@ -166,7 +168,7 @@ static void *serve(void *arg)
         for (size_t i = 0; i < n_keys; i++)
             if (strcmp(keys[i].key, want) == 0)
                 n = keys[i].n;
-        snprintf(body, sizeof body, "{\"total\":%lu,\"key\":%lu}", total, n);
+        snprintf(body, sizeof body, "{\"total\":%lu,\"key\":%lu,\"keys\":%zu}", total, n, n_keys);
         pthread_mutex_unlock(&lock);
         reply(fd, 200, body);
     } else if (strcmp(method, "POST") == 0) {
