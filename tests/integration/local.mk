@@ -40,6 +40,7 @@ INTEGRATION_SHELL_TESTS = tests/integration/t0001-health.sh tests/integration/t0
 	tests/integration/t0130-cluster.sh \
 	tests/integration/t0131-failover.sh \
 	tests/integration/t0132-standby-reads.sh \
+	tests/integration/t0133-cluster-ha.sh \
 	tests/integration/t0099-db-outage.sh
 dist_check_SCRIPTS += $(INTEGRATION_SHELL_TESTS)
 EXTRA_DIST += tests/integration/lib.sh tests/integration/fcgi_client.py
