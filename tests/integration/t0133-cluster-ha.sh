@@ -54,6 +54,8 @@ URL="$("${PGHA[@]}" url)"
 sql() { psql -X -q -t -A -v ON_ERROR_STOP=1 "$URL" -c "$1"; }
 check "the hosts' database is the tier's multi-host URL on the bridge (every member, read-write)" \
   bash -c "grep -q 'database: *postgresql://smartimport@$SMARTIMPORT_CLUSTER_NET.1:[0-9]*,$SMARTIMPORT_CLUSTER_NET.1:[0-9]*,$SMARTIMPORT_CLUSTER_NET.1:[0-9]*/smartimport?target_session_attrs=read-write' '$T/up.out'"
+check "the tier takes the hosts' connections: max_connections 400, as the cluster's own scripts/pg" \
+  test "$(sql "SHOW max_connections")" = 400
 check "scripts/cluster status names the tier and its primary" \
   bash -c "'$CLUSTER' status | grep -q 'leader'"
 on_bridge="SELECT count(DISTINCT host(client_addr)) FROM pg_stat_activity
@@ -135,6 +137,18 @@ NEW="$("${PGHA[@]}" primary || true)"
 "${PGHA[@]}" status | sed 's/^/#   /' || true
 check "a new primary ($NEW) replaced $OLD" bash -c "[[ -n '$NEW' && '$NEW' != '$OLD' ]]"
 check "the timeline moved ($TL_BEFORE -> $(timeline))" test "$(timeline)" != "$TL_BEFORE"
+# The hosts' other long-lived clients followed the primary too: a CDC daemon streams from the slot
+# Patroni kept on the new primary, and the workers run a job enqueued there (test.noop: scripts/test
+# sets SMARTIMPORT_WORKER_TEST_TASKS, which reaches every host).
+slot_host="SELECT coalesce(max(host(r.client_addr)), '') FROM pg_replication_slots s
+             JOIN pg_stat_replication r ON r.pid = s.active_pid WHERE s.slot_name = 'smartimport_cdc'"
+cdc_streams() { [[ $(sql "$slot_host" 2>/dev/null) == "$SMARTIMPORT_CLUSTER_NET".1[12] ]]; }
+check "a host's CDC daemon streams from the slot on the new primary" within 60 cdc_streams
+if [[ ${SMARTIMPORT_WORKER_TEST_TASKS:-0} == 1 ]]; then
+  JOB="$(sql "SELECT id FROM jobs_add('test.noop', '{}', p_job_key => 't0133-$RUNID')")"
+  job_done() { [[ $(sql "SELECT state FROM jobs WHERE id = $JOB") == succeeded ]]; }
+  check "the hosts' workers run a job enqueued on the new primary" within 30 job_done
+fi
 
 # --- every acknowledged import exactly once ------------------------------------------------------
 NACK="$(acked)"
