@@ -155,6 +155,26 @@ pgha_stack() {
   BASE="http://127.0.0.1:$port"
 }
 
+# imports_once USER RUN ACKED: the checks of a failover test whose client committed one-row imports
+# described "HA-RUN-I" and recorded each acknowledged one as "I IMPORT ..." in the file ACKED
+# (t0131, t0133): each is present exactly once, no row is doubled, each import is committed.
+# Uses the test's sql function (psql on the new primary).
+imports_once() {
+  local user=$1 run=$2 acked=$3 bad
+  bad="$(while read -r i _; do
+    n="$(sql "SELECT count(*) FROM transactions WHERE user_id = '$user' AND description = 'HA-$run-$i'")"
+    [[ $n == 1 ]] || echo "HA-$run-$i:$n"
+  done < "$acked")"
+  check "every acknowledged commit is present exactly once (counted on the new primary)" test -z "$bad"
+  [[ -z $bad ]] || echo "#   $bad"
+  check "no statement row was committed twice, acknowledged or not" test \
+    "$(sql "SELECT count(*) FROM (SELECT description FROM transactions WHERE user_id = '$user' AND description LIKE 'HA-$run-%'
+            GROUP BY description HAVING count(*) > 1) d")" = 0
+  check "each acknowledged import is committed" test \
+    "$(sql "SELECT count(*) FROM imports WHERE user_id = '$user' AND status = 'committed'
+            AND id = ANY('{$(cut -d' ' -f2 "$acked" | paste -sd,)}'::uuid[])")" = "$(wc -l < "$acked")"
+}
+
 finish() {
   if (( FAILS > 0 )); then echo "# $FAILS check(s) failed"; exit 1; fi
   echo "# all checks passed"; exit 0

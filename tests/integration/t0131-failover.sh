@@ -193,18 +193,7 @@ check "the timeline moved ($TL_BEFORE -> $(timeline))" test "$(timeline)" != "$T
 NACK="$(acked)"
 echo "# $NACK imports acknowledged, $(n_after) of them begun after the kill; seconds from the kill to each one's start/acknowledgement:"
 awk -v k="$KILLED_MS" '{ printf "#   %s: %+.1f / %+.1f\n", $1, ($3 - k) / 1000, ($4 - k) / 1000 }' "$LT/acked"
-missing_or_double="$(while read -r i imp _; do
-  n="$(sql "SELECT count(*) FROM transactions WHERE user_id = '$U' AND description = 'HA-$RUNID-$i'")"
-  [[ $n == 1 ]] || echo "HA-$RUNID-$i:$n"
-done < "$LT/acked")"
-check "every acknowledged commit is present exactly once (counted on the new primary)" test -z "$missing_or_double"
-[[ -z $missing_or_double ]] || echo "#   $missing_or_double"
-check "no statement row was committed twice, acknowledged or not" test \
-  "$(sql "SELECT count(*) FROM (SELECT description FROM transactions WHERE user_id = '$U' AND description LIKE 'HA-$RUNID-%'
-          GROUP BY description HAVING count(*) > 1) d")" = 0
-check "each acknowledged import is committed" test \
-  "$(sql "SELECT count(*) FROM imports WHERE user_id = '$U' AND status = 'committed'
-          AND id = ANY('{$(cut -d' ' -f2 "$LT/acked" | paste -sd,)}'::uuid[])")" = "$NACK"
+imports_once "$U" "$RUNID" "$LT/acked"
 
 # --- every acknowledged workflow job completed once ----------------------------------------------------
 if [[ -z $STUB ]]; then

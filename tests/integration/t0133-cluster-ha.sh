@@ -154,18 +154,7 @@ fi
 NACK="$(acked)"
 echo "# $NACK imports acknowledged, $(awk -v k="$KILLED_MS" '$3 > k' "$LT/acked" | wc -l) begun after the kill;" \
      "$(wc -l < "$LT/reuploads") uploaded again (staging_lost), $(cat "$LT/failed" 2>/dev/null | wc -l) not acknowledged (cut by the stop)"
-missing_or_double="$(while read -r i _; do
-  n="$(sql "SELECT count(*) FROM transactions WHERE user_id = '$U' AND description = 'HA-$RUNID-$i'")"
-  [[ $n == 1 ]] || echo "HA-$RUNID-$i:$n"
-done < "$LT/acked")"
-check "every acknowledged import is present exactly once (counted on the new primary)" test -z "$missing_or_double"
-[[ -z $missing_or_double ]] || echo "#   $missing_or_double"
-check "no statement row was committed twice, acknowledged or not" test \
-  "$(sql "SELECT count(*) FROM (SELECT description FROM transactions WHERE user_id = '$U' AND description LIKE 'HA-$RUNID-%'
-          GROUP BY description HAVING count(*) > 1) d")" = 0
-check "each acknowledged import is committed" test \
-  "$(sql "SELECT count(*) FROM imports WHERE user_id = '$U' AND status = 'committed'
-          AND id = ANY('{$(cut -d' ' -f2 "$LT/acked" | paste -sd,)}'::uuid[])")" = "$NACK"
+imports_once "$U" "$RUNID" "$LT/acked"
 check "no sanitizer report in the cluster's logs" \
   bash -c "! grep -l -E 'AddressSanitizer|LeakSanitizer|runtime error:' '$CV'/h*/log/*.log '$CV'/front/log/*.log"
 
