@@ -155,6 +155,7 @@ NACK="$(acked)"
 echo "# $NACK imports acknowledged, $(awk -v k="$KILLED_MS" '$3 > k' "$LT/acked" | wc -l) begun after the kill;" \
      "$(wc -l < "$LT/reuploads") uploaded again (staging_lost), $(cat "$LT/failed" 2>/dev/null | wc -l) not acknowledged (cut by the stop)"
 imports_once "$U" "$RUNID" "$LT/acked"
+echo "# keys whose request the failover cut, taken over on the new primary (the hosts' logs): $(cat "$CV"/h*/log/*.log 2>/dev/null | grep -c 'idempotency key abandoned while running' || true)"
 check "no sanitizer report in the cluster's logs" \
   bash -c "! grep -l -E 'AddressSanitizer|LeakSanitizer|runtime error:' '$CV'/h*/log/*.log '$CV'/front/log/*.log"
 
