@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -252,14 +253,51 @@ const char *si_db_sqlstate(const PGresult *res)
     return s ? s : "";
 }
 
+/* PQcancel opens a connection of its own and waits, with no time limit, until the server
+ * closes it.  A server that accepts connections and then never answers (a frozen primary: its
+ * processes stopped, or its machine hung while its kernel still acknowledges TCP) would hold
+ * the caller for good: a worker's claim round there stopped every claim after a failover.  So
+ * the request is sent from a thread of its own, waited for up to ms; past that the thread is
+ * left to end by itself (it frees the PGcancel) and the request counts as not sent. */
+static char cancel_sent;   /* send_cancel's answer: &cancel_sent when the request went out */
+
+static void *send_cancel(void *arg)
+{
+    char buf[256];
+    int sent = PQcancel(arg, buf, sizeof buf);
+    PQfreeCancel(arg);
+    return sent ? &cancel_sent : NULL;
+}
+
+static bool cancel_within(PGcancel *cancel, int ms)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, send_cancel, cancel) != 0) {
+        PQfreeCancel(cancel);
+        return false;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    void *ret = NULL;
+    if (pthread_timedjoin_np(t, &ret, &until) != 0) {
+        pthread_detach(t);
+        return false;
+    }
+    return ret != NULL;
+}
+
 /* Cancels the running statement and waits briefly for it to end; if the
  * server does not answer, the connection is dropped. */
 static void cancel_statement(struct si_db *db)
 {
-    char buf[256];
     PGcancel *cancel = PQgetCancel(db->conn);
-    int sent = cancel != NULL && PQcancel(cancel, buf, sizeof buf);
-    PQfreeCancel(cancel);
+    int sent = cancel != NULL && cancel_within(cancel, 1000);
     long long deadline = si_now_ms() + 1000;
     while (sent && PQisBusy(db->conn)) {
         if (wait_fd(PQsocket(db->conn), POLLIN, deadline) <= 0 || !PQconsumeInput(db->conn)) {
