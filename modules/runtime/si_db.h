@@ -3,8 +3,9 @@
  * Each worker thread owns a struct si_db; nothing here is shared between
  * threads.  Every call has a deadline: connecting is bounded by
  * connect_timeout_ms and each statement by the query timeout (the statement is
- * cancelled when it passes), so a stopped or hung server turns into a 503 or
- * 504 JSON error instead of a hang.  Before each statement outside a
+ * cancelled when it passes; the cancel waits 1 s at most, as a frozen server
+ * never answers it), so a stopped or hung server turns into a 503 or 504 JSON
+ * error instead of a hang.  Before each statement outside a
  * transaction the connection is checked and, if the server went away (a
  * restart), silently replaced; the responder is never restarted for it.
  * A connection that answers a write with SQLSTATE 25006 (read-only: the

@@ -1,7 +1,8 @@
 /* check_db.c: the runtime against a real PostgreSQL (DATABASE_URL, migrated):
  * events commit and roll back with their transaction, NOTIFY only on
  * commit, error events survive the rollback, connections come back after
- * the server drops them, statements are cancelled at their deadline, and
+ * the server drops them, statements are cancelled at their deadline (also
+ * when the server never answers the cancel: a frozen primary), and
  * the health handler answers 200 or a quick 503; statements with parameters
  * are prepared once per connection; a transaction aborted by a deadlock or
  * serialization failure runs again (si_db_retry_tx); a read connection reads
@@ -9,9 +10,11 @@
  * Skipped (77) without DATABASE_URL. */
 #include <check.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -293,6 +296,59 @@ START_TEST(a_statement_past_its_deadline_is_cancelled_with_504)
     ck_assert_int_eq(err.status, 504);
     double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
     ck_assert_msg(ms < 2000, "cancel took %.0f ms", ms);
+    ck_assert_int_eq(si_db_command(&db, "SELECT 1", 0, NULL, &err), 0);
+}
+END_TEST
+
+/* The postmaster of this connection's server (the backend's parent), or 0 when it cannot be
+ * read (another machine, another user's /proc). */
+static pid_t postmaster_of(PGconn *c)
+{
+    char path[64], line[128];
+    snprintf(path, sizeof path, "/proc/%d/status", PQbackendPID(c));
+    FILE *f = fopen(path, "r");
+    long ppid = 0;
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "PPid: %ld", &ppid) == 1)
+            break;
+    fclose(f);
+    return (pid_t)ppid;
+}
+
+/* A frozen server: its postmaster stopped (SIGSTOP), so a cancel request is taken by the kernel
+ * and never answered (a hung primary), while this connection's backend runs on.  libpq's PQcancel
+ * waits for that answer with no limit; the statement's deadline must still hold, give or take the
+ * cancel's 1 s and the 1 s wait for the statement's end.  Skipped where the postmaster cannot be
+ * signalled (not root, or the server is elsewhere). */
+START_TEST(a_statement_past_its_deadline_ends_even_when_the_cancel_is_never_answered)
+{
+    struct si_error err;
+    ck_assert_int_eq(si_db_command(&db, "SELECT 1", 0, NULL, &err), 0);
+    pid_t pm = postmaster_of(db.conn);
+    if (pm <= 1 || kill(pm, SIGSTOP) != 0)
+        return;
+    /* The server is shared with the stack: it runs again after 10 s whatever happens here. */
+    pid_t watchdog = fork();
+    if (watchdog == 0) {
+        sleep(10);
+        kill(pm, SIGCONT);
+        _exit(0);
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    PGresult *res = si_db_exec_timeout(&db, "SELECT pg_sleep(5)", 0, NULL, 300, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    kill(pm, SIGCONT);
+    if (watchdog > 0) {
+        kill(watchdog, SIGKILL);
+        waitpid(watchdog, NULL, 0);
+    }
+    ck_assert_ptr_null(res);
+    ck_assert_int_eq(err.status, 504);
+    double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+    ck_assert_msg(ms < 8000, "a statement with a 300 ms deadline took %.0f ms (the cancel waited for the server)", ms);
     ck_assert_int_eq(si_db_command(&db, "SELECT 1", 0, NULL, &err), 0);
 }
 END_TEST
@@ -629,6 +685,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, a_connection_lost_inside_a_transaction_is_a_503_not_a_silent_autocommit);
     tcase_add_test(tc, a_connection_that_is_read_only_is_dropped_and_the_next_statement_reconnects);
     tcase_add_test(tc, a_statement_past_its_deadline_is_cancelled_with_504);
+    tcase_add_test(tc, a_statement_past_its_deadline_ends_even_when_the_cancel_is_never_answered);
     tcase_add_test(tc, a_statement_with_parameters_is_prepared_once_and_run_by_name);
     tcase_add_test(tc, a_statement_that_fails_to_prepare_is_an_error_and_not_remembered);
     tcase_add_test(tc, prepared_statements_are_forgotten_with_a_lost_connection);
