@@ -67,7 +67,6 @@ check "both hosts are connected to the primary from their namespaces" test "$(sq
 U="$(cat /proc/sys/kernel/random/uuid)"
 AUTH=(-H "Authorization: Bearer $(fast_token "$U")")
 RUNID="$(cut -c1-8 /proc/sys/kernel/random/uuid)"
-now_ms() { date +%s%3N; }
 # call OUT KEY METHOD PATH [curl args]: one request, retried with the same Idempotency-Key on a cut
 # connection (000), 409 idempotency_in_progress, 429, 502, 503 or 504 (no primary yet), until
 # $LT/stop or 90 s; CODE is the last status.
@@ -109,10 +108,6 @@ mkdir -p "$LT" && : > "$LT/acked" && : > "$LT/reuploads"
 LOAD=$!
 acked() { wc -l < "$LT/acked"; }
 acked_at_least() { (( $(acked) >= $1 )); }
-within() {   # within SECONDS COMMAND...: COMMAND succeeds before SECONDS pass (by the clock)
-  local deadline=$(( $(date +%s) + $1 )); shift
-  until "$@"; do (( $(date +%s) < deadline )) || return 1; sleep 0.2; done
-}
 within 60 acked_at_least 3 || true
 check "the load commits imports through nginx before the failover ($(acked))" test "$(acked)" -ge 3
 
