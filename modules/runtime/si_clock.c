@@ -12,6 +12,17 @@ long long si_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void si_deadline_ts(struct timespec *out, clockid_t clock, long long ms)
+{
+    clock_gettime(clock, out);
+    out->tv_sec += (time_t)(ms / 1000);
+    out->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (out->tv_nsec >= 1000000000L) {
+        out->tv_sec++;
+        out->tv_nsec -= 1000000000L;
+    }
+}
+
 void si_utc_timestamp(char *out, size_t n)
 {
     struct timespec ts;

@@ -9,9 +9,14 @@
 #define SI_CLOCK_H
 
 #include <stddef.h>
+#include <time.h>
 
 /* Milliseconds on CLOCK_MONOTONIC (not wall time: never jumps). */
 long long si_now_ms(void);
+
+/* *out = now on `clock` plus ms: the absolute deadline of a timed wait
+ * (pthread_cond_timedwait, clock_nanosleep, pthread_timedjoin_np). */
+void si_deadline_ts(struct timespec *out, clockid_t clock, long long ms);
 
 /* The same clock in fractional milliseconds, for durations finer than a
  * millisecond (request and step timings): t0 = si_clock_ms(); ... si_ms_since(t0). */

@@ -277,13 +277,7 @@ static bool cancel_within(PGcancel *cancel, int ms)
         return false;
     }
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    si_deadline_ts(&until, CLOCK_REALTIME, ms);   /* pthread_timedjoin_np's clock */
     void *ret = NULL;
     if (pthread_timedjoin_np(t, &ret, &until) != 0) {
         pthread_detach(t);

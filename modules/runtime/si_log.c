@@ -192,13 +192,7 @@ static void *flusher(void *arg)
     pthread_mutex_lock(&buf_mu);
     while (!buf_stopping) {
         struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += buf_flush_ms / 1000;
-        until.tv_nsec += (long)(buf_flush_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        si_deadline_ts(&until, CLOCK_MONOTONIC, buf_flush_ms);
         int rc = 0;
         while (!buf_stopping && rc != ETIMEDOUT)
             rc = pthread_cond_timedwait(&buf_cv, &buf_mu, &until);
