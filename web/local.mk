@@ -7,8 +7,8 @@
 SI_WEB_APP_FILES = web/app/advice.js web/app/api.js web/app/bank.js web/app/bulk.js web/app/chat.js \
 	web/app/app.css web/app/categories.js web/app/format.js web/app/import.js web/app/main.js \
 	web/app/settings.js web/app/signin.js web/app/transactions.js web/app/ui.js web/app/workflow.js
-SI_WEB_VENDORED = preact/dist/preact.mjs htm/dist/htm.mjs chart.js/dist/chart.umd.min.js
-EXTRA_DIST += web/index.html web/package.json web/package-lock.json web/README.md $(SI_WEB_APP_FILES)
+SI_WEB_VENDORED = $(shell grep -v '^\#' $(srcdir)/web/vendored)
+EXTRA_DIST += web/vendored web/index.html web/package.json web/package-lock.json web/README.md $(SI_WEB_APP_FILES)
 webappdir = $(pkgdatadir)/web
 
 install-data-local: install-si-web
